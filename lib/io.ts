@@ -1,0 +1,45 @@
+/**
+ * The Io interface: the only way code below lib/commands talks to the user.
+ * Results go to stdout (result), progress and logs to stderr.
+ * Implementations: lib/cli/output.ts (terminal: ora on a TTY, plain timestamped lines otherwise)
+ * and test/helpers/io.ts (captures everything for assertions).
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ProgressLine {
+  /** Update the line's text (spinner on a TTY; a plain timestamped line otherwise, only when the text changes). */
+  update(text: string): void;
+  succeed(text?: string): void;
+  fail(text?: string): void;
+  warn(text?: string): void;
+}
+
+export interface Io {
+  /** Log to stderr (filtered by verbosity). Text is redacted before it is written. */
+  log(level: LogLevel, msg: string): void;
+  /** A progress line, e.g. one per node. */
+  progress(key: string, text: string): ProgressLine;
+  /** Write a result to stdout (already formatted). */
+  result(text: string): void;
+  /** Debug trace of an HTTP request or similar (only with --debug). Already redacted by the caller. */
+  trace(msg: string): void;
+  /** Ask a yes/no question; returns the default when there is no TTY or --yes was given. */
+  confirm(question: string, def: boolean): Promise<boolean>;
+  readonly verbosity: number;
+  readonly debug: boolean;
+}
+
+/** An Io that discards everything; handy as a default in library code and tests. */
+export const nullIo: Io = {
+  log() {},
+  progress() {
+    return { update() {}, succeed() {}, fail() {}, warn() {} };
+  },
+  result() {},
+  trace() {},
+  async confirm(_q, def) {
+    return def;
+  },
+  verbosity: 0,
+  debug: false,
+};
