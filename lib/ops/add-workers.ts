@@ -1,0 +1,783 @@
+/**
+ * kadd add --role node (design.md section 3).
+ *
+ *   preflight(ctx, req)      -> Observed      (read-only I/O, all problems at once)
+ *   plan(req, observed)      -> Plan          (pure)
+ *   execute(plan, ctx, deps) -> Result        (side effects, journaled, rolled back on failure)
+ */
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type {
+  AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
+  OpenStackClient, Router, SecurityGroup, Server, Subnet, Volume, Port,
+} from '../openstack/types.js';
+import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
+import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
+import {
+  exactNamesPattern, nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
+} from './naming.js';
+import { BatchWaiter, TimeoutError, mapLimit } from './poll.js';
+import { diagnose, type Diagnosis } from './diagnose.js';
+
+export const NOVA_USER_DATA_LIMIT = 65535;
+
+export interface AddWorkersRequest {
+  config: ClusterConfig;
+  amount: number;
+  zone?: string;
+  flavor?: string;
+  concurrency: number;
+  /** overall per-node budget for server ACTIVE, ms */
+  bootTimeoutMs: number;
+  /** per-node budget for Node Ready after ACTIVE, ms */
+  joinTimeoutMs: number;
+  volumeTimeoutMs: number;
+  wait: boolean;
+  keepFailed: boolean;
+  /** bootstrap token TTL, seconds (extended while nodes still boot) */
+  tokenTtlSeconds: number;
+  pollIntervalMs: number;
+  maxPollIntervalMs: number;
+  /** names to reuse (resume after a crash): adopt what exists under them */
+  resumeNames?: string[];
+}
+
+export type NetAction = 'exists' | 'create';
+
+export interface QuotaRow { resource: string; need: number; free: number | 'unlimited'; ok: boolean }
+
+export interface PlannedNode {
+  name: string;
+  zone?: string;
+  flavor: { id: string; name: string; vcpus: number; ram: number };
+  volumeName: string;
+  portName: string;
+  /** existing resources adopted by exact name */
+  adopt: { serverId?: string; volumeId?: string; portId?: string };
+}
+
+export interface AddWorkersPlan {
+  cluster: string;
+  role: 'node';
+  nodes: PlannedNode[];
+  image: { id: string; name: string };
+  keypair: string;
+  volumeSize: number;
+  volumeType?: string;
+  k8sVersion: string;
+  apiEndpoint: string;
+  network: { name: string; action: NetAction; id?: string };
+  subnet: { name: string; cidr: string; action: NetAction; id?: string };
+  router: { name: string; action: NetAction; id?: string };
+  securityGroup: { name: string; action: NetAction; id?: string };
+  quota: QuotaRow[];
+  userDataBytes: number;
+  warnings: string[];
+  blockers: string[];
+  zones: string[];
+}
+
+export interface Observed {
+  flavors: Flavor[];
+  image: Image | null;
+  keypair: Keypair | null;
+  zones: AvailabilityZone[];
+  volumeTypes: string[] | null;
+  network: Network | null;
+  subnet: Subnet | null;
+  router: Router | null;
+  securityGroup: SecurityGroup | null;
+  novaLimits: NovaLimits | null;
+  cinderLimits: CinderLimits | null;
+  neutronQuota: NeutronQuotaDetails | null;
+  servers: Server[];
+  volumes: Volume[];
+  ports: Port[];
+  kube: { ok: boolean; version?: string; error?: string; server: string };
+  ownership: { ok: boolean; reason: string };
+  userDataBytes: number;
+  errors: string[];
+}
+
+export type NodeOutcome = 'joined' | 'active' | 'failed' | 'rolled-back' | 'kept' | 'interrupted';
+
+export interface NodeResult {
+  name: string;
+  zone?: string;
+  flavor: string;
+  outcome: NodeOutcome;
+  serverId?: string;
+  ip?: string;
+  attempts: number;
+  cause?: string;
+  diagnosis?: Diagnosis;
+  left?: string[];
+}
+
+export interface AddWorkersResult {
+  cluster: string;
+  requested: number;
+  added: number;
+  nodes: NodeResult[];
+  updatedConfig?: string;
+  interrupted: boolean;
+  durationMs: number;
+}
+
+/** Rendering of the join user-data; injected so the op stays testable and template-agnostic. */
+export interface UserDataRenderer {
+  (input: {
+    nodeName: string;
+    clusterName: string;
+    apiEndpoint: string;
+    token: { id: string; secret: string };
+    caCertHash: string;
+    k8sVersion: string;
+    labels: Record<string, string>;
+    taints: { key: string; value?: string; effect: string }[];
+  }): Promise<string>;
+}
+
+export interface JournalLike {
+  intent(kind: string, name: string, details?: Record<string, unknown>): Promise<void>;
+  done(kind: string, name: string, id: string, details?: Record<string, unknown>): Promise<void>;
+  undone(kind: string, name: string, id?: string): Promise<void>;
+}
+
+export interface AddWorkersDeps {
+  renderUserData: UserDataRenderer;
+  caCertHash: (pem: string) => string;
+  journal: JournalLike;
+  /** called after success or partial success with the number of joined nodes; returns the path written */
+  writeConfig: (added: number) => Promise<string>;
+}
+
+const NOOP_JOURNAL: JournalLike = { async intent() {}, async done() {}, async undone() {} };
+export { NOOP_JOURNAL };
+
+function hostOf(server: string): { host: string; port: number } {
+  const u = new URL(server);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443 };
+}
+
+export function apiEndpointOf(server: string): string {
+  const { host, port } = hostOf(server);
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function settle<T>(p: Promise<T>, errors: string[], what: string): Promise<T | null> {
+  return p.catch((e: unknown) => {
+    errors.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  });
+}
+
+/** Pure check of the request against the config (no I/O): exit 2 material. */
+export function validateRequest(req: AddWorkersRequest): void {
+  if (!Number.isInteger(req.amount) || req.amount < 1) throw new UsageError(`--amount must be a whole number >= 1, got ${req.amount}`);
+  if (req.amount > 500) throw new UsageError(`--amount ${req.amount} is more than 500; add large batches in several runs`);
+  if (!Number.isInteger(req.concurrency) || req.concurrency < 1) throw new UsageError(`--concurrency must be a whole number >= 1, got ${req.concurrency}`);
+  if (req.zone !== undefined && req.zone.trim() === '') throw new UsageError('--zone must not be empty; omit it to spread nodes over the configured availability zones');
+  if (req.tokenTtlSeconds < 300) throw new UsageError('--token-ttl must be at least 300 seconds');
+}
+
+/** Read-only look at the cloud and the cluster. Collects every problem instead of stopping at the first. */
+export async function preflight(
+  ctx: Context,
+  req: AddWorkersRequest,
+  os: OpenStackClient,
+  kube: KubeApi,
+  deps: Pick<AddWorkersDeps, 'renderUserData' | 'caCertHash'>,
+): Promise<Observed> {
+  const c = req.config;
+  const errors: string[] = [];
+  ctx.io.log('debug', `preflight for ${c.clusterName}`);
+
+  const projectId = await os.projectId(); // auth errors surface here, before anything else
+  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb] =
+    await Promise.all([
+      settle(os.compute.listFlavors(), errors, 'listing flavors'),
+      settle(os.image.findImage(c.image), errors, 'looking up the image'),
+      settle(os.compute.getKeypair(c.keypair), errors, 'looking up the keypair'),
+      settle(os.compute.listAvailabilityZones(), errors, 'listing availability zones'),
+      c.storageClass ? settle(os.volume.listVolumeTypes().then((t) => t.map((x) => x.name)), errors, 'listing volume types') : Promise.resolve(null),
+      settle(os.compute.getLimits(), errors, 'reading Nova limits'),
+      settle(os.volume.getLimits(), errors, 'reading Cinder limits'),
+      settle(os.network.getQuotaDetails(projectId), errors, 'reading Neutron quota'),
+      settle(os.network.findNetwork(c.privateNet.name), errors, 'looking up the network'),
+      settle(os.network.findRouter(c.privateNet.subnet.router.name), errors, 'looking up the router'),
+      settle(os.network.findSecurityGroup(c.securityGroup), errors, 'looking up the security group'),
+      settle(os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') }), errors, 'listing servers'),
+      settle(os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } }), errors, 'listing volumes'),
+      settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), [], 'looking up the load balancer'),
+    ]);
+  const subnet = network ? await settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : null;
+  const ports = network ? ((await settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports')) ?? []) : [];
+
+  // Kubernetes side: reachable, and the cluster is the one of this project
+  const kubeInfo: Observed['kube'] = { ok: false, server: kube.server() };
+  let caHash = '';
+  try {
+    const v = await kube.serverVersion();
+    kubeInfo.ok = true;
+    kubeInfo.version = v.gitVersion;
+    caHash = deps.caCertHash(await kube.clusterCaPem());
+  } catch (e) {
+    kubeInfo.error = e instanceof Error ? e.message : String(e);
+  }
+  const ownership = kubeInfo.ok ? await checkOwnership(c, kube, lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
+
+  // size of the largest user-data (names differ per node; render with a placeholder token)
+  let userDataBytes = 0;
+  try {
+    const probeName = `${c.clusterName}-node-${'9'.repeat(6)}`;
+    const ud = await deps.renderUserData({
+      nodeName: probeName, clusterName: c.clusterName, apiEndpoint: apiEndpointOf(kube.server()),
+      token: { id: 'abcdef', secret: '0123456789abcdef' }, caCertHash: caHash || `sha256:${'0'.repeat(64)}`,
+      k8sVersion: c.version.k8s, labels: workerLabels(c), taints: c.nodeTaints,
+    });
+    userDataBytes = Buffer.byteLength(Buffer.from(ud, 'utf8').toString('base64'));
+  } catch (e) {
+    if (e instanceof KaddError && e.exitCode === 2) throw e;
+    errors.push(`rendering the user-data: ${e instanceof Error ? e.message : String(e)}`);
+  }
+
+  return {
+    flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, network, subnet, router, securityGroup,
+    novaLimits, cinderLimits, neutronQuota, servers: servers ?? [], volumes: volumes ?? [], ports,
+    kube: kubeInfo, ownership, userDataBytes, errors,
+  };
+}
+
+export function workerLabels(c: ClusterConfig): Record<string, string> {
+  return { 'kadd.io/cluster': c.clusterName, 'kadd.io/role': 'node', ...c.nodeLabels };
+}
+
+/**
+ * The kubeconfig's cluster belongs to this project when its API endpoint is the cluster's load balancer
+ * (VIP, floating IP or DNS name from the config), or when a control-plane Node is a server of this project
+ * (providerID openstack:///<id> or the exact server name `<cluster>-master-N`).
+ */
+async function checkOwnership(c: ClusterConfig, kube: KubeApi, lb: LoadBalancer | null, os: OpenStackClient): Promise<{ ok: boolean; reason: string }> {
+  const { host } = hostOf(kube.server());
+  if (lb && lb.vip_address === host) return { ok: true, reason: `API endpoint ${host} is the VIP of load balancer ${lb.name}` };
+  if (c.loadbalancer.floatingip && c.loadbalancer.floatingip === host) return { ok: true, reason: `API endpoint ${host} is the configured floating IP` };
+  if (c.loadbalancer.dnsname && c.loadbalancer.dnsname === host) return { ok: true, reason: `API endpoint ${host} is the configured DNS name` };
+  try {
+    const cps = await kube.listNodes('node-role.kubernetes.io/control-plane');
+    const masters = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'master') });
+    const ids = new Set(masters.map((s) => s.id));
+    const names = new Set(masters.map((s) => s.name));
+    for (const n of cps) {
+      const pid = n.providerID?.replace(/^openstack:\/\/\/?(?:[^/]*\/)?/, '');
+      if (pid && ids.has(pid)) return { ok: true, reason: `control-plane node ${n.name} is server ${pid} of this project` };
+      if (names.has(n.name)) return { ok: true, reason: `control-plane node ${n.name} is a server of this project` };
+    }
+    return {
+      ok: false,
+      reason: `the kubeconfig's API server ${host} is neither load balancer ${c.loadbalancer.name}${lb ? ` (VIP ${lb.vip_address})` : ' (not found)'} nor served by a master of cluster ${c.clusterName} in this project`,
+    };
+  } catch (e) {
+    return { ok: false, reason: `could not check ownership: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+function free(max: number, used: number): number | 'unlimited' {
+  return max < 0 ? 'unlimited' : Math.max(0, max - used);
+}
+
+/** Pure: turn what was observed into a plan with blockers and warnings. */
+export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
+  const c = req.config;
+  const blockers: string[] = [...o.errors];
+  const warnings: string[] = [];
+
+  const flavorName = req.flavor ?? c.nodeFlavor;
+  const flavor = o.flavors.find((f) => f.name === flavorName) ?? o.flavors.find((f) => f.id === flavorName);
+  if (!flavor) blockers.push(`flavor ${flavorName} not found; available: ${o.flavors.map((f) => f.name).sort().join(', ') || 'none'}`);
+  if (!o.image) blockers.push(`image ${c.image} not found (key \`image\` in ${c.file})`);
+  else if (o.image.status !== 'active') blockers.push(`image ${c.image} is ${o.image.status}, not active`);
+  if (!o.keypair) blockers.push(`keypair ${c.keypair} not found (key \`keypair\` in ${c.file}); create it with \`openstack keypair create\``);
+  if (c.storageClass && o.volumeTypes && !o.volumeTypes.includes(c.storageClass)) {
+    blockers.push(`volume type ${c.storageClass} (storage_class) not found; available: ${o.volumeTypes.join(', ') || 'none'}`);
+  }
+  if (o.image?.min_disk && o.image.min_disk > c.volumeSize) blockers.push(`image ${c.image} needs a ${o.image.min_disk} GB disk but volume_size is ${c.volumeSize}`);
+
+  const available = o.zones.filter((z) => z.zoneState.available).map((z) => z.zoneName);
+  const zonesWanted = req.zone ? [req.zone] : c.availabilityZones;
+  for (const z of zonesWanted) {
+    if (o.zones.length && !available.includes(z)) blockers.push(`availability zone ${z} not found or not available; available: ${available.join(', ') || 'none'}`);
+  }
+
+  if (!o.kube.ok) blockers.push(`the Kubernetes API at ${o.kube.server} did not answer: ${o.kube.error ?? 'unknown error'}`);
+  else if (!o.ownership.ok) blockers.push(`${o.ownership.reason}; pass the right --kubeconfig/--context`);
+
+  if (o.userDataBytes > NOVA_USER_DATA_LIMIT) blockers.push(`the rendered user-data is ${o.userDataBytes} bytes after base64, over Nova's limit of ${NOVA_USER_DATA_LIMIT}`);
+
+  // names: numeric max + 1, or the names of an interrupted run being resumed
+  const existingNames = o.servers.map((s) => s.name);
+  const names = req.resumeNames?.length ? req.resumeNames.slice(0, req.amount) : nextNames(c.clusterName, 'node', existingNames, req.amount);
+
+  const nodes: PlannedNode[] = names.map((name, i) => {
+    const srv = o.servers.filter((s) => s.name === name);
+    const vol = o.volumes.filter((v) => v.name === volumeName(name));
+    const prt = o.ports.filter((p) => p.name === portName(name));
+    if (srv.length > 1) blockers.push(`${srv.length} servers are named ${name}; remove the duplicates first`);
+    if (vol.length > 1) blockers.push(`${vol.length} volumes are named ${volumeName(name)}; remove the duplicates first`);
+    if (prt.length > 1) blockers.push(`${prt.length} ports are named ${portName(name)}; remove the duplicates first`);
+    return {
+      name,
+      zone: zoneFor(i, req.zone, c.availabilityZones),
+      flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
+      volumeName: volumeName(name),
+      portName: portName(name),
+      adopt: { serverId: srv[0]?.id, volumeId: vol[0]?.id, portId: prt[0]?.id },
+    };
+  });
+
+  // quota for the whole batch (adopted resources need nothing new)
+  const quota: QuotaRow[] = [];
+  const newServers = nodes.filter((n) => !n.adopt.serverId).length;
+  const newVolumes = nodes.filter((n) => !n.adopt.volumeId && !n.adopt.serverId).length;
+  const newPorts = nodes.filter((n) => !n.adopt.portId).length;
+  const row = (resource: string, need: number, f: number | 'unlimited') => {
+    const ok = f === 'unlimited' || need <= f;
+    quota.push({ resource, need, free: f, ok });
+    if (!ok) blockers.push(`quota: ${resource} needs ${need}, only ${f} free`);
+  };
+  if (o.novaLimits && flavor) {
+    const l = o.novaLimits;
+    row('instances', newServers, free(l.maxTotalInstances, l.totalInstancesUsed));
+    row('cores', newServers * flavor.vcpus, free(l.maxTotalCores, l.totalCoresUsed));
+    row('ram (MiB)', newServers * flavor.ram, free(l.maxTotalRAMSize, l.totalRAMUsed));
+  }
+  if (o.cinderLimits) {
+    const l = o.cinderLimits;
+    row('volumes', newVolumes, free(l.maxTotalVolumes, l.totalVolumesUsed));
+    row('gigabytes', newVolumes * c.volumeSize, free(l.maxTotalVolumeGigabytes, l.totalGigabytesUsed));
+  }
+  if (o.neutronQuota?.port) {
+    const p = o.neutronQuota.port;
+    row('ports', newPorts, p.limit < 0 ? 'unlimited' : Math.max(0, p.limit - p.used - (p.reserved ?? 0)));
+  }
+
+  const net = c.privateNet;
+  if (net.subnet.router.name && !o.router) warnings.push(`router ${net.subnet.router.name} will be created without an external gateway unless one is found`);
+  if (o.network && !o.subnet) warnings.push(`network ${net.name} exists but subnet ${net.subnet.name} does not; it will be created`);
+  if (c.availabilityZones.length === 0 && !req.zone) warnings.push('no availability zone configured: Nova picks one');
+  const adopted = nodes.filter((n) => n.adopt.serverId || n.adopt.volumeId || n.adopt.portId).map((n) => n.name);
+  if (adopted.length) warnings.push(`adopting existing resources of ${adopted.join(', ')}`);
+
+  return {
+    cluster: c.clusterName,
+    role: 'node',
+    nodes,
+    image: { id: o.image?.id ?? '', name: c.image },
+    keypair: c.keypair,
+    volumeSize: c.volumeSize,
+    volumeType: c.storageClass,
+    k8sVersion: c.version.k8s,
+    apiEndpoint: apiEndpointOf(o.kube.server),
+    network: { name: net.name, action: o.network ? 'exists' : 'create', id: o.network?.id },
+    subnet: { name: net.subnet.name, cidr: net.subnet.cidr, action: o.subnet ? 'exists' : 'create', id: o.subnet?.id },
+    router: { name: net.subnet.router.name, action: o.router ? 'exists' : 'create', id: o.router?.id },
+    securityGroup: { name: c.securityGroup, action: o.securityGroup ? 'exists' : 'create', id: o.securityGroup?.id },
+    quota,
+    userDataBytes: o.userDataBytes,
+    warnings,
+    blockers,
+    zones: c.availabilityZones,
+  };
+}
+
+/** Throws a PreflightError (exit 2) listing every blocker. */
+export function assertNoBlockers(p: AddWorkersPlan): void {
+  if (p.blockers.length === 0) return;
+  const n = p.blockers.length;
+  throw new PreflightError(`preflight found ${n} problem${n > 1 ? 's' : ''}; nothing was created`, {
+    details: p.blockers,
+    hint: 'fix the problems above and run again; `kadd add --dry-run` shows the plan',
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// execute
+
+interface NodeState {
+  plan: PlannedNode;
+  zone?: string;
+  attempts: number;
+  portId?: string;
+  volumeId?: string;
+  serverId?: string;
+  ip?: string;
+  outcome?: NodeOutcome;
+  cause?: string;
+  diagnosis?: Diagnosis;
+  registered?: boolean;
+}
+
+export async function ensureNetwork(ctx: Context, os: OpenStackClient, p: AddWorkersPlan, journal: JournalLike): Promise<{ networkId: string; subnetId: string; sgId: string }> {
+  const io = ctx.io;
+  let networkId = p.network.id;
+  if (p.network.action === 'exists') io.log('info', `network [${p.network.name}] already exists, skipping`);
+  else {
+    await journal.intent('network', p.network.name);
+    const n = await os.network.createNetwork({ name: p.network.name, admin_state_up: true });
+    networkId = n.id;
+    await journal.done('network', p.network.name, n.id);
+    io.log('info', `network [${p.network.name}] created`);
+  }
+  let subnetId = p.subnet.id;
+  if (p.subnet.action === 'exists') io.log('info', `subnet [${p.subnet.name}] already exists, skipping`);
+  else {
+    await journal.intent('subnet', p.subnet.name);
+    const s = await os.network.createSubnet({ name: p.subnet.name, network_id: networkId!, cidr: p.subnet.cidr, ip_version: 4 });
+    subnetId = s.id;
+    await journal.done('subnet', p.subnet.name, s.id);
+    io.log('info', `subnet [${p.subnet.name}] created (${p.subnet.cidr})`);
+  }
+  if (p.router.action === 'exists') io.log('info', `router [${p.router.name}] already exists, skipping`);
+  else {
+    await journal.intent('router', p.router.name);
+    const ext = (await os.network.listExternalNetworks())[0];
+    const r = await os.network.createRouter({ name: p.router.name, ...(ext ? { external_gateway_info: { network_id: ext.id } } : {}) });
+    await os.network.addRouterInterface(r.id, subnetId!);
+    await journal.done('router', p.router.name, r.id);
+    io.log('info', `router [${p.router.name}] created${ext ? ` with gateway ${ext.name}` : ' (no external network found)'}`);
+  }
+  let sgId = p.securityGroup.id;
+  if (p.securityGroup.action === 'exists') io.log('info', `security group [${p.securityGroup.name}] already exists, skipping`);
+  else {
+    await journal.intent('security-group', p.securityGroup.name);
+    const sg = await os.network.createSecurityGroup({ name: p.securityGroup.name, description: `kadd: cluster ${p.cluster}` });
+    sgId = sg.id;
+    await journal.done('security-group', p.securityGroup.name, sg.id);
+    io.log('info', `security group [${p.securityGroup.name}] created`);
+  }
+  return { networkId: networkId!, subnetId: subnetId!, sgId: sgId! };
+}
+
+function firstIp(s: Server): string | undefined {
+  for (const addrs of Object.values(s.addresses ?? {})) {
+    const v4 = addrs.find((a) => a.version === 4) ?? addrs[0];
+    if (v4) return v4.addr;
+  }
+  return undefined;
+}
+
+export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorkersPlan, os: OpenStackClient, kube: KubeApi, deps: AddWorkersDeps): Promise<AddWorkersResult> {
+  const started = ctx.clock.now();
+  const io = ctx.io;
+  const c = req.config;
+  const signal = ctx.signal;
+  const journal = deps.journal;
+  const md = ownershipMetadata(c.clusterName, 'node');
+  const tags = ownershipTags(c.clusterName, 'node');
+
+  const { networkId, subnetId, sgId } = await ensureNetwork(ctx, os, p, journal);
+  const caHash = deps.caCertHash(await kube.clusterCaPem());
+
+  // one bootstrap token per run, short TTL, extended while nodes still boot, deleted at the end
+  await journal.intent('token', 'bootstrap-token');
+  const token: BootstrapToken = await kube.createBootstrapToken({
+    ttlSeconds: req.tokenTtlSeconds,
+    description: `kadd add --role node for ${c.clusterName}`,
+  });
+  await journal.done('token', 'bootstrap-token', token.id);
+  let tokenExpires = Date.parse(token.expiration);
+
+  const states: NodeState[] = p.nodes.map((n) => ({ plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId }));
+  const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
+  const say = (s: NodeState, text: string) => lines.get(s.plan.name)!.update(text);
+
+  const volumeWaiter = new BatchWaiter<Volume>({
+    what: 'volume available',
+    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    fetch: async (ids) => {
+      const vols = await os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } });
+      return new Map(vols.filter((v) => ids.includes(v.id)).map((v) => [v.id, v]));
+    },
+    check: (id, v) => {
+      if (!v) return { state: 'pending', note: 'not listed yet' };
+      if (v.status === 'available') return { state: 'done', value: v };
+      if (v.status === 'error') return { state: 'failed', error: new OperationError('E_VOLUME_ERROR', `volume ${v.name ?? id} went to error`) };
+      return { state: 'pending', note: v.status };
+    },
+    onFetchError: (e) => io.log('warn', `polling volumes failed, will retry: ${e instanceof Error ? e.message : e}`),
+  });
+
+  const serverWaiter = new BatchWaiter<Server>({
+    what: 'server ACTIVE',
+    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    fetch: async (ids) => {
+      const pendingNames = states.filter((s) => s.serverId && ids.includes(s.serverId)).map((s) => s.plan.name);
+      const list = await os.compute.listServers({ name: exactNamesPattern(pendingNames) });
+      return new Map(list.filter((s) => ids.includes(s.id)).map((s) => [s.id, s]));
+    },
+    check: (id, s) => {
+      if (!s) return { state: 'pending', note: 'not listed yet' };
+      if (s.status === 'ACTIVE') return { state: 'done', value: s };
+      if (s.status === 'ERROR') return { state: 'failed', error: new ServerErrorState(s) };
+      return { state: 'pending', note: s.status };
+    },
+    onObserve: (id, s) => {
+      const st = states.find((x) => x.serverId === id);
+      if (st && s && s.status !== 'ACTIVE') say(st, `server ${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}`);
+    },
+    onFetchError: (e) => io.log('warn', `polling servers failed, will retry: ${e instanceof Error ? e.message : e}`),
+  });
+
+  const nodeWaiter = new BatchWaiter<KNode>({
+    what: 'Node Ready',
+    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    fetch: async (names) => {
+      const nodes = await kube.listNodes();
+      return new Map(nodes.filter((n) => names.includes(n.name)).map((n) => [n.name, n]));
+    },
+    check: (name, n) => {
+      if (!n) return { state: 'pending', note: 'not registered' };
+      const st = states.find((x) => x.plan.name === name);
+      if (st) st.registered = true;
+      return n.ready ? { state: 'done', value: n } : { state: 'pending', note: 'NotReady' };
+    },
+    onObserve: (name, n) => {
+      const st = states.find((x) => x.plan.name === name);
+      if (st && n && !n.ready) say(st, 'Node registered, NotReady');
+    },
+    onTick: async () => {
+      // extend the token while nodes are still booting
+      if (tokenExpires - ctx.clock.now() < Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) {
+        const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        await kube.extendBootstrapToken(token.id, next);
+        tokenExpires = Date.parse(next);
+        io.log('debug', `bootstrap token extended to ${next}`);
+      }
+    },
+    onFetchError: (e) => io.log('warn', `polling Nodes failed, will retry: ${e instanceof Error ? e.message : e}`),
+  });
+
+  async function createOnce(s: NodeState): Promise<Server> {
+    const n = s.plan;
+    s.attempts++;
+    if (!s.portId) {
+      say(s, 'creating port');
+      await journal.intent('port', n.portName, { network: networkId });
+      const port = await os.network.createPort({ name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}` });
+      s.portId = port.id;
+      await journal.done('port', n.portName, port.id);
+      os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
+    }
+    if (!s.serverId && !s.volumeId) {
+      say(s, 'creating volume');
+      await journal.intent('volume', n.volumeName, { size: p.volumeSize, zone: s.zone });
+      const v = await os.volume.createVolume({
+        name: n.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: s.zone,
+        ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': n.name },
+      });
+      s.volumeId = v.id;
+      await journal.done('volume', n.volumeName, v.id);
+    }
+    if (!s.serverId) {
+      say(s, 'volume creating');
+      await volumeWaiter.wait(s.volumeId!, req.volumeTimeoutMs);
+      if (signal.aborted) throw new OperationError('E_INTERRUPTED', 'interrupted');
+      say(s, 'creating server');
+      const userData = await deps.renderUserData({
+        nodeName: n.name, clusterName: c.clusterName, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
+        caCertHash: caHash, k8sVersion: p.k8sVersion, labels: workerLabels(c), taints: c.nodeTaints,
+      });
+      await journal.intent('server', n.name, { zone: s.zone, flavor: n.flavor.name });
+      const created = await os.compute.createServer({
+        name: n.name, flavorRef: n.flavor.id, availability_zone: s.zone, key_name: p.keypair,
+        networks: [{ port: s.portId! }],
+        block_device_mapping_v2: [{ boot_index: 0, uuid: s.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
+        user_data: userData, metadata: { ...md }, tags,
+      });
+      s.serverId = created.id;
+      await journal.done('server', n.name, created.id);
+    }
+    say(s, 'server BUILD');
+    return serverWaiter.wait(s.serverId!, req.bootTimeoutMs);
+  }
+
+  /** delete what this node created (server -> its volume -> port -> Node object) */
+  async function rollback(s: NodeState, why: string): Promise<void> {
+    const n = s.plan;
+    const left: string[] = [];
+    if (s.serverId) {
+      try {
+        await os.compute.deleteServer(s.serverId);
+        await waitGone(() => os.compute.getServer(s.serverId!), ctx, 120_000, req.pollIntervalMs);
+        await journal.undone('server', n.name, s.serverId);
+      } catch (e) {
+        left.push(`server ${n.name} (${s.serverId})`);
+        io.log('warn', `could not delete server ${n.name}: ${e instanceof Error ? e.message : e}`);
+      }
+      s.serverId = undefined;
+    }
+    if (s.volumeId) {
+      try {
+        await deleteVolumeWhenFree(os, s.volumeId, ctx, req.pollIntervalMs);
+        await journal.undone('volume', n.volumeName, s.volumeId);
+      } catch (e) {
+        left.push(`volume ${n.volumeName} (${s.volumeId})`);
+        io.log('warn', `could not delete volume ${n.volumeName}: ${e instanceof Error ? e.message : e}`);
+      }
+      s.volumeId = undefined;
+    }
+    if (s.portId) {
+      try {
+        await os.network.deletePort(s.portId);
+        await journal.undone('port', n.portName, s.portId);
+      } catch (e) {
+        left.push(`port ${n.portName} (${s.portId})`);
+        io.log('warn', `could not delete port ${n.portName}: ${e instanceof Error ? e.message : e}`);
+      }
+      s.portId = undefined;
+    }
+    if (s.registered) {
+      try {
+        await kube.deleteNode(n.name);
+        await journal.undone('node', n.name);
+      } catch (e) {
+        left.push(`Node ${n.name}`);
+      }
+    }
+    if (left.length) {
+      s.cause = `${s.cause ?? why}; left behind: ${left.join(', ')}`;
+    }
+    io.log('debug', `rolled back ${n.name}: ${why}`);
+  }
+
+  async function runNode(s: NodeState): Promise<void> {
+    const n = s.plan;
+    let server: Server | undefined;
+    for (;;) {
+      try {
+        server = await createOnce(s);
+        break;
+      } catch (e) {
+        if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2) {
+          if (e instanceof ServerErrorState) {
+            s.diagnosis = diagnose({ fault: e.server.fault, status: 'ERROR' });
+            s.cause = `server went to ERROR twice: ${e.server.fault?.message ?? 'no fault message'}`;
+          } else if (!signal.aborted) {
+            s.cause = e instanceof Error ? e.message : String(e);
+          }
+          throw e;
+        }
+        // ERROR: show the fault, delete server/volume/port, retry once (another zone when several are configured)
+        const fault = e.server.fault?.message ?? 'no fault message';
+        io.log('warn', `${n.name}: server went to ERROR: ${fault}; deleting it and retrying${retryZone(s.zone, req.zone, p.zones) !== s.zone ? ` in zone ${retryZone(s.zone, req.zone, p.zones)}` : ''}`);
+        say(s, `ERROR (${fault}), retrying`);
+        await rollback(s, `server ERROR: ${fault}`);
+        s.cause = undefined;
+        s.zone = retryZone(s.zone, req.zone, p.zones);
+      }
+    }
+    s.ip = firstIp(server);
+    if (!req.wait) {
+      s.outcome = 'active';
+      lines.get(n.name)!.succeed(`ACTIVE ${s.ip ?? ''}`.trim());
+      return;
+    }
+    say(s, 'ACTIVE, waiting for the Node to join');
+    try {
+      await nodeWaiter.wait(n.name, req.joinTimeoutMs);
+    } catch (e) {
+      if (e instanceof TimeoutError) {
+        const consoleText = await os.compute.getConsoleOutput(s.serverId!, 200).catch(() => '');
+        s.diagnosis = diagnose({ console: consoleText });
+        s.cause = `did not join within ${Math.round(req.joinTimeoutMs / 1000)}s: ${s.diagnosis.summary}`;
+      }
+      throw e;
+    }
+    s.outcome = 'joined';
+    lines.get(n.name)!.succeed(`Node Ready (${s.ip ?? 'no ip'})`);
+  }
+
+  const settled = await mapLimit(states, req.concurrency, async (s) => {
+    if (signal.aborted) {
+      s.outcome = 'interrupted';
+      return;
+    }
+    try {
+      await runNode(s);
+    } catch (e) {
+      s.outcome = signal.aborted ? 'interrupted' : 'failed';
+      if (!s.cause && !signal.aborted) s.cause = e instanceof Error ? e.message : String(e);
+      if (req.keepFailed) {
+        s.outcome = 'kept';
+        lines.get(s.plan.name)!.warn(`kept for inspection: ${s.cause ?? 'interrupted'}`);
+      } else {
+        lines.get(s.plan.name)!.update('rolling back');
+        await rollback(s, s.cause ?? 'interrupted');
+        lines.get(s.plan.name)!.fail(s.outcome === 'interrupted' ? 'interrupted, rolled back' : `failed: ${s.cause}`);
+        s.outcome = s.outcome === 'interrupted' ? 'interrupted' : 'rolled-back';
+      }
+    }
+  });
+  void settled;
+
+  // token: deleted at the end, whatever happened
+  try {
+    await kube.deleteBootstrapToken(token.id);
+    await journal.undone('token', 'bootstrap-token', token.id);
+  } catch (e) {
+    io.log('warn', `could not delete bootstrap token ${token.id}: ${e instanceof Error ? e.message : e}; it expires at ${new Date(tokenExpires).toISOString()}`);
+  }
+
+  const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');
+  let updatedConfig: string | undefined;
+  if (ok.length > 0) updatedConfig = await deps.writeConfig(ok.length);
+
+  return {
+    cluster: c.clusterName,
+    requested: states.length,
+    added: ok.length,
+    interrupted: signal.aborted,
+    updatedConfig,
+    durationMs: ctx.clock.now() - started,
+    nodes: states.map((s) => ({
+      name: s.plan.name, zone: s.zone, flavor: s.plan.flavor.name, outcome: s.outcome ?? 'failed', serverId: s.serverId, ip: s.ip,
+      attempts: s.attempts, cause: s.cause, diagnosis: s.diagnosis,
+      left: s.outcome === 'kept' ? [s.serverId && `server ${s.serverId}`, s.volumeId && `volume ${s.volumeId}`, s.portId && `port ${s.portId}`].filter(Boolean) as string[] : undefined,
+    })),
+  };
+}
+
+export class ServerErrorState extends Error {
+  constructor(readonly server: Server) {
+    super(`server ${server.name} went to ERROR: ${server.fault?.message ?? 'no fault message'}`);
+  }
+}
+
+async function waitGone(get: () => Promise<unknown | null>, ctx: Context, timeoutMs: number, intervalMs: number): Promise<void> {
+  const deadline = ctx.clock.now() + timeoutMs;
+  let wait = intervalMs;
+  for (;;) {
+    const s = (await get()) as { status?: string } | null;
+    if (!s || s.status === 'DELETED' || s.status === 'SOFT_DELETED') return;
+    if (ctx.clock.now() > deadline) throw new Error(`still present after ${Math.round(timeoutMs / 1000)}s (status ${s.status ?? '?'})`);
+    await ctx.clock.sleep(wait);
+    wait = Math.min(wait * 1.5, 5000);
+  }
+}
+
+/** A boot volume is deleted with its server (delete_on_termination); if it survived, delete it once it is free. */
+async function deleteVolumeWhenFree(os: OpenStackClient, id: string, ctx: Context, intervalMs: number): Promise<void> {
+  const deadline = ctx.clock.now() + 120_000;
+  let wait = intervalMs;
+  for (;;) {
+    const v = await os.volume.getVolume(id);
+    if (!v || v.status === 'deleting') return;
+    if (v.status === 'available' || v.status === 'error') {
+      await os.volume.deleteVolume(id);
+      return;
+    }
+    if (ctx.clock.now() > deadline) throw new Error(`volume ${id} stayed ${v.status}`);
+    await ctx.clock.sleep(wait);
+    wait = Math.min(wait * 1.5, 5000);
+  }
+}

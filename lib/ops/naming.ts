@@ -1,0 +1,68 @@
+/**
+ * Naming and ownership rules (design.md section 2). Pure.
+ * Servers `<cluster>-<role>-<N>`, N = numeric max over existing names + 1 (never a string sort),
+ * boot volume `<server>-root`, port `<server>-port-0`.
+ */
+export type Role = 'master' | 'node';
+
+export const TAG_CLUSTER = 'kadd-cluster';
+export const TAG_ROLE = 'kadd-role';
+
+export function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Regex (string, for Nova's name filter) matching exactly the servers of one role. */
+export function roleNamePattern(cluster: string, role: Role): string {
+  return `^${escapeRegex(cluster)}-${role}-[0-9]+$`;
+}
+
+/** Regex matching exactly the given names (Nova's name filter is a regex; one call covers a batch). */
+export function exactNamesPattern(names: string[]): string {
+  return `^(${names.map(escapeRegex).join('|')})$`;
+}
+
+/** The index of `<cluster>-<role>-<N>`, or null when the name is not of that form. */
+export function indexOf(cluster: string, role: Role, name: string): number | null {
+  const m = new RegExp(`^${escapeRegex(cluster)}-${role}-([0-9]+)$`).exec(name);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** The next `amount` names after the numeric maximum of the existing ones (and of `reserved`). */
+export function nextNames(cluster: string, role: Role, existing: string[], amount: number, reserved: string[] = []): string[] {
+  let max = 0;
+  for (const name of [...existing, ...reserved]) {
+    const i = indexOf(cluster, role, name);
+    if (i !== null && i > max) max = i;
+  }
+  const out: string[] = [];
+  for (let k = 1; k <= amount; k++) out.push(`${cluster}-${role}-${max + k}`);
+  return out;
+}
+
+export const volumeName = (server: string) => `${server}-root`;
+export const portName = (server: string) => `${server}-port-0`;
+
+export function ownershipMetadata(cluster: string, role: Role): Record<string, string> {
+  return { [TAG_CLUSTER]: cluster, [TAG_ROLE]: role };
+}
+
+export function ownershipTags(cluster: string, role: Role): string[] {
+  return [`${TAG_CLUSTER}=${cluster}`, `${TAG_ROLE}=${role}`];
+}
+
+/** Zone for the i-th new node: the explicit zone, else round-robin over the configured zones. */
+export function zoneFor(i: number, explicit: string | undefined, zones: string[]): string | undefined {
+  if (explicit) return explicit;
+  if (zones.length === 0) return undefined;
+  return zones[i % zones.length];
+}
+
+/** Another zone for a retry, when several are configured. */
+export function retryZone(current: string | undefined, explicit: string | undefined, zones: string[]): string | undefined {
+  if (explicit || zones.length < 2 || current === undefined) return current;
+  const i = zones.indexOf(current);
+  return zones[(i + 1) % zones.length];
+}

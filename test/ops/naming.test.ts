@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { exactNamesPattern, indexOf, nextNames, retryZone, roleNamePattern, zoneFor } from '../../lib/ops/naming.js';
+
+describe('ops/naming', () => {
+  it('numbers numerically, not by string sort (koris bug: node-9 sorted after node-10)', () => {
+    const existing = ['k-node-1', 'k-node-9', 'k-node-10', 'k-master-1'];
+    assert.deepEqual(nextNames('k', 'node', existing, 2), ['k-node-11', 'k-node-12']);
+  });
+  it('starts at 1 with no existing servers (koris raised IndexError)', () => {
+    assert.deepEqual(nextNames('k', 'node', [], 3), ['k-node-1', 'k-node-2', 'k-node-3']);
+  });
+  it('ignores servers of other clusters, other roles and non-numeric suffixes', () => {
+    const existing = ['k2-node-50', 'k-master-7', 'k-node-x', 'master-k-node-9', 'k-node-3-old'];
+    assert.deepEqual(nextNames('k', 'node', existing, 1), ['k-node-1']);
+  });
+  it('a cluster named master-x does not make its workers masters (koris substring bug)', () => {
+    assert.equal(indexOf('master-x', 'master', 'master-x-node-4'), null);
+    assert.equal(indexOf('master-x', 'node', 'master-x-node-4'), 4);
+  });
+  it('skips reserved names (resume)', () => {
+    assert.deepEqual(nextNames('k', 'node', ['k-node-1'], 1, ['k-node-5']), ['k-node-6']);
+  });
+  it('regex patterns escape the cluster name and match exactly', () => {
+    const re = new RegExp(roleNamePattern('a.b', 'node'));
+    assert.ok(re.test('a.b-node-3'));
+    assert.ok(!re.test('aXb-node-3'));
+    assert.ok(!re.test('a.b-node-3x'));
+    const ex = new RegExp(exactNamesPattern(['c-node-1', 'c-node-12']));
+    assert.ok(ex.test('c-node-12'));
+    assert.ok(!ex.test('c-node-123'));
+    assert.ok(!ex.test('c-node-2'));
+  });
+  it('zones round-robin, explicit zone wins, retry moves to the next zone', () => {
+    assert.deepEqual([0, 1, 2].map((i) => zoneFor(i, undefined, ['a', 'b'])), ['a', 'b', 'a']);
+    assert.equal(zoneFor(1, 'z', ['a', 'b']), 'z');
+    assert.equal(zoneFor(0, undefined, []), undefined);
+    assert.equal(retryZone('a', undefined, ['a', 'b']), 'b');
+    assert.equal(retryZone('b', undefined, ['a', 'b']), 'a');
+    assert.equal(retryZone('a', 'a', ['a', 'b']), 'a');
+    assert.equal(retryZone('a', undefined, ['a']), 'a');
+  });
+});
