@@ -35,6 +35,7 @@ export interface ClusterConfig {
     subnet: { name: string; cidr: string; router: { name: string } }; // defaults <cluster>-subnet, 192.168.0.0/16, <cluster>-rt
   };
   loadbalancer: { name: string; floatingip?: string; dnsname?: string }; // name default <cluster>-lb
+  /** "X.Y.Z"; "" when the file does not set it (kadd then uses the control plane's version) */
   version: { k8s: string };
   podSubnet: string; // default 10.233.0.0/16
   podNetwork: string; // CALICO | FLANNEL (default CALICO)

@@ -1,0 +1,99 @@
+/**
+ * Global options, shared by every command. Kept free of heavy imports: main.ts loads this for --help.
+ */
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+export interface GlobalOptions {
+  'os-cloud'?: string;
+  'os-region-name'?: string;
+  'os-interface'?: string;
+  'os-cacert'?: string;
+  'os-cert'?: string;
+  'os-key'?: string;
+  insecure?: boolean;
+  'os-auth-url'?: string;
+  'os-auth-type'?: string;
+  'os-username'?: string;
+  'os-password'?: string;
+  'os-user-domain-name'?: string;
+  'os-user-domain-id'?: string;
+  'os-project-name'?: string;
+  'os-project-id'?: string;
+  'os-project-domain-name'?: string;
+  'os-project-domain-id'?: string;
+  'os-application-credential-id'?: string;
+  'os-application-credential-secret'?: string;
+  'os-application-credential-name'?: string;
+  kubeconfig?: string;
+  context?: string;
+  format: OutputFormat;
+  verbose: number;
+  quiet: boolean;
+  debug: boolean;
+  color: boolean;
+  yes: boolean;
+}
+
+type Opt = { type: 'string' | 'boolean' | 'count'; describe: string; alias?: string; choices?: string[]; default?: unknown; group: string };
+
+const OS = 'OpenStack (override clouds.yaml and OS_* variables):';
+const K8S = 'Kubernetes:';
+const OUT = 'Output:';
+
+/** The OpenStack options passed to lib/openstack/config resolveCloud() as `cli`, keyed by flag name. */
+export const OPENSTACK_FLAGS = [
+  'os-cloud', 'os-region-name', 'os-interface', 'os-cacert', 'os-cert', 'os-key', 'insecure', 'os-auth-url',
+  'os-auth-type', 'os-username', 'os-password', 'os-user-domain-name', 'os-user-domain-id', 'os-project-name',
+  'os-project-id', 'os-project-domain-name', 'os-project-domain-id', 'os-application-credential-id',
+  'os-application-credential-secret', 'os-application-credential-name',
+] as const;
+
+export const GLOBAL_OPTIONS: Record<string, Opt> = {
+  'os-cloud': { type: 'string', describe: 'cloud name in clouds.yaml (env OS_CLOUD)', group: OS },
+  'os-region-name': { type: 'string', describe: 'region (env OS_REGION_NAME)', group: OS },
+  'os-interface': { type: 'string', describe: 'endpoint interface', choices: ['public', 'internal', 'admin'], group: OS },
+  'os-cacert': { type: 'string', describe: 'CA bundle to verify the API (env OS_CACERT)', group: OS },
+  'os-cert': { type: 'string', describe: 'client certificate (env OS_CERT)', group: OS },
+  'os-key': { type: 'string', describe: 'client certificate key (env OS_KEY)', group: OS },
+  insecure: { type: 'boolean', describe: 'do not verify the API certificate (not recommended)', group: OS },
+  'os-auth-url': { type: 'string', describe: 'Keystone URL', group: OS },
+  'os-auth-type': { type: 'string', describe: 'password or v3applicationcredential', group: OS },
+  'os-username': { type: 'string', describe: 'user name', group: OS },
+  'os-password': { type: 'string', describe: 'password (prefer clouds.yaml/secure.yaml or OS_PASSWORD)', group: OS },
+  'os-user-domain-name': { type: 'string', describe: 'user domain name', group: OS },
+  'os-user-domain-id': { type: 'string', describe: 'user domain id', group: OS },
+  'os-project-name': { type: 'string', describe: 'project name', group: OS },
+  'os-project-id': { type: 'string', describe: 'project id', group: OS },
+  'os-project-domain-name': { type: 'string', describe: 'project domain name', group: OS },
+  'os-project-domain-id': { type: 'string', describe: 'project domain id', group: OS },
+  'os-application-credential-id': { type: 'string', describe: 'application credential id', group: OS },
+  'os-application-credential-secret': { type: 'string', describe: 'application credential secret', group: OS },
+  'os-application-credential-name': { type: 'string', describe: 'application credential name', group: OS },
+  kubeconfig: { type: 'string', describe: 'kubeconfig file(s) (env KUBECONFIG, default ~/.kube/config)', group: K8S },
+  context: { type: 'string', describe: 'kubeconfig context (default: current-context)', group: K8S },
+  format: { type: 'string', alias: 'f', describe: 'result format', choices: ['table', 'json', 'yaml'], default: 'table', group: OUT },
+  verbose: { type: 'count', alias: 'v', describe: 'more output (repeat for more)', group: OUT },
+  quiet: { type: 'boolean', alias: 'q', describe: 'only warnings, errors and results', default: false, group: OUT },
+  debug: { type: 'boolean', describe: 'trace API requests (secrets redacted) and show stack traces', default: false, group: OUT },
+  color: { type: 'boolean', describe: 'colour output (--no-color or NO_COLOR to disable)', default: true, group: OUT },
+  yes: { type: 'boolean', describe: 'answer yes to confirmations', default: false, group: OUT },
+};
+
+/** Flags that take a value: needed to find the command word in argv before yargs runs. */
+export const VALUE_FLAGS: ReadonlySet<string> = new Set(
+  Object.entries(GLOBAL_OPTIONS).flatMap(([k, o]) => (o.type === 'string' ? [`--${k}`, ...(o.alias ? [`-${o.alias}`] : [])] : [])),
+);
+
+/** The first word in argv that is not an option or an option's value: the command name. */
+export function findCommandWord(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return argv[i + 1];
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && VALUE_FLAGS.has(a)) i++;
+      continue;
+    }
+    return a;
+  }
+  return undefined;
+}

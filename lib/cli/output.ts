@@ -1,0 +1,296 @@
+/**
+ * The terminal Io (lib/io.ts) and the result formatters.
+ *
+ * - results -> stdout; logs, warnings, progress, traces -> stderr
+ * - progress: one ora spinner board (imported lazily) when stderr is a TTY and not CI; otherwise plain
+ *   lines "HH:MM:SSZ key: text", printed only when the text of that key changes
+ * - colour: off with --no-color, NO_COLOR (non-empty) or FORCE_COLOR=0, or when stderr is not a TTY
+ * - verbosity: -1 (quiet) hides info, 0 normal, >= 1 (or --debug) shows debug
+ * - everything written is redacted (lib/redact.ts)
+ */
+import { dump } from 'js-yaml';
+import type { Io, LogLevel, ProgressLine } from '../io.js';
+import { redactText, redactValue } from '../redact.js';
+import type { OutputFormat } from './options.js';
+
+export interface Stream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface TerminalIoOptions {
+  stdout?: Stream;
+  stderr?: Stream;
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  env?: NodeJS.ProcessEnv;
+  /** -1 quiet, 0 normal, 1+ verbose */
+  verbosity?: number;
+  debug?: boolean;
+  /** false for --no-color */
+  color?: boolean;
+  yes?: boolean;
+  now?: () => number;
+  /** override the spinner decision (tests) */
+  spinners?: boolean;
+}
+
+export function colorEnabled(env: NodeJS.ProcessEnv, flag: boolean | undefined, isTTY: boolean | undefined): boolean {
+  if (flag === false) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return !!isTTY;
+}
+
+export function isCI(env: NodeJS.ProcessEnv): boolean {
+  return !!(env.CI && env.CI !== 'false' && env.CI !== '0') || !!env.CONTINUOUS_INTEGRATION || !!env.BUILD_NUMBER || !!env.GITHUB_ACTIONS;
+}
+
+const ansi = (code: number, close: number) => (on: boolean) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[${close}m` : s);
+const red = ansi(31, 39);
+const yellow = ansi(33, 39);
+const green = ansi(32, 39);
+const dim = ansi(2, 22);
+
+type OraLike = { text: string; start(): OraLike; stop(): OraLike; clear(): OraLike; render(): OraLike };
+
+export class TerminalIo implements Io {
+  readonly verbosity: number;
+  readonly debug: boolean;
+  readonly color: boolean;
+  readonly spinners: boolean;
+  private readonly out: Stream;
+  private readonly err: Stream;
+  private readonly opts: TerminalIoOptions;
+  private readonly now: () => number;
+  /** plain mode: last text printed per key */
+  private readonly lastText = new Map<string, string>();
+  /** spinner mode: active lines */
+  private readonly active = new Map<string, string>();
+  private spinner: OraLike | undefined;
+  private spinnerLoading: Promise<void> | undefined;
+  private spinnerFailed = false;
+
+  constructor(opts: TerminalIoOptions = {}) {
+    this.opts = opts;
+    const env = opts.env ?? process.env;
+    this.out = opts.stdout ?? process.stdout;
+    this.err = opts.stderr ?? process.stderr;
+    this.verbosity = opts.verbosity ?? 0;
+    this.debug = !!opts.debug;
+    this.color = colorEnabled(env, opts.color, this.err.isTTY);
+    this.spinners = opts.spinners ?? (!!this.err.isTTY && !isCI(env) && !this.debug && env.TERM !== 'dumb');
+    this.now = opts.now ?? Date.now;
+  }
+
+  private stamp(): string {
+    return new Date(this.now()).toISOString().slice(11, 19) + 'Z';
+  }
+
+  /** write lines to stderr without tearing an active spinner */
+  private writeErr(text: string): void {
+    const s = redactText(text.endsWith('\n') ? text : `${text}\n`);
+    if (this.spinner) {
+      this.spinner.clear();
+      this.err.write(s);
+      this.spinner.render();
+    } else this.err.write(s);
+  }
+
+  log(level: LogLevel, msg: string): void {
+    if (level === 'debug' && this.verbosity < 1 && !this.debug) return;
+    if (level === 'info' && this.verbosity < 0) return;
+    const prefix =
+      level === 'error' ? red(this.color)('error: ') : level === 'warn' ? yellow(this.color)('warning: ') : level === 'debug' ? dim(this.color)('debug: ') : '';
+    this.writeErr(`${prefix}${msg}`);
+  }
+
+  trace(msg: string): void {
+    if (!this.debug) return;
+    this.writeErr(dim(this.color)(`trace: ${msg}`));
+  }
+
+  result(text: string): void {
+    const s = redactText(text);
+    this.out.write(s.endsWith('\n') || s === '' ? s : `${s}\n`);
+  }
+
+  async confirm(question: string, def: boolean): Promise<boolean> {
+    if (this.opts.yes) return true;
+    const stdin = this.opts.stdin ?? process.stdin;
+    if (!stdin.isTTY) return def;
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: stdin, output: this.err as NodeJS.WritableStream });
+    try {
+      const a = (await rl.question(`${question} ${def ? '[Y/n]' : '[y/N]'} `)).trim().toLowerCase();
+      return a === '' ? def : a === 'y' || a === 'yes';
+    } finally {
+      rl.close();
+    }
+  }
+
+  // ---- progress ----
+
+  private renderBoard(): string {
+    return [...this.active].map(([k, t]) => `${k}: ${t}`).join('\n');
+  }
+
+  private ensureSpinner(): void {
+    if (this.spinner || this.spinnerLoading || this.spinnerFailed) return;
+    this.spinnerLoading = import('ora')
+      .then((m) => {
+        if (this.active.size === 0) return;
+        this.spinner = (m.default as unknown as (o: object) => OraLike)({
+          stream: this.err,
+          text: redactText(this.renderBoard()),
+          color: this.color ? 'cyan' : false,
+          isEnabled: true,
+          discardStdin: false,
+        }).start();
+      })
+      .catch(() => {
+        this.spinnerFailed = true;
+        for (const [k, t] of this.active) this.plain(k, t, true);
+      })
+      .finally(() => {
+        this.spinnerLoading = undefined;
+      });
+  }
+
+  /** wait for a lazily loading spinner (tests, and before exit) */
+  async settle(): Promise<void> {
+    await this.spinnerLoading;
+  }
+
+  /** stop any spinner (before printing a result or exiting) */
+  stop(): void {
+    this.spinner?.stop();
+    this.spinner = undefined;
+    this.active.clear();
+  }
+
+  private plain(key: string, text: string, force = false): void {
+    if (!force && this.lastText.get(key) === text) return;
+    this.lastText.set(key, text);
+    this.writeErr(`${this.stamp()} ${key}: ${text}`);
+  }
+
+  private useSpinner(): boolean {
+    return this.spinners && !this.spinnerFailed;
+  }
+
+  private finish(key: string, mark: string, text: string | undefined, show: boolean): void {
+    const t = text ?? this.active.get(key) ?? this.lastText.get(key) ?? '';
+    if (this.useSpinner()) {
+      this.active.delete(key);
+      if (this.spinner) {
+        this.spinner.text = redactText(this.renderBoard());
+        if (this.active.size === 0) {
+          this.spinner.stop();
+          this.spinner = undefined;
+        }
+      }
+      if (show) this.writeErr(`${mark} ${key}: ${t}`);
+    } else if (show) {
+      this.lastText.delete(key);
+      this.writeErr(`${this.stamp()} ${key}: ${mark} ${t}`.replace(/ +$/, ''));
+    }
+  }
+
+  progress(key: string, text: string): ProgressLine {
+    const quiet = this.verbosity < 0;
+    const c = this.color;
+    let done = false;
+    const update = (t: string) => {
+      if (done || quiet) return;
+      if (this.useSpinner()) {
+        this.active.set(key, t);
+        if (this.spinner) this.spinner.text = redactText(this.renderBoard());
+        else this.ensureSpinner();
+      } else this.plain(key, t);
+    };
+    update(text);
+    const end = (mark: string, show: boolean) => (t?: string) => {
+      if (done) return;
+      done = true;
+      this.finish(key, mark, t, show);
+    };
+    return {
+      update,
+      succeed: end(this.useSpinner() ? green(c)('✔') : 'ok:', !quiet),
+      fail: end(this.useSpinner() ? red(c)('✖') : 'FAILED:', true),
+      warn: end(this.useSpinner() ? yellow(c)('⚠') : 'WARNING:', true),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// result formatting
+
+export interface TableColumn {
+  key: string;
+  header?: string;
+  get?: (row: Record<string, unknown>) => unknown;
+}
+
+export interface TableSpec {
+  columns: TableColumn[];
+}
+
+export interface RenderOptions {
+  /** replace secret-looking keys (default true) */
+  redactKeys?: boolean;
+}
+
+function cell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (Array.isArray(v)) return v.map(cell).join(', ');
+  if (typeof v === 'object') return Object.keys(v).length ? JSON.stringify(v) : '';
+  return String(v);
+}
+
+function flatten(obj: Record<string, unknown>, prefix = '', out: [string, unknown][] = []): [string, unknown][] {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) flatten(v as Record<string, unknown>, key, out);
+    else out.push([key, v]);
+  }
+  return out;
+}
+
+/** Aligned columns, two spaces apart, upper-case headers; trailing spaces trimmed. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').replace(/\s+$/, '');
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+/**
+ * Render a command's result in the chosen format. Arrays become one row per element (columns from
+ * `spec` or from the keys); a single object becomes KEY/VALUE rows with nested keys dotted.
+ */
+export function renderResult(data: unknown, format: OutputFormat, spec?: TableSpec, opts: RenderOptions = {}): string {
+  const value = opts.redactKeys === false ? data : redactValue(data);
+  switch (format) {
+    case 'json':
+      return JSON.stringify(value, null, 2) + '\n';
+    case 'yaml':
+      { const y = dump(value, { lineWidth: -1, noRefs: true }); return y.endsWith('\n') ? y : `${y}\n`; }
+    case 'table': {
+      if (Array.isArray(value)) {
+        const rows = value as Record<string, unknown>[];
+        const cols: TableColumn[] =
+          spec?.columns ?? [...new Set(rows.flatMap((r) => (r && typeof r === 'object' ? Object.keys(r) : [])))].map((key) => ({ key }));
+        return formatTable(
+          cols.map((c) => (c.header ?? c.key).toUpperCase()),
+          rows.map((r) => cols.map((c) => cell(c.get ? c.get(r) : r?.[c.key]))),
+        );
+      }
+      if (value && typeof value === 'object') {
+        return formatTable(['KEY', 'VALUE'], flatten(value as Record<string, unknown>).map(([k, v]) => [k, cell(v)]));
+      }
+      return `${cell(value)}\n`;
+    }
+    default:
+      throw new Error(`unknown format ${String(format)}`);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The command registry: name -> usage, description, and a lazy import of the module.
+ *
+ * `kadd --help` lists these without importing any of them; `kadd <name> ...` imports only <name>'s
+ * module (so ssh2, handlebars, @kubernetes/client-node and undici load only for commands that use them).
+ *
+ * To add a command: write lib/commands/<name>.ts exporting `default` as a KaddCommandModule
+ * (lib/cli/command.ts), then add ONE line here, e.g.
+ *   add: { command: 'add [config]', describe: 'add workers or a master', load: () => import('./add.js') },
+ * `command` and `describe` must match the module's own (test/cli/registry.test.ts checks it).
+ */
+import type { KaddCommandModule } from '../cli/command.js';
+
+export interface CommandEntry {
+  command: string;
+  describe: string;
+  aliases?: string[];
+  load: () => Promise<{ default: KaddCommandModule<any> }>;
+}
+
+export const commands: Record<string, CommandEntry> = {
+  validate: { command: 'validate <config>', describe: 'check a cluster file offline and print what kadd understood', load: () => import('./validate.js') },
+};
