@@ -19,5 +19,6 @@ export interface CommandEntry {
 }
 
 export const commands: Record<string, CommandEntry> = {
+  add: { command: 'add <config>', describe: 'add workers (parallel) or one master (etcd-aware) to the cluster', load: () => import('./add.js') },
   validate: { command: 'validate <config>', describe: 'check a cluster file offline and print what kadd understood', load: () => import('./validate.js') },
 };

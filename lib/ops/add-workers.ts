@@ -165,7 +165,7 @@ export function apiEndpointOf(server: string): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-function settle<T>(p: Promise<T>, errors: string[], what: string): Promise<T | null> {
+export function settle<T>(p: Promise<T>, errors: string[], what: string): Promise<T | null> {
   return p.catch((e: unknown) => {
     errors.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
     return null;
@@ -258,7 +258,7 @@ export function workerLabels(c: ClusterConfig): Record<string, string> {
  * (VIP, floating IP or DNS name from the config), or when a control-plane Node is a server of this project
  * (providerID openstack:///<id> or the exact server name `<cluster>-master-N`).
  */
-async function checkOwnership(c: ClusterConfig, kube: KubeApi, lb: LoadBalancer | null, os: OpenStackClient): Promise<{ ok: boolean; reason: string }> {
+export async function checkOwnership(c: ClusterConfig, kube: KubeApi, lb: LoadBalancer | null, os: OpenStackClient): Promise<{ ok: boolean; reason: string }> {
   const { host } = hostOf(kube.server());
   if (lb && lb.vip_address === host) return { ok: true, reason: `API endpoint ${host} is the VIP of load balancer ${lb.name}` };
   if (c.loadbalancer.floatingip && c.loadbalancer.floatingip === host) return { ok: true, reason: `API endpoint ${host} is the configured floating IP` };
@@ -458,7 +458,7 @@ export async function ensureNetwork(ctx: Context, os: OpenStackClient, p: AddWor
   return { networkId: networkId!, subnetId: subnetId!, sgId: sgId! };
 }
 
-function firstIp(s: Server): string | undefined {
+export function firstIp(s: Server): string | undefined {
   for (const addrs of Object.values(s.addresses ?? {})) {
     const v4 = addrs.find((a) => a.version === 4) ?? addrs[0];
     if (v4) return v4.addr;
@@ -560,6 +560,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   async function createOnce(s: NodeState): Promise<Server> {
     const n = s.plan;
     s.attempts++;
+    if (s.attempts === 1) {
+      // resources adopted from an interrupted run now belong to this run's journal
+      if (n.adopt.portId) await journal.done('port', n.portName, n.adopt.portId, { adopted: true });
+      if (n.adopt.volumeId) await journal.done('volume', n.volumeName, n.adopt.volumeId, { adopted: true });
+      if (n.adopt.serverId) await journal.done('server', n.name, n.adopt.serverId, { adopted: true });
+    }
     if (!s.portId) {
       say(s, 'creating port');
       await journal.intent('port', n.portName, { network: networkId });
@@ -753,7 +759,7 @@ export class ServerErrorState extends Error {
   }
 }
 
-async function waitGone(get: () => Promise<unknown | null>, ctx: Context, timeoutMs: number, intervalMs: number): Promise<void> {
+export async function waitGone(get: () => Promise<unknown | null>, ctx: Context, timeoutMs: number, intervalMs: number): Promise<void> {
   const deadline = ctx.clock.now() + timeoutMs;
   let wait = intervalMs;
   for (;;) {
@@ -766,7 +772,7 @@ async function waitGone(get: () => Promise<unknown | null>, ctx: Context, timeou
 }
 
 /** A boot volume is deleted with its server (delete_on_termination); if it survived, delete it once it is free. */
-async function deleteVolumeWhenFree(os: OpenStackClient, id: string, ctx: Context, intervalMs: number): Promise<void> {
+export async function deleteVolumeWhenFree(os: OpenStackClient, id: string, ctx: Context, intervalMs: number): Promise<void> {
   const deadline = ctx.clock.now() + 120_000;
   let wait = intervalMs;
   for (;;) {

@@ -1,0 +1,192 @@
+/**
+ * kadd add [--role node|master] [--amount N] [--zone Z] [--flavor F] CONFIG
+ *
+ * Workers (default): parallel, batched polling, rollback of what did not join, cfg.updated.yml.
+ * Masters: one per run, etcd-aware (lib/commands/add-master.ts).
+ */
+import type { Argv } from 'yargs';
+import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
+import type { GlobalOptions } from '../cli/options.js';
+import { createCliContext, type CliContext } from '../cli/context.js';
+import { renderResult } from '../cli/output.js';
+import { loadClusterConfig } from '../config/load.js';
+import { UsageError, PartialSuccessError, OperationError, InterruptedError } from '../errors.js';
+import type { AddWorkersPlan, AddWorkersRequest, AddWorkersResult } from '../ops/add-workers.js';
+import { formatDiagnosis } from '../ops/diagnose.js';
+
+export interface AddArgs {
+  config: string;
+  role: 'node' | 'master';
+  amount: number;
+  zone?: string;
+  flavor?: string;
+  concurrency: number;
+  timeout: number;
+  'boot-timeout': number;
+  wait: boolean;
+  'dry-run': boolean;
+  'keep-failed': boolean;
+  'token-ttl': number;
+  strict: boolean;
+  resume: boolean;
+  cleanup: boolean;
+  'poll-interval': number;
+  // master only
+  via?: 'kube' | 'ssh';
+  snapshot: boolean;
+  'fix-stale': boolean;
+  'accept-host-key'?: string[];
+}
+
+export function planView(p: AddWorkersPlan) {
+  return {
+    cluster: p.cluster,
+    role: p.role,
+    image: p.image.name,
+    keypair: p.keypair,
+    volume: { size: p.volumeSize, type: p.volumeType ?? null },
+    apiEndpoint: p.apiEndpoint,
+    k8sVersion: p.k8sVersion,
+    userDataBytes: p.userDataBytes,
+    network: { network: `${p.network.name} (${p.network.action})`, subnet: `${p.subnet.name} ${p.subnet.cidr} (${p.subnet.action})`, router: `${p.router.name} (${p.router.action})`, securityGroup: `${p.securityGroup.name} (${p.securityGroup.action})` },
+    nodes: p.nodes.map((n) => ({ name: n.name, zone: n.zone ?? '', flavor: n.flavor.name, adopt: Object.entries(n.adopt).filter(([, v]) => v).map(([k]) => k.replace(/Id$/, '')).join(',') || '' })),
+    quota: p.quota,
+    warnings: p.warnings,
+    blockers: p.blockers,
+  };
+}
+
+function renderPlanTable(p: AddWorkersPlan): string {
+  const v = planView(p);
+  const out: string[] = [];
+  out.push(`plan: add ${p.nodes.length} worker(s) to ${p.cluster} (API ${p.apiEndpoint}, Kubernetes ${p.k8sVersion})`);
+  out.push(`image ${v.image}, keypair ${v.keypair}, boot volume ${p.volumeSize} GB${p.volumeType ? ` (${p.volumeType})` : ''}, user-data ${p.userDataBytes} bytes (base64)`);
+  out.push(`network ${v.network.network}, subnet ${v.network.subnet}, router ${v.network.router}, security group ${v.network.securityGroup}`);
+  out.push('');
+  out.push(renderResult(v.nodes, 'table', { columns: [{ key: 'name' }, { key: 'zone' }, { key: 'flavor' }, { key: 'adopt', header: 'adopts' }] }).trimEnd());
+  out.push('');
+  out.push(renderResult(p.quota.map((q) => ({ resource: q.resource, need: q.need, free: q.free, ok: q.ok ? 'ok' : 'NOT ENOUGH' })), 'table').trimEnd());
+  for (const w of p.warnings) out.push(`warning: ${w}`);
+  for (const b of p.blockers) out.push(`blocker: ${b}`);
+  return out.join('\n') + '\n';
+}
+
+export function resultView(r: AddWorkersResult) {
+  return {
+    cluster: r.cluster,
+    requested: r.requested,
+    added: r.added,
+    interrupted: r.interrupted,
+    updatedConfig: r.updatedConfig ?? null,
+    durationSeconds: Math.round(r.durationMs / 100) / 10,
+    nodes: r.nodes.map((n) => ({
+      name: n.name, zone: n.zone ?? '', flavor: n.flavor, outcome: n.outcome, ip: n.ip ?? '', serverId: n.serverId ?? '', attempts: n.attempts,
+      cause: n.cause ?? '', diagnosis: n.diagnosis ? { cause: n.diagnosis.cause, summary: n.diagnosis.summary, nextStep: n.diagnosis.nextStep } : null,
+      left: n.left ?? [],
+    })),
+  };
+}
+
+export function buildRequest(argv: CommandArgs<AddArgs>, config: AddWorkersRequest['config']): AddWorkersRequest {
+  const poll = argv['poll-interval'];
+  return {
+    config,
+    amount: argv.amount,
+    zone: argv.zone,
+    flavor: argv.flavor,
+    concurrency: argv.concurrency,
+    bootTimeoutMs: argv['boot-timeout'] * 1000,
+    joinTimeoutMs: argv.timeout * 1000,
+    volumeTimeoutMs: argv['boot-timeout'] * 1000,
+    wait: argv.wait,
+    keepFailed: argv['keep-failed'],
+    tokenTtlSeconds: argv['token-ttl'],
+    pollIntervalMs: poll,
+    maxPollIntervalMs: Math.max(poll, Math.min(poll * 5, 15_000)),
+  };
+}
+
+async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: AddWorkersRequest['config']): Promise<number> {
+  const { runAddWorkers } = await import('../ops/add-workers-run.js');
+  const format = argv.format ?? 'table';
+  const req = buildRequest(argv, config);
+  const run = await runAddWorkers(ctx, req, {
+    dryRun: argv['dry-run'],
+    leftovers: argv.resume ? 'resume' : argv.cleanup ? 'cleanup' : undefined,
+    argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
+  });
+  if (argv['dry-run']) {
+    ctx.io.result(format === 'table' ? renderPlanTable(run.plan) : renderResult(planView(run.plan), format));
+    return run.plan.blockers.length ? 2 : 0;
+  }
+  const r = run.result!;
+  const view = resultView(r);
+  for (const n of r.nodes) if (n.diagnosis) ctx.io.log('error', formatDiagnosis(n.name, n.diagnosis));
+  if (format === 'table') {
+    ctx.io.result(
+      renderResult(view.nodes, 'table', {
+        columns: [{ key: 'name' }, { key: 'zone' }, { key: 'flavor' }, { key: 'outcome' }, { key: 'ip' }, { key: 'attempts' }, { key: 'cause' }],
+      }),
+    );
+  } else {
+    ctx.io.result(renderResult(view, format));
+  }
+  for (const n of r.nodes) if (n.left?.length) ctx.io.log('warn', `${n.name} kept (--keep-failed): ${n.left.join(', ')}`);
+  if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${config.nNodes + r.added})`);
+  if (r.interrupted) throw new InterruptedError(`interrupted: ${r.added} of ${r.requested} nodes added, the rest rolled back`);
+  if (r.added === r.requested) return 0;
+  if (r.added > 0) throw new PartialSuccessError(`${r.added} of ${r.requested} nodes added; the others were rolled back`, { hint: 'see the diagnosis above; run kadd add again for the missing nodes' });
+  throw new OperationError('E_ADD_FAILED', `0 of ${r.requested} nodes added; everything created was rolled back`, { hint: 'see the diagnosis above' });
+}
+
+const add: KaddCommandModule<AddArgs> = {
+  command: 'add <config>',
+  describe: 'add workers (parallel) or one master (etcd-aware) to the cluster',
+  builder: (y: Argv<GlobalOptions>) =>
+    y
+      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format); writes <name>.updated.<ext>' })
+      .option('role', { alias: 'r', choices: ['node', 'master'] as const, default: 'node' as const, describe: 'what to add' })
+      .option('amount', { alias: 'a', type: 'number', default: 1, describe: 'how many workers (masters: one per run)' })
+      .option('zone', { alias: 'z', type: 'string', describe: 'availability zone (default: round-robin over the config\'s zones)' })
+      .option('flavor', { type: 'string', describe: 'flavor (default: node_flavor / master_flavor)' })
+      .option('concurrency', { type: 'number', default: 10, describe: 'workers created in parallel' })
+      .option('timeout', { type: 'number', default: 1200, describe: 'seconds to wait for a node to join after ACTIVE' })
+      .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and for the server to become ACTIVE' })
+      .option('wait', { type: 'boolean', default: true, describe: 'wait until each Node is Ready (--no-wait stops at ACTIVE)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'run the preflight and print the plan; change nothing' })
+      .option('keep-failed', { type: 'boolean', default: false, describe: 'leave failed servers in place for inspection (says where)' })
+      .option('token-ttl', { type: 'number', default: 900, describe: 'bootstrap token lifetime in seconds (extended while nodes boot)' })
+      .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
+      .option('resume', { type: 'boolean', default: false, describe: 'finish the nodes of an interrupted run (adopts what exists)' })
+      .option('cleanup', { type: 'boolean', default: false, describe: 'delete what an interrupted run left, then proceed' })
+      .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
+      .option('via', { choices: ['kube', 'ssh'] as const, describe: 'masters: reach etcd through the adder pod (kube) or SSH' })
+      .option('snapshot', { type: 'boolean', default: true, describe: 'masters: snapshot etcd before the change (--no-snapshot skips)' })
+      .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove a stale learner/member left by a failed join' })
+      .option('accept-host-key', { type: 'string', array: true, describe: 'masters over SSH: accept this host key fingerprint (SHA256:...)' })
+      .conflicts('resume', 'cleanup')
+      .example('kadd add --amount 3 cfg.yml', 'add three workers, spread over the configured zones')
+      .example('kadd add --role master --zone az2 cfg.yml', 'add one master') as never,
+  handler: async (argv) => {
+    if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'])) {
+      throw new UsageError('--via, --fix-stale and --accept-host-key apply to --role master only');
+    }
+    if (!Number.isFinite(argv.timeout) || argv.timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${argv.timeout}`);
+    if (!Number.isFinite(argv['boot-timeout']) || argv['boot-timeout'] <= 0) throw new UsageError(`--boot-timeout must be a positive number of seconds, got ${argv['boot-timeout']}`);
+    if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
+    const ctx = createCliContext(argv);
+    try {
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+      if (argv.role === 'master') {
+        const { handleAddMaster } = await import('./add-master.js');
+        return await handleAddMaster(argv, ctx, config);
+      }
+      return await addWorkers(argv, ctx, config);
+    } finally {
+      ctx.dispose();
+    }
+  },
+};
+
+export default add;

@@ -1,0 +1,128 @@
+/**
+ * The whole `kadd add --role node` run around the op: journal and lock, leftovers of an earlier
+ * interrupted run (resume or clean up), preflight, dry-run, execute, result.
+ */
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type { OpenStackClient } from '../openstack/types.js';
+import type { KubeApi } from '../kube/types.js';
+import { PreflightError, UsageError } from '../errors.js';
+import {
+  assertNoBlockers, execute, plan, preflight, validateRequest,
+  type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult, type JournalLike,
+} from './add-workers.js';
+import { caCertHash } from '../kube/ca.js';
+import { Journal, findUnfinished, type LeftoverResource, type ResourceKind } from '../journal/index.js';
+import { writeUpdatedConfig } from '../config/write.js';
+import { cleanupLeftovers } from './cleanup.js';
+
+export type LeftoverChoice = 'resume' | 'cleanup' | undefined;
+
+export interface AddWorkersRun {
+  plan: AddWorkersPlan;
+  result?: AddWorkersResult;
+  /** resources of an earlier run that were cleaned up first */
+  cleaned?: string[];
+}
+
+/** Server names an interrupted worker-add run was creating (from its servers, volumes and ports). */
+export function leftoverNodeNames(cluster: string, leftovers: LeftoverResource[]): string[] {
+  const names = new Set<string>();
+  const re = new RegExp(`^(${cluster.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-node-[0-9]+)(-root|-port-0)?$`);
+  for (const l of leftovers) {
+    if (l.kind !== 'server' && l.kind !== 'volume' && l.kind !== 'port') continue;
+    const m = re.exec(l.name);
+    if (m) names.add(m[1]);
+  }
+  return [...names];
+}
+
+function describeLeftover(l: LeftoverResource): string {
+  return `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}${l.state === 'maybe' ? ' (may exist)' : ''}`;
+}
+
+export async function runAddWorkers(
+  ctx: Context,
+  req: AddWorkersRequest,
+  opts: { dryRun: boolean; leftovers: LeftoverChoice; argsForJournal: Record<string, unknown> },
+): Promise<AddWorkersRun> {
+  validateRequest(req);
+  const c: ClusterConfig = req.config;
+
+  // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash)
+  const report = await findUnfinished(c.file);
+  let cleaned: string[] | undefined;
+  if (report.leftovers.length > 0 && !opts.dryRun) {
+    const list = report.leftovers.map(describeLeftover);
+    let choice = opts.leftovers;
+    if (!choice) {
+      ctx.io.log('warn', `an earlier kadd run on ${c.file} did not finish; left over:\n  ${list.join('\n  ')}`);
+      const resume = await ctx.io.confirm('resume it (adopt what exists and finish those nodes)? [y/N]', false);
+      if (resume) choice = 'resume';
+      else {
+        throw new PreflightError(`an earlier kadd run did not finish and left ${list.length} resource(s): ${list.join(', ')}`, {
+          code: 'E_LEFTOVERS',
+          hint: `re-run with --resume to finish those nodes, or with --cleanup to delete them first (journal: ${report.path})`,
+        });
+      }
+    }
+    if (choice === 'resume') {
+      const names = leftoverNodeNames(c.clusterName, report.leftovers);
+      if (names.length > req.amount) {
+        throw new UsageError(`the interrupted run was creating ${names.length} nodes (${names.join(', ')}); use --amount ${names.length} or more with --resume`);
+      }
+      req = { ...req, resumeNames: names };
+      ctx.io.log('info', `resuming ${names.join(', ')}`);
+    }
+    if (choice === 'cleanup') {
+      const os = await ctx.openstack();
+      const kube = await ctx.kube();
+      const journal = await Journal.open(c.file);
+      try {
+        await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op) } });
+        cleaned = await cleanupLeftovers(ctx, os, kube, report.leftovers, journal, c.clusterName);
+        await journal.end('ok');
+      } finally {
+        await journal.close();
+      }
+    }
+  }
+
+  const os: OpenStackClient = await ctx.openstack();
+  const kube: KubeApi = await ctx.kube();
+  const render = async (input: Parameters<AddWorkersDeps['renderUserData']>[0]) => {
+    const { renderWorkerUserData } = await import('../cloudinit/index.js');
+    const r = await renderWorkerUserData({ ...input, taints: input.taints as never });
+    return r.text;
+  };
+  const observed = await preflight(ctx, req, os, kube, { renderUserData: render, caCertHash });
+  const p = plan(req, observed);
+  if (opts.dryRun) return { plan: p, cleaned };
+  for (const w of p.warnings) ctx.io.log('warn', w);
+  assertNoBlockers(p);
+
+  const journal = await Journal.open(c.file);
+  const jl: JournalLike = {
+    intent: (kind, name, details) => journal.intent(kind as ResourceKind, name, details),
+    done: (kind, name, id, details) => journal.done(kind as ResourceKind, name, id, details),
+    undone: (kind, name, id) => journal.undone(kind as ResourceKind, name, id),
+  };
+  let result: AddWorkersResult | undefined;
+  try {
+    await journal.begin({ command: 'add --role node', args: opts.argsForJournal });
+    result = await execute(ctx, req, p, os, kube, {
+      renderUserData: render,
+      caCertHash,
+      journal: jl,
+      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': c.nNodes + added })).path,
+    });
+    const failed = result.nodes.some((n) => n.outcome !== 'joined' && n.outcome !== 'active');
+    await journal.end(result.interrupted ? 'interrupted' : failed ? 'failed' : 'ok');
+  } catch (e) {
+    await journal.end(ctx.signal.aborted ? 'interrupted' : 'failed').catch(() => undefined);
+    throw e;
+  } finally {
+    await journal.close();
+  }
+  return { plan: p, result, cleaned };
+}

@@ -1,0 +1,81 @@
+/**
+ * Delete what an interrupted run left behind, as recorded in its journal. Resources are looked up
+ * by id, or by their exact name when the run died between intent and done; only resources that
+ * carry kadd's ownership metadata or the exact journaled name are touched.
+ * Servers first (their boot volumes go with them), then volumes, ports, Nodes and tokens.
+ * Networks, subnets, routers and security groups are shared infrastructure and are kept.
+ */
+import type { Context } from '../context.js';
+import type { OpenStackClient } from '../openstack/types.js';
+import type { KubeApi } from '../kube/types.js';
+import type { LeftoverResource, Journal } from '../journal/index.js';
+import { exactNamesPattern } from './naming.js';
+
+const ORDER = ['server', 'volume', 'port', 'lb-member', 'node', 'token', 'deployment', 'etcd-member'];
+
+async function sleep(ctx: Context, ms: number) {
+  await ctx.clock.sleep(ms);
+}
+
+export async function cleanupLeftovers(
+  ctx: Context,
+  os: OpenStackClient,
+  kube: KubeApi,
+  leftovers: LeftoverResource[],
+  journal: Pick<Journal, 'undone'>,
+  cluster: string,
+): Promise<string[]> {
+  const done: string[] = [];
+  const sorted = [...leftovers].sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
+  const serverIds: string[] = [];
+  for (const l of sorted) {
+    try {
+      switch (l.kind) {
+        case 'server': {
+          const ids = l.id ? [l.id] : (await os.compute.listServers({ name: exactNamesPattern([l.name]) })).filter((s) => s.metadata?.['kadd-cluster'] === cluster).map((s) => s.id);
+          for (const id of ids) {
+            await os.compute.deleteServer(id);
+            serverIds.push(id);
+          }
+          break;
+        }
+        case 'volume': {
+          // wait for the servers to go (a volume in-use cannot be deleted)
+          for (let i = 0; i < 60 && serverIds.length; i++) {
+            const left = (await Promise.all(serverIds.map((id) => os.compute.getServer(id)))).filter(Boolean);
+            if (left.length === 0) break;
+            await sleep(ctx, 1000);
+          }
+          const vols = l.id ? [await os.volume.getVolume(l.id)] : await os.volume.listVolumes({ name: l.name });
+          for (const v of vols) {
+            if (!v) continue;
+            if (v.metadata?.['kadd-cluster'] !== undefined && v.metadata['kadd-cluster'] !== cluster) continue;
+            if (v.status === 'deleting') continue;
+            await os.volume.deleteVolume(v.id);
+          }
+          break;
+        }
+        case 'port': {
+          const ports = l.id ? [{ id: l.id }] : await os.network.listPorts({ name: l.name });
+          for (const p of ports) await os.network.deletePort(p.id);
+          break;
+        }
+        case 'node':
+          await kube.deleteNode(l.name);
+          break;
+        case 'token':
+          if (l.id) await kube.deleteBootstrapToken(l.id);
+          break;
+        default:
+          ctx.io.log('warn', `left over ${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''} is not cleaned up automatically; remove it by hand if it is not needed`);
+          continue;
+      }
+      await journal.undone(l.kind, l.name, l.id);
+      done.push(`${l.kind} ${l.name}`);
+      ctx.io.log('info', `deleted left over ${l.kind} ${l.name}`);
+    } catch (e) {
+      ctx.io.log('warn', `could not delete left over ${l.kind} ${l.name}: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+  return done;
+}
