@@ -1,0 +1,118 @@
+/**
+ * The Kubernetes half of the simulator: API server (handler), pod exec over WebSocket (upgradeHandler),
+ * simulated kubelets (joins from Nova user-data) and a simulated etcd.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { SimCore, SimHandler, SimServerInfo } from '../contract.js';
+import { createApiHandler } from './api.js';
+import { KubeCluster } from './cluster.js';
+import type { SimEtcd } from './etcd.js';
+import { createBootstrapTokenSecret, type ExecResult, runArgv, uploadCerts } from './exec.js';
+import { Kubelets } from './kubelet.js';
+import { pki } from './pki.js';
+import type { Obj } from './util.js';
+import { createUpgradeHandler } from './ws.js';
+
+export { parseJoin } from './kubelet.js';
+export type { SimMember } from './etcd.js';
+
+export interface KubeSimOptions {
+  clusterName?: string;
+  k8sVersion?: string;
+  masters?: number;
+  nodes?: number;
+  realEtcd?: boolean;
+}
+
+export interface KubeSim {
+  handler: SimHandler;
+  /** returns true when it took the upgrade (pod exec), false otherwise */
+  upgradeHandler(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  state(): Obj;
+  stop(): void;
+  readonly cluster: KubeCluster;
+  readonly etcd: SimEtcd;
+  /** PEM of the cluster CA and its kubeadm discovery hash (sha256:<hex of SPKI DER>) */
+  readonly caPem: string;
+  readonly caHash: string;
+  /** API endpoint (host:port) the kubelets accept */
+  endpoint(): string;
+  nodes(): Obj[];
+  node(name: string): Obj | undefined;
+  pods(ns?: string): Obj[];
+  deployments(ns?: string): Obj[];
+  /** bootstrap-token Secrets in kube-system */
+  tokens(): Obj[];
+  /** create a bootstrap token as `kubeadm token create` would (test helper) */
+  createToken(opts?: { ttlMs?: number; usages?: string[]; groups?: string[] }): string;
+  /** upload certs as `kubeadm init phase upload-certs --upload-certs --certificate-key key` */
+  uploadCerts(keyHex: string): void;
+  /** run a command as if exec'd in a pod */
+  exec(ns: string, pod: string, argv: string[], stdin?: string): Promise<ExecResult>;
+  /** bind a seeded Node to the Nova server that the core seeded for it (sets spec.providerID) */
+  attachServer(nodeName: string, serverId: string): void;
+  /** take a node's kubelet (and its etcd member) down or up, without deleting the server */
+  setNodeDown(name: string, down: boolean): void;
+}
+
+export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim {
+  if (opts.realEtcd) throw new Error('realEtcd mode is not implemented yet in the simulator (see test/sim/kube/README)');
+  const c = new KubeCluster(core, opts);
+  c.seed(opts.masters ?? core.scenario.cluster?.masters ?? 1, opts.nodes ?? core.scenario.cluster?.nodes ?? 1);
+  const kubelets = new Kubelets(c);
+  const onActive = (s: SimServerInfo) => kubelets.onServerActive(s);
+  const onDeleted = (s: SimServerInfo) => kubelets.onServerDeleted(s);
+  core.events.on('server.active', onActive);
+  core.events.on('server.deleted', onDeleted);
+  const ws = createUpgradeHandler(c);
+  const handler = createApiHandler(c);
+  return {
+    handler,
+    upgradeHandler: ws.handler,
+    cluster: c,
+    etcd: c.etcd,
+    caPem: pki().caCrt,
+    caHash: pki().caHash,
+    endpoint: () => c.controlPlaneEndpoint(),
+    state: () => c.dump(),
+    stop: () => {
+      c.stop();
+      core.events.off('server.active', onActive);
+      core.events.off('server.deleted', onDeleted);
+      ws.close();
+    },
+    nodes: () => c.list('nodes'),
+    node: (n) => c.get('nodes', undefined, n),
+    pods: (ns) => c.list('pods', ns),
+    deployments: (ns) => c.list('deployments', ns),
+    tokens: () => {
+      c.gc();
+      return c.list('secrets', 'kube-system').filter((s) => s.type === 'bootstrap.kubernetes.io/token');
+    },
+    createToken: (o = {}) => {
+      const t = createBootstrapTokenSecret(c, { ttlMs: o.ttlMs ?? 24 * 3600_000, usages: o.usages ?? ['authentication', 'signing'], groups: o.groups ?? ['system:bootstrappers:kubeadm:default-node-token'] });
+      return `${t.id}.${t.secret}`;
+    },
+    uploadCerts: (k) => uploadCerts(c, k),
+    exec: async (ns, pod, argv, stdin = '') => {
+      const p = c.get('pods', ns, pod);
+      if (!p) throw new Error(`pods "${pod}" not found`);
+      return runArgv(argv, { c, pod: p, env: {}, stdin });
+    },
+    attachServer: (name, serverId) => {
+      const n = c.get('nodes', undefined, name);
+      const meta = c.nodeMeta.get(name);
+      if (!n || !meta) throw new Error(`no Node ${name}`);
+      meta.serverId = serverId;
+      n.spec.providerID = `openstack:///${serverId}`;
+      c.touch(n);
+    },
+    setNodeDown: (name, down) => {
+      const meta = c.nodeMeta.get(name);
+      if (meta) meta.gone = down;
+      c.setNodeReady(name, down ? 'Unknown' : true);
+      for (const m of c.etcd.members) if (m.node === name) c.etcd.setUp(m.id, !down);
+    },
+  };
+}
