@@ -1,0 +1,1 @@
+"""Agentless drivers for kadd's e2e OpenStack (no kernel privileges, no data path)."""
