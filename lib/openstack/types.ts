@@ -47,6 +47,8 @@ export interface CreateServerRequest {
   block_device_mapping_v2?: BlockDeviceMappingV2[];
   /** plain text; the client base64-encodes it */
   user_data?: string;
+  /** already base64-encoded user-data (e.g. gzip-compressed by lib/cloudinit packUserData); sent as is, wins over user_data */
+  user_data_base64?: string;
   metadata?: Record<string, string>;
   tags?: string[];
   security_groups?: { name: string }[];

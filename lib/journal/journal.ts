@@ -1,0 +1,334 @@
+/**
+ * Durable record of created resources, for rollback and resume (design.md section 6).
+ *
+ * `.<cfgname>.kadd-journal.jsonl` next to the cluster file, mode 0600, append-only JSON lines, fsync per
+ * record. An operation writes `begin`, then `intent` BEFORE each side effect and `done` after it (with the
+ * resource id), `undone` when it compensated one, and `end`. After a crash, findUnfinished() lists what
+ * was created (or may have been: an intent without done) and not undone; the caller looks each one up by
+ * its deterministic name. A lock file (`.<cfgname>.kadd-lock`, O_EXCL, pid + host) keeps two kadd runs off
+ * the same cluster file; a lock whose pid is dead on this host is stale and taken over.
+ *
+ * Secrets never reach the file: every record goes through redactValue (secret-looking keys) and
+ * redactText (registered secrets, token and key patterns).
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, constants as fsc } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { KaddError, PreflightError } from '../errors.js';
+import { redactText, redactValue } from '../redact.js';
+
+export type ResourceKind = 'port' | 'volume' | 'server' | 'token' | 'node' | 'etcd-member' | 'lb-member' | 'deployment';
+export const RESOURCE_KINDS: readonly ResourceKind[] = ['port', 'volume', 'server', 'token', 'node', 'etcd-member', 'lb-member', 'deployment'];
+export type EndStatus = 'ok' | 'failed' | 'interrupted';
+
+export interface BeginRecord { t: 'begin'; v: 1; op: string; command: string; args: Record<string, unknown>; pid: number; host: string; at: string }
+export interface IntentRecord { t: 'intent'; op: string; kind: ResourceKind; name: string; details?: Record<string, unknown>; at: string }
+export interface DoneRecord { t: 'done'; op: string; kind: ResourceKind; name: string; id?: string; details?: Record<string, unknown>; at: string }
+export interface UndoneRecord { t: 'undone'; op: string; kind: ResourceKind; name: string; id?: string; at: string }
+export interface EndRecord { t: 'end'; op: string; status: EndStatus; at: string }
+export type JournalRecord = BeginRecord | IntentRecord | DoneRecord | UndoneRecord | EndRecord;
+
+export function journalPath(cfgPath: string): string {
+  const abs = resolve(cfgPath);
+  return join(dirname(abs), `.${basename(abs)}.kadd-journal.jsonl`);
+}
+export function lockPath(cfgPath: string): string {
+  const abs = resolve(cfgPath);
+  return join(dirname(abs), `.${basename(abs)}.kadd-lock`);
+}
+
+export interface JournalOptions {
+  /** epoch ms; default Date.now (pass ctx.clock.now) */
+  now?: () => number;
+  pid?: number;
+  host?: string;
+  /** is this pid alive on this host (default: process.kill(pid, 0)) */
+  isAlive?: (pid: number) => boolean;
+}
+
+function defaultIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+interface LockInfo { pid: number; host: string; at: string; op?: string }
+
+async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      try {
+        await fh.writeFile(`${JSON.stringify(me)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder: LockInfo | undefined;
+    try {
+      holder = JSON.parse(await fsp.readFile(path, 'utf8')) as LockInfo;
+    } catch {
+      holder = undefined; // empty or torn: the holder died while writing it
+    }
+    const stale = !holder || typeof holder.pid !== 'number' || (holder.host === me.host && !isAlive(holder.pid));
+    if (!stale) {
+      throw new PreflightError(
+        `another kadd (pid ${holder!.pid} on ${holder!.host}, since ${holder!.at}) is working on this cluster file`,
+        {
+          code: 'E_LOCKED',
+          hint: holder!.host === me.host
+            ? 'wait for it to finish'
+            : `wait for it to finish; if that host is gone, delete ${path}`,
+        },
+      );
+    }
+    await fsp.rm(path, { force: true });
+  }
+  throw new PreflightError(`could not take the lock ${path}: another kadd keeps taking it`, { code: 'E_LOCKED' });
+}
+
+function clean(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (details === undefined) return undefined;
+  return redactValue(details) as Record<string, unknown>;
+}
+
+export class Journal {
+  readonly path: string;
+  readonly lockFile: string;
+  private fh: fsp.FileHandle | undefined;
+  private opId: string | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+  private readonly pid: number;
+  private readonly host: string;
+
+  private constructor(path: string, lockFile: string, fh: fsp.FileHandle, o: Required<Pick<JournalOptions, 'now' | 'pid' | 'host'>>) {
+    this.path = path;
+    this.lockFile = lockFile;
+    this.fh = fh;
+    this.now = o.now;
+    this.pid = o.pid;
+    this.host = o.host;
+  }
+
+  /** Take the cluster file's lock and open its journal for appending (created 0600). */
+  static async open(cfgPath: string, opts: JournalOptions = {}): Promise<Journal> {
+    const o = { now: opts.now ?? Date.now, pid: opts.pid ?? process.pid, host: opts.host ?? hostname() };
+    const lock = lockPath(cfgPath);
+    await acquireLock(lock, { pid: o.pid, host: o.host, at: new Date(o.now()).toISOString() }, opts.isAlive ?? defaultIsAlive);
+    const path = journalPath(cfgPath);
+    try {
+      const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_APPEND | fsc.O_WRONLY, 0o600);
+      await fh.chmod(0o600);
+      return new Journal(path, lock, fh, o);
+    } catch (e) {
+      await fsp.rm(lock, { force: true });
+      throw e;
+    }
+  }
+
+  get operationId(): string | undefined {
+    return this.opId;
+  }
+
+  private at(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  private append(rec: JournalRecord): Promise<void> {
+    const line = `${redactText(JSON.stringify(redactValue(rec)))}\n`;
+    const run = async () => {
+      if (!this.fh) throw new KaddError('E_JOURNAL_CLOSED', 'journal is closed', 1);
+      await this.fh.write(line);
+      await this.fh.sync();
+    };
+    const p = this.queue.then(run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private requireOp(): string {
+    if (!this.opId) throw new KaddError('E_JOURNAL_NO_OP', 'journal: begin() was not called', 1);
+    return this.opId;
+  }
+
+  /** Start an operation; `args` must not hold secrets (they are redacted anyway). Returns the op id. */
+  async begin(op: { command: string; args?: Record<string, unknown>; id?: string }): Promise<string> {
+    if (this.opId) throw new KaddError('E_JOURNAL_OP_OPEN', `journal: operation ${this.opId} is still open`, 1);
+    const id = op.id ?? `${new Date(this.now()).toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+    this.opId = id;
+    await this.append({ t: 'begin', v: 1, op: id, command: op.command, args: clean(op.args) ?? {}, pid: this.pid, host: this.host, at: this.at() });
+    return id;
+  }
+
+  /** Before a side effect that creates `name`. */
+  async intent(kind: ResourceKind, name: string, details?: Record<string, unknown>): Promise<void> {
+    checkKind(kind);
+    await this.append({ t: 'intent', op: this.requireOp(), kind, name, ...(details ? { details: clean(details) } : {}), at: this.at() });
+  }
+
+  /** After the side effect succeeded (or an existing resource was adopted), with its id. */
+  async done(kind: ResourceKind, name: string, id?: string, details?: Record<string, unknown>): Promise<void> {
+    checkKind(kind);
+    await this.append({ t: 'done', op: this.requireOp(), kind, name, ...(id ? { id } : {}), ...(details ? { details: clean(details) } : {}), at: this.at() });
+  }
+
+  /** After the resource was deleted again (rollback, cleanup) or found not to exist. */
+  async undone(kind: ResourceKind, name: string, id?: string): Promise<void> {
+    checkKind(kind);
+    await this.append({ t: 'undone', op: this.requireOp(), kind, name, ...(id ? { id } : {}), at: this.at() });
+  }
+
+  /** End the operation, close the file and release the lock. */
+  async end(status: EndStatus): Promise<void> {
+    const op = this.requireOp();
+    await this.append({ t: 'end', op, status, at: this.at() });
+    this.opId = undefined;
+    await this.close();
+  }
+
+  /** Close and release the lock without an end record (the next run sees the operation as unfinished). */
+  async close(): Promise<void> {
+    await this.queue;
+    const fh = this.fh;
+    this.fh = undefined;
+    if (fh) await fh.close();
+    await fsp.rm(this.lockFile, { force: true });
+  }
+}
+
+function checkKind(kind: ResourceKind): void {
+  if (!RESOURCE_KINDS.includes(kind)) throw new KaddError('E_JOURNAL_KIND', `journal: unknown resource kind ${String(kind)}`, 1);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Reading back
+
+export interface LeftoverResource {
+  kind: ResourceKind;
+  name: string;
+  id?: string;
+  /** created: done was recorded; maybe: intent without done (crash in between: look it up by name) */
+  state: 'created' | 'maybe';
+  /** operation that last touched it */
+  op: string;
+  details?: Record<string, unknown>;
+}
+
+export interface UnfinishedOperation {
+  op: string;
+  command: string;
+  args: Record<string, unknown>;
+  pid: number;
+  host: string;
+  startedAt: string;
+  /** failed / interrupted from its end record; unterminated when it never wrote one (crash, kill -9) */
+  status: 'failed' | 'interrupted' | 'unterminated';
+  resources: LeftoverResource[];
+}
+
+export interface JournalReport {
+  path: string;
+  operations: UnfinishedOperation[];
+  /** every resource left over, in creation order */
+  leftovers: LeftoverResource[];
+  /** lines that could not be parsed (a torn last write after a crash) */
+  skippedLines: number;
+}
+
+export async function readJournal(cfgPath: string): Promise<{ records: JournalRecord[]; skippedLines: number; path: string }> {
+  const path = journalPath(cfgPath);
+  let text: string;
+  try {
+    text = await fsp.readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], skippedLines: 0, path };
+    throw e;
+  }
+  const records: JournalRecord[] = [];
+  let skippedLines = 0;
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as JournalRecord;
+      if (r && typeof r === 'object' && typeof r.t === 'string' && typeof r.op === 'string') records.push(r);
+      else skippedLines++;
+    } catch {
+      skippedLines++;
+    }
+  }
+  return { records, skippedLines, path };
+}
+
+/**
+ * What earlier runs left behind: operations that did not end ok, and the resources they created (or may
+ * have created) that were not undone. A resource's ownership moves to the last operation that recorded it,
+ * so a later `kadd resume` that adopts it (done) and ends ok, or a cleanup that records undone, clears it.
+ */
+export async function findUnfinished(cfgPath: string): Promise<JournalReport> {
+  const { records, skippedLines, path } = await readJournal(cfgPath);
+  const begins = new Map<string, BeginRecord>();
+  const ends = new Map<string, EndRecord>();
+  const live = new Map<string, LeftoverResource>();
+  const key = (k: string, n: string) => `${k}\u0000${n}`;
+  for (const r of records) {
+    switch (r.t) {
+      case 'begin':
+        begins.set(r.op, r);
+        break;
+      case 'intent': {
+        const prev = live.get(key(r.kind, r.name));
+        live.delete(key(r.kind, r.name));
+        live.set(key(r.kind, r.name), {
+          kind: r.kind, name: r.name, state: prev?.state === 'created' ? 'created' : 'maybe', op: r.op,
+          ...(prev?.id ? { id: prev.id } : {}), ...(r.details ? { details: r.details } : {}),
+        });
+        break;
+      }
+      case 'done': {
+        const prev = live.get(key(r.kind, r.name));
+        live.set(key(r.kind, r.name), {
+          kind: r.kind, name: r.name, state: 'created', op: r.op, ...(r.id ? { id: r.id } : {}),
+          ...(r.details || prev?.details ? { details: { ...prev?.details, ...r.details } } : {}),
+        });
+        break;
+      }
+      case 'undone':
+        live.delete(key(r.kind, r.name));
+        break;
+      case 'end':
+        ends.set(r.op, r);
+        if (r.status === 'ok') for (const [k, v] of live) if (v.op === r.op) live.delete(k);
+        break;
+      default:
+        break;
+    }
+  }
+  const leftovers = [...live.values()];
+  const operations: UnfinishedOperation[] = [];
+  for (const [op, b] of begins) {
+    const end = ends.get(op);
+    if (end?.status === 'ok') continue;
+    const resources = leftovers.filter((x) => x.op === op);
+    if (end && resources.length === 0) continue; // failed, but everything was rolled back
+    operations.push({
+      op, command: b.command, args: b.args, pid: b.pid, host: b.host, startedAt: b.at,
+      status: end ? (end.status as 'failed' | 'interrupted') : 'unterminated', resources,
+    });
+  }
+  // resources whose begin record was lost (torn file) still count
+  for (const x of leftovers) {
+    if (!begins.has(x.op) && !operations.some((o) => o.op === x.op)) {
+      operations.push({ op: x.op, command: 'unknown', args: {}, pid: 0, host: '', startedAt: '', status: 'unterminated', resources: leftovers.filter((y) => y.op === x.op) });
+    }
+  }
+  return { path, operations, leftovers, skippedLines };
+}
