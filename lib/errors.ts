@@ -13,7 +13,11 @@ export interface KaddErrorOptions {
   details?: string[];
 }
 
+const BRAND = Symbol.for('kadd.KaddError');
+
 export class KaddError extends Error {
+  /** brand that survives a second copy of this module (tsx + compiled code in one process) */
+  readonly [BRAND] = true;
   readonly code: string;
   readonly exitCode: ExitCode;
   readonly hint?: string;
@@ -27,7 +31,7 @@ export class KaddError extends Error {
     this.details = opts.details ?? [];
   }
   static is(e: unknown): e is KaddError {
-    return e instanceof KaddError;
+    return e instanceof KaddError || (typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true);
   }
 }
 

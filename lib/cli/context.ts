@@ -15,27 +15,6 @@ import { registerSecret } from '../redact.js';
 import { TerminalIo, type TerminalIoOptions } from './output.js';
 import { OPENSTACK_FLAGS, type GlobalOptions } from './options.js';
 
-// Loosely typed views of modules written elsewhere (lib/openstack/config.ts etc.); a string
-// specifier keeps the type checker from requiring them while they are in progress.
-interface OpenStackConfigModule {
-  resolveCloud(opts: { cli: Record<string, string | boolean | undefined>; env: NodeJS.ProcessEnv; cwd: string }): Promise<unknown>;
-}
-interface OpenStackClientModule {
-  createOpenStackClient(cloud: unknown, opts: { io: TerminalIo; signal: AbortSignal }): OpenStackClient;
-}
-interface KubeConfigModule {
-  loadKubeconfig(opts: { kubeconfig?: string; context?: string; env: NodeJS.ProcessEnv; cwd: string }): Promise<unknown> | unknown;
-}
-interface KubeClientModule {
-  createKubeApi(loaded: unknown, opts: { io: TerminalIo }): KubeApi | Promise<KubeApi>;
-}
-const MODULES = {
-  osConfig: '../openstack/config.js',
-  osClient: '../openstack/client.js',
-  kubeConfig: '../kube/config.js',
-  kubeClient: '../kube/client.js',
-};
-
 export interface CliContext extends Context {
   io: TerminalIo;
   options: Partial<GlobalOptions>;
@@ -92,7 +71,6 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
 
   let os: Promise<OpenStackClient> | undefined;
   let kube: Promise<KubeApi> | undefined;
-  const load = async <T>(spec: string): Promise<T> => (await import(spec)) as T;
 
   return {
     io,
@@ -103,18 +81,20 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     options: opts,
     openstack() {
       os ??= (async () => {
-        const { resolveCloud } = await load<OpenStackConfigModule>(MODULES.osConfig);
-        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd });
-        const { createOpenStackClient } = await load<OpenStackClientModule>(MODULES.osClient);
-        return createOpenStackClient(cloud, { io, signal: controller.signal });
+        const { resolveCloud } = await import('../openstack/config.js');
+        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd, io });
+        const { createOpenStackClient } = await import('../openstack/client.js');
+        // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
+        // created; every request has its own timeout, and ops check ctx.signal between steps
+        return createOpenStackClient(cloud, { io });
       })();
       return os;
     },
     kube() {
       kube ??= (async () => {
-        const { loadKubeconfig } = await load<KubeConfigModule>(MODULES.kubeConfig);
+        const { loadKubeconfig } = await import('../kube/config.js');
         const loaded = await loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, env, cwd });
-        const { createKubeApi } = await load<KubeClientModule>(MODULES.kubeClient);
+        const { createKubeApi } = await import('../kube/client.js');
         return createKubeApi(loaded, { io });
       })();
       return kube;

@@ -18,8 +18,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { KaddError, PreflightError } from '../errors.js';
 import { redactText, redactValue } from '../redact.js';
 
-export type ResourceKind = 'port' | 'volume' | 'server' | 'token' | 'node' | 'etcd-member' | 'lb-member' | 'deployment';
-export const RESOURCE_KINDS: readonly ResourceKind[] = ['port', 'volume', 'server', 'token', 'node', 'etcd-member', 'lb-member', 'deployment'];
+export type ResourceKind =
+  | 'port' | 'volume' | 'server' | 'token' | 'node' | 'etcd-member' | 'lb-member' | 'deployment'
+  // shared infrastructure created when missing (kept by cleanup, but recorded)
+  | 'network' | 'subnet' | 'router' | 'security-group' | 'certificate-key' | 'snapshot';
+export const RESOURCE_KINDS: readonly ResourceKind[] = [
+  'port', 'volume', 'server', 'token', 'node', 'etcd-member', 'lb-member', 'deployment',
+  'network', 'subnet', 'router', 'security-group', 'certificate-key', 'snapshot',
+];
 export type EndStatus = 'ok' | 'failed' | 'interrupted';
 
 export interface BeginRecord { t: 'begin'; v: 1; op: string; command: string; args: Record<string, unknown>; pid: number; host: string; at: string }
