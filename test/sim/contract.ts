@@ -36,6 +36,8 @@ export interface SimEventMap {
   'server.active': [SimServerInfo];
   /** a Nova server was deleted */
   'server.deleted': [SimServerInfo];
+  /** (added by the OpenStack half) a Nova server went to ERROR */
+  'server.error': [SimServerInfo & { fault: string }];
 }
 
 export interface SimRng {
@@ -66,6 +68,38 @@ export interface SimCore {
   /** the parsed scenario */
   readonly scenario: Scenario;
   count(service: string, method: string, path: string): void;
+  /**
+   * (added) Read-only view of the OpenStack side, for the kube half (e.g. to check the API endpoint a join
+   * names against the LB VIP). Present once the OpenStack half is wired.
+   */
+  readonly openstack?: SimOpenStackView;
+  /** (added) record an entry in the event timeline (GET /_sim/state .timeline); used for determinism checks */
+  record?(type: string, subject: string, detail?: Record<string, unknown>): void;
+}
+
+/** (added) what the kube half may read from the OpenStack half */
+export interface SimOpenStackView {
+  getServer(idOrName: string): SimServerInfo | undefined;
+  listServers(): SimServerInfo[];
+  /** VIP address of a load balancer by name or id (e.g. `<cluster>-lb`) */
+  loadBalancerVip(nameOrId: string): string | undefined;
+}
+
+/**
+ * (added) What test/sim/kube/index.ts exports as `createKubeSim(core, opts)`. The core calls handler() for every
+ * request not claimed by /_sim or an OpenStack prefix, and upgradeHandler() on HTTP 'upgrade' (WebSocket).
+ * The core counts every request itself (service "kube", method, path with ids templated) unless the handler
+ * called core.count() while handling it.
+ */
+export interface KubeSimPart {
+  handler: SimHandler;
+  upgradeHandler?: (req: IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+  state(): unknown;
+  stop(): Promise<void>;
+  [extra: string]: unknown;
+}
+export interface KubeSimOptions {
+  scenario: Scenario;
 }
 
 /** Scenario file (YAML). Every field optional. */
@@ -81,6 +115,21 @@ export interface Scenario {
     nodeRegister?: LatencySpec;
     nodeReady?: LatencySpec;
     etcdMemberStart?: LatencySpec;
+    /** (added) server DELETE -> gone; default {uniform:[1200,1600]} */
+    serverDelete?: LatencySpec;
+    /** (added) volume delete -> gone; default 500 */
+    volumeDelete?: LatencySpec;
+    /** (added) Octavia PENDING_* -> ACTIVE for load balancers; default 3000 */
+    lbProvision?: LatencySpec;
+    /** (added) Octavia PENDING_* -> ACTIVE for listeners, pools, members; default 1000 */
+    lbChange?: LatencySpec;
+    /** (added) seconds-scale pacing of console output: cloud-init stage spacing in ms; default 2000 */
+    bootStage?: LatencySpec;
+  };
+  /** (added) identity settings */
+  identity?: {
+    /** token lifetime in sim seconds; default 3600 */
+    tokenTtl?: number;
   };
   faults?: {
     /** per "service METHOD pathRegex": probability of a 500 */

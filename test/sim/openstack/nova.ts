@@ -1,0 +1,718 @@
+/** Nova (compute v2.1): flavors, keypairs, availability zones, limits, servers, console output. */
+import { createHash } from 'node:crypto';
+import type { SimCoreImpl } from '../core.js';
+import type { SimServerInfo } from '../contract.js';
+import type { Store, Server, Port, Volume } from './store.js';
+import type { Cinder } from './cinder.js';
+import { type Ctx, type Route, route, send, isoZ, parseMicroversion, cmpVersion, parseTime } from './util.js';
+
+export const NOVA_MIN: [number, number] = [2, 1];
+export const NOVA_MAX: [number, number] = [2, 93];
+const MAX_LIMIT = 1000;
+
+type V = [number, number];
+const ge = (v: V, maj: number, min: number): boolean => cmpVersion(v, [maj, min]) >= 0;
+
+function err(ctx: Ctx, status: number, message: string): void {
+  const key = ({ 400: 'badRequest', 403: 'forbidden', 404: 'itemNotFound', 409: 'conflictingRequest', 413: 'overLimit' } as Record<number, string>)[status] ?? 'computeFault';
+  send(ctx.res, status, { [key]: { code: status, message } });
+}
+function schemaErr(ctx: Ctx, field: string, value: unknown, reason: string): void {
+  err(ctx, 400, `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${reason}`);
+}
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export class Nova {
+  constructor(private readonly core: SimCoreImpl, private readonly store: Store, private readonly cinder: Cinder) {}
+
+  /** nova base URL for links */
+  private link(ctx: Ctx, rest: string): { self: string; bookmark: string } {
+    return { self: `${ctx.base}/v2.1${rest}`, bookmark: `${ctx.base}${rest}` };
+  }
+
+  routes(): Route[] {
+    const mv = (fn: (ctx: Ctx, p: string[], v: V) => void | Promise<void>) => (ctx: Ctx, p: string[]) => {
+      const r = parseMicroversion(ctx.req.headers, 'compute', 'x-openstack-nova-api-version', NOVA_MIN, NOVA_MAX);
+      if (r.error) return err(ctx, 406, r.error);
+      const vs = r.version.join('.');
+      ctx.res.setHeader('OpenStack-API-Version', `compute ${vs}`);
+      ctx.res.setHeader('X-OpenStack-Nova-API-Version', vs);
+      ctx.res.setHeader('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
+      return fn(ctx, p, r.version);
+    };
+    return [
+      route('GET', '', (ctx) => send(ctx.res, 200, { versions: [this.versionDoc(ctx)] })),
+      route('GET', '/v2.1', (ctx) => send(ctx.res, 200, { version: this.versionDoc(ctx) })),
+      route('GET', '/v2.1/flavors', mv((ctx) => this.listFlavors(ctx, false))),
+      route('GET', '/v2.1/flavors/detail', mv((ctx, _p, v) => this.listFlavors(ctx, true, v))),
+      route('GET', '/v2.1/flavors/:id', mv((ctx, [id], v) => {
+        const f = this.findFlavor(id!);
+        if (!f) return err(ctx, 404, `Flavor ${id} could not be found.`);
+        send(ctx.res, 200, { flavor: this.flavorBody(ctx, f, true, v) });
+      })),
+      route('GET', '/v2.1/os-keypairs', mv((ctx, _p, v) => {
+        const list = [...this.store.keypairs.values()].filter((k) => k.userId === ctx.token!.userId);
+        send(ctx.res, 200, { keypairs: list.map((k) => ({ keypair: { name: k.name, public_key: k.publicKey, fingerprint: k.fingerprint, ...(ge(v, 2, 2) ? { type: k.type } : {}) } })) });
+      })),
+      route('GET', '/v2.1/os-keypairs/:name', mv((ctx, [name], v) => {
+        const k = this.store.keypairs.get(name!);
+        if (!k || k.userId !== ctx.token!.userId) return err(ctx, 404, `Keypair ${name} not found for user ${ctx.token!.userId}`);
+        send(ctx.res, 200, { keypair: { name: k.name, public_key: k.publicKey, fingerprint: k.fingerprint, user_id: k.userId, id: k.id, created_at: isoZ(k.created).replace('Z', '.000000'), deleted: false, deleted_at: null, updated_at: null, ...(ge(v, 2, 2) ? { type: k.type } : {}) } });
+      })),
+      route('POST', '/v2.1/os-keypairs', mv((ctx, _p, v) => this.createKeypair(ctx, v))),
+      route('DELETE', '/v2.1/os-keypairs/:name', mv((ctx, [name]) => {
+        const k = this.store.keypairs.get(name!);
+        if (!k || k.userId !== ctx.token!.userId) return err(ctx, 404, `Keypair ${name} not found for user ${ctx.token!.userId}`);
+        this.store.keypairs.delete(name!);
+        send(ctx.res, ctx.token ? 202 : 204);
+      })),
+      route('GET', '/v2.1/os-availability-zone', mv((ctx) =>
+        send(ctx.res, 200, { availabilityZoneInfo: this.store.azs.map((z) => ({ zoneName: z, zoneState: { available: true }, hosts: null })) }))),
+      route('GET', '/v2.1/limits', mv((ctx, _p, v) => this.limits(ctx, v))),
+      route('GET', '/v2.1/os-quota-sets/:project', mv((ctx, [p]) => this.quotaSet(ctx, p!, ctx.query.has('usage') ? false : true))),
+      route('GET', '/v2.1/os-quota-sets/:project/detail', mv((ctx, [p]) => this.quotaSet(ctx, p!, false))),
+      route('GET', '/v2.1/servers', mv((ctx, _p, v) => this.listServers(ctx, false, v))),
+      route('GET', '/v2.1/servers/detail', mv((ctx, _p, v) => this.listServers(ctx, true, v))),
+      route('POST', '/v2.1/servers', mv((ctx, _p, v) => this.createServer(ctx, v))),
+      route('GET', '/v2.1/servers/:id', mv((ctx, [id], v) => {
+        const s = this.ownServer(ctx, id!);
+        if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+        send(ctx.res, 200, { server: this.serverDetail(ctx, s, v) });
+      })),
+      route('DELETE', '/v2.1/servers/:id', mv((ctx, [id]) => this.deleteServer(ctx, id!))),
+      route('POST', '/v2.1/servers/:id/action', mv((ctx, [id], v) => this.action(ctx, id!, v))),
+      route('GET', '/v2.1/servers/:id/os-interface', mv((ctx, [id]) => {
+        const s = this.ownServer(ctx, id!);
+        if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+        const ifs = s.ports.map((pid) => this.store.ports.get(pid)).filter((p): p is Port => !!p).map((p) => ({
+          port_state: p.status, fixed_ips: p.fixedIps, port_id: p.id, net_id: p.networkId, mac_addr: p.mac,
+        }));
+        send(ctx.res, 200, { interfaceAttachments: ifs });
+      })),
+      route('GET', '/v2.1/servers/:id/os-volume_attachments', mv((ctx, [id]) => {
+        const s = this.ownServer(ctx, id!);
+        if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+        send(ctx.res, 200, { volumeAttachments: s.volumes.map((sv, i) => ({ device: i === 0 ? '/dev/vda' : `/dev/vd${String.fromCharCode(97 + i)}`, id: sv.id, serverId: s.id, volumeId: sv.id })) });
+      })),
+      route('GET', '/v2.1/servers/:id/metadata', mv((ctx, [id]) => {
+        const s = this.ownServer(ctx, id!);
+        if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+        send(ctx.res, 200, { metadata: s.metadata });
+      })),
+      route('GET', '/v2.1/servers/:id/tags', mv((ctx, [id], v) => {
+        if (!ge(v, 2, 26)) return err(ctx, 404, 'The resource could not be found.');
+        const s = this.ownServer(ctx, id!);
+        if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+        send(ctx.res, 200, { tags: s.tags });
+      })),
+    ];
+  }
+
+  private versionDoc(ctx: Ctx): unknown {
+    return {
+      id: 'v2.1', status: 'CURRENT', version: NOVA_MAX.join('.'), min_version: NOVA_MIN.join('.'), updated: '2013-07-23T11:33:21Z',
+      links: [{ rel: 'self', href: `${ctx.base}/v2.1/` }],
+      'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+    };
+  }
+
+  private findFlavor(idOrRef: string): ReturnType<Store['flavors']['get']> {
+    const id = idOrRef.replace(/^.*\/flavors\//, '');
+    return this.store.flavors.get(id);
+  }
+
+  private flavorBody(ctx: Ctx, f: NonNullable<ReturnType<Store['flavors']['get']>>, detail: boolean, v?: V): unknown {
+    const l = this.link(ctx, `/flavors/${f.id}`);
+    const base = { id: f.id, name: f.name, links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }], ...(v && ge(v, 2, 55) ? { description: f.description } : {}) };
+    if (!detail) return base;
+    return {
+      ...base, ram: f.ram, disk: f.disk, vcpus: f.vcpus, swap: f.swap === 0 ? '' : f.swap, 'OS-FLV-EXT-DATA:ephemeral': f.ephemeral,
+      'OS-FLV-DISABLED:disabled': false, 'os-flavor-access:is_public': f.isPublic, rxtx_factor: 1.0,
+      ...(v && ge(v, 2, 61) ? { extra_specs: f.extraSpecs } : {}),
+    };
+  }
+
+  private listFlavors(ctx: Ctx, detail: boolean, v?: V): void {
+    let list = [...this.store.flavors.values()];
+    const minRam = Number(ctx.query.get('minRam') ?? 0), minDisk = Number(ctx.query.get('minDisk') ?? 0);
+    list = list.filter((f) => f.ram >= minRam && f.disk >= minDisk);
+    send(ctx.res, 200, { flavors: list.map((f) => this.flavorBody(ctx, f, detail, v)) });
+  }
+
+  private createKeypair(ctx: Ctx, v: V): void {
+    const b = (ctx.body as { keypair?: { name?: unknown; public_key?: unknown; type?: unknown } })?.keypair;
+    if (!b) return schemaErr(ctx, 'keypair', null, "'keypair' is a required property");
+    if (typeof b.name !== 'string' || !/^[a-zA-Z0-9 _.@-]{1,255}$/.test(b.name)) return schemaErr(ctx, 'name', b.name, 'Keypair name contains unsafe characters');
+    if (this.store.keypairs.has(b.name)) return err(ctx, 409, `Key pair '${b.name}' already exists.`);
+    if (typeof b.public_key !== 'string') {
+      if (ge(v, 2, 92)) return schemaErr(ctx, 'keypair', b, "'public_key' is a required property");
+      return err(ctx, 400, 'Key pair generation is not simulated; pass public_key');
+    }
+    const kp = { name: b.name, publicKey: b.public_key, fingerprint: fingerprint(b.public_key), type: typeof b.type === 'string' ? b.type : 'ssh', userId: ctx.token!.userId, created: this.store.now(), id: this.store.nextKeypairId() };
+    this.store.keypairs.set(kp.name, kp);
+    send(ctx.res, ge(v, 2, 2) ? 201 : 200, { keypair: { name: kp.name, public_key: kp.publicKey, fingerprint: kp.fingerprint, user_id: kp.userId, ...(ge(v, 2, 2) ? { type: kp.type } : {}) } });
+  }
+
+  private limits(ctx: Ctx, v: V): void {
+    const q = this.store.quotas;
+    const u = this.store.computeUsage(ctx.token!.projectId);
+    const kp = [...this.store.keypairs.values()].filter((k) => k.userId === ctx.token!.userId).length;
+    const absolute: Record<string, number> = {
+      maxImageMeta: 128, maxPersonality: 5, maxPersonalitySize: 10240, maxServerMeta: q.metadata_items, maxServerGroupMembers: 10, maxServerGroups: 10,
+      maxTotalCores: q.cores, maxTotalInstances: q.instances, maxTotalKeypairs: q.key_pairs, maxTotalRAMSize: q.ram,
+      totalCoresUsed: u.cores, totalInstancesUsed: u.instances, totalRAMUsed: u.ram, totalServerGroupsUsed: 0,
+      maxSecurityGroupRules: 20, maxSecurityGroups: 10, maxTotalFloatingIps: 10, totalFloatingIpsUsed: 0, totalSecurityGroupsUsed: 0,
+    };
+    if (ge(v, 2, 36)) for (const k of ['maxSecurityGroupRules', 'maxSecurityGroups', 'maxTotalFloatingIps', 'totalFloatingIpsUsed', 'totalSecurityGroupsUsed']) delete absolute[k];
+    if (ge(v, 2, 57)) for (const k of ['maxPersonality', 'maxPersonalitySize']) delete absolute[k];
+    void kp;
+    send(ctx.res, 200, { limits: { absolute, rate: [] } });
+  }
+
+  private quotaSet(ctx: Ctx, projectId: string, plain: boolean): void {
+    const q = this.store.quotas;
+    const u = this.store.computeUsage(projectId);
+    const item = (limit: number, used: number): unknown => (plain ? limit : { limit, in_use: used, reserved: 0 });
+    send(ctx.res, 200, {
+      quota_set: {
+        id: projectId, cores: item(q.cores, u.cores), instances: item(q.instances, u.instances), ram: item(q.ram, u.ram), key_pairs: item(q.key_pairs, 0),
+        metadata_items: item(q.metadata_items, 0), server_groups: item(10, 0), server_group_members: item(10, 0),
+      },
+    });
+  }
+
+  private ownServer(ctx: Ctx, id: string): Server | undefined {
+    const s = this.store.servers.get(id);
+    return s && s.projectId === ctx.token!.projectId ? s : undefined;
+  }
+
+  // ---------------------------------------------------------------- representation
+  addresses(s: Server): Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> {
+    const out: Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> = {};
+    if (s.status === 'BUILD' && s.hostAssignedAt > this.core.now()) return out;
+    for (const pid of s.ports) {
+      const p = this.store.ports.get(pid);
+      if (!p) continue;
+      const net = this.store.networks.get(p.networkId);
+      const list = (out[net?.name ?? p.networkId] ??= []);
+      for (const f of p.fixedIps) list.push({ addr: f.ip_address, version: 4, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': p.mac });
+    }
+    return out;
+  }
+
+  serverDetail(ctx: Ctx, s: Server, v: V): Record<string, unknown> {
+    const l = this.link(ctx, `/servers/${s.id}`);
+    const f = this.store.flavors.get(s.flavorId);
+    const flavor = ge(v, 2, 47)
+      ? { vcpus: f?.vcpus ?? 0, ram: f?.ram ?? 0, disk: f?.disk ?? 0, ephemeral: f?.ephemeral ?? 0, swap: f?.swap ?? 0, original_name: f?.name ?? s.flavorId, extra_specs: f?.extraSpecs ?? {} }
+      : { id: s.flavorId, links: [{ href: this.link(ctx, `/flavors/${s.flavorId}`).bookmark, rel: 'bookmark' }] };
+    const image = s.imageId ? { id: s.imageId, links: [{ href: this.link(ctx, `/images/${s.imageId}`).bookmark, rel: 'bookmark' }] } : '';
+    const hasHost = s.hostAssignedAt <= this.core.now();
+    const body: Record<string, unknown> = {
+      'OS-DCF:diskConfig': 'MANUAL',
+      'OS-EXT-AZ:availability_zone': hasHost ? s.az : '',
+      'OS-EXT-STS:power_state': s.powerState,
+      'OS-EXT-STS:task_state': s.taskState,
+      'OS-EXT-STS:vm_state': s.vmState,
+      'OS-SRV-USG:launched_at': s.launchedAt ? new Date(s.launchedAt).toISOString().replace('Z', '000') : null,
+      'OS-SRV-USG:terminated_at': null,
+      accessIPv4: '',
+      accessIPv6: '',
+      addresses: this.addresses(s),
+      config_drive: s.configDrive,
+      created: isoZ(s.created),
+      flavor,
+      hostId: hasHost ? s.hostId : '',
+      id: s.id,
+      image,
+      key_name: s.keyName,
+      links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }],
+      metadata: s.metadata,
+      name: s.name,
+      'os-extended-volumes:volumes_attached': s.volumes.map((x) => (ge(v, 2, 3) ? { id: x.id, delete_on_termination: x.deleteOnTermination } : { id: x.id })),
+      progress: 0,
+      security_groups: s.securityGroups.map((n) => ({ name: n })),
+      status: s.status,
+      tenant_id: s.projectId,
+      updated: isoZ(s.updated),
+      user_id: s.userId,
+    };
+    if (s.fault && (s.status === 'ERROR')) body.fault = { code: s.fault.code, created: isoZ(s.fault.created), message: s.fault.message };
+    if (ge(v, 2, 9)) body.locked = false;
+    if (ge(v, 2, 19)) body.description = s.description;
+    if (ge(v, 2, 26)) body.tags = s.tags;
+    if (ge(v, 2, 63)) body.trusted_image_certificates = null;
+    if (ge(v, 2, 73)) body.locked_reason = null;
+    if (ge(v, 2, 96)) body.pinned_availability_zone = null;
+    return body;
+  }
+
+  // ---------------------------------------------------------------- list
+  private listServers(ctx: Ctx, detail: boolean, v: V): void {
+    const q = ctx.query;
+    const project = ctx.token!.projectId;
+    let nameRe: RegExp | undefined;
+    const nameQ = q.get('name');
+    if (nameQ !== null) {
+      try { nameRe = new RegExp(nameQ); } catch { return err(ctx, 400, `Invalid regular expression: ${nameQ}`); }
+    }
+    const status = q.get('status')?.toUpperCase();
+    const tags = q.get('tags')?.split(',').filter(Boolean);
+    const tagsAny = q.get('tags-any')?.split(',').filter(Boolean);
+    const notTags = q.get('not-tags')?.split(',').filter(Boolean);
+    let since: number | undefined;
+    const cs = q.get('changes-since') ?? q.get('changes-before');
+    if (q.get('changes-since') !== null) {
+      since = parseTime(cs!);
+      if (since === undefined) return err(ctx, 400, `Invalid input for query parameters changes-since. Value: ${cs}. '${cs}' is not a 'date-time'`);
+    }
+    let limit: number | undefined;
+    if (q.get('limit') !== null) {
+      limit = Number(q.get('limit'));
+      if (!Number.isInteger(limit) || limit < 0) return err(ctx, 400, `Invalid input for query parameters limit. Value: ${q.get('limit')}. '${q.get('limit')}' does not match '^[0-9]*$'`);
+    }
+    const effLimit = Math.min(limit ?? MAX_LIMIT, MAX_LIMIT);
+    const marker = q.get('marker') ?? undefined;
+    // newest first (created_at desc, like Nova's default sort); Map iteration is insertion order
+    type Row = { id: string; s?: Server; d?: NonNullable<ReturnType<Store['deletedServers']['get']>> };
+    const rows: Row[] = [];
+    for (const s of this.store.servers.values()) rows.push({ id: s.id, s });
+    if (since !== undefined) for (const d of this.store.deletedServers.values()) rows.push({ id: d.id, d });
+    rows.reverse();
+    if (since !== undefined) rows.sort((a, b) => (b.s?.created ?? b.d!.created) - (a.s?.created ?? a.d!.created));
+    const filtered = rows.filter((r) => {
+      const x = r.s ?? r.d!;
+      if (x.projectId !== project) return false;
+      if (nameRe && !nameRe.test(x.name)) return false;
+      const st = r.s ? r.s.status : 'DELETED';
+      if (status && st !== status) return false;
+      if (tags && !tags.every((t) => x.tags.includes(t))) return false;
+      if (tagsAny && !tagsAny.some((t) => x.tags.includes(t))) return false;
+      if (notTags && notTags.every((t) => x.tags.includes(t))) return false;
+      if (since !== undefined && (r.s ? r.s.updated : r.d!.deletedAt) < since) return false;
+      return true;
+    });
+    const { page, markerMissing } = paginateRows(filtered, effLimit, marker);
+    if (markerMissing) return err(ctx, 400, `marker [${marker}] not found`);
+    const servers = page.map((r) => {
+      if (r.s) {
+        const l = this.link(ctx, `/servers/${r.s.id}`);
+        return detail ? this.serverDetail(ctx, r.s, v) : { id: r.s.id, links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }], name: r.s.name };
+      }
+      return this.deletedBody(ctx, r.d!, detail);
+    });
+    const body: Record<string, unknown> = { servers };
+    if (page.length > 0 && page.length === effLimit) {
+      const next = new URLSearchParams(q);
+      next.set('limit', String(effLimit));
+      next.set('marker', page[page.length - 1]!.id);
+      body.servers_links = [{ href: `${ctx.base}/v2.1/servers${detail ? '/detail' : ''}?${next.toString()}`, rel: 'next' }];
+    }
+    send(ctx.res, 200, body);
+  }
+
+  private deletedBody(ctx: Ctx, d: NonNullable<ReturnType<Store['deletedServers']['get']>>, detail: boolean): unknown {
+    const l = this.link(ctx, `/servers/${d.id}`);
+    const links = [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }];
+    if (!detail) return { id: d.id, links, name: d.name };
+    return {
+      id: d.id, name: d.name, status: 'DELETED', 'OS-EXT-STS:vm_state': 'deleted', 'OS-EXT-STS:task_state': null, 'OS-EXT-STS:power_state': 0,
+      tenant_id: d.projectId, user_id: d.userId, created: isoZ(d.created), updated: isoZ(d.deletedAt), links, metadata: d.metadata, tags: d.tags,
+      addresses: {}, flavor: { id: d.flavorId, links: [] }, image: d.imageId ? { id: d.imageId, links: [] } : '', 'OS-EXT-AZ:availability_zone': d.az,
+    };
+  }
+
+  // ---------------------------------------------------------------- create
+  private async createServer(ctx: Ctx, v: V): Promise<void> {
+    if (ctx.req.bodyError) return err(ctx, 400, 'Malformed request body');
+    const body = ctx.body as { server?: Record<string, unknown> } | undefined;
+    const sv = body?.server;
+    if (!sv || typeof sv !== 'object') return schemaErr(ctx, 'server', body ?? null, "'server' is a required property");
+    const allowed = new Set(['name', 'imageRef', 'flavorRef', 'adminPass', 'metadata', 'networks', 'OS-DCF:diskConfig', 'accessIPv4', 'accessIPv6', 'personality',
+      'availability_zone', 'block_device_mapping', 'block_device_mapping_v2', 'config_drive', 'key_name', 'min_count', 'max_count', 'return_reservation_id',
+      'security_groups', 'user_data', 'description', 'tags', 'trusted_image_certificates', 'host', 'hypervisor_hostname', 'hostname']);
+    for (const k of Object.keys(sv)) {
+      const ok = allowed.has(k) && !(k === 'tags' && !ge(v, 2, 52)) && !(k === 'description' && !ge(v, 2, 19)) && !(k === 'hostname' && !ge(v, 2, 90)) && !(k === 'personality' && ge(v, 2, 57));
+      if (!ok) return schemaErr(ctx, 'server', 'Value redacted', `Additional properties are not allowed ('${k}' was unexpected)`);
+    }
+    const name = sv.name;
+    if (typeof name !== 'string') return schemaErr(ctx, 'name', name ?? 'None', `${name === undefined ? "'name' is a required property" : `${JSON.stringify(name)} is not of type 'string'`}`);
+    if (name.length < 1 || name.length > 255 || name.trim() !== name) return schemaErr(ctx, 'name', name, `'${name}' does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'`);
+    if (sv.flavorRef === undefined) return schemaErr(ctx, 'server', 'Value redacted', "'flavorRef' is a required property");
+    const flavor = this.findFlavor(String(sv.flavorRef));
+    if (!flavor) return err(ctx, 400, `Flavor ${String(sv.flavorRef)} could not be found.`);
+    // user_data
+    let userData: string | null = null;
+    if (sv.user_data !== undefined && sv.user_data !== null) {
+      if (typeof sv.user_data !== 'string') return schemaErr(ctx, 'user_data', sv.user_data, `${JSON.stringify(sv.user_data)} is not of type 'string'`);
+      if (sv.user_data.length > 65535) return schemaErr(ctx, 'user_data', sv.user_data, `'${sv.user_data}' is too long`);
+      if (!BASE64_RE.test(sv.user_data.replace(/\s+/g, ''))) return schemaErr(ctx, 'user_data', sv.user_data, `'${sv.user_data}' is not a 'base64'`);
+      userData = sv.user_data;
+    }
+    // metadata
+    const metadata: Record<string, string> = {};
+    if (sv.metadata !== undefined) {
+      if (typeof sv.metadata !== 'object' || sv.metadata === null || Array.isArray(sv.metadata)) return schemaErr(ctx, 'metadata', sv.metadata, `${JSON.stringify(sv.metadata)} is not of type 'object'`);
+      for (const [k, val] of Object.entries(sv.metadata as Record<string, unknown>)) {
+        if (k.length < 1 || k.length > 255) return schemaErr(ctx, 'metadata', sv.metadata, `'${k}' does not match any of the regexes: '^[a-zA-Z0-9-_:. ]{1,255}$'`);
+        if (typeof val !== 'string') return schemaErr(ctx, `metadata/${k}`, val, `${JSON.stringify(val)} is not of type 'string'`);
+        if (val.length > 255) return schemaErr(ctx, `metadata/${k}`, val, `'${val}' is too long`);
+        metadata[k] = val;
+      }
+      if (Object.keys(metadata).length > this.store.quotas.metadata_items) return err(ctx, 403, `Quota exceeded for metadata_items: Requested ${Object.keys(metadata).length}, but already used 0 of ${this.store.quotas.metadata_items} metadata_items`);
+    }
+    // tags
+    let tags: string[] = [];
+    if (sv.tags !== undefined) {
+      if (!Array.isArray(sv.tags)) return schemaErr(ctx, 'tags', sv.tags, `${JSON.stringify(sv.tags)} is not of type 'array'`);
+      if (sv.tags.length > 50) return schemaErr(ctx, 'tags', sv.tags, `${JSON.stringify(sv.tags)} is too long`);
+      for (const t of sv.tags) {
+        if (typeof t !== 'string' || t.length < 1 || t.length > 60 || /[,/]/.test(t)) return schemaErr(ctx, 'tags', sv.tags, `${JSON.stringify(t)} does not match '^[^,/]*$'`);
+      }
+      tags = [...new Set(sv.tags as string[])];
+    }
+    // availability zone
+    let az = 'nova';
+    if (sv.availability_zone !== undefined && sv.availability_zone !== null) {
+      const raw = String(sv.availability_zone).split(':')[0]!;
+      if (!this.store.azs.includes(raw)) return err(ctx, 400, 'The requested availability zone is not available');
+      az = raw;
+    }
+    // key
+    let keyName: string | null = null;
+    if (sv.key_name !== undefined && sv.key_name !== null) {
+      const k = this.store.keypairs.get(String(sv.key_name));
+      if (!k || k.userId !== ctx.token!.userId) return err(ctx, 400, 'Invalid key_name provided.');
+      keyName = k.name;
+    }
+    // security groups (by name or id)
+    const sgNames: string[] = [];
+    const sgIds: string[] = [];
+    for (const g of (Array.isArray(sv.security_groups) ? sv.security_groups : [{ name: 'default' }]) as { name?: string }[]) {
+      const n = String(g?.name ?? '');
+      const sg = [...this.store.secgroups.values()].find((x) => x.projectId === ctx.token!.projectId && (x.id === n || x.name === n))
+        ?? (n === 'default' ? this.store.defaultSecGroup(ctx.token!.projectId) : undefined);
+      if (!sg) return err(ctx, 400, `Security group ${n} not found for project ${ctx.token!.projectId}.`);
+      sgNames.push(sg.name);
+      sgIds.push(sg.id);
+    }
+    // networks
+    type NetReq = { network?: string; port?: string; fixedIp?: string };
+    const netReqs: NetReq[] = [];
+    const nets = sv.networks;
+    if (nets === undefined) {
+      if (ge(v, 2, 37)) return schemaErr(ctx, 'server', 'Value redacted', "'networks' is a required property");
+      const candidates = [...this.store.networks.values()].filter((n) => !n.external && (n.projectId === ctx.token!.projectId || n.shared));
+      if (candidates.length > 1) return err(ctx, 409, 'Multiple possible networks found, use a Network ID to be more specific.');
+      if (candidates.length === 1) netReqs.push({ network: candidates[0]!.id });
+    } else if (nets === 'none' || nets === 'auto') {
+      if (!ge(v, 2, 37)) return schemaErr(ctx, 'networks', nets, `'${nets}' is not of type 'array'`);
+      if (nets === 'auto') {
+        const n = [...this.store.networks.values()].find((x) => !x.external && x.projectId === ctx.token!.projectId);
+        if (!n) return err(ctx, 400, 'Unable to automatically allocate a network for project');
+        netReqs.push({ network: n.id });
+      }
+    } else if (Array.isArray(nets)) {
+      for (const n of nets as { uuid?: string; port?: string; fixed_ip?: string }[]) {
+        if (n?.port) {
+          const p = this.store.ports.get(n.port);
+          if (!p) return err(ctx, 400, `Port id ${n.port} could not be found.`);
+          if (p.deviceId) return err(ctx, 409, `Port ${n.port} is still in use.`);
+          netReqs.push({ port: p.id });
+        } else if (n?.uuid) {
+          const net = this.store.networks.get(n.uuid);
+          if (!net) return err(ctx, 400, `Network ${n.uuid} could not be found.`);
+          netReqs.push({ network: net.id, fixedIp: n.fixed_ip });
+        } else return err(ctx, 400, 'Bad networks format: network uuid is not in proper format ()');
+      }
+    } else return schemaErr(ctx, 'networks', nets, `${JSON.stringify(nets)} is not of type 'array'`);
+    // image / block devices
+    let imageId = '';
+    const bdms = (sv.block_device_mapping_v2 ?? []) as Record<string, unknown>[];
+    if (!Array.isArray(bdms)) return schemaErr(ctx, 'block_device_mapping_v2', bdms, `${JSON.stringify(bdms)} is not of type 'array'`);
+    type Plan = { kind: 'volume'; vol: Volume; del: boolean } | { kind: 'image-volume'; imageId: string; size: number; del: boolean; volumeType?: string };
+    const plans: Plan[] = [];
+    let bootFound = false;
+    for (const [i, b] of bdms.entries()) {
+      const src = b.source_type, dst = b.destination_type ?? 'volume';
+      if (!['image', 'volume', 'snapshot', 'blank'].includes(String(src))) return schemaErr(ctx, `block_device_mapping_v2/${i}/source_type`, src, `'${String(src)}' is not one of ['volume', 'image', 'snapshot', 'blank']`);
+      if (!['local', 'volume'].includes(String(dst))) return schemaErr(ctx, `block_device_mapping_v2/${i}/destination_type`, dst, `'${String(dst)}' is not one of ['local', 'volume']`);
+      const boot = b.boot_index !== undefined && b.boot_index !== null && Number(b.boot_index) === 0;
+      if (boot) bootFound = true;
+      const del = b.delete_on_termination === true || b.delete_on_termination === 'true';
+      if (src === 'volume') {
+        if (dst !== 'volume') return err(ctx, 400, 'Block Device Mapping is Invalid: Mapping image to local is not supported.');
+        const vol = typeof b.uuid === 'string' ? this.store.volumes.get(b.uuid) : undefined;
+        if (!vol || vol.projectId !== ctx.token!.projectId) return err(ctx, 400, `Block Device Mapping is Invalid: failed to get volume ${String(b.uuid)}.`);
+        if (vol.status !== 'available') return err(ctx, 400, `Invalid volume: volume '${vol.id}' status must be 'available'. Currently in '${vol.status}'`);
+        if (boot && !vol.bootable) return err(ctx, 400, `Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.`);
+        plans.push({ kind: 'volume', vol, del });
+      } else if (src === 'image') {
+        const img = typeof b.uuid === 'string' ? this.store.images.get(b.uuid) : undefined;
+        if (!img) return err(ctx, 400, `Block Device Mapping is Invalid: failed to get image ${String(b.uuid)}.`);
+        if (img.status !== 'active') return err(ctx, 400, `Image ${img.id} is not active.`);
+        if (dst === 'volume') {
+          const size = Number(b.volume_size);
+          if (!Number.isInteger(size) || size < 1) return err(ctx, 400, 'Block Device Mapping is Invalid: Images with destination_type \'volume\' need to have a non-zero size specified');
+          if (size < img.minDisk) return err(ctx, 400, `Volume is smaller than the minimum size specified in image metadata. Volume size is ${size * 1073741824} bytes, minimum size is ${img.minDisk * 1073741824} bytes.`);
+          plans.push({ kind: 'image-volume', imageId: img.id, size, del, volumeType: typeof b.volume_type === 'string' ? b.volume_type : undefined });
+        } else if (boot) imageId = img.id;
+      } else if (src === 'snapshot') {
+        return err(ctx, 400, `Block Device Mapping is Invalid: failed to get snapshot ${String(b.uuid)}.`);
+      }
+    }
+    if (sv.imageRef !== undefined && sv.imageRef !== '' && sv.imageRef !== null) {
+      const id = String(sv.imageRef).replace(/^.*\/images\//, '');
+      const img = this.store.images.get(id);
+      if (!img) return err(ctx, 400, `Image ${id} could not be found.`);
+      if (img.status !== 'active') return err(ctx, 400, `Image ${id} is not active.`);
+      if (!bootFound) {
+        imageId = img.id;
+        if (flavor.disk > 0 && flavor.disk < img.minDisk) return err(ctx, 400, 'Flavor\'s disk is too small for requested image. Flavor disk is ' + flavor.disk * 1073741824 + ' bytes, image is ' + img.minDisk * 1073741824 + ' bytes.');
+      }
+    } else if (!bootFound) {
+      return err(ctx, 400, 'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.');
+    }
+    // quota (cores, ram, instances), Nova's message
+    const project = ctx.token!.projectId;
+    const u = this.store.computeUsage(project);
+    const q = this.store.quotas;
+    const req = { cores: flavor.vcpus, instances: 1, ram: flavor.ram };
+    const overs = (['cores', 'instances', 'ram'] as const).filter((k) => q[k] >= 0 && u[k] + req[k] > q[k]);
+    if (overs.length) {
+      const r = overs[0]!;
+      this.core.record('nova.quota.refused', name, { overs: overs.join(',') });
+      return err(ctx, 403, `Quota exceeded for ${overs.join(', ')}: Requested ${req[r]}, but already used ${u[r]} of ${q[r]} ${overs.join(', ')}`);
+    }
+    // volume quota for image->volume
+    for (const p of plans) if (p.kind === 'image-volume') {
+      const vq = this.cinder.quotaError(project, p.size);
+      if (vq) return err(ctx, 403, `Volume resource quota exceeded`);
+    }
+    // ports quota
+    const needPorts = netReqs.filter((n) => n.network).length;
+    if (needPorts && q.ports >= 0 && this.store.countByProject(this.store.ports, project) + needPorts > q.ports)
+      return err(ctx, 403, `Maximum number of ports exceeded`);
+
+    // ---- accepted: build the server
+    const now = this.core.now();
+    const id = this.store.uuid();
+    const portIds: string[] = [];
+    const created: string[] = [];
+    for (const n of netReqs) {
+      if (n.port) {
+        const p = this.store.ports.get(n.port)!;
+        p.deviceId = id;
+        p.deviceOwner = `compute:${az}`;
+        p.updated = now;
+        p.revision++;
+        portIds.push(p.id);
+      } else {
+        const r = this.store.createPort({ networkId: n.network!, projectId: project, deviceId: id, deviceOwner: `compute:${az}`, securityGroups: sgIds, fixedIps: n.fixedIp ? [{ ip_address: n.fixedIp }] : undefined });
+        if ('error' in r) {
+          for (const pid of created) this.store.deletePort(pid);
+          for (const pid of portIds) this.unbindPort(pid, false);
+          return err(ctx, r.error.status === 409 ? 409 : 400, r.error.message);
+        }
+        portIds.push(r.port.id);
+        created.push(r.port.id);
+      }
+    }
+    const volumes: { id: string; deleteOnTermination: boolean }[] = [];
+    for (const p of plans) {
+      if (p.kind === 'volume') {
+        this.store.attachVolume(p.vol, id, volumes.length === 0 ? '/dev/vda' : `/dev/vd${String.fromCharCode(97 + volumes.length)}`, 'reserved');
+        volumes.push({ id: p.vol.id, deleteOnTermination: p.del });
+      } else {
+        const vol = this.cinder.createInternal({ projectId: project, userId: ctx.token!.userId, size: p.size, imageId: p.imageId, az, name: '', volumeType: p.volumeType });
+        this.store.attachVolume(vol, id, volumes.length === 0 ? '/dev/vda' : `/dev/vdb`, 'reserved');
+        volumes.push({ id: vol.id, deleteOnTermination: p.del });
+      }
+    }
+    const buildMs = this.core.rng.latency(this.core.scenario.latency?.serverBuild ?? { uniform: [3000, 5000] });
+    const stageMs = this.core.rng.latency(this.core.scenario.latency?.bootStage ?? 2000);
+    const s: Server = {
+      id, name, status: 'BUILD', vmState: 'building', taskState: 'scheduling', powerState: 0, flavorId: flavor.id, imageId, keyName, az, metadata, tags, userData,
+      created: now, updated: now, launchedAt: null, projectId: project, userId: ctx.token!.userId,
+      hostId: createHash('sha224').update(project + 'sim-compute-' + az).digest('hex'),
+      ports: portIds, createdPorts: created, volumes, securityGroups: sgNames, description: typeof sv.description === 'string' ? sv.description : null,
+      configDrive: sv.config_drive ? 'True' : '', reservationId: 'r-' + this.store.core.idRng.hex(8), bootAt: null, bootStageMs: stageMs,
+      hostAssignedAt: now + buildMs * 0.3,
+    };
+    this.store.servers.set(id, s);
+    const fault = this.store.takeFault(this.core.scenario.faults?.serverError, this.store.serverErrorBudget, name);
+    this.core.record('server.create', name, { buildMs: Math.round(buildMs), willFail: !!fault });
+    s.cancel = this.core.schedule(buildMs * 0.3, () => {
+      s.taskState = 'spawning';
+      s.updated = this.core.now();
+      s.cancel = this.core.schedule(buildMs * 0.7, () => (fault ? this.toError(s, fault.message, fault.code ?? 500) : this.toActive(s)));
+    });
+    const l = this.link(ctx, `/servers/${id}`);
+    send(ctx.res, 202, {
+      server: {
+        'OS-DCF:diskConfig': 'MANUAL', adminPass: this.store.core.idRng.hex(12), id,
+        links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }],
+        security_groups: sgNames.map((n) => ({ name: n })),
+      },
+    }, { location: l.self });
+  }
+
+  private toActive(s: Server): void {
+    const now = this.core.now();
+    s.status = 'ACTIVE'; s.vmState = 'active'; s.taskState = null; s.powerState = 1; s.updated = now; s.launchedAt = now; s.bootAt = now; s.cancel = undefined;
+    for (const pid of s.ports) {
+      const p = this.store.ports.get(pid);
+      if (p) { p.status = 'ACTIVE'; p.hostId = 'sim-compute'; p.updated = now; }
+    }
+    for (const sv of s.volumes) {
+      const vol = this.store.volumes.get(sv.id);
+      if (vol) { vol.status = 'in-use'; vol.updated = now; }
+    }
+    this.core.record('server.active', s.name);
+    this.core.events.emit('server.active', this.info(s));
+  }
+
+  private toError(s: Server, message: string, code: number): void {
+    const now = this.core.now();
+    s.status = 'ERROR'; s.vmState = 'error'; s.taskState = null; s.powerState = 0; s.updated = now; s.cancel = undefined;
+    s.fault = { code, message, created: now };
+    this.core.record('server.error', s.name, { message });
+    this.core.events.emit('server.error', { ...this.info(s), fault: message });
+  }
+
+  info(s: Server): SimServerInfo {
+    const p = s.ports.length ? this.store.ports.get(s.ports[0]!) : undefined;
+    return {
+      id: s.id, name: s.name, status: s.status, metadata: s.metadata, availabilityZone: s.az,
+      userData: s.userData ? Buffer.from(s.userData, 'base64').toString('utf8') : undefined,
+      ip: p?.fixedIps[0]?.ip_address,
+    };
+  }
+
+  private unbindPort(pid: string, deleteIt: boolean): void {
+    if (deleteIt) return this.store.deletePort(pid);
+    const p = this.store.ports.get(pid);
+    if (!p) return;
+    p.deviceId = ''; p.deviceOwner = ''; p.status = 'DOWN'; p.hostId = ''; p.updated = this.core.now(); p.revision++;
+  }
+
+  // ---------------------------------------------------------------- delete
+  private deleteServer(ctx: Ctx, id: string): void {
+    const s = this.ownServer(ctx, id);
+    if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+    if (s.deleting) return send(ctx.res, 204);
+    s.cancel?.();
+    s.deleting = true;
+    s.taskState = 'deleting';
+    s.updated = this.core.now();
+    const ms = this.core.rng.latency(this.core.scenario.latency?.serverDelete ?? { uniform: [1200, 1600] });
+    this.core.record('server.delete', s.name, { deleteMs: Math.round(ms) });
+    this.core.schedule(ms, () => this.finishDelete(s));
+    send(ctx.res, 204);
+  }
+
+  finishDelete(s: Server): void {
+    const now = this.core.now();
+    for (const pid of s.ports) this.unbindPort(pid, s.createdPorts.includes(pid));
+    for (const sv of s.volumes) {
+      const vol = this.store.volumes.get(sv.id);
+      if (!vol) continue;
+      this.store.detachVolume(vol, s.id);
+      if (sv.deleteOnTermination) this.cinder.deleteInternal(vol);
+    }
+    this.store.servers.delete(s.id);
+    this.core.consoleAppends.delete(s.id);
+    this.store.deletedServers.set(s.id, { id: s.id, name: s.name, projectId: s.projectId, userId: s.userId, created: s.created, updated: now, flavorId: s.flavorId, imageId: s.imageId, tags: s.tags, metadata: s.metadata, az: s.az, deletedAt: now });
+    if (this.store.deletedServers.size > 5000) this.store.deletedServers.delete(this.store.deletedServers.keys().next().value!);
+    this.core.record('server.deleted', s.name);
+    this.core.events.emit('server.deleted', { ...this.info(s), status: 'DELETED' });
+  }
+
+  // ---------------------------------------------------------------- actions
+  private action(ctx: Ctx, id: string, _v: V): void {
+    const s = this.ownServer(ctx, id);
+    if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
+    const b = ctx.body as Record<string, unknown> | undefined;
+    if (!b || typeof b !== 'object') return err(ctx, 400, 'Malformed request body');
+    if ('os-getConsoleOutput' in b) {
+      const a = (b['os-getConsoleOutput'] ?? {}) as { length?: unknown };
+      let length: number | undefined;
+      if (a.length !== undefined && a.length !== null) {
+        const n = Number(a.length);
+        if (!Number.isInteger(n) || n < -1) return schemaErr(ctx, 'length', a.length, `'${String(a.length)}' does not match '^-?[0-9]+$'`);
+        length = n === -1 ? undefined : n;
+      }
+      if (s.status === 'BUILD' && s.hostAssignedAt > this.core.now()) return err(ctx, 409, `Instance ${s.id} has not been scheduled.`);
+      if (s.status === 'ERROR' && s.bootAt === null) return err(ctx, 409, `Instance ${s.id} is not ready.`);
+      const text = this.consoleText(s);
+      let out = text;
+      if (length !== undefined) {
+        const lines = text.split('\n');
+        if (lines[lines.length - 1] === '') lines.pop();
+        out = length === 0 ? '' : lines.slice(-length).join('\n') + '\n';
+      }
+      return send(ctx.res, 200, { output: out });
+    }
+    const simple: Record<string, [string, string]> = { 'os-stop': ['SHUTOFF', 'stopped'], 'os-start': ['ACTIVE', 'active'], reboot: ['ACTIVE', 'active'] };
+    for (const [k, [st, vm]] of Object.entries(simple)) {
+      if (k in b) {
+        if (s.status === 'BUILD' || s.deleting) return err(ctx, 409, `Cannot '${k === 'os-stop' ? 'stop' : k === 'os-start' ? 'start' : 'reboot'}' instance ${s.id} while it is in vm_state building`);
+        s.status = st; s.vmState = vm; s.powerState = st === 'ACTIVE' ? 1 : 4; s.updated = this.core.now();
+        return send(ctx.res, 202);
+      }
+    }
+    return err(ctx, 400, `There is no such action: ${Object.keys(b)[0] ?? ''}`);
+  }
+
+  /** console log: kernel lines, then the cloud-init stages paced by bootStage, then whatever the kube half appended */
+  consoleText(s: Server): string {
+    if (s.bootAt === null) return '';
+    const now = this.core.now();
+    const t0 = s.bootAt;
+    const st = s.bootStageMs;
+    const host = s.name;
+    const ip = this.info(s).ip ?? '';
+    const ts = (ms: number): string => new Date(ms).toUTCString();
+    const k = (sec: number, text: string): string => `[${sec.toFixed(6).padStart(12, ' ')}] ${text}`;
+    const lines: [number, string][] = [
+      [0, k(0, 'Linux version 5.15.0-91-generic (buildd@lcy02-amd64-045) (gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0) #101-Ubuntu SMP')],
+      [0, k(0, 'Command line: BOOT_IMAGE=/boot/vmlinuz-5.15.0-91-generic root=LABEL=cloudimg-rootfs ro console=tty1 console=ttyS0')],
+      [0, k(0.4, 'Run /init as init process')],
+      [st * 0.2, k(1.9, 'EXT4-fs (vda1): mounted filesystem with ordered data mode. Opts: (null). Quota mode: none.')],
+      [st * 0.4, k(3.1, 'systemd[1]: Hostname set to <' + host + '>.')],
+      [st, `[   ${(st / 1000 + 4).toFixed(6)}] cloud-init[512]: Cloud-init v. 23.3.3-0ubuntu0~22.04.1 running 'init-local' at ${ts(t0 + st)}. Up ${(st / 1000 + 4).toFixed(2)} seconds.`],
+      [st * 2, `[   ${(2 * st / 1000 + 4).toFixed(6)}] cloud-init[601]: Cloud-init v. 23.3.3-0ubuntu0~22.04.1 running 'init' at ${ts(t0 + 2 * st)}. Up ${(2 * st / 1000 + 4).toFixed(2)} seconds.`],
+      [st * 2, `ci-info: +++++++++++++++++++++++++++Net device info++++++++++++++++++++++++++++`],
+      [st * 2, `ci-info: | ens3  | True |  ${ip.padEnd(15)} | 255.255.0.0 | global | ${this.store.ports.get(s.ports[0] ?? '')?.mac ?? ''} |`],
+      [st * 3, `[   ${(3 * st / 1000 + 4).toFixed(6)}] cloud-init[702]: Cloud-init v. 23.3.3-0ubuntu0~22.04.1 running 'modules:config' at ${ts(t0 + 3 * st)}. Up ${(3 * st / 1000 + 4).toFixed(2)} seconds.`],
+      [st * 4, `[   ${(4 * st / 1000 + 4).toFixed(6)}] cloud-init[733]: Cloud-init v. 23.3.3-0ubuntu0~22.04.1 running 'modules:final' at ${ts(t0 + 4 * st)}. Up ${(4 * st / 1000 + 4).toFixed(2)} seconds.`],
+    ];
+    const extra = this.core.consoleAppends.get(s.id) ?? [];
+    const finished = `[   ${(5 * st / 1000 + 4).toFixed(6)}] cloud-init[733]: Cloud-init v. 23.3.3-0ubuntu0~22.04.1 finished at ${ts(t0 + 5 * st)}. Datasource DataSourceOpenStackLocal [net,ver=2].  Up ${(5 * st / 1000 + 4).toFixed(2)} seconds`;
+    const all: [number, string][] = lines.map(([at, line]) => [t0 + at, line + '\n']);
+    for (const e of extra) all.push([e.at, e.text]);
+    all.push([t0 + 5 * st, finished + '\n']);
+    // stable sort by time: appended text lands where it happened relative to the boot stages
+    all.sort((a, b) => a[0] - b[0]);
+    let out = '';
+    for (const [at, text] of all) if (at <= now) out += text;
+    return out;
+  }
+}
+
+function paginateRows<T extends { id: string }>(rows: T[], limit: number, marker: string | undefined): { page: T[]; markerMissing: boolean } {
+  let start = 0;
+  if (marker) {
+    const i = rows.findIndex((r) => r.id === marker);
+    if (i < 0) return { page: [], markerMissing: true };
+    start = i + 1;
+  }
+  return { page: rows.slice(start, start + limit), markerMissing: false };
+}
+
+function fingerprint(pub: string): string {
+  const b = pub.trim().split(/\s+/)[1] ?? pub;
+  const h = createHash('md5').update(Buffer.from(b, 'base64')).digest('hex');
+  return h.match(/../g)!.join(':');
+}
