@@ -1,0 +1,251 @@
+/**
+ * `kadd add --role master [--zone Z] [--flavor F] cfg.yml`: the handler that lib/commands/add.ts
+ * dispatches `--role master` to. Thin: options -> config -> journal -> runAddMaster -> render -> exit code.
+ */
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type { KubeApi } from '../kube/types.js';
+import type { OpenStackClient } from '../openstack/types.js';
+import type { Transport, CommandResult } from '../etcd/types.js';
+import type { OutputFormat } from '../cli/options.js';
+import { InterruptedError, KaddError, UsageError } from '../errors.js';
+import type { JournalLike } from '../ops/add-workers.js';
+import { firstIp } from '../ops/add-workers.js';
+import { roleNamePattern } from '../ops/naming.js';
+import {
+  DEFAULT_STAGE_TIMEOUTS, STAGES, parseStageTimeouts, runAddMaster, type AddMasterDeps, type AddMasterPlan, type AddMasterRequest,
+  type AddMasterResult,
+} from '../ops/add-master.js';
+import { DEFAULT_SNAPSHOT_DIR, formatMemberTable, openEtcdViaAdder, type EtcdAccess } from '../ops/master-etcd.js';
+
+export interface AddMasterArgs {
+  config: string;
+  zone?: string;
+  flavor?: string;
+  amount?: number;
+  via?: string;
+  /** --no-snapshot gives false */
+  snapshot?: boolean;
+  fixStale?: boolean;
+  dryRun?: boolean;
+  /** seconds for every stage, or "active=600,ready=900" */
+  timeout?: string | number;
+  keepFailed?: boolean;
+  tokenTtl?: number;
+  acceptHostKey?: string;
+  adderImage?: string;
+  format?: OutputFormat;
+  [k: string]: unknown;
+}
+
+/** The master-specific options, for the add command's builder (yargs option specs). */
+export const ADD_MASTER_OPTIONS = {
+  via: { type: 'string', choices: ['kube', 'ssh'], default: 'kube', describe: 'masters only: reach etcd through the master-adder pod (kube) or over SSH' },
+  snapshot: { type: 'boolean', default: true, describe: 'masters only: etcd snapshot on the adder\'s node before the change (--no-snapshot skips it)' },
+  'fix-stale': { type: 'boolean', default: false, describe: 'masters only: remove stale etcd members/learners left by a failed join, one at a time, each behind a quorum check' },
+  'accept-host-key': { type: 'string', describe: 'masters, --via ssh: accept this unknown host key fingerprint (SHA256:...)' },
+  'adder-image': { type: 'string', describe: 'masters only: image of the master-adder pod (default: the cluster\'s etcd image)' },
+} as const;
+
+export interface AddMasterCommandDeps {
+  loadConfig(path: string, ctx: Context): Promise<ClusterConfig>;
+  openJournal(cfg: ClusterConfig, ctx: Context): Promise<JournalLike & { begin(op: { command: string; args?: Record<string, unknown> }): Promise<string>; end(s: 'ok' | 'failed' | 'interrupted'): Promise<void>; close(): Promise<void> }>;
+  /** SSH transport to a master (host = its fixed IP) */
+  sshTransport(cfg: ClusterConfig, host: string, args: AddMasterArgs, ctx: Context): Promise<Transport>;
+  ops: Partial<AddMasterDeps>;
+  /** poll interval for stages (tests shorten it) */
+  pollIntervalMs?: number;
+  volumeTimeoutMs?: number;
+  adderReadyTimeoutMs?: number;
+}
+
+const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
+const pick = (a: AddMasterArgs, camel: string, kebab: string): unknown => (a[camel] !== undefined ? a[camel] : a[kebab]);
+
+/** Pure: argv -> validated request pieces (UsageError, exit 2, before any API call). */
+export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; request: Omit<AddMasterRequest, 'config'>; dryRun: boolean } {
+  const amount = num(a.amount);
+  if (amount !== undefined && amount !== 1) {
+    throw new UsageError(`--role master adds one master per run; --amount ${a.amount} is not allowed`, {
+      hint: 'run `kadd add --role master` again after each master has joined (etcd changes one member at a time)',
+    });
+  }
+  const via = String(a.via ?? 'kube');
+  if (via !== 'kube' && via !== 'ssh') throw new UsageError(`--via must be kube or ssh, got "${via}"`);
+  const ttl = num(pick(a, 'tokenTtl', 'token-ttl')) ?? 1800;
+  if (!Number.isInteger(ttl)) throw new UsageError(`--token-ttl must be a whole number of seconds, got ${String(a.tokenTtl)}`);
+  const timeouts = parseStageTimeouts(a.timeout as string | number | undefined, DEFAULT_STAGE_TIMEOUTS);
+  return {
+    via,
+    dryRun: !!pick(a, 'dryRun', 'dry-run'),
+    request: {
+      zone: a.zone, flavor: a.flavor, snapshot: a.snapshot !== false, fixStale: !!pick(a, 'fixStale', 'fix-stale'),
+      keepFailed: !!pick(a, 'keepFailed', 'keep-failed'), timeouts, volumeTimeoutMs: 300_000, tokenTtlSeconds: ttl,
+      pollIntervalMs: 2000, maxPollIntervalMs: 10_000,
+    },
+  };
+}
+
+/** Runs etcdctl/kubeadm with sudo when the SSH user is not root (the etcd keys are root-only). */
+export class SudoTransport implements Transport {
+  readonly kind;
+  readonly describe: string;
+  constructor(private readonly inner: Transport) {
+    this.kind = inner.kind;
+    this.describe = inner.describe;
+  }
+  run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stdin?: string } = {}): Promise<CommandResult> {
+    const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    return this.inner.run(['sudo', '-n', ...(env.length ? ['env', ...env] : []), ...argv], { timeoutMs: opts.timeoutMs, stdin: opts.stdin });
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function defaultDeps(): Promise<AddMasterCommandDeps> {
+  return {
+    async loadConfig(path, ctx) {
+      const { loadClusterConfig } = await import('../config/load.js');
+      const { config, warnings } = await loadClusterConfig(path, { cwd: ctx.cwd, env: ctx.env });
+      for (const w of warnings) ctx.io.log('warn', w.message);
+      return config;
+    },
+    async openJournal(cfg, ctx) {
+      const { Journal } = await import('../journal/journal.js');
+      return Journal.open(cfg.file, { now: () => ctx.clock.now() }) as unknown as ReturnType<AddMasterCommandDeps['openJournal']>;
+    },
+    async sshTransport(cfg, host, args, ctx) {
+      const { SshTransport } = await import('../ssh/transport.js');
+      const s = cfg.ssh;
+      return new SshTransport({
+        host, port: s.port, user: s.user, privateKey: s.privateKey, bastion: s.bastion, hostKeys: s.hostKeys, knownHostsFile: s.knownHosts,
+        acceptHostKey: args.acceptHostKey, io: ctx.io, env: ctx.env,
+      });
+    },
+    ops: {},
+  };
+}
+
+async function opsDeps(cfg: ClusterConfig, journal: JournalLike, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
+  const [{ caCertHash }, render, etcdctl, { writeUpdatedConfig }] = await Promise.all([
+    import('../kube/ca.js'), import('../cloudinit/render.js'), import('../etcd/etcdctl.js'), import('../config/write.js'),
+  ]);
+  return {
+    journal,
+    caCertHash,
+    renderUserData: async (input) => render.renderMasterUserData(input),
+    certificateKey: etcdctl.generateCertificateKey,
+    uploadCerts: (t, key) => etcdctl.kubeadmUploadCerts(t, key),
+    writeConfig: async (n) => (await writeUpdatedConfig(cfg.file, { 'n-masters': n })).path,
+    ...over,
+  };
+}
+
+async function openEtcdViaSsh(ctx: Context, cfg: ClusterConfig, os: OpenStackClient, args: AddMasterArgs, deps: AddMasterCommandDeps): Promise<EtcdAccess> {
+  const { Etcdctl, kubeadmEtcdctlOptions } = await import('../etcd/etcdctl.js');
+  const masters = (await os.compute.listServers({ name: roleNamePattern(cfg.clusterName, 'master') })).filter((s) => s.status === 'ACTIVE');
+  masters.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  const target = masters.find((s) => firstIp(s));
+  if (!target) throw new KaddError('E_NO_HEALTHY_MASTER', `no ACTIVE master server of cluster ${cfg.clusterName} with an IP address to reach over SSH`, 1);
+  const raw = await deps.sshTransport(cfg, firstIp(target)!, args, ctx);
+  const transport = cfg.ssh.user === 'root' ? raw : new SudoTransport(raw);
+  const mk = await transport.run(['mkdir', '-p', '-m', '0700', DEFAULT_SNAPSHOT_DIR], { timeoutMs: 30_000 });
+  if (mk.exitCode !== 0) ctx.io.log('warn', `could not create ${DEFAULT_SNAPSHOT_DIR} on ${target.name}: ${mk.stderr.trim()}`);
+  const etcdctl = new Etcdctl(transport, { ...kubeadmEtcdctlOptions('healthcheck-client'), clock: ctx.clock });
+  return { etcdctl, transport, nodeName: target.name, snapshotDir: DEFAULT_SNAPSHOT_DIR, close: () => transport.close() };
+}
+
+export function formatPlan(p: AddMasterPlan): string {
+  const lines = [
+    `plan: add master ${p.name} to cluster ${p.cluster}`,
+    `  server     ${p.name} (${p.flavor.name}, ${p.flavor.vcpus} vCPU, ${p.flavor.ram} MiB)${p.zone ? ` in ${p.zone}` : ''}, boot volume ${p.volumeName} ${p.volumeSize} GB from ${p.image.name}`,
+    `  network    ${p.network.name} / ${p.subnet.name}, port ${p.portName}, security group ${p.securityGroup.name}`,
+    `  join       kubeadm join --control-plane via ${p.apiEndpoint} (Kubernetes ${p.k8sVersion})`,
+    `  pool       ${p.lb ? `${p.lb.poolName} of ${p.lb.name} (port 6443)` : 'none'}`,
+    `  etcd       via ${p.etcd.via || '?'}${p.etcd.projection ? `: ${p.etcd.projection.votersBefore} -> ${p.etcd.projection.votersAfter} voting members, quorum ${p.etcd.projection.quorumBefore} -> ${p.etcd.projection.quorumAfter}, tolerates ${p.etcd.projection.toleranceAfter} failure(s) after` : ''}`,
+    `  snapshot   ${p.snapshot ? `yes, on ${p.etcd.nodeName}` : 'no (--no-snapshot)'}`,
+  ];
+  if (p.etcd.members.length) lines.push('', formatMemberTable(p.etcd.members));
+  if (p.stale.length) {
+    lines.push('', `stale etcd members${p.fixStale ? ' (to be removed, one at a time)' : ''}:`);
+    for (const s of p.stale) lines.push(`  ${s.name || '(unstarted)'} ${s.id}: ${s.reason}`, `    fix: ${s.fix}`);
+  }
+  if (p.quota.length) lines.push('', 'quota: ' + p.quota.map((q) => `${q.resource} ${q.need}/${q.free}${q.ok ? '' : ' (NOT ENOUGH)'}`).join(', '));
+  for (const b of p.blockers) lines.push(`blocker: ${b}`);
+  return lines.join('\n') + '\n';
+}
+
+export function formatResult(r: AddMasterResult): string {
+  const lines = [
+    `master ${r.name} added to cluster ${r.cluster} (${r.ip}, ${r.flavor}${r.zone ? `, ${r.zone}` : ''}; etcd member ${r.memberId}) in ${Math.round(r.durationMs / 1000)}s`,
+  ];
+  if (r.snapshot) lines.push(`etcd snapshot: ${r.snapshot.path}`);
+  for (const s of r.removedStale) lines.push(`removed stale etcd member: ${s}`);
+  if (r.lbMember) lines.push(`load balancer pool member: ${r.lbMember}`);
+  if (r.updatedConfig) lines.push(`updated cluster file: ${r.updatedConfig}`);
+  if (r.members.length) lines.push('', formatMemberTable(r.members));
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The `--role master` branch of `kadd add`. Returns the exit code (0); failures are thrown as KaddError
+ * (UsageError/PreflightError exit 2, OperationError exit 1 listing what was rolled back, InterruptedError 130).
+ */
+export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: Partial<AddMasterCommandDeps> = {}): Promise<number> {
+  const parsed = parseAddMasterArgs(argv);
+  const deps = { ...(await defaultDeps()), ...over };
+  if (!argv.config) throw new UsageError('the cluster file is missing: kadd add --role master cfg.yml');
+  const config = await deps.loadConfig(argv.config, ctx);
+  const request: AddMasterRequest = {
+    ...parsed.request, config,
+    pollIntervalMs: deps.pollIntervalMs ?? parsed.request.pollIntervalMs,
+    maxPollIntervalMs: Math.max(deps.pollIntervalMs ?? 0, parsed.request.maxPollIntervalMs),
+    volumeTimeoutMs: deps.volumeTimeoutMs ?? parsed.request.volumeTimeoutMs,
+  };
+  const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
+  const journal = await deps.openJournal(config, ctx);
+  let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  try {
+    const opId = await journal.begin({
+      command: 'add --role master',
+      args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun: parsed.dryRun },
+    });
+    const ops = await opsDeps(config, journal, deps.ops);
+    const openEtcd = async (): Promise<EtcdAccess> => {
+      if (parsed.via === 'ssh') return openEtcdViaSsh(ctx, config, os, argv, deps);
+      try {
+        return await openEtcdViaAdder(ctx, kube as KubeApi, config, {
+          image: argv.adderImage, operationId: opId, readyTimeoutMs: deps.adderReadyTimeoutMs, pollIntervalMs: deps.pollIntervalMs,
+          journal: { intent: (k, n) => journal.intent(k, n), done: (k, n, id) => journal.done(k, n, id), undone: (k, n, id) => journal.undone(k, n, id) },
+        });
+      } catch (e) {
+        if (e instanceof InterruptedError) throw e;
+        const pinned = !!config.ssh.knownHosts || Object.keys(config.ssh.hostKeys).length > 0;
+        if (pinned && (await ctx.io.confirm(`the master-adder could not be used (${e instanceof Error ? e.message : e}); reach etcd over SSH instead?`, false))) {
+          return openEtcdViaSsh(ctx, config, os, argv, deps);
+        }
+        throw e instanceof KaddError
+          ? new KaddError(e.code, e.message, e.exitCode, { hint: `${e.hint ? `${e.hint}; ` : ''}--via ssh reaches etcd over SSH (ssh: section of the cluster file, host keys pinned)`, details: e.details })
+          : e;
+      }
+    };
+    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun });
+    const fmt = argv.format ?? 'table';
+    if (out.kind === 'dry-run') {
+      ctx.io.result(fmt === 'table' ? formatPlan(out.plan) : JSON.stringify(out.plan, null, 2) + '\n');
+      status = 'ok';
+      return out.plan.blockers.length ? 2 : 0;
+    }
+    ctx.io.result(fmt === 'table' ? formatResult(out.result) : JSON.stringify(out.result, null, 2) + '\n');
+    status = 'ok';
+    return 0;
+  } catch (e) {
+    status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
+    throw e;
+  } finally {
+    await journal.end(status).catch(() => journal.close());
+  }
+}
+
+export { STAGES };

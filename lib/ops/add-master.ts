@@ -1,0 +1,860 @@
+/**
+ * kadd add --role master (design.md section 4): one control-plane node per run, etcd-aware.
+ *
+ *   preflight(ctx, req, os, kube, etcd) -> MasterObserved   (read-only I/O; etcd through the adder or SSH)
+ *   planMaster(req, observed)           -> AddMasterPlan    (pure: quorum projection, stale members, quota)
+ *   executeMaster(ctx, req, plan, ...)  -> AddMasterResult  (journaled; rolled back on any failure)
+ *
+ * Order of the change: snapshot -> (--fix-stale removals, one at a time, each behind a quorum check) ->
+ * fresh add verdict -> certificate key upload + bootstrap token -> port, volume, server -> watch
+ * (ACTIVE, Node registered, etcd member present, promoted, all healthy, Node Ready) -> load balancer pool
+ * member -> cfg.updated.yml. Rollback removes the new etcd member FIRST (through a surviving member,
+ * quorum re-checked), then the Node, server, volume, port, pool member; the token always goes.
+ */
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type {
+  AvailabilityZone, CinderLimits, Flavor, Image, Keypair, Listener, LoadBalancer, NeutronQuotaDetails, Network, NovaLimits,
+  OpenStackClient, Pool, Port, SecurityGroup, Server, Subnet, Volume,
+} from '../openstack/types.js';
+import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
+import type { Transport } from '../etcd/types.js';
+import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
+import { projectAdd, projectRemove, type ClusterView, type Projection, type Verdict } from '../etcd/quorum.js';
+import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
+import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
+import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
+import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, settle, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
+import { findStale, memberMatches, memberTable, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
+
+export const STAGES = ['active', 'registered', 'member', 'promoted', 'healthy', 'ready'] as const;
+export type Stage = (typeof STAGES)[number];
+export type StageTimeouts = Record<Stage, number>;
+
+export const STAGE_TEXT: Record<Stage, string> = {
+  active: 'server ACTIVE',
+  registered: 'Node registered',
+  member: 'etcd member present',
+  promoted: 'etcd member promoted',
+  healthy: 'every etcd member healthy',
+  ready: 'Node Ready',
+};
+
+/** ms */
+export const DEFAULT_STAGE_TIMEOUTS: StageTimeouts = {
+  active: 600_000, registered: 900_000, member: 300_000, promoted: 300_000, healthy: 180_000, ready: 600_000,
+};
+
+export const API_PORT = 6443;
+
+export interface AddMasterRequest {
+  config: ClusterConfig;
+  zone?: string;
+  flavor?: string;
+  snapshot: boolean;
+  fixStale: boolean;
+  keepFailed: boolean;
+  timeouts: StageTimeouts;
+  volumeTimeoutMs: number;
+  /** bootstrap token TTL, seconds (extended while the server boots) */
+  tokenTtlSeconds: number;
+  pollIntervalMs: number;
+  maxPollIntervalMs: number;
+}
+
+export interface MasterObserved {
+  flavors: Flavor[];
+  image: Image | null;
+  keypair: Keypair | null;
+  zones: AvailabilityZone[];
+  volumeTypes: string[] | null;
+  network: Network | null;
+  subnet: Subnet | null;
+  securityGroup: SecurityGroup | null;
+  novaLimits: NovaLimits | null;
+  cinderLimits: CinderLimits | null;
+  neutronQuota: NeutronQuotaDetails | null;
+  masters: Server[];
+  volumes: Volume[];
+  ports: Port[];
+  lb: LoadBalancer | null;
+  listeners: Listener[];
+  pools: Pool[];
+  kube: { ok: boolean; version?: string; error?: string; server: string };
+  ownership: { ok: boolean; reason: string };
+  nodes: KNode[];
+  featureGates?: Record<string, boolean>;
+  etcd: { view: ClusterView; transport: string; nodeName: string } | { error: string };
+  /** formats an etcdctl command an operator can paste (from the Etcdctl in use) */
+  formatCommand?: (args: string[]) => string;
+  errors: string[];
+}
+
+export interface AddMasterPlan {
+  cluster: string;
+  name: string;
+  zone?: string;
+  flavor: { id: string; name: string; vcpus: number; ram: number };
+  image: { id: string; name: string };
+  keypair: string;
+  volumeName: string;
+  portName: string;
+  volumeSize: number;
+  volumeType?: string;
+  k8sVersion: string;
+  apiEndpoint: string;
+  network: { id: string; name: string };
+  subnet: { id: string; name: string };
+  securityGroup: { id: string; name: string };
+  lb?: { id: string; name: string; poolId: string; poolName: string; subnetId?: string };
+  etcd: { via: string; nodeName: string; members: MemberRow[]; projection?: Projection };
+  stale: (StaleMember & { fix: string })[];
+  fixStale: boolean;
+  /** n-masters written on success: max(config, masters found) + 1 */
+  mastersAfter: number;
+  snapshot: boolean;
+  featureGates?: Record<string, boolean>;
+  adopt: { portId?: string; volumeId?: string };
+  quota: QuotaRow[];
+  warnings: string[];
+  blockers: string[];
+}
+
+export interface AddMasterResult {
+  cluster: string;
+  name: string;
+  serverId: string;
+  ip: string;
+  zone?: string;
+  flavor: string;
+  memberId: string;
+  snapshot?: SnapshotResult;
+  removedStale: string[];
+  lbMember?: string;
+  updatedConfig?: string;
+  members: MemberRow[];
+  durationMs: number;
+}
+
+export interface MasterUserDataInput {
+  clusterName: string;
+  nodeName: string;
+  apiEndpoint: string;
+  token: { id: string; secret: string };
+  caCertHash: string;
+  k8sVersion: string;
+  certificateKey: string;
+  advertiseAddress?: string;
+  clusterFeatureGates?: Record<string, boolean>;
+  labels?: Record<string, string>;
+}
+
+export interface AddMasterDeps {
+  journal: JournalLike;
+  caCertHash: (pem: string) => string;
+  /** lib/cloudinit renderMasterUserData */
+  renderUserData: (input: MasterUserDataInput) => Promise<{ text: string; encoding: 'plain' | 'gzip'; base64Length: number; learnerMode?: boolean }>;
+  /** lib/etcd generateCertificateKey (registers it as a secret) */
+  certificateKey: () => string;
+  /** lib/etcd kubeadmUploadCerts */
+  uploadCerts: (transport: Transport, key: string) => Promise<void>;
+  /** writes cfg.updated.yml with n-masters = value; returns the path */
+  writeConfig: (nMasters: number) => Promise<string>;
+}
+
+// ------------------------------------------------------------------------------------------------
+// request validation (pure, exit 2)
+
+export function validateMasterRequest(req: AddMasterRequest): void {
+  if (req.zone !== undefined && req.zone.trim() === '') throw new UsageError('--zone must not be empty; omit it to use the first configured availability zone');
+  if (req.flavor !== undefined && req.flavor.trim() === '') throw new UsageError('--flavor must not be empty; omit it to use master_flavor from the cluster file');
+  for (const s of STAGES) {
+    const t = req.timeouts[s];
+    if (!Number.isFinite(t) || t <= 0) throw new UsageError(`--timeout for stage ${s} must be a positive number of seconds`);
+  }
+  if (req.tokenTtlSeconds < 300) throw new UsageError('--token-ttl must be at least 300 seconds');
+}
+
+/** `--timeout 600` (every stage) or `--timeout active=600,ready=900` (seconds); returns ms per stage. */
+export function parseStageTimeouts(v: string | number | undefined, base: StageTimeouts = DEFAULT_STAGE_TIMEOUTS): StageTimeouts {
+  const out = { ...base };
+  if (v === undefined || v === '') return out;
+  const secs = (x: string, what: string) => {
+    const n = Number(x);
+    if (!/^\d+(\.\d+)?$/.test(x.trim()) || !(n > 0)) throw new UsageError(`--timeout ${what}: "${x}" is not a positive number of seconds`);
+    return n * 1000;
+  };
+  const s = String(v).trim();
+  if (!s.includes('=')) {
+    const ms = secs(s, 'value');
+    for (const k of STAGES) out[k] = ms;
+    return out;
+  }
+  for (const part of s.split(',')) {
+    const [k, val] = part.split('=').map((x) => x.trim());
+    if (!STAGES.includes(k as Stage)) throw new UsageError(`--timeout: unknown stage "${k}"; stages are ${STAGES.join(', ')}`);
+    out[k as Stage] = secs(val ?? '', k!);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// preflight (read-only)
+
+export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, etcd: Pick<EtcdAccess, 'etcdctl' | 'nodeName'> | { error: string }): Promise<MasterObserved> {
+  const c = req.config;
+  const errors: string[] = [];
+  const projectId = await os.projectId();
+  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, securityGroup, masters, volumes, lb] = await Promise.all([
+    settle(os.compute.listFlavors(), errors, 'listing flavors'),
+    settle(os.image.findImage(c.image), errors, 'looking up the image'),
+    settle(os.compute.getKeypair(c.keypair), errors, 'looking up the keypair'),
+    settle(os.compute.listAvailabilityZones(), errors, 'listing availability zones'),
+    c.storageClass ? settle(os.volume.listVolumeTypes().then((t) => t.map((x) => x.name)), errors, 'listing volume types') : Promise.resolve(null),
+    settle(os.compute.getLimits(), errors, 'reading Nova limits'),
+    settle(os.volume.getLimits(), errors, 'reading Cinder limits'),
+    settle(os.network.getQuotaDetails(projectId), errors, 'reading Neutron quota'),
+    settle(os.network.findNetwork(c.privateNet.name), errors, 'looking up the network'),
+    settle(os.network.findSecurityGroup(c.securityGroup), errors, 'looking up the security group'),
+    settle(os.compute.listServers({ name: roleNamePattern(c.clusterName, 'master') }), errors, 'listing masters'),
+    settle(os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } }), errors, 'listing volumes'),
+    settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), errors, 'looking up the load balancer'),
+  ]);
+  const [subnet, ports, listeners, pools] = await Promise.all([
+    network ? settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : Promise.resolve(null),
+    network ? settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports') : Promise.resolve(null),
+    lb ? settle(os.loadbalancer.listListeners({ loadbalancer_id: lb.id }), errors, 'listing listeners') : Promise.resolve(null),
+    lb ? settle(os.loadbalancer.listPools({ loadbalancer_id: lb.id }), errors, 'listing pools') : Promise.resolve(null),
+  ]);
+
+  const kubeInfo: MasterObserved['kube'] = { ok: false, server: kube.server() };
+  let nodes: KNode[] = [];
+  let featureGates: Record<string, boolean> | undefined;
+  try {
+    kubeInfo.version = (await kube.serverVersion()).gitVersion;
+    kubeInfo.ok = true;
+    nodes = await kube.listNodes();
+    const cc = await kube.getClusterConfiguration();
+    const fg = (cc as { featureGates?: Record<string, unknown> } | null)?.featureGates;
+    if (fg && typeof fg === 'object') featureGates = Object.fromEntries(Object.entries(fg).filter(([, v]) => typeof v === 'boolean')) as Record<string, boolean>;
+  } catch (e) {
+    kubeInfo.error = e instanceof Error ? e.message : String(e);
+  }
+  const ownership = kubeInfo.ok ? await checkOwnership(c, kube, lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
+
+  let etcdObs: MasterObserved['etcd'];
+  let formatCommand: ((args: string[]) => string) | undefined;
+  if ('error' in etcd) etcdObs = { error: etcd.error };
+  else {
+    formatCommand = etcd.etcdctl.formatCommand;
+    try {
+      etcdObs = { view: await etcd.etcdctl.view(), transport: etcd.etcdctl.transport.describe, nodeName: etcd.nodeName };
+    } catch (e) {
+      etcdObs = { error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+  return {
+    flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, network, subnet, securityGroup, novaLimits, cinderLimits,
+    neutronQuota, masters: masters ?? [], volumes: volumes ?? [], ports: ports ?? [], lb, listeners: listeners ?? [], pools: pools ?? [],
+    kube: kubeInfo, ownership, nodes, featureGates, etcd: etcdObs, formatCommand, errors,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// plan (pure)
+
+const isCp = (n: KNode) => 'node-role.kubernetes.io/control-plane' in n.labels || 'node-role.kubernetes.io/master' in n.labels;
+
+/** The API listener (port 6443, koris `master-listener-<cluster>`) and its pool (`master-pool-<cluster>`). Pure. */
+export function findApiPool(cluster: string, listeners: Listener[], pools: Pool[]): { listener?: Listener; pool?: Pool } {
+  const listener = listeners.find((l) => l.name === `master-listener-${cluster}`) ?? listeners.find((l) => l.protocol_port === API_PORT);
+  const pool =
+    (listener?.default_pool_id ? pools.find((p) => p.id === listener.default_pool_id) : undefined) ??
+    pools.find((p) => p.name === `master-pool-${cluster}`) ??
+    (listener ? pools.find((p) => p.listeners?.some((l) => l.id === listener.id)) : undefined);
+  return { listener, pool };
+}
+
+export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterPlan {
+  const c = req.config;
+  const blockers = [...o.errors];
+  const warnings: string[] = [];
+  const fmt = o.formatCommand ?? ((a: string[]) => ['etcdctl', ...a].join(' '));
+
+  const flavorName = req.flavor ?? c.masterFlavor;
+  const flavor = o.flavors.find((f) => f.name === flavorName) ?? o.flavors.find((f) => f.id === flavorName);
+  if (!flavor) blockers.push(`flavor ${flavorName} not found${req.flavor ? '' : ' (master_flavor)'}; available: ${o.flavors.map((f) => f.name).sort().join(', ') || 'none'}`);
+  if (!o.image) blockers.push(`image ${c.image} not found (key \`image\` in ${c.file})`);
+  else if (o.image.status !== 'active') blockers.push(`image ${c.image} is ${o.image.status}, not active`);
+  if (!o.keypair) blockers.push(`keypair ${c.keypair} not found (key \`keypair\` in ${c.file})`);
+  if (c.storageClass && o.volumeTypes && !o.volumeTypes.includes(c.storageClass)) blockers.push(`volume type ${c.storageClass} (storage_class) not found`);
+  const available = o.zones.filter((z) => z.zoneState.available).map((z) => z.zoneName);
+  const zone = req.zone ?? pickZone(c.availabilityZones, o.masters);
+  if (zone && o.zones.length && !available.includes(zone)) blockers.push(`availability zone ${zone} not found or not available; available: ${available.join(', ') || 'none'}`);
+  if (!o.network) blockers.push(`network ${c.privateNet.name} not found: a cluster with masters must already have it (private_net.name)`);
+  else if (!o.subnet) blockers.push(`subnet ${c.privateNet.subnet.name} not found in network ${c.privateNet.name}`);
+  if (!o.securityGroup) blockers.push(`security group ${c.securityGroup} not found`);
+
+  // the API load balancer and its pool
+  let lb: AddMasterPlan['lb'];
+  if (!o.lb) blockers.push(`load balancer ${c.loadbalancer.name} not found (loadbalancer.name); the new master could not be added to the API pool`);
+  else {
+    const { listener, pool } = findApiPool(c.clusterName, o.listeners, o.pools);
+    if (!pool) blockers.push(`load balancer ${o.lb.name} has no pool for the API (listener on port ${API_PORT} / master-pool-${c.clusterName})${listener ? ` (listener ${listener.name} has no default pool)` : ''}`);
+    else lb = { id: o.lb.id, name: o.lb.name, poolId: pool.id, poolName: pool.name, subnetId: o.lb.vip_subnet_id ?? o.subnet?.id };
+  }
+
+  // Kubernetes
+  if (!o.kube.ok) blockers.push(`the Kubernetes API at ${o.kube.server} did not answer: ${o.kube.error ?? 'unknown error'}`);
+  else if (!o.ownership.ok) blockers.push(`${o.ownership.reason}; pass the right --kubeconfig/--context`);
+  const cps = o.nodes.filter(isCp);
+  if (o.kube.ok && cps.length === 0) blockers.push('no control-plane Node found (label node-role.kubernetes.io/control-plane)');
+  for (const n of cps) if (!n.ready) blockers.push(`control-plane Node ${n.name} is not Ready: fix or remove it before adding a master`);
+  const kv = /^v?(\d+)\.(\d+)/.exec(o.kube.version ?? '');
+  const cv = /^v?(\d+)\.(\d+)/.exec(c.version.k8s);
+  if (kv && cv && kv[2] !== cv[2]) warnings.push(`version.k8s is ${c.version.k8s} but the API server runs ${o.kube.version}; the new master installs ${c.version.k8s}`);
+
+  // etcd
+  let members: MemberRow[] = [];
+  let projection: Projection | undefined;
+  let stale: AddMasterPlan['stale'] = [];
+  if ('error' in o.etcd) blockers.push(`cannot read the etcd member list: ${o.etcd.error}`);
+  else {
+    const view = o.etcd.view;
+    members = memberTable(view);
+    stale = findStale(view, o.nodes).map((s) => ({ ...s, fix: fmt(['member', 'remove', s.id]) }));
+    const staleIds = stale.map((s) => s.id);
+    let verdict: Verdict;
+    if (stale.length && req.fixStale) {
+      verdict = projectAdd(withoutMembers(view, staleIds), fmt);
+      // each removal must itself be quorum-safe, in order, on the view as it will be
+      let v = view;
+      for (const s of stale) {
+        const r = projectRemove(v, s.id, fmt);
+        if (!r.allowed) blockers.push(`--fix-stale cannot remove ${s.name || s.id}: ${r.blockers.map((b) => b.message).join('; ')}`);
+        v = withoutMembers(v, [s.id]);
+      }
+      warnings.push(`--fix-stale: ${stale.length} stale etcd member${stale.length > 1 ? 's' : ''} will be removed one at a time after the snapshot`);
+    } else {
+      verdict = projectAdd(view, fmt);
+      if (stale.length) {
+        blockers.push(
+          `etcd has ${stale.length} stale member${stale.length > 1 ? 's' : ''} left by an earlier failed join: ${stale.map((s) => `${s.name || '(unstarted)'} ${s.id}: ${s.reason}`).join('; ')}. ` +
+            `Re-run with --fix-stale to remove ${stale.length > 1 ? 'them one at a time' : 'it'} behind a quorum check, or on a master: ${stale.map((s) => s.fix).join(' ; ')}`,
+        );
+      }
+    }
+    projection = verdict.projection;
+    for (const b of verdict.blockers) {
+      if (!req.fixStale && b.memberId && staleIds.includes(b.memberId)) continue; // already listed above
+      blockers.push(`${b.message}${b.fix ? ` (fix: ${b.fix})` : ''}`);
+    }
+    warnings.push(...verdict.warnings);
+  }
+
+  // name, adoption of a port/volume left by an interrupted run
+  const name = nextNames(c.clusterName, 'master', [...o.masters.map((s) => s.name), ...o.nodes.filter(isCp).map((n) => n.name)], 1)[0]!;
+  const port = o.ports.filter((p) => p.name === portName(name));
+  const vol = o.volumes.filter((v) => v.name === volumeName(name));
+  if (port.length > 1 || vol.length > 1) blockers.push(`several ports or volumes are named after ${name}; delete the duplicates first`);
+  const adopt = {
+    portId: port[0] && !port[0].device_id ? port[0].id : undefined,
+    volumeId: vol[0] && vol[0].status === 'available' ? vol[0].id : undefined,
+  };
+  if (port[0] && port[0].device_id) blockers.push(`port ${port[0].name} exists and is bound to ${port[0].device_id}; delete it first`);
+  if (vol[0] && vol[0].status !== 'available') blockers.push(`volume ${vol[0].name} exists and is ${vol[0].status}; delete it first`);
+  if (adopt.portId || adopt.volumeId) warnings.push(`adopting the ${[adopt.portId && 'port', adopt.volumeId && 'volume'].filter(Boolean).join(' and ')} left by an earlier run for ${name}`);
+
+  // quota for one server
+  const quota: QuotaRow[] = [];
+  const row = (resource: string, need: number, max: number, used: number) => {
+    const free = max < 0 ? ('unlimited' as const) : Math.max(0, max - used);
+    const ok = free === 'unlimited' || need <= free;
+    quota.push({ resource, need, free, ok });
+    if (!ok) blockers.push(`quota: ${resource} needs ${need}, only ${free} free`);
+  };
+  if (o.novaLimits && flavor) {
+    const l = o.novaLimits;
+    row('instances', 1, l.maxTotalInstances, l.totalInstancesUsed);
+    row('cores', flavor.vcpus, l.maxTotalCores, l.totalCoresUsed);
+    row('ram (MiB)', flavor.ram, l.maxTotalRAMSize, l.totalRAMUsed);
+  }
+  if (o.cinderLimits && !adopt.volumeId) {
+    row('volumes', 1, o.cinderLimits.maxTotalVolumes, o.cinderLimits.totalVolumesUsed);
+    row('gigabytes', c.volumeSize, o.cinderLimits.maxTotalVolumeGigabytes, o.cinderLimits.totalGigabytesUsed);
+  }
+  if (o.neutronQuota?.port && !adopt.portId) row('ports', 1, o.neutronQuota.port.limit, o.neutronQuota.port.used + (o.neutronQuota.port.reserved ?? 0));
+
+  return {
+    cluster: c.clusterName, name, zone,
+    flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
+    image: { id: o.image?.id ?? '', name: c.image }, keypair: c.keypair, volumeName: volumeName(name), portName: portName(name),
+    volumeSize: c.volumeSize, volumeType: c.storageClass, k8sVersion: c.version.k8s, apiEndpoint: apiEndpointOf(o.kube.server),
+    network: { id: o.network?.id ?? '', name: c.privateNet.name }, subnet: { id: o.subnet?.id ?? '', name: c.privateNet.subnet.name },
+    securityGroup: { id: o.securityGroup?.id ?? '', name: c.securityGroup }, lb,
+    etcd: { via: 'error' in o.etcd ? '' : o.etcd.transport, nodeName: 'error' in o.etcd ? '' : o.etcd.nodeName, members, projection },
+    stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, featureGates: o.featureGates, adopt, quota, warnings, blockers,
+  };
+}
+
+/** The zone with the fewest masters among the configured ones (CAPI's PickFewest); ties: config order. */
+export function pickZone(zones: string[], masters: Server[]): string | undefined {
+  if (zones.length === 0) return undefined;
+  const count = (z: string) => masters.filter((s) => s['OS-EXT-AZ:availability_zone'] === z).length;
+  return [...zones].sort((a, b) => count(a) - count(b) || zones.indexOf(a) - zones.indexOf(b))[0];
+}
+
+export function assertMasterPlan(p: AddMasterPlan): void {
+  if (p.blockers.length === 0) return;
+  const n = p.blockers.length;
+  throw new PreflightError(`preflight found ${n} problem${n > 1 ? 's' : ''}; nothing was changed`, {
+    details: p.blockers,
+    hint: p.stale.length && !p.fixStale ? 'remove the stale etcd members (--fix-stale) and run again' : 'fix the problems above and run again; `kadd add --role master --dry-run` shows the plan',
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// execute
+
+interface State {
+  tokenId?: string;
+  portId?: string;
+  ip?: string;
+  volumeId?: string;
+  serverId?: string;
+  registered?: boolean;
+  memberId?: string;
+  lbMemberId?: string;
+  stage?: Stage | 'prepare';
+}
+
+class StageFailure extends Error {
+  constructor(readonly stage: Stage | 'prepare', message: string, readonly diagnosis?: Diagnosis) {
+    super(message);
+  }
+}
+
+const FATAL_CONSOLE = /error execution phase|KADD-MARK stage=join-failed/;
+
+export async function executeMaster(
+  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, os: OpenStackClient, kube: KubeApi, etcd: EtcdAccess, deps: AddMasterDeps,
+): Promise<AddMasterResult> {
+  const started = ctx.clock.now();
+  const { io, signal } = ctx;
+  const c = req.config;
+  const journal = deps.journal;
+  const etcdctl: Etcdctl = etcd.etcdctl;
+  const st: State = { portId: p.adopt.portId, volumeId: p.adopt.volumeId, stage: 'prepare' };
+  const removedStale: string[] = [];
+  let snapshot: SnapshotResult | undefined;
+  const checkAbort = () => {
+    if (signal.aborted) throw new InterruptedError();
+  };
+
+  // 1. snapshot before any change
+  if (p.snapshot) {
+    const line = io.progress(`${p.name}:snapshot`, `etcd snapshot on ${etcd.nodeName}`);
+    const stamp = new Date(ctx.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    try {
+      snapshot = await etcdctl.snapshotSave(`${etcd.snapshotDir}/etcd-${c.clusterName}-${stamp}.db`);
+    } catch (e) {
+      line.fail('etcd snapshot failed');
+      throw new OperationError('E_ETCD_SNAPSHOT', `etcd snapshot on ${etcd.nodeName} failed, nothing was changed: ${e instanceof Error ? e.message : e}`, {
+        hint: 'free space under /var/lib/kadd/snapshots on that node, or pass --no-snapshot to go on without one',
+      });
+    }
+    line.succeed(`etcd snapshot saved on ${etcd.nodeName}: ${snapshot.path}`);
+  }
+  checkAbort();
+
+  // 2. stale members, one at a time, each behind a fresh quorum check
+  if (p.fixStale) {
+    for (const s of p.stale) {
+      const v = await etcdctl.checkRemove(s.id);
+      if (!v.view.members.some((m) => m.member.id === s.id)) continue;
+      if (!v.allowed) {
+        throw new OperationError('E_ETCD_STALE_REMOVE_REFUSED', `refusing to remove stale etcd member ${s.name || s.id}: ${v.blockers.map((b) => b.message).join('; ')}`, {
+          rolledBack: [], details: removedStale.map((x) => `already removed: ${x}`),
+        });
+      }
+      await journal.intent('etcd-member', s.name || s.id, { remove: s.id });
+      await etcdctl.memberRemove(s.id);
+      await journal.undone('etcd-member', s.name || s.id, s.id);
+      removedStale.push(`${s.name || '(unstarted)'} ${s.id}`);
+      io.log('info', `removed stale etcd member ${s.name || '(unstarted)'} ${s.id} (${s.reason})`);
+    }
+  }
+
+  // 3. fresh verdict right before the change
+  const verdict = await etcdctl.checkAdd();
+  if (!verdict.allowed) {
+    throw new OperationError('E_ETCD_ADD_REFUSED', 'etcd changed since preflight; refusing to add a member now', {
+      details: verdict.blockers.map((b) => `${b.message}${b.fix ? ` (fix: ${b.fix})` : ''}`),
+      rolledBack: [], hint: removedStale.length ? `stale members removed: ${removedStale.join(', ')}` : undefined,
+    });
+  }
+  for (const w of verdict.warnings) if (!p.warnings.includes(w)) io.log('warn', w);
+
+  let token: BootstrapToken | undefined;
+  let tokenExpires = 0;
+  try {
+    // 4. certificate key + bootstrap token (never printed)
+    const prep = io.progress(`${p.name}:prepare`, 'uploading control-plane certificates');
+    const key = deps.certificateKey();
+    registerSecret(key);
+    await deps.uploadCerts(etcd.transport, key);
+    await journal.intent('token', 'bootstrap-token');
+    token = await kube.createBootstrapToken({ ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
+    registerSecret(token.secret);
+    st.tokenId = token.id;
+    tokenExpires = Date.parse(token.expiration);
+    await journal.done('token', 'bootstrap-token', token.id);
+    checkAbort();
+
+    // 5. port, volume, server
+    const md = ownershipMetadata(c.clusterName, 'master');
+    const tags = ownershipTags(c.clusterName, 'master');
+    if (!st.portId) {
+      prep.update('creating port');
+      await journal.intent('port', p.portName, { network: p.network.id });
+      const port = await os.network.createPort({
+        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: `kadd: ${c.clusterName} ${p.name}`,
+      });
+      st.portId = port.id;
+      st.ip = port.fixed_ips?.find((f) => f.subnet_id === p.subnet.id)?.ip_address ?? port.fixed_ips?.[0]?.ip_address;
+      await journal.done('port', p.portName, port.id);
+      os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${p.portName}: ${e instanceof Error ? e.message : e}`));
+    } else {
+      const port = (await os.network.listPorts({ name: p.portName })).find((x) => x.id === st.portId);
+      st.ip = port?.fixed_ips?.[0]?.ip_address;
+    }
+    if (!st.volumeId) {
+      prep.update('creating boot volume');
+      await journal.intent('volume', p.volumeName, { size: p.volumeSize, zone: p.zone });
+      const v = await os.volume.createVolume({
+        name: p.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: p.zone,
+        ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': p.name },
+      });
+      st.volumeId = v.id;
+      await journal.done('volume', p.volumeName, v.id);
+    }
+    prep.update('boot volume creating');
+    await waitFor<Volume>(ctx, req, 'volume available', req.volumeTimeoutMs, async () => {
+      const v = await os.volume.getVolume(st.volumeId!);
+      if (v?.status === 'available') return { state: 'done', value: v };
+      if (v?.status === 'error' || !v) return { state: 'failed', error: new StageFailure('prepare', `boot volume ${p.volumeName} ${v ? 'went to error' : 'disappeared'}`) };
+      return { state: 'pending', note: v.status };
+    });
+    const ud = await deps.renderUserData({
+      clusterName: c.clusterName, nodeName: p.name, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
+      caCertHash: deps.caCertHash(await kube.clusterCaPem()), k8sVersion: p.k8sVersion, certificateKey: key,
+      ...(st.ip ? { advertiseAddress: st.ip } : {}), ...(p.featureGates ? { clusterFeatureGates: p.featureGates } : {}),
+    });
+    if (ud.encoding !== 'plain') throw new StageFailure('prepare', `the control-plane user-data needs gzip (${ud.base64Length} bytes after base64); kadd sends plain user-data only`);
+    prep.update('creating server');
+    await journal.intent('server', p.name, { zone: p.zone, flavor: p.flavor.name });
+    const created = await os.compute.createServer({
+      name: p.name, flavorRef: p.flavor.id, availability_zone: p.zone, key_name: p.keypair, networks: [{ port: st.portId! }],
+      block_device_mapping_v2: [{ boot_index: 0, uuid: st.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
+      user_data: ud.text, metadata: { ...md }, tags,
+    });
+    st.serverId = created.id;
+    await journal.done('server', p.name, created.id);
+    prep.succeed(`server ${p.name} created (${p.flavor.name}${p.zone ? `, ${p.zone}` : ''}${ud.learnerMode === false ? ', etcd learner mode off' : ''})`);
+
+    // 6. watch, stage by stage
+    const consoleFatal = async (stage: Stage): Promise<WaitVerdict<never> | undefined> => {
+      const text = await os.compute.getConsoleOutput(st.serverId!, 200).catch(() => '');
+      if (!FATAL_CONSOLE.test(text)) return undefined;
+      const d = diagnose({ console: text });
+      return { state: 'failed', error: new StageFailure(stage, `the join failed on ${p.name}: ${d.summary}`, d) };
+    };
+    const extendToken = async () => {
+      if (!token || tokenExpires - ctx.clock.now() > Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
+      const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      await kube.extendBootstrapToken(token.id, next);
+      tokenExpires = Date.parse(next);
+    };
+
+    const server = await stage<Server>(ctx, req, p, st, 'active', async () => {
+      const s = await os.compute.getServer(st.serverId!);
+      if (!s) return { state: 'failed', error: new StageFailure('active', `server ${p.name} disappeared`) };
+      if (s.status === 'ACTIVE') return { state: 'done', value: s };
+      if (s.status === 'ERROR') return { state: 'failed', error: new StageFailure('active', `server ${p.name} went to ERROR: ${s.fault?.message ?? 'no fault message'}`, diagnose({ fault: s.fault, status: 'ERROR' })) };
+      return { state: 'pending', note: `${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}` };
+    });
+    st.ip ??= firstIp(server);
+
+    await stage<KNode>(ctx, req, p, st, 'registered', async () => {
+      await extendToken();
+      const n = await kube.getNode(p.name);
+      if (n) {
+        st.registered = true;
+        return { state: 'done', value: n };
+      }
+      return (await consoleFatal('registered')) ?? { state: 'pending', note: 'kubeadm join running' };
+    });
+
+    const findMine = (view: ClusterView) => view.members.find((m) => memberMatches(m.member, p.name, st.ip));
+    await stage(ctx, req, p, st, 'member', async () => {
+      const list = await etcdctl.memberList();
+      const m = list.members.find((x) => memberMatches(x, p.name, st.ip));
+      if (m) {
+        st.memberId = m.id;
+        await journal.done('etcd-member', p.name, m.id, { learner: m.isLearner });
+        return { state: 'done', value: m };
+      }
+      return (await consoleFatal('member')) ?? { state: 'pending', note: 'waiting for kubeadm to add the member' };
+    });
+
+    await stage(ctx, req, p, st, 'promoted', async () => {
+      const list = await etcdctl.memberList();
+      const m = list.members.find((x) => x.id === st.memberId);
+      if (!m) return { state: 'failed', error: new StageFailure('promoted', `etcd member ${st.memberId} of ${p.name} disappeared from the member list`) };
+      if (!m.isLearner) return { state: 'done', value: m };
+      return (await consoleFatal('promoted')) ?? { state: 'pending', note: m.name ? 'learner started, catching up' : 'learner not started yet' };
+    });
+
+    await stage(ctx, req, p, st, 'healthy', async () => {
+      const view = await etcdctl.view();
+      const bad = view.members.filter((m) => !m.healthy || m.member.isLearner);
+      if (bad.length === 0 && findMine(view)) return { state: 'done', value: view };
+      return { state: 'pending', note: bad.map((m) => `${m.member.name || m.member.id}: ${m.reason ?? 'learner'}`).join('; ') };
+    });
+
+    await stage<KNode>(ctx, req, p, st, 'ready', async () => {
+      const n = await kube.getNode(p.name);
+      if (n?.ready) return { state: 'done', value: n };
+      return { state: 'pending', note: n ? 'NotReady' : 'Node gone' };
+    });
+
+    // 7. API load balancer pool
+    if (p.lb) {
+      const line = io.progress(`${p.name}:lb`, `adding ${st.ip} to pool ${p.lb.poolName}`);
+      const existing = (await os.loadbalancer.listMembers(p.lb.poolId)).find((m) => m.address === st.ip && m.protocol_port === API_PORT);
+      if (existing) st.lbMemberId = existing.id;
+      else {
+        await journal.intent('lb-member', p.name, { pool: p.lb.poolId });
+        const m = await os.loadbalancer.createMember(p.lb.poolId, { name: p.name, address: st.ip!, protocol_port: API_PORT, ...(p.lb.subnetId ? { subnet_id: p.lb.subnetId } : {}) });
+        st.lbMemberId = m.id;
+        await journal.done('lb-member', p.name, m.id);
+      }
+      line.succeed(`${p.name} (${st.ip}:${API_PORT}) is a member of pool ${p.lb.poolName}`);
+    }
+  } catch (e) {
+    const failure = e instanceof StageFailure ? e : undefined;
+    const interrupted = signal.aborted || e instanceof InterruptedError;
+    let diagnosis = failure?.diagnosis;
+    if (!diagnosis && st.serverId && !interrupted) {
+      const [srv, text] = await Promise.all([os.compute.getServer(st.serverId).catch(() => null), os.compute.getConsoleOutput(st.serverId, 200).catch(() => '')]);
+      diagnosis = diagnose({ fault: srv?.fault, console: text });
+    }
+    const cause = e instanceof Error ? e.message : String(e);
+    if (req.keepFailed && !interrupted) {
+      await deleteToken(ctx, kube, journal, st);
+      const kept = [st.serverId && `server ${p.name} (${st.serverId})`, st.volumeId && `volume ${p.volumeName}`, st.portId && `port ${p.portName}`, st.memberId && `etcd member ${st.memberId}`].filter(Boolean) as string[];
+      throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage ${STAGE_TEXT[st.stage as Stage] ?? st.stage}: ${cause}; kept for inspection (--keep-failed): ${kept.join(', ') || 'nothing'}`, {
+        details: diagnosis ? formatDiagnosis(p.name, diagnosis).split('\n') : [],
+        hint: st.memberId ? `the etcd member stays until removed: ${etcdctl.formatCommand(['member', 'remove', st.memberId])}` : 'delete the kept resources when done',
+      });
+    }
+    const rb = io.progress(`${p.name}:rollback`, 'rolling back');
+    const { rolledBack, left } = await rollback(ctx, req, p, st, os, kube, etcdctl, journal);
+    if (left.length) rb.fail(`rollback left behind: ${left.join(', ')}`);
+    else rb.succeed(`rolled back: ${rolledBack.join(', ') || 'nothing to undo'}`);
+    const details = [
+      ...(diagnosis ? formatDiagnosis(p.name, diagnosis).split('\n') : []),
+      ...rolledBack.map((r) => `rolled back: ${r}`),
+      ...left.map((r) => `LEFT BEHIND: ${r}`),
+      ...(snapshot ? [`etcd snapshot taken before the change: ${snapshot.path} on ${etcd.nodeName}`] : []),
+      ...removedStale.map((s) => `stale etcd member removed: ${s}`),
+    ];
+    if (interrupted) throw new InterruptedError(`interrupted while adding ${p.name}; rolled back`, { details });
+    throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage "${STAGE_TEXT[st.stage as Stage] ?? 'prepare'}": ${cause}; the cluster file is unchanged`, {
+      rolledBack, details, cause: e,
+      hint: diagnosis?.nextStep ?? (e instanceof KaddError ? e.hint : undefined),
+    });
+  } finally {
+    if (st.tokenId) await deleteToken(ctx, kube, journal, st);
+  }
+
+  // 8. the cluster file
+  const view = await etcdctl.view().catch(() => null);
+  let updatedConfig: string | undefined;
+  try {
+    updatedConfig = await deps.writeConfig(p.mastersAfter);
+  } catch (e) {
+    throw new OperationError('E_CONFIG_WRITE', `master ${p.name} was added, but writing the updated cluster file failed: ${e instanceof Error ? e.message : e}`, {
+      hint: `set n-masters to ${p.mastersAfter} in ${c.file} by hand`,
+    });
+  }
+  return {
+    cluster: c.clusterName, name: p.name, serverId: st.serverId!, ip: st.ip ?? '', zone: p.zone, flavor: p.flavor.name, memberId: st.memberId!,
+    snapshot, removedStale, lbMember: st.lbMemberId, updatedConfig, members: view ? memberTable(view) : [], durationMs: ctx.clock.now() - started,
+  };
+}
+
+async function deleteToken(ctx: Context, kube: KubeApi, journal: JournalLike, st: State): Promise<void> {
+  if (!st.tokenId) return;
+  const id = st.tokenId;
+  st.tokenId = undefined;
+  try {
+    await kube.deleteBootstrapToken(id);
+    await journal.undone('token', 'bootstrap-token', id);
+  } catch (e) {
+    ctx.io.log('warn', `could not delete bootstrap token ${id}: ${e instanceof Error ? e.message : e}; it expires on its own`);
+  }
+}
+
+async function waitFor<T>(ctx: Context, req: AddMasterRequest, what: string, timeoutMs: number, probe: () => Promise<WaitVerdict<T>>, onNote?: (n: string) => void): Promise<T> {
+  let last: WaitVerdict<T> = { state: 'pending' };
+  const w = new BatchWaiter<T>({
+    what, clock: ctx.clock, signal: ctx.signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    fetch: async () => {
+      last = await probe();
+      return new Map();
+    },
+    check: () => last,
+    onObserve: (_k, _i, v) => {
+      if (v.state === 'pending' && v.note) onNote?.(v.note);
+    },
+    onFetchError: (e) => ctx.io.log('warn', `${what}: polling failed, will retry: ${e instanceof Error ? e.message : e}`),
+  });
+  return w.wait(what, timeoutMs);
+}
+
+async function stage<T>(ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, s: Stage, probe: () => Promise<WaitVerdict<T>>): Promise<T> {
+  st.stage = s;
+  const line = ctx.io.progress(`${p.name}:${s}`, `${p.name}: waiting for ${STAGE_TEXT[s]}`);
+  const t0 = ctx.clock.now();
+  try {
+    const v = await waitFor(ctx, req, STAGE_TEXT[s], req.timeouts[s], probe, (note) => line.update(`${p.name}: waiting for ${STAGE_TEXT[s]} (${note})`));
+    line.succeed(`${p.name}: ${STAGE_TEXT[s]} (${Math.round((ctx.clock.now() - t0) / 1000)}s)`);
+    return v;
+  } catch (e) {
+    line.fail(`${p.name}: ${STAGE_TEXT[s]} failed`);
+    if (e instanceof TimeoutError) throw new StageFailure(s, `no ${STAGE_TEXT[s]} within ${Math.round(req.timeouts[s] / 1000)}s`);
+    throw e;
+  }
+}
+
+/**
+ * Undo in the safe order: pool member; the new etcd member through a surviving member (quorum
+ * re-checked); the Node; the server (waited until gone); a member kubeadm may have added meanwhile;
+ * the volume; the port. Never throws; returns what was undone and what was left.
+ */
+async function rollback(
+  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, os: OpenStackClient, kube: KubeApi, etcdctl: Etcdctl, journal: JournalLike,
+): Promise<{ rolledBack: string[]; left: string[] }> {
+  const rolledBack: string[] = [];
+  const left: string[] = [];
+  const io = ctx.io;
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+      rolledBack.push(what);
+    } catch (e) {
+      left.push(`${what.replace(/^(deleted|removed) /, '')} (${e instanceof Error ? e.message : e})`);
+      io.log('warn', `rollback: ${what} failed: ${e instanceof Error ? e.message : e}`);
+    }
+  };
+  const removeMembers = async () => {
+    const list = await etcdctl.memberList().catch(() => null);
+    const mine = list ? list.members.filter((m) => m.id === st.memberId || memberMatches(m, p.name, st.ip)) : st.memberId ? [{ id: st.memberId, name: p.name }] : [];
+    for (const m of mine) {
+      await attempt(`removed etcd member ${m.id}${m.name ? ` (${m.name})` : ''}`, async () => {
+        const v = await etcdctl.checkRemove(m.id);
+        if (!v.allowed && v.blockers.some((b) => b.code !== 'E_ETCD_MEMBER_NOT_FOUND')) {
+          throw new Error(`quorum check refused: ${v.blockers.map((b) => b.message).join('; ')}; when etcd is healthy again: ${etcdctl.formatCommand(['member', 'remove', m.id])}`);
+        }
+        await etcdctl.memberRemove(m.id);
+        await journal.undone('etcd-member', p.name, m.id);
+      });
+    }
+  };
+
+  if (st.lbMemberId && p.lb) {
+    const id = st.lbMemberId;
+    await attempt(`deleted pool member ${p.name}`, async () => {
+      await os.loadbalancer.deleteMember(p.lb!.poolId, id);
+      await journal.undone('lb-member', p.name, id);
+    });
+  }
+  await removeMembers();
+  if (st.registered || (st.serverId && (await kube.getNode(p.name).catch(() => null)))) {
+    await attempt(`deleted Node ${p.name}`, async () => {
+      await kube.deleteNode(p.name);
+      await journal.undone('node', p.name);
+    });
+  }
+  if (st.serverId) {
+    const id = st.serverId;
+    await attempt(`deleted server ${p.name}`, async () => {
+      await os.compute.deleteServer(id);
+      await waitGone(() => os.compute.getServer(id), ctx, 180_000, req.pollIntervalMs);
+      await journal.undone('server', p.name, id);
+    });
+    // kubeadm may have added its member between our removal and the server's end
+    await removeMembers();
+  }
+  if (st.volumeId) {
+    const id = st.volumeId;
+    await attempt(`deleted volume ${p.volumeName}`, async () => {
+      await deleteVolumeWhenFree(os, id, ctx, req.pollIntervalMs);
+      await journal.undone('volume', p.volumeName, id);
+    });
+  }
+  if (st.portId) {
+    const id = st.portId;
+    await attempt(`deleted port ${p.portName}`, async () => {
+      await os.network.deletePort(id);
+      await journal.undone('port', p.portName, id);
+    });
+  }
+  if (st.tokenId) {
+    const id = st.tokenId;
+    await deleteToken(ctx, kube, journal, st);
+    rolledBack.push(`deleted bootstrap token ${id}`);
+  }
+  return { rolledBack, left };
+}
+
+// ------------------------------------------------------------------------------------------------
+// the whole operation
+
+export interface RunAddMasterOptions {
+  /** opens etcd access (master-adder or SSH); closed at the end whatever happens */
+  openEtcd: () => Promise<EtcdAccess>;
+  dryRun: boolean;
+}
+
+export type RunAddMasterOutcome = { kind: 'dry-run'; plan: AddMasterPlan } | { kind: 'added'; plan: AddMasterPlan; result: AddMasterResult };
+
+export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, deps: AddMasterDeps, o: RunAddMasterOptions): Promise<RunAddMasterOutcome> {
+  validateMasterRequest(req);
+  const line = ctx.io.progress('etcd-access', 'opening etcd access');
+  let access: EtcdAccess | undefined;
+  let accessError: string | undefined;
+  try {
+    access = await o.openEtcd();
+    line.succeed(`etcd reached through ${access.transport.describe}`);
+  } catch (e) {
+    if (e instanceof KaddError && e.exitCode === 2 && !(e instanceof PreflightError)) throw e;
+    if (e instanceof InterruptedError) throw e;
+    accessError = `${e instanceof Error ? e.message : String(e)}${e instanceof KaddError && e.hint ? ` (${e.hint})` : ''}`;
+    line.fail('cannot reach etcd');
+  }
+  try {
+    const observed = await preflight(ctx, req, os, kube, access ?? { error: accessError ?? 'no etcd access' });
+    const plan = planMaster(req, observed);
+    for (const w of plan.warnings) ctx.io.log('warn', w);
+    if (o.dryRun) return { kind: 'dry-run', plan };
+    assertMasterPlan(plan);
+    const result = await executeMaster(ctx, req, plan, os, kube, access!, deps);
+    return { kind: 'added', plan, result };
+  } finally {
+    await access?.close();
+  }
+}
