@@ -28,14 +28,15 @@ export interface AddArgs {
   'keep-failed': boolean;
   'token-ttl': number;
   strict: boolean;
-  resume: boolean;
-  cleanup: boolean;
+  resume?: boolean;
+  cleanup?: boolean;
   'poll-interval': number;
   // master only
   via?: 'kube' | 'ssh';
   snapshot: boolean;
   'fix-stale': boolean;
-  'accept-host-key'?: string[];
+  'accept-host-key'?: string;
+  'adder-image'?: string;
 }
 
 export function planView(p: AddWorkersPlan) {
@@ -149,7 +150,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option('amount', { alias: 'a', type: 'number', default: 1, describe: 'how many workers (masters: one per run)' })
       .option('zone', { alias: 'z', type: 'string', describe: 'availability zone (default: round-robin over the config\'s zones)' })
       .option('flavor', { type: 'string', describe: 'flavor (default: node_flavor / master_flavor)' })
-      .option('concurrency', { type: 'number', default: 10, describe: 'workers created in parallel' })
+      .option('concurrency', { type: 'number', default: 10, describe: 'create requests in flight at once (every node is waited for in parallel)' })
       .option('timeout', { type: 'number', default: 1200, describe: 'seconds to wait for a node to join after ACTIVE' })
       .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and for the server to become ACTIVE' })
       .option('wait', { type: 'boolean', default: true, describe: 'wait until each Node is Ready (--no-wait stops at ACTIVE)' })
@@ -157,19 +158,20 @@ const add: KaddCommandModule<AddArgs> = {
       .option('keep-failed', { type: 'boolean', default: false, describe: 'leave failed servers in place for inspection (says where)' })
       .option('token-ttl', { type: 'number', default: 900, describe: 'bootstrap token lifetime in seconds (extended while nodes boot)' })
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
-      .option('resume', { type: 'boolean', default: false, describe: 'finish the nodes of an interrupted run (adopts what exists)' })
-      .option('cleanup', { type: 'boolean', default: false, describe: 'delete what an interrupted run left, then proceed' })
+      .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
+      .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
       .option('via', { choices: ['kube', 'ssh'] as const, describe: 'masters: reach etcd through the adder pod (kube) or SSH' })
       .option('snapshot', { type: 'boolean', default: true, describe: 'masters: snapshot etcd before the change (--no-snapshot skips)' })
       .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove a stale learner/member left by a failed join' })
-      .option('accept-host-key', { type: 'string', array: true, describe: 'masters over SSH: accept this host key fingerprint (SHA256:...)' })
+      .option('accept-host-key', { type: 'string', describe: 'masters over SSH: accept this unknown host key fingerprint (SHA256:...)' })
+      .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
       .conflicts('resume', 'cleanup')
       .example('kadd add --amount 3 cfg.yml', 'add three workers, spread over the configured zones')
       .example('kadd add --role master --zone az2 cfg.yml', 'add one master') as never,
   handler: async (argv) => {
-    if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'])) {
-      throw new UsageError('--via, --fix-stale and --accept-host-key apply to --role master only');
+    if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'] || argv['adder-image'])) {
+      throw new UsageError('--via, --fix-stale, --accept-host-key and --adder-image apply to --role master only');
     }
     if (!Number.isFinite(argv.timeout) || argv.timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${argv.timeout}`);
     if (!Number.isFinite(argv['boot-timeout']) || argv['boot-timeout'] <= 0) throw new UsageError(`--boot-timeout must be a positive number of seconds, got ${argv['boot-timeout']}`);
@@ -180,7 +182,7 @@ const add: KaddCommandModule<AddArgs> = {
       for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
       if (argv.role === 'master') {
         const { handleAddMaster } = await import('./add-master.js');
-        return await handleAddMaster(argv, ctx, config);
+        return await handleAddMaster(argv as never, ctx, { loadConfig: async () => config });
       }
       return await addWorkers(argv, ctx, config);
     } finally {
