@@ -13,7 +13,11 @@ export const REDACTED = '<redacted>';
 
 export function isSecretKey(k: string): boolean {
   const n = k.toLowerCase();
-  return SECRET_KEYS.has(n) || n.endsWith('password') || n.endsWith('_secret') || n.endsWith('-secret') || n.endsWith('token');
+  return (
+    SECRET_KEYS.has(n) || n.endsWith('password') || n.endsWith('_secret') || n.endsWith('-secret') || n.endsWith('token') ||
+    // namespaced user data, e.g. Nova's "OS-EXT-SRV-ATTR:user_data" in server details (microversion >= 2.3)
+    n.endsWith(':user_data')
+  );
 }
 
 /** Deep copy of a JSON-like value with secret-looking keys replaced. */

@@ -1,0 +1,274 @@
+import assert from 'node:assert/strict';
+import nock from 'nock';
+import { OpenStackError, PreflightError } from '../../lib/errors.js';
+import { COMPUTE_MICROVERSION, VOLUME_MICROVERSION } from '../../lib/openstack/client.js';
+import { CINDER, GLANCE, NEUTRON, NOVA, OCTAVIA, PROJECT, client, fixture, keystone, setupNock } from './helpers.js';
+
+const SERVER = '569f39f9-7c76-42a1-9c2d-8394e2638a6d';
+const IMAGE = '1bea47ed-f6a9-463b-b423-14b9cca9ad27';
+
+function server(id: string, name: string) {
+  const s = fixture('compute/server-get.json').server;
+  return { ...s, id, name };
+}
+
+describe('openstack typed calls', () => {
+  setupNock();
+  beforeEach(() => keystone());
+
+  describe('compute', () => {
+    it('sends the compute microversion headers', async () => {
+      nock(NOVA, { reqheaders: { 'openstack-api-version': `compute ${COMPUTE_MICROVERSION}`, 'x-openstack-nova-api-version': COMPUTE_MICROVERSION } })
+        .get('/v2.1/os-availability-zone')
+        .reply(200, fixture('compute/availability-zones.json'));
+      const { c } = client();
+      const az = await c.compute.listAvailabilityZones();
+      assert.deepEqual(az.map((z) => [z.zoneName, z.zoneState.available]), [['nova', true], ['az2', false]]);
+      assert.equal(COMPUTE_MICROVERSION, '2.67');
+    });
+
+    it('listServers: filters and all 3 pages (next links followed on our own endpoint)', async () => {
+      const q = { name: '^k8s-node-\\d+$', status: 'ACTIVE', tags: 'kadd-cluster=k8s,kadd-role=node' };
+      nock(NOVA).get('/v2.1/servers/detail').query(q).reply(200, {
+        servers: [server('s1', 'k8s-node-1')],
+        // links carry the service's internal host (proxy): only the query matters
+        servers_links: [{ rel: 'next', href: `http://controller:8774/v2.1/servers/detail?${new URLSearchParams({ ...q, marker: 's1' })}` }],
+      });
+      nock(NOVA).get('/v2.1/servers/detail').query({ ...q, marker: 's1' }).reply(200, {
+        servers: [server('s2', 'k8s-node-2')],
+        servers_links: [{ rel: 'next', href: `http://controller:8774/v2.1/servers/detail?${new URLSearchParams({ ...q, marker: 's2' })}` }],
+      });
+      nock(NOVA).get('/v2.1/servers/detail').query({ ...q, marker: 's2' }).reply(200, { servers: [server('s3', 'k8s-node-3')] });
+      const { c } = client();
+      const list = await c.compute.listServers({ name: '^k8s-node-\\d+$', status: 'ACTIVE', tags: ['kadd-cluster=k8s', 'kadd-role=node'] });
+      assert.deepEqual(list.map((s) => s.id), ['s1', 's2', 's3']);
+      assert.equal(c.counts()['compute GET'], 3);
+    });
+
+    it('pagination stops on a repeated next link', async () => {
+      const page = { servers: [server('s1', 'a')], servers_links: [{ rel: 'next', href: `${NOVA}/v2.1/servers/detail?marker=s1` }] };
+      nock(NOVA).get('/v2.1/servers/detail').reply(200, page);
+      nock(NOVA).get('/v2.1/servers/detail').query({ marker: 's1' }).reply(200, page);
+      const { c } = client();
+      await assert.rejects(c.compute.listServers(), /pagination loops/);
+    });
+
+    it('createServer: BDMv2, AZ, key, port, metadata, tags, base64 user_data, scheduler hints beside "server"', async () => {
+      let body: any;
+      nock(NOVA)
+        .post('/v2.1/servers', (b) => ((body = b), true))
+        .reply(202, fixture('compute/server-create-resp.json'));
+      const { c } = client();
+      const r = await c.compute.createServer({
+        name: 'k8s-node-2',
+        flavorRef: '2',
+        availability_zone: 'nova',
+        key_name: 'kadd-key',
+        networks: [{ port: '65c0ee9f-d634-4522-8954-51021b570b0d' }],
+        block_device_mapping_v2: [{ boot_index: 0, uuid: 'vol-1', source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
+        user_data: '#cloud-config\nruncmd: [kubeadm join]\n',
+        metadata: { 'kadd-cluster': 'k8s', 'kadd-role': 'node' },
+        tags: ['kadd-cluster=k8s', 'kadd-role=node'],
+        security_groups: [{ name: 'k8s-nodes' }],
+        'OS-SCH-HNT:scheduler_hints': { group: 'sg-1' },
+      });
+      assert.equal(r.id, 'f5dc173b-6804-445a-a6d8-c705dad5b5eb');
+      assert.deepEqual(body, {
+        server: {
+          name: 'k8s-node-2',
+          flavorRef: '2',
+          availability_zone: 'nova',
+          key_name: 'kadd-key',
+          networks: [{ port: '65c0ee9f-d634-4522-8954-51021b570b0d' }],
+          block_device_mapping_v2: [{ boot_index: 0, uuid: 'vol-1', source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
+          user_data: Buffer.from('#cloud-config\nruncmd: [kubeadm join]\n').toString('base64'),
+          metadata: { 'kadd-cluster': 'k8s', 'kadd-role': 'node' },
+          tags: ['kadd-cluster=k8s', 'kadd-role=node'],
+          security_groups: [{ name: 'k8s-nodes' }],
+        },
+        'OS-SCH-HNT:scheduler_hints': { group: 'sg-1' },
+      });
+    });
+
+    it('user_data over 65535 bytes after base64: PreflightError, no request', async () => {
+      nock.cleanAll(); // not even a token is needed
+      const { c } = client();
+      await assert.rejects(
+        c.compute.createServer({ name: 'x', flavorRef: '1', networks: 'none', user_data: 'x'.repeat(50_000) }),
+        (e: unknown) => e instanceof PreflightError && e.exitCode === 2 && /66668 bytes after base64/.test(e.message),
+      );
+      assert.deepEqual(c.counts(), {});
+    });
+
+    it('getServer: 404 -> null; deleteServer: 404 is fine; other errors surface', async () => {
+      nock(NOVA).get(`/v2.1/servers/${SERVER}`).reply(404, fixture('compute/error-itemnotfound.json'));
+      nock(NOVA).delete(`/v2.1/servers/${SERVER}`).reply(404, fixture('compute/error-itemnotfound.json'));
+      nock(NOVA).delete('/v2.1/servers/s2').reply(204);
+      nock(NOVA).delete('/v2.1/servers/s3').reply(403, fixture('compute/error-forbidden-quota.json'));
+      const { c } = client();
+      assert.equal(await c.compute.getServer(SERVER), null);
+      await c.compute.deleteServer(SERVER);
+      await c.compute.deleteServer('s2');
+      await assert.rejects(c.compute.deleteServer('s3'), (e: unknown) => e instanceof OpenStackError && e.status === 403);
+    });
+
+    it('console output, flavors, keypair, limits', async () => {
+      nock(NOVA).post(`/v2.1/servers/${SERVER}/action`, { 'os-getConsoleOutput': { length: 50 } }).reply(200, fixture('compute/console-output.json'));
+      nock(NOVA).get('/v2.1/flavors/detail').reply(200, fixture('compute/flavors-detail.json'));
+      nock(NOVA).get('/v2.1/os-keypairs/kadd-key').reply(200, fixture('compute/keypair.json'));
+      nock(NOVA).get('/v2.1/os-keypairs/nope').reply(404, { itemNotFound: { code: 404, message: 'Keypair nope not found for user x' } });
+      nock(NOVA).get('/v2.1/limits').reply(200, fixture('compute/limits.json'));
+      const { c } = client();
+      assert.match(await c.compute.getConsoleOutput(SERVER, 50), /Cloud-init v\. 22\.4 finished/);
+      assert.deepEqual((await c.compute.listFlavors()).map((f) => f.name), ['m1.tiny', 'm1.small']);
+      assert.equal((await c.compute.getKeypair('kadd-key'))!.fingerprint, '44:fe:29:6e:23:14:b9:53:5b:65:82:58:1c:fe:5a:c3');
+      assert.equal(await c.compute.getKeypair('nope'), null);
+      const l = await c.compute.getLimits();
+      assert.deepEqual([l.maxTotalCores, l.totalCoresUsed, l.maxTotalRAMSize, l.totalRAMUsed, l.maxTotalInstances, l.totalInstancesUsed], [20, 2, 51200, 4096, 10, 2]);
+    });
+  });
+
+  describe('block-storage', () => {
+    it('createVolume from an image with AZ, type, size and metadata; volume microversion header', async () => {
+      nock(CINDER, { reqheaders: { 'openstack-api-version': `volume ${VOLUME_MICROVERSION}` } })
+        .post(`/v3/${PROJECT}/volumes`, {
+          volume: { name: 'k8s-node-1-root', size: 20, imageRef: IMAGE, availability_zone: 'nova', volume_type: 'ssd', metadata: { 'kadd-cluster': 'k8s' } },
+        })
+        .reply(202, fixture('volume/volume-create-resp.json'));
+      const { c } = client();
+      const v = await c.volume.createVolume({ name: 'k8s-node-1-root', size: 20, imageRef: IMAGE, availability_zone: 'nova', volume_type: 'ssd', metadata: { 'kadd-cluster': 'k8s' } });
+      assert.equal(v.status, 'creating');
+      assert.equal(VOLUME_MICROVERSION, '3.59');
+    });
+
+    it('listVolumes with name/status/metadata filters across pages; get 404 -> null; delete 404 ok; types; limits', async () => {
+      const q = { name: 'k8s-node-1-root', status: 'available', metadata: JSON.stringify({ 'kadd-cluster': 'k8s' }) };
+      const page1 = fixture('volume/volumes-detail.json');
+      page1.volumes_links[0].href = `${CINDER}/v3/${PROJECT}/volumes/detail?${new URLSearchParams({ ...q, limit: '1', marker: 'v1' })}`;
+      nock(CINDER).get(`/v3/${PROJECT}/volumes/detail`).query(q).reply(200, page1);
+      nock(CINDER).get(`/v3/${PROJECT}/volumes/detail`).query({ ...q, limit: '1', marker: 'v1' }).reply(200, { volumes: [] });
+      nock(CINDER).get(`/v3/${PROJECT}/volumes/nope`).reply(404, { itemNotFound: { code: 404, message: 'Volume nope could not be found.' } });
+      nock(CINDER).delete(`/v3/${PROJECT}/volumes/nope`).reply(404, { itemNotFound: { code: 404, message: 'Volume nope could not be found.' } });
+      nock(CINDER).get(`/v3/${PROJECT}/types`).reply(200, fixture('volume/types.json'));
+      nock(CINDER).get(`/v3/${PROJECT}/limits`).reply(200, fixture('volume/limits.json'));
+      const { c } = client();
+      const vols = await c.volume.listVolumes({ name: 'k8s-node-1-root', status: 'available', metadata: { 'kadd-cluster': 'k8s' } });
+      assert.deepEqual(vols.map((v) => v.name), ['k8s-node-1-root']);
+      assert.equal(await c.volume.getVolume('nope'), null);
+      await c.volume.deleteVolume('nope');
+      assert.deepEqual(await c.volume.listVolumeTypes(), [
+        { id: '6685584b-1eac-4da6-b5c3-555430cf68ff', name: '__DEFAULT__' },
+        { id: '8eb69a46-df97-4e41-9586-9a40a7533803', name: 'ssd' },
+      ]);
+      const l = await c.volume.getLimits();
+      assert.deepEqual([l.maxTotalVolumes, l.totalVolumesUsed, l.maxTotalVolumeGigabytes, l.totalGigabytesUsed], [10, 2, 1000, 40]);
+    });
+  });
+
+  describe('image', () => {
+    it('by id, by name, none, several', async () => {
+      const img = fixture('image/images.json').images[0];
+      nock(GLANCE).get(`/v2/images/${IMAGE}`).reply(200, img);
+      nock(GLANCE).get('/v2/images').query({ name: 'ubuntu-22.04' }).reply(200, fixture('image/images.json'));
+      nock(GLANCE).get('/v2/images').query({ name: 'nope' }).reply(200, { images: [] });
+      nock(GLANCE).get('/v2/images').query({ name: 'dup' }).reply(200, { images: [{ ...img, name: 'dup', id: 'i1' }, { ...img, name: 'dup', id: 'i2' }] });
+      const { c } = client();
+      assert.equal((await c.image.findImage(IMAGE))!.name, 'ubuntu-22.04');
+      assert.equal((await c.image.findImage('ubuntu-22.04'))!.id, IMAGE);
+      assert.equal(await c.image.findImage('nope'), null);
+      await assert.rejects(c.image.findImage('dup'), /2 images are named 'dup' \(i1 active, i2 active\)/);
+    });
+
+    it('follows Glance "next" links', async () => {
+      const img = fixture('image/images.json').images[0];
+      nock(GLANCE).get('/v2/images').query({ name: 'u' }).reply(200, { images: [{ ...img, name: 'u', status: 'deactivated', id: 'i1' }], next: '/v2/images?name=u&marker=i1' });
+      nock(GLANCE).get('/v2/images').query({ name: 'u', marker: 'i1' }).reply(200, { images: [{ ...img, name: 'u', id: 'i2' }] });
+      const { c } = client();
+      assert.equal((await c.image.findImage('u'))!.id, 'i2');
+    });
+  });
+
+  describe('network', () => {
+    it('find network/subnet/router/security group by exact name, limited to the project where private', async () => {
+      nock(NEUTRON).get('/v2.0/networks').query({ name: 'k8s-net' }).reply(200, fixture('network/networks.json'));
+      nock(NEUTRON).get('/v2.0/subnets').query({ name: 'k8s-subnet', network_id: 'd32019d3-bc6e-4319-9c1d-6722fc136a22' }).reply(200, fixture('network/subnets.json'));
+      nock(NEUTRON).get('/v2.0/routers').query({ name: 'k8s-router', project_id: PROJECT }).reply(200, fixture('network/routers.json'));
+      nock(NEUTRON).get('/v2.0/security-groups').query({ name: 'k8s-nodes', project_id: PROJECT }).reply(200, fixture('network/security-groups.json'));
+      nock(NEUTRON).get('/v2.0/security-groups').query({ name: 'none', project_id: PROJECT }).reply(200, { security_groups: [] });
+      const { c } = client();
+      const net = await c.network.findNetwork('k8s-net');
+      assert.equal(net!.id, 'd32019d3-bc6e-4319-9c1d-6722fc136a22');
+      assert.equal((await c.network.findSubnet('k8s-subnet', net!.id))!.cidr, '10.32.192.0/18');
+      assert.equal((await c.network.findRouter('k8s-router'))!.external_gateway_info!.network_id, 'ae34051f-aa6c-4c75-abf5-50dc9ac99ef3');
+      assert.equal((await c.network.findSecurityGroup('k8s-nodes'))!.id, 'f0ac4394-7e4a-4409-9701-ba8be283dbc3');
+      assert.equal(await c.network.findSecurityGroup('none'), null);
+    });
+
+    it('two networks with one name: ours wins; two of ours is an error', async () => {
+      const n = fixture('network/networks.json').networks[0];
+      nock(NEUTRON).get('/v2.0/networks').query({ name: 'k8s-net' }).reply(200, { networks: [{ ...n, id: 'other', project_id: 'x' }, n] });
+      nock(NEUTRON).get('/v2.0/networks').query({ name: 'k8s-net' }).reply(200, { networks: [{ ...n, id: 'a' }, { ...n, id: 'b' }] });
+      const { c } = client();
+      assert.equal((await c.network.findNetwork('k8s-net'))!.id, n.id);
+      await assert.rejects(c.network.findNetwork('k8s-net'), /2 networks are named 'k8s-net' \(a, b\)/);
+    });
+
+    it('router interface (already present counts as done), external networks, port tags, ports, quota details', async () => {
+      nock(NEUTRON).put('/v2.0/routers/r1/add_router_interface', { subnet_id: 's1' }).reply(200, { id: 'r1', subnet_id: 's1', port_id: 'p' });
+      nock(NEUTRON).put('/v2.0/routers/r1/add_router_interface', { subnet_id: 's1' }).reply(400, fixture('network/error-neutron.json'));
+      nock(NEUTRON).get('/v2.0/networks').query({ 'router:external': 'true' }).reply(200, { networks: [{ id: 'ext', name: 'public', 'router:external': true }] });
+      nock(NEUTRON).put('/v2.0/ports/p1/tags', { tags: ['kadd-cluster=k8s'] }).reply(200, { tags: ['kadd-cluster=k8s'] });
+      nock(NEUTRON).get('/v2.0/ports').query({ name: 'k8s-node-1-port-0', project_id: PROJECT }).reply(200, { ports: [fixture('network/port-create-resp.json').port] });
+      nock(NEUTRON).delete('/v2.0/ports/gone').reply(404, fixture('network/error-notfound.json'));
+      nock(NEUTRON).get(`/v2.0/quotas/${PROJECT}/details`).reply(200, fixture('network/quota-details.json'));
+      const { c } = client();
+      await c.network.addRouterInterface('r1', 's1');
+      await c.network.addRouterInterface('r1', 's1');
+      assert.deepEqual((await c.network.listExternalNetworks()).map((n) => n.id), ['ext']);
+      await c.network.setPortTags('p1', ['kadd-cluster=k8s']);
+      assert.equal((await c.network.listPorts({ name: 'k8s-node-1-port-0' }))[0]!.fixed_ips![0]!.ip_address, '10.32.192.11');
+      await c.network.deletePort('gone');
+      const q = await c.network.getQuotaDetails(await c.projectId());
+      assert.deepEqual(q.port, { used: 5, limit: 500, reserved: 0 });
+      assert.deepEqual(q.router, { used: 1, limit: 10, reserved: 0 });
+    });
+
+    it('create network, subnet, router, security group, port', async () => {
+      nock(NEUTRON).post('/v2.0/networks', { network: { name: 'k8s-net', admin_state_up: true } }).reply(201, { network: fixture('network/networks.json').networks[0] });
+      nock(NEUTRON).post('/v2.0/subnets', { subnet: { name: 'k8s-subnet', network_id: 'n1', cidr: '10.32.192.0/18', ip_version: 4 } }).reply(201, { subnet: fixture('network/subnets.json').subnets[0] });
+      nock(NEUTRON).post('/v2.0/routers', { router: { name: 'k8s-router', external_gateway_info: { network_id: 'ext' } } }).reply(201, { router: fixture('network/routers.json').routers[0] });
+      nock(NEUTRON).post('/v2.0/security-groups', { security_group: { name: 'k8s-nodes', description: 'kadd' } }).reply(201, { security_group: fixture('network/security-groups.json').security_groups[0] });
+      nock(NEUTRON)
+        .post('/v2.0/ports', { port: { name: 'k8s-node-1-port-0', network_id: 'n1', fixed_ips: [{ subnet_id: 's1' }], security_groups: ['sg1'] } })
+        .reply(201, fixture('network/port-create-resp.json'));
+      const { c } = client();
+      await c.network.createNetwork({ name: 'k8s-net', admin_state_up: true });
+      await c.network.createSubnet({ name: 'k8s-subnet', network_id: 'n1', cidr: '10.32.192.0/18', ip_version: 4 });
+      await c.network.createRouter({ name: 'k8s-router', external_gateway_info: { network_id: 'ext' } });
+      await c.network.createSecurityGroup({ name: 'k8s-nodes', description: 'kadd' });
+      const p = await c.network.createPort({ name: 'k8s-node-1-port-0', network_id: 'n1', fixed_ips: [{ subnet_id: 's1' }], security_groups: ['sg1'] });
+      assert.equal(p.id, '65c0ee9f-d634-4522-8954-51021b570b0d');
+      assert.equal(c.counts()['network POST'], 5);
+    });
+  });
+
+  describe('load-balancer', () => {
+    it('find LB, listeners, pools, members (paged), delete member 404 ok', async () => {
+      const LB = '607226db-27ef-4d41-ae89-f2a800e9c2db';
+      const POOL = '9aa16cdc-8d18-47b9-aba9-ec044531a79f';
+      nock(OCTAVIA).get('/v2/lbaas/loadbalancers').query({ name: 'k8s-api' }).reply(200, fixture('loadbalancer/loadbalancers.json'));
+      nock(OCTAVIA).get('/v2/lbaas/listeners').query({ loadbalancer_id: LB }).reply(200, fixture('loadbalancer/listeners.json'));
+      nock(OCTAVIA).get('/v2/lbaas/pools').query({ loadbalancer_id: LB }).reply(200, fixture('loadbalancer/pools.json'));
+      nock(OCTAVIA).get(`/v2/lbaas/pools/${POOL}/members`).reply(200, { ...fixture('loadbalancer/members.json'), members_links: [{ rel: 'next', href: `${OCTAVIA}/v2/lbaas/pools/${POOL}/members?marker=m1` }] });
+      nock(OCTAVIA).get(`/v2/lbaas/pools/${POOL}/members`).query({ marker: 'm1' }).reply(200, { members: [{ id: 'm2', address: '10.32.192.22', protocol_port: 6443 }], members_links: [] });
+      nock(OCTAVIA).delete(`/v2/lbaas/pools/${POOL}/members/m9`).reply(404, { faultcode: 'Client', faultstring: 'Member m9 not found.', debuginfo: null });
+      const { c } = client();
+      const lb = await c.loadbalancer.findLoadBalancer('k8s-api');
+      assert.equal(lb!.vip_address, '10.32.192.50');
+      assert.equal((await c.loadbalancer.listListeners({ loadbalancer_id: LB }))[0]!.protocol_port, 6443);
+      assert.equal((await c.loadbalancer.listPools({ loadbalancer_id: LB }))[0]!.id, POOL);
+      assert.deepEqual((await c.loadbalancer.listMembers(POOL)).map((m) => m.address), ['10.32.192.21', '10.32.192.22']);
+      await c.loadbalancer.deleteMember(POOL, 'm9');
+    });
+  });
+});
