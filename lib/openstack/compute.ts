@@ -19,9 +19,17 @@ export function encodeUserData(plain: string): string {
 
 /** The POST /servers body: scheduler hints sit next to "server", user_data is base64. */
 export function serverCreateBody(req: CreateServerRequest): Record<string, unknown> {
-  const { user_data, 'OS-SCH-HNT:scheduler_hints': hints, ...rest } = req;
+  const { user_data, user_data_base64, 'OS-SCH-HNT:scheduler_hints': hints, ...rest } = req;
   const server: Record<string, unknown> = { ...rest };
+  if (user_data !== undefined && user_data_base64 !== undefined) throw new Error('createServer: give user_data or user_data_base64, not both');
   if (user_data !== undefined) server.user_data = encodeUserData(user_data);
+  if (user_data_base64 !== undefined) {
+    // already encoded (e.g. gzip-compressed cloud-config): sent as is, size still checked
+    if (user_data_base64.length > MAX_USER_DATA_BYTES) {
+      throw new PreflightError(`user_data is ${user_data_base64.length} bytes after base64, over Nova's limit of ${MAX_USER_DATA_BYTES}`, { code: 'E_USER_DATA_SIZE' });
+    }
+    server.user_data = user_data_base64;
+  }
   for (const k of Object.keys(server)) if (server[k] === undefined) delete server[k];
   const body: Record<string, unknown> = { server };
   if (hints && Object.keys(hints).length > 0) body['OS-SCH-HNT:scheduler_hints'] = hints;

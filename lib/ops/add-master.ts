@@ -155,7 +155,7 @@ export interface AddMasterDeps {
   journal: JournalLike;
   caCertHash: (pem: string) => string;
   /** lib/cloudinit renderMasterUserData */
-  renderUserData: (input: MasterUserDataInput) => Promise<{ text: string; encoding: 'plain' | 'gzip'; base64Length: number; learnerMode?: boolean }>;
+  renderUserData: (input: MasterUserDataInput) => Promise<{ text: string; base64: string; encoding: 'plain' | 'gzip'; base64Length: number; learnerMode?: boolean }>;
   /** lib/etcd generateCertificateKey (registers it as a secret) */
   certificateKey: () => string;
   /** lib/etcd kubeadmUploadCerts */
@@ -552,13 +552,13 @@ export async function executeMaster(
       caCertHash: deps.caCertHash(await kube.clusterCaPem()), k8sVersion: p.k8sVersion, certificateKey: key,
       ...(st.ip ? { advertiseAddress: st.ip } : {}), ...(p.featureGates ? { clusterFeatureGates: p.featureGates } : {}),
     });
-    if (ud.encoding !== 'plain') throw new StageFailure('prepare', `the control-plane user-data needs gzip (${ud.base64Length} bytes after base64); kadd sends plain user-data only`);
     prep.update('creating server');
     await journal.intent('server', p.name, { zone: p.zone, flavor: p.flavor.name });
     const created = await os.compute.createServer({
       name: p.name, flavorRef: p.flavor.id, availability_zone: p.zone, key_name: p.keypair, networks: [{ port: st.portId! }],
       block_device_mapping_v2: [{ boot_index: 0, uuid: st.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
-      user_data: ud.text, metadata: { ...md }, tags,
+      // base64 of exactly what cloud-init gets (gzip-compressed when the plain text would not fit)
+      user_data_base64: ud.base64, metadata: { ...md }, tags,
     });
     st.serverId = created.id;
     await journal.done('server', p.name, created.id);

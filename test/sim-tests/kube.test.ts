@@ -289,8 +289,13 @@ describe('sim kube: kubelet joins', function () {
     assert.equal(gone.status.conditions.find((c: any) => c.type === 'Ready').status, 'Unknown');
   });
 
-  const failing: [string, () => string, RegExp][] = [
-    ['expired token', () => { const t = h.sim.createToken({ ttlMs: 1000 }); h.core.advance(5000); return joinUserData({ endpoint: h.sim.endpoint(), token: t, hash: h.sim.caHash }); }, /error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID "[a-z0-9]{6}"/],
+  const failing: [string, () => string | Promise<string>, RegExp][] = [
+    ['expired token', async () => {
+      // expirations are wall-clock (as on a real apiserver): let a 1 ms token really expire
+      const t = h.sim.createToken({ ttlMs: 1 });
+      await new Promise((r) => setTimeout(r, 20));
+      return joinUserData({ endpoint: h.sim.endpoint(), token: t, hash: h.sim.caHash });
+    }, /error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID "[a-z0-9]{6}"/],
     ['wrong CA hash', () => joinUserData({ endpoint: h.sim.endpoint(), token: h.sim.createToken(), hash: 'sha256:' + '0'.repeat(64) }), /cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:[0-9a-f]{64}" are pinned/],
     ['wrong group', () => joinUserData({ endpoint: h.sim.endpoint(), token: h.sim.createToken({ groups: ['system:bootstrappers:other'] }), hash: h.sim.caHash }), /configmaps "kubeadm-config" is forbidden: User "system:bootstrap:[a-z0-9]{6}" cannot get resource "configmaps"/],
     ['wrong endpoint', () => joinUserData({ endpoint: '10.9.9.9:6443', token: h.sim.createToken(), hash: h.sim.caHash }), /dial tcp 10\.9\.9\.9:6443: connect: connection refused/],
@@ -300,7 +305,7 @@ describe('sim kube: kubelet joins', function () {
     it(`rejects a join with ${what}, prints kubeadm's error and registers no Node`, async () => {
       const id = `s-${what}`;
       const name = `demo-node-${what.replace(/\W/g, '')}`.toLowerCase();
-      h.core.events.emit('server.active', server(id, name, '10.0.2.9', ud()));
+      h.core.events.emit('server.active', server(id, name, '10.0.2.9', await ud()));
       const log = await until(() => h.core.consoles.get(id)?.includes('error execution phase') && h.core.consoles.get(id), 3000);
       assert.match(log, re);
       assert.equal(h.sim.node(name), undefined);

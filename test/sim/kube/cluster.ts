@@ -620,7 +620,9 @@ export class KubeCluster {
 
   /** token cleaner + garbage collector + bootstrap signer; cheap enough to run before each request */
   gc(): void {
-    const now = this.now();
+    // expirations are wall-clock timestamps (written by clients with their own clock, as against a real
+    // apiserver); the sim's scaled clock only speeds up the simulated delays
+    const now = Date.now();
     for (const s of this.list('secrets', 'kube-system')) {
       if (s.type !== 'bootstrap.kubernetes.io/token') continue;
       const exp = secretField(s, 'expiration');
@@ -643,7 +645,7 @@ export class KubeCluster {
       if (!id || !sec || s.metadata.name !== `bootstrap-token-${id}`) continue;
       if (secretField(s, 'usage-bootstrap-signing') !== 'true') continue;
       const exp = secretField(s, 'expiration');
-      if (exp && Date.parse(exp) <= this.now()) continue;
+      if (exp && Date.parse(exp) <= Date.now()) continue;
       data[`jws-kubeconfig-${id}`] = detachedJws(kc, id, sec);
     }
     const before = JSON.stringify(ci.data);

@@ -485,7 +485,7 @@ export function createBootstrapTokenSecret(c: KubeCluster, opts: { ttlMs: number
   const secret = randAlnum(c, 16);
   const data: Record<string, string> = { 'token-id': id, 'token-secret': secret };
   if (opts.description) data.description = opts.description;
-  if (opts.ttlMs > 0) data.expiration = k8sTime(c.now() + opts.ttlMs);
+  if (opts.ttlMs > 0) data.expiration = k8sTime(Date.now() + opts.ttlMs); // wall clock, see Cluster.gc
   for (const u of opts.usages ?? []) data[`usage-bootstrap-${u}`] = 'true';
   if (opts.groups?.length) data['auth-extra-groups'] = opts.groups.join(',');
   const b64: Record<string, string> = {};

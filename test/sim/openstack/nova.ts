@@ -1,10 +1,24 @@
 /** Nova (compute v2.1): flavors, keypairs, availability zones, limits, servers, console output. */
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import type { SimCoreImpl } from '../core.js';
 import type { SimServerInfo } from '../contract.js';
 import type { Store, Server, Port, Volume } from './store.js';
 import type { Cinder } from './cinder.js';
 import { type Ctx, type Route, route, send, isoZ, parseMicroversion, cmpVersion, parseTime } from './util.js';
+
+/** What cloud-init sees: base64-decoded, and inflated when gzip-compressed (cloud-init detects the magic bytes). */
+export function decodeUserData(b64: string): string {
+  const raw = Buffer.from(b64, 'base64');
+  if (raw.length > 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+    try {
+      return gunzipSync(raw).toString('utf8');
+    } catch {
+      return raw.toString('latin1');
+    }
+  }
+  return raw.toString('utf8');
+}
 
 export const NOVA_MIN: [number, number] = [2, 1];
 export const NOVA_MAX: [number, number] = [2, 93];
@@ -585,7 +599,7 @@ export class Nova {
     const p = s.ports.length ? this.store.ports.get(s.ports[0]!) : undefined;
     return {
       id: s.id, name: s.name, status: s.status, metadata: s.metadata, availabilityZone: s.az,
-      userData: s.userData ? Buffer.from(s.userData, 'base64').toString('utf8') : undefined,
+      userData: s.userData ? decodeUserData(s.userData) : undefined,
       ip: p?.fixedIps[0]?.ip_address,
     };
   }
