@@ -1,21 +1,23 @@
 /**
- * npm run bench [-- --json] [--runs N] [--only name[,name]] [--no-build]
+ * npm run bench [-- --json] [--runs N] [--only name[,name]] [--no-build] [--quick]
  *
  * Builds (tsc -p tsconfig.build.json) unless --no-build, runs the registered benchmarks
  * (scripts/bench/index.ts) and prints their figures; with --json, one JSON object on stdout.
- * Exit 1 if a goal is missed (helpColdStartRatio > 2.5).
+ * --quick (CI): fewer runs and faster simulated time, same figures.
+ * Exit 1 if a goal is missed (see GOALS).
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchmarks } from './bench/index.js';
 
-const GOALS: Record<string, number> = { helpColdStartRatio: 2.5 };
+const GOALS: Record<string, number> = { helpColdStartRatio: 2.5, scale50Ratio: 1.15, requestsPerWorker: 6, pollRequestsPerTick: 1 };
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const runsArg = args.indexOf('--runs');
-const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 11;
+const quick = args.includes('--quick');
+const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : quick ? 5 : 11;
 const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? String(args[onlyArg + 1]).split(',') : undefined;
 if (!Number.isInteger(runs) || runs < 1) {
@@ -38,7 +40,7 @@ for (const b of benchmarks) {
   if (only && !only.includes(b.name)) continue;
   log(`bench ${b.name}: ${b.describe}`);
   try {
-    Object.assign(figures, await b.run({ root, runs, log }));
+    Object.assign(figures, await b.run({ root, runs, log, quick }));
   } catch (e) {
     log(`error: bench ${b.name} failed: ${(e as Error).message}`);
     failed = true;

@@ -73,6 +73,10 @@ export async function runAddWorkers(
       }
       req = { ...req, resumeNames: names };
       ctx.io.log('info', `resuming ${names.join(', ')}`);
+      // adopted servers were booted with the interrupted run's bootstrap token: keep it alive while this
+      // run waits for them, and delete it at the end with this run's own token
+      const tokenIds = report.leftovers.filter((l) => l.kind === 'token' && l.id).map((l) => l.id!);
+      if (tokenIds.length) req = { ...req, adoptTokenIds: tokenIds };
     }
     if (choice === 'cleanup') {
       const os = await ctx.openstack();

@@ -16,7 +16,7 @@ import { KaddError, OperationError, PreflightError, UsageError } from '../errors
 import {
   exactNamesPattern, nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
-import { BatchWaiter, TimeoutError, mapLimit } from './poll.js';
+import { BatchWaiter, Semaphore, TimeoutError, mapLimit } from './poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 
 export const NOVA_USER_DATA_LIMIT = 65535;
@@ -40,6 +40,8 @@ export interface AddWorkersRequest {
   maxPollIntervalMs: number;
   /** names to reuse (resume after a crash): adopt what exists under them */
   resumeNames?: string[];
+  /** bootstrap tokens of an interrupted run whose servers are adopted: extended with ours, deleted at the end */
+  adoptTokenIds?: string[];
 }
 
 export type NetAction = 'exists' | 'create';
@@ -486,6 +488,36 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   });
   await journal.done('token', 'bootstrap-token', token.id);
   let tokenExpires = Date.parse(token.expiration);
+  const adoptedTokens: string[] = [];
+  for (const id of req.adoptTokenIds ?? []) {
+    if (id === token.id) continue;
+    try {
+      await kube.extendBootstrapToken(id, token.expiration);
+      await journal.done('token', `bootstrap-token-${id}`, id, { adopted: true });
+      adoptedTokens.push(id);
+      io.log('debug', `bootstrap token ${id} of the interrupted run kept until ${token.expiration} for the adopted servers`);
+    } catch (e) {
+      io.log('warn', `the interrupted run's bootstrap token ${id} is gone (${e instanceof Error ? e.message : e}); adopted servers that have not joined yet cannot join and will be rolled back`);
+    }
+  }
+
+  // extend the token while nodes still boot: every waiter's tick (volumes, servers, Nodes) calls this,
+  // so a slow build cannot outlive the token (a node only uses it after ACTIVE)
+  let extending: Promise<void> | undefined;
+  const keepToken = async (): Promise<void> => {
+    if (extending) return extending;
+    if (tokenExpires - ctx.clock.now() >= Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
+    extending = (async () => {
+      const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      await kube.extendBootstrapToken(token.id, next);
+      for (const id of adoptedTokens) await kube.extendBootstrapToken(id, next).catch(() => undefined);
+      tokenExpires = Date.parse(next);
+      io.log('debug', `bootstrap token ${token.id} extended to ${next}`);
+    })().finally(() => {
+      extending = undefined;
+    });
+    return extending;
+  };
 
   const states: NodeState[] = p.nodes.map((n) => ({ plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId }));
   const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
@@ -504,6 +536,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       if (v.status === 'error') return { state: 'failed', error: new OperationError('E_VOLUME_ERROR', `volume ${v.name ?? id} went to error`) };
       return { state: 'pending', note: v.status };
     },
+    onTick: keepToken,
     onFetchError: (e) => io.log('warn', `polling volumes failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
 
@@ -525,6 +558,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       const st = states.find((x) => x.serverId === id);
       if (st && s && s.status !== 'ACTIVE') say(st, `server ${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}`);
     },
+    onTick: keepToken,
     onFetchError: (e) => io.log('warn', `polling servers failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
 
@@ -545,17 +579,11 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       const st = states.find((x) => x.plan.name === name);
       if (st && n && !n.ready) say(st, 'Node registered, NotReady');
     },
-    onTick: async () => {
-      // extend the token while nodes are still booting
-      if (tokenExpires - ctx.clock.now() < Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) {
-        const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-        await kube.extendBootstrapToken(token.id, next);
-        tokenExpires = Date.parse(next);
-        io.log('debug', `bootstrap token extended to ${next}`);
-      }
-    },
+    onTick: keepToken,
     onFetchError: (e) => io.log('warn', `polling Nodes failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
+
+  const slots = new Semaphore(req.concurrency);
 
   async function createOnce(s: NodeState): Promise<Server> {
     const n = s.plan;
@@ -569,7 +597,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (!s.portId) {
       say(s, 'creating port');
       await journal.intent('port', n.portName, { network: networkId });
-      const port = await os.network.createPort({ name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}` });
+      const port = await slots.use(() => os.network.createPort({ name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}` }));
       s.portId = port.id;
       await journal.done('port', n.portName, port.id);
       os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
@@ -577,10 +605,10 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (!s.serverId && !s.volumeId) {
       say(s, 'creating volume');
       await journal.intent('volume', n.volumeName, { size: p.volumeSize, zone: s.zone });
-      const v = await os.volume.createVolume({
+      const v = await slots.use(() => os.volume.createVolume({
         name: n.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: s.zone,
         ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': n.name },
-      });
+      }));
       s.volumeId = v.id;
       await journal.done('volume', n.volumeName, v.id);
     }
@@ -594,12 +622,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         caCertHash: caHash, k8sVersion: p.k8sVersion, labels: workerLabels(c), taints: c.nodeTaints,
       });
       await journal.intent('server', n.name, { zone: s.zone, flavor: n.flavor.name });
-      const created = await os.compute.createServer({
+      const created = await slots.use(() => os.compute.createServer({
         name: n.name, flavorRef: n.flavor.id, availability_zone: s.zone, key_name: p.keypair,
         networks: [{ port: s.portId! }],
         block_device_mapping_v2: [{ boot_index: 0, uuid: s.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
         user_data: userData, metadata: { ...md }, tags,
-      });
+      }));
       s.serverId = created.id;
       await journal.done('server', n.name, created.id);
     }
@@ -703,7 +731,9 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     lines.get(n.name)!.succeed(`Node Ready (${s.ip ?? 'no ip'})`);
   }
 
-  const settled = await mapLimit(states, req.concurrency, async (s) => {
+  // every node runs at once (waiting is one list call per tick for all of them); --concurrency caps the
+  // create requests in flight, so a batch of 50 takes about as long as one
+  const settled = await mapLimit(states, states.length, async (s) => {
     if (signal.aborted) {
       s.outcome = 'interrupted';
       return;
@@ -726,12 +756,25 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   });
   void settled;
 
-  // token: deleted at the end, whatever happened
-  try {
-    await kube.deleteBootstrapToken(token.id);
+  // token: deleted at the end, whatever happened -- except with --no-wait, where nodes that are ACTIVE
+  // have not run kubeadm join yet: the token then stays until its (short) expiry so they can still join
+  const stillJoining = !req.wait && states.some((s) => s.outcome === 'active');
+  if (stillJoining) {
+    io.log('info', `bootstrap token ${token.id} stays until ${new Date(tokenExpires).toISOString().replace(/\.\d{3}Z$/, 'Z')} so the new nodes can join (--no-wait); \`kubeadm token delete ${token.id}\` removes it earlier`);
     await journal.undone('token', 'bootstrap-token', token.id);
-  } catch (e) {
-    io.log('warn', `could not delete bootstrap token ${token.id}: ${e instanceof Error ? e.message : e}; it expires at ${new Date(tokenExpires).toISOString()}`);
+  } else {
+    for (const id of adoptedTokens) {
+      await kube.deleteBootstrapToken(id).then(
+        () => journal.undone('token', `bootstrap-token-${id}`, id),
+        (e: unknown) => io.log('warn', `could not delete bootstrap token ${id}: ${e instanceof Error ? e.message : e}`),
+      );
+    }
+    try {
+      await kube.deleteBootstrapToken(token.id);
+      await journal.undone('token', 'bootstrap-token', token.id);
+    } catch (e) {
+      io.log('warn', `could not delete bootstrap token ${token.id}: ${e instanceof Error ? e.message : e}; it expires at ${new Date(tokenExpires).toISOString()}`);
+    }
   }
 
   const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');

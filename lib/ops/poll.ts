@@ -178,3 +178,22 @@ export async function mapLimit<A, R>(items: A[], limit: number, fn: (a: A, i: nu
   await Promise.all(workers);
   return out;
 }
+
+/** At most `limit` holders at once; waiters are served in order. */
+export class Semaphore {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+
+  async use<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}

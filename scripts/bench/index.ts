@@ -4,6 +4,7 @@
  * the list below; its figures appear in `npm run bench -- --json` next to the others.
  */
 import { helpColdStart } from './help-cold-start.js';
+import { addWorkers } from './add-workers.js';
 
 export interface BenchContext {
   /** repository root */
@@ -12,6 +13,8 @@ export interface BenchContext {
   runs: number;
   /** progress and notes (stderr) */
   log(msg: string): void;
+  /** --quick (CI): smaller/faster settings, same figures */
+  quick?: boolean;
 }
 
 export interface Benchmark {
@@ -20,4 +23,4 @@ export interface Benchmark {
   run(ctx: BenchContext): Promise<Record<string, number>>;
 }
 
-export const benchmarks: Benchmark[] = [helpColdStart];
+export const benchmarks: Benchmark[] = [helpColdStart, addWorkers];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { BatchWaiter, TimeoutError, mapLimit } from '../../lib/ops/poll.js';
+import { BatchWaiter, Semaphore, TimeoutError, mapLimit } from '../../lib/ops/poll.js';
 import { InterruptedError } from '../../lib/errors.js';
 import type { Clock } from '../../lib/clock.js';
 
@@ -99,5 +99,28 @@ describe('ops/poll mapLimit', () => {
     });
     assert.equal(peak, 2);
     assert.deepEqual(res.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)), [50, 10, 'four', 20, 30]);
+  });
+});
+
+describe('ops/poll Semaphore', () => {
+  it('caps holders at the limit, serves waiters in order, and frees the slot on a throw', async () => {
+    const sem = new Semaphore(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const task = (i: number) => sem.use(async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 5));
+      order.push(i);
+      active--;
+      if (i === 1) throw new Error('boom');
+      return i;
+    });
+    const r = await Promise.allSettled([0, 1, 2, 3, 4].map(task));
+    assert.equal(peak, 2);
+    assert.equal(r[1]!.status, 'rejected');
+    assert.deepEqual(order.slice(2).sort(), [2, 3, 4]);
+    assert.equal(await sem.use(async () => 'free'), 'free', 'no slot leaked');
   });
 });

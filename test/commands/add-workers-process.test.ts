@@ -1,0 +1,90 @@
+/**
+ * `kadd add --role node` as a child process (node bin/kadd.js, sources through tsx): Ctrl-C (SIGINT)
+ * and kill -9 in the middle of a batch, against the simulator running in this process.
+ */
+import assert from 'node:assert/strict';
+import { FAST_FLAGS, readUpdated, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+
+function leftovers(h: KaddSim, names: string[]) {
+  return {
+    servers: h.servers().filter((s) => names.includes(s.name)).map((s) => s.name).sort(),
+    volumes: h.volumes().filter((v) => names.some((n) => v.name === `${n}-root`) && v.status !== 'deleting').map((v) => v.name).sort(),
+    ports: h.ports().filter((p) => names.some((n) => p.name === `${n}-port-0`)).map((p) => p.name).sort(),
+  };
+}
+
+describe('kadd add --role node, interrupted (child process on the simulator)', function () {
+  this.timeout(40_000);
+  let h: KaddSim | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  it('Ctrl-C midway: stops, deletes what it created, exit 130, nothing left but the cluster', async () => {
+    h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
+    const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '3', h.cfgPath]);
+    for (const n of [2, 3, 4]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`));
+    assert.equal(h.serverNames().length, 4, 'the batch was being created');
+    c.proc.kill('SIGINT');
+    const r = await c.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted: stopping and cleaning up/);
+    assert.match(r.stderr, /0 of 3 nodes added/);
+    assert.deepEqual(leftovers(h, ['demo-node-2', 'demo-node-3', 'demo-node-4']), { servers: [], volumes: [], ports: [] });
+    assert.deepEqual(h.serverNames(), ['demo-node-1']);
+    assert.deepEqual(h.bootstrapTokens(), [], 'the token is deleted on Ctrl-C too');
+    // the journal is clean: a new run starts without asking about leftovers
+    const again = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', '--dry-run', h.cfgPath]);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
+  it('kill -9 midway, then a re-run: refuses without a choice, --resume adopts (no duplicate, no orphan)', async () => {
+    h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
+    const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
+    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`));
+    c.proc.kill('SIGKILL');
+    await c.done;
+    assert.deepEqual(leftovers(h, ['demo-node-2', 'demo-node-3']).servers, ['demo-node-2', 'demo-node-3']);
+
+    const refused = await h.kadd(['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /an earlier kadd run did not finish/);
+    assert.match(refused.stderr, /--resume .* --cleanup/);
+
+    h.sim.resetCounters();
+    const r = await h.kadd(['add', ...FAST_FLAGS, '--amount', '2', '--resume', h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /resuming demo-node-2, demo-node-3/);
+    assert.equal(h.counters()['compute POST /compute/v2.1/servers'] ?? 0, 0, 'the servers were adopted, not created again');
+    assert.deepEqual(leftovers(h, ['demo-node-2', 'demo-node-3']), {
+      servers: ['demo-node-2', 'demo-node-3'], volumes: ['demo-node-2-root', 'demo-node-3-root'], ports: ['demo-node-2-port-0', 'demo-node-3-port-0'],
+    });
+    assert.equal(h.nodes().get('demo-node-2'), true);
+    assert.equal(h.nodes().get('demo-node-3'), true);
+    assert.match(readUpdated(h), /^n-nodes: 3\b/m);
+    assert.deepEqual(h.bootstrapTokens(), [], 'both the killed run\'s token and the new one are gone');
+    const next = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', '--dry-run', '-f', 'json', h.cfgPath]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(JSON.parse(next.stdout).nodes[0].name, 'demo-node-4', 'no leftovers reported any more');
+  });
+
+  it('kill -9 midway, then --cleanup deletes what the killed run left and adds fresh nodes', async () => {
+    h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
+    const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
+    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`));
+    c.proc.kill('SIGKILL');
+    await c.done;
+    const killedIds = h.servers().filter((s) => /node-[23]$/.test(s.name)).map((s) => s.id);
+    assert.equal(killedIds.length, 2);
+    // a fast build for the new run
+    h.sim.core.patchScenario({ latency: { serverBuild: { fixed: 150 } } });
+    const r = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', '--cleanup', h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /deleted left over server demo-node-2/);
+    assert.equal(h.servers().filter((s) => killedIds.includes(s.id)).length, 0, 'the killed run\'s servers are gone');
+    assert.deepEqual(leftovers(h, ['demo-node-2', 'demo-node-3']), { servers: ['demo-node-2'], volumes: ['demo-node-2-root'], ports: ['demo-node-2-port-0'] });
+    assert.equal(h.nodes().get('demo-node-2'), true);
+    assert.deepEqual(h.bootstrapTokens(), []);
+  });
+});
