@@ -9,7 +9,8 @@
 import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
-import { realClock } from '../clock.js';
+import { realClock, type Clock } from '../clock.js';
+import { contextDefaults } from './defaults.js';
 import { InterruptedError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { TerminalIo, type TerminalIoOptions } from './output.js';
@@ -25,6 +26,7 @@ export interface CliContext extends Context {
 export interface CliContextDeps {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  clock?: Clock;
   io?: Partial<TerminalIoOptions>;
   /** process-like object for signals and the hard exit (tests) */
   proc?: Pick<NodeJS.Process, 'on' | 'off'> & { exit(code: number): never | void };
@@ -41,8 +43,10 @@ export function openstackCliOptions(opts: Partial<GlobalOptions>): Record<string
 }
 
 export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextDeps = {}): CliContext {
-  const env = deps.env ?? process.env;
-  const cwd = deps.cwd ?? process.cwd();
+  const defaults = contextDefaults();
+  const env = deps.env ?? defaults.env ?? process.env;
+  const cwd = deps.cwd ?? defaults.cwd ?? process.cwd();
+  const clock = deps.clock ?? defaults.clock ?? realClock;
   const proc = deps.proc ?? process;
   registerSecret(opts['os-password']);
   registerSecret(opts['os-application-credential-secret']);
@@ -52,6 +56,8 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     debug: !!opts.debug,
     color: opts.color,
     yes: !!opts.yes,
+    ...(defaults.stdout ? { stdout: defaults.stdout } : {}),
+    ...(defaults.stderr ? { stderr: defaults.stderr } : {}),
     ...deps.io,
   });
 
@@ -74,7 +80,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
 
   return {
     io,
-    clock: realClock,
+    clock,
     env,
     cwd,
     signal: controller.signal,

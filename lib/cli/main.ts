@@ -15,11 +15,16 @@ import { formatError } from './errors.js';
 import { GLOBAL_OPTIONS, findCommandWord, type GlobalOptions } from './options.js';
 import { COMPLETION_DESCRIBE, USAGE, renderTopHelp } from './help.js';
 import type { KaddCommandModule } from './command.js';
+import type { Clock } from '../clock.js';
+import { setContextDefaults } from './defaults.js';
 
 export interface MainDeps {
-  stdout?: { write(s: string): unknown };
+  stdout?: { write(s: string): unknown; isTTY?: boolean };
   stderr?: { write(s: string): unknown; isTTY?: boolean };
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** the clock commands use (tests and benchmarks pass a scaled one) */
+  clock?: Clock;
 }
 
 let cachedVersion: string | undefined;
@@ -66,6 +71,13 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     stdout.write(renderTopHelp(commands, Math.min(110, (stdout as { columns?: number }).columns || 100)));
     return 0;
   }
+  const restoreDefaults = setContextDefaults({
+    ...(deps.env ? { env: deps.env } : {}),
+    ...(deps.cwd ? { cwd: deps.cwd } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    ...(deps.stdout ? { stdout: deps.stdout } : {}),
+    ...(deps.stderr ? { stderr: deps.stderr } : {}),
+  });
   try {
     const { default: yargs } = await import('yargs');
     const y = yargs(argv)
@@ -121,6 +133,8 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     const f = formatError(e, { debug, color });
     stderr.write(f.text);
     return f.exitCode;
+  } finally {
+    restoreDefaults();
   }
 }
 
