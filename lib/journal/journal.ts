@@ -33,7 +33,15 @@ export interface IntentRecord { t: 'intent'; op: string; kind: ResourceKind; nam
 export interface DoneRecord { t: 'done'; op: string; kind: ResourceKind; name: string; id?: string; details?: Record<string, unknown>; at: string }
 export interface UndoneRecord { t: 'undone'; op: string; kind: ResourceKind; name: string; id?: string; at: string }
 export interface EndRecord { t: 'end'; op: string; status: EndStatus; at: string }
-export type JournalRecord = BeginRecord | IntentRecord | DoneRecord | UndoneRecord | EndRecord;
+/** The resource stays on purpose (a node that joined in a run that failed for others): not a leftover. */
+export interface KeptRecord { t: 'kept'; op: string; kind: ResourceKind; name: string; id?: string; at: string }
+export type JournalRecord = BeginRecord | IntentRecord | DoneRecord | UndoneRecord | KeptRecord | EndRecord;
+
+/**
+ * Shared infrastructure kadd creates when missing and keeps by design (network, subnet, router, security
+ * group) and artefacts it leaves on purpose (etcd snapshots): recorded for the audit trail, never leftovers.
+ */
+export const KEPT_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['network', 'subnet', 'router', 'security-group', 'snapshot']);
 
 export function journalPath(cfgPath: string): string {
   const abs = resolve(cfgPath);
@@ -193,6 +201,12 @@ export class Journal {
     await this.append({ t: 'undone', op: this.requireOp(), kind, name, ...(id ? { id } : {}), at: this.at() });
   }
 
+  /** The resource stays on purpose although the operation may end failed (e.g. a node that joined). */
+  async kept(kind: ResourceKind, name: string, id?: string): Promise<void> {
+    checkKind(kind);
+    await this.append({ t: 'kept', op: this.requireOp(), kind, name, ...(id ? { id } : {}), at: this.at() });
+  }
+
   /** End the operation, close the file and release the lock. */
   async end(status: EndStatus): Promise<void> {
     const op = this.requireOp();
@@ -291,6 +305,7 @@ export async function findUnfinished(cfgPath: string): Promise<JournalReport> {
         begins.set(r.op, r);
         break;
       case 'intent': {
+        if (KEPT_KINDS.has(r.kind)) break;
         const prev = live.get(key(r.kind, r.name));
         live.delete(key(r.kind, r.name));
         live.set(key(r.kind, r.name), {
@@ -300,6 +315,7 @@ export async function findUnfinished(cfgPath: string): Promise<JournalReport> {
         break;
       }
       case 'done': {
+        if (KEPT_KINDS.has(r.kind)) break;
         const prev = live.get(key(r.kind, r.name));
         live.set(key(r.kind, r.name), {
           kind: r.kind, name: r.name, state: 'created', op: r.op, ...(r.id ? { id: r.id } : {}),
@@ -308,6 +324,7 @@ export async function findUnfinished(cfgPath: string): Promise<JournalReport> {
         break;
       }
       case 'undone':
+      case 'kept':
         live.delete(key(r.kind, r.name));
         break;
       case 'end':

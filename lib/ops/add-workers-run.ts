@@ -110,6 +110,7 @@ export async function runAddWorkers(
     intent: (kind, name, details) => journal.intent(kind as ResourceKind, name, details),
     done: (kind, name, id, details) => journal.done(kind as ResourceKind, name, id, details),
     undone: (kind, name, id) => journal.undone(kind as ResourceKind, name, id),
+    kept: (kind, name, id) => journal.kept(kind as ResourceKind, name, id),
   };
   let result: AddWorkersResult | undefined;
   try {

@@ -144,6 +144,8 @@ export interface JournalLike {
   intent(kind: string, name: string, details?: Record<string, unknown>): Promise<void>;
   done(kind: string, name: string, id: string, details?: Record<string, unknown>): Promise<void>;
   undone(kind: string, name: string, id?: string): Promise<void>;
+  /** the resource stays on purpose even if the operation ends failed */
+  kept?(kind: string, name: string, id?: string): Promise<void>;
 }
 
 export interface AddWorkersDeps {
@@ -544,8 +546,9 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     what: 'server ACTIVE',
     clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
     fetch: async (ids) => {
-      const pendingNames = states.filter((s) => s.serverId && ids.includes(s.serverId)).map((s) => s.plan.name);
-      const list = await os.compute.listServers({ name: exactNamesPattern(pendingNames) });
+      // One call for the whole batch. The filter is the role's name pattern, not an alternation of the
+      // pending names: Nova on MySQL/MariaDB escapes `|` in the name regex, so `^(a|b)$` matches nothing.
+      const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') });
       return new Map(list.filter((s) => ids.includes(s.id)).map((s) => [s.id, s]));
     },
     check: (id, s) => {
@@ -692,6 +695,11 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         server = await createOnce(s);
         break;
       } catch (e) {
+        // Nova returns `fault` on GET /servers/{id} only, not in lists
+        if (e instanceof ServerErrorState && !e.server.fault) {
+          const full = await os.compute.getServer(e.server.id).catch(() => null);
+          if (full?.fault) e.server.fault = full.fault;
+        }
         if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2) {
           if (e instanceof ServerErrorState) {
             s.diagnosis = diagnose({ fault: e.server.fault, status: 'ERROR' });
@@ -778,6 +786,14 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   }
 
   const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');
+  // nodes that joined stay even when the run as a whole ends failed (partial success): not leftovers
+  if (journal.kept) {
+    for (const s of ok) {
+      if (s.serverId) await journal.kept('server', s.plan.name, s.serverId);
+      if (s.volumeId) await journal.kept('volume', s.plan.volumeName, s.volumeId);
+      if (s.portId) await journal.kept('port', s.plan.portName, s.portId);
+    }
+  }
   let updatedConfig: string | undefined;
   if (ok.length > 0) updatedConfig = await deps.writeConfig(ok.length);
 

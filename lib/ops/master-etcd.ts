@@ -141,3 +141,56 @@ export async function readEtcdMembers(ctx: Context, kube: KubeApi, config: Clust
     await access.close();
   }
 }
+
+export interface MemberRemovalOutcome {
+  /** "id (name)" of each member removed */
+  removed: string[];
+  /** members the quorum check refused to remove (left in etcd), with the command for later */
+  refused: { id: string; name: string; reason: string; fix: string; startedVoter: boolean }[];
+  /** members whose removal failed for another reason (etcdctl unreachable, ...) */
+  failed: { id: string; name: string; reason: string; fix: string; startedVoter: boolean }[];
+}
+
+/**
+ * Remove every etcd member that belongs to one server (by recorded id, name or peer address) through a
+ * surviving member, one at a time, each behind a fresh quorum check (projectRemove). Never throws: what
+ * could not be removed is returned with the reason and the command that removes it by hand. A member
+ * already gone counts as removed. `onRemoved` runs after each removal (journal).
+ */
+export async function removeServerMembers(
+  etcdctl: Etcdctl,
+  target: { name: string; ip?: string; ids?: string[] },
+  onRemoved?: (id: string, name: string) => Promise<void>,
+): Promise<MemberRemovalOutcome> {
+  const out: MemberRemovalOutcome = { removed: [], refused: [], failed: [] };
+  const ids = (target.ids ?? []).filter(Boolean);
+  let list: EtcdMember[];
+  try {
+    list = (await etcdctl.memberList()).members;
+  } catch (e) {
+    const reason = `cannot read the etcd member list: ${e instanceof Error ? e.message : e}`;
+    for (const id of ids) out.failed.push({ id, name: target.name, reason, fix: etcdctl.formatCommand(['member', 'remove', id]), startedVoter: true });
+    if (!ids.length) out.failed.push({ id: '?', name: target.name, reason, fix: etcdctl.formatCommand(['member', 'list']), startedVoter: true });
+    return out;
+  }
+  const mine = list.filter((m) => ids.includes(m.id) || memberMatches(m, target.name, target.ip));
+  for (const m of mine) {
+    const label = `${m.id}${m.name ? ` (${m.name})` : ''}`;
+    const fix = etcdctl.formatCommand(['member', 'remove', m.id]);
+    const startedVoter = !m.isLearner && !!m.name;
+    try {
+      const v = await etcdctl.checkRemove(m.id);
+      const real = v.blockers.filter((b) => b.code !== 'E_ETCD_MEMBER_NOT_FOUND');
+      if (!v.allowed && real.length) {
+        out.refused.push({ id: m.id, name: m.name, reason: `quorum check refused: ${real.map((b) => b.message).join('; ')}`, fix, startedVoter });
+        continue;
+      }
+      if (v.allowed) await etcdctl.memberRemove(m.id);
+      out.removed.push(label);
+      await onRemoved?.(m.id, m.name || target.name);
+    } catch (e) {
+      out.failed.push({ id: m.id, name: m.name, reason: e instanceof Error ? e.message : String(e), fix, startedVoter });
+    }
+  }
+  return out;
+}

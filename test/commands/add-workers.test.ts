@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { FAST_FLAGS, readUpdated, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
 import type { Scenario } from '../sim/contract.js';
+import { findUnfinished } from '../../lib/journal/index.js';
 
 const add = (h: KaddSim, ...args: string[]) => h.kadd(['add', ...FAST_FLAGS, ...args, h.cfgPath]);
 
@@ -131,6 +132,9 @@ describe('kadd add --role node (whole command on the simulator)', function () {
     assert.equal(h.nodes().get('demo-node-2'), true);
     assertGone(h, 'demo-node-3');
     assert.match(readUpdated(h), /^n-nodes: 2\b/m);
+    // the node that joined is kept on purpose: the next run is not blocked by "leftovers"
+    const report = await findUnfinished(h.cfgPath);
+    assert.deepEqual(report.leftovers, [], JSON.stringify(report.leftovers));
   });
 
   it('429 storms: Retry-After is honoured and the run still succeeds', async () => {

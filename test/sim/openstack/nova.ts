@@ -215,7 +215,8 @@ export class Nova {
     return out;
   }
 
-  serverDetail(ctx: Ctx, s: Server, v: V): Record<string, unknown> {
+  /** inList: GET /servers/detail leaves out `fault` (real Nova Zed returns it on GET /servers/{id} only) */
+  serverDetail(ctx: Ctx, s: Server, v: V, inList = false): Record<string, unknown> {
     const l = this.link(ctx, `/servers/${s.id}`);
     const f = this.store.flavors.get(s.flavorId);
     const flavor = ge(v, 2, 47)
@@ -252,7 +253,7 @@ export class Nova {
       updated: isoZ(s.updated),
       user_id: s.userId,
     };
-    if (s.fault && (s.status === 'ERROR')) body.fault = { code: s.fault.code, created: isoZ(s.fault.created), message: s.fault.message };
+    if (!inList && s.fault && (s.status === 'ERROR')) body.fault = { code: s.fault.code, created: isoZ(s.fault.created), message: s.fault.message };
     if (ge(v, 2, 9)) body.locked = false;
     if (ge(v, 2, 19)) body.description = s.description;
     if (ge(v, 2, 26)) body.tags = s.tags;
@@ -269,7 +270,10 @@ export class Nova {
     let nameRe: RegExp | undefined;
     const nameQ = q.get('name');
     if (nameQ !== null) {
-      try { nameRe = new RegExp(nameQ); } catch { return err(ctx, 400, `Invalid regular expression: ${nameQ}`); }
+      // Nova on MySQL/MariaDB escapes `|` before using the regex (nova/db/main/api.py _safe_regex_mysql),
+      // so an alternation like ^(a|b)$ matches a literal "|" there; the sim does the same
+      const safe = nameQ.replace(/\|/g, '\\|');
+      try { nameRe = new RegExp(safe); } catch { return err(ctx, 400, `Invalid regular expression: ${nameQ}`); }
     }
     const status = q.get('status')?.toUpperCase();
     const tags = q.get('tags')?.split(',').filter(Boolean);
@@ -312,7 +316,7 @@ export class Nova {
     const servers = page.map((r) => {
       if (r.s) {
         const l = this.link(ctx, `/servers/${r.s.id}`);
-        return detail ? this.serverDetail(ctx, r.s, v) : { id: r.s.id, links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }], name: r.s.name };
+        return detail ? this.serverDetail(ctx, r.s, v, true) : { id: r.s.id, links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }], name: r.s.name };
       }
       return this.deletedBody(ctx, r.d!, detail);
     });
