@@ -10,9 +10,18 @@ import { KaddError, UsageError } from '../errors.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 import { escapeRegex } from './naming.js';
 
-/** Nova name filter (a regex) matching exactly the cluster's servers: `<cluster>-(master|node)-N`. */
+/** Regex (client side) matching exactly the cluster's servers: `<cluster>-(master|node)-N`. */
 export function clusterServerPattern(cluster: string): string {
   return `^${escapeRegex(cluster)}-(master|node)-[0-9]+$`;
+}
+
+/**
+ * The Nova name filter for the cluster's servers: no alternation, because Nova on MySQL/MariaDB escapes
+ * `|` (nova/db/main/api.py _safe_regex_mysql), so `(master|node)` would match nothing there. The exact
+ * pattern is applied to the result.
+ */
+export function novaClusterFilter(cluster: string): string {
+  return `^${escapeRegex(cluster)}-[a-z]+-[0-9]+$`;
 }
 
 /** Is `name` of the form `<cluster>-(master|node)-N` (case-insensitive: Node names are lower-case)? */
@@ -65,7 +74,7 @@ export function checkNodeArg(config: ClusterConfig, name: string): void {
 
 /** The cluster's servers (one list call), without DELETED ones, sorted by name. */
 export async function listClusterServers(os: OpenStackClient, cluster: string): Promise<Server[]> {
-  const all = await os.compute.listServers({ name: clusterServerPattern(cluster) });
+  const all = await os.compute.listServers({ name: novaClusterFilter(cluster) });
   const re = new RegExp(clusterServerPattern(cluster));
   return all.filter((s) => re.test(s.name) && s.status !== 'DELETED').sort(byName);
 }
@@ -240,7 +249,7 @@ export async function runLogs(ctx: Context, os: OpenStackClient, req: LogsReques
     if (partial) io.result(partial);
   }
 
-  // the fault: in the list/detail body for ERROR servers; fetch it once when missing
+  // the fault: only GET /servers/{id} carries it (not the list); fetch it once when missing
   let fault = server.fault;
   if (server.status === 'ERROR' && !fault && ended !== 'server-gone') fault = (await os.compute.getServer(server.id))?.fault;
   if (server.status === 'ERROR') io.log('error', `${name}: server is ERROR${fault?.message ? `: ${fault.message}` : ' (Nova gave no fault message)'}${fault?.details ? `\n  ${fault.details.split('\n')[0]}` : ''}`);

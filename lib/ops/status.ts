@@ -15,7 +15,7 @@ import type { JournalReport } from '../journal/journal.js';
 import { hostname } from 'node:os';
 import { KaddError } from '../errors.js';
 import { TAG_CLUSTER, TAG_ROLE, indexOf, type Role } from './naming.js';
-import { byName, clusterServerPattern } from './logs.js';
+import { byName, clusterServerPattern, novaClusterFilter } from './logs.js';
 import type { MemberRow, StaleMember } from './master-etcd.js';
 
 export type NodeState = 'Ready' | 'NotReady' | 'Unknown' | 'missing' | '?';
@@ -38,7 +38,7 @@ export interface MachineRow {
 }
 
 export type ProblemKind =
-  | 'server-error' | 'server-not-active' | 'server-without-node' | 'node-without-server' | 'node-not-ready' | 'node-stale'
+  | 'server-error' | 'server-not-active' | 'server-without-node' | 'node-without-server' | 'node-not-ready'
   | 'source-unavailable' | 'etcd-learner' | 'etcd-unhealthy' | 'etcd-unstarted' | 'etcd-stale' | 'etcd-unreadable'
   | 'lb-member-missing' | 'lb-member-stale' | 'lb-member-down' | 'leftover';
 
@@ -169,7 +169,7 @@ export function classifyStatus(config: ClusterConfig, obs: StatusObserved, confi
   const byId = new Map(servers.map((s) => [s.id, s]));
   const nodeOf = new Map<string, KNode>();
   const serverOfNode = new Map<string, Server>();
-  const staleByName = new Map<string, KNode>();
+  const mismatched = new Map<string, string>();
   for (const n of nodes) {
     const pid = providerServerId(n.providerID);
     const s = pid ? byId.get(pid) : undefined;
@@ -184,9 +184,10 @@ export function classifyStatus(config: ClusterConfig, obs: StatusObserved, confi
     if (!s) continue;
     const pid = providerServerId(n.providerID);
     if (pid && pid !== s.id) {
-      // same name, other server: the server was recreated and this Node is the old one's
-      staleByName.set(n.name, n);
-      continue;
+      // same name, other server id: the server was recreated while the Node object stayed (spec.providerID
+      // is immutable, so the new kubelet kept the old one). Joined by name; a warning, since the Node's
+      // Ready condition tells whether the new machine's kubelet is really behind it
+      mismatched.set(n.name, pid);
     }
     nodeOf.set(s.id, n);
     serverOfNode.set(n.name, s);
@@ -216,12 +217,12 @@ export function classifyStatus(config: ClusterConfig, obs: StatusObserved, confi
       row.cordoned = n.unschedulable;
       row.kubelet = n.kubeletVersion ?? '';
       if (r.state !== 'Ready') add('node-not-ready', `Node ${r.state}${r.why ? `: ${r.why}` : ''}`, `\`kubectl describe node ${n.name}\`; \`kadd logs ${configPath} ${s.name}\` for the boot`);
+      const oldId = mismatched.get(n.name);
+      if (oldId) warnings.push(`${s.name}: its Node's providerID names server ${oldId}, not this server (${s.id}): the server was recreated under the same name; if the Node misbehaves, \`kubectl delete node ${n.name}\` and restart its kubelet to re-register`);
       const nr = nodeRole(n);
       if (serverRole(cluster, s) && nr !== role) warnings.push(`${s.name}: the server says ${role} but its Node ${n.name} is labelled ${nr === 'master' ? 'control-plane' : 'as a worker'}`);
     } else if (kubeKnown && s.status !== 'ERROR') {
-      const stale = [...staleByName.values()].find((x) => x.name.toLowerCase() === s.name.toLowerCase());
-      add('server-without-node', stale ? `no Node for this server: Node ${stale.name} belongs to an earlier server of that name (${stale.providerID})` : 'no Node registered for this server (the kubelet never joined)',
-        `\`kadd logs ${configPath} ${s.name}\` shows why`);
+      add('server-without-node', 'no Node registered for this server (the kubelet never joined)', `\`kadd logs ${configPath} ${s.name}\` shows why`);
     }
     machines.push(row);
   }
@@ -229,10 +230,9 @@ export function classifyStatus(config: ClusterConfig, obs: StatusObserved, confi
   for (const n of nodes) {
     if (serverOfNode.has(n.name) || !osKnown) continue;
     const r = readyText(n);
-    const stale = staleByName.has(n.name);
     const role = nodeRole(n);
-    const message = stale ? `Node's providerID ${n.providerID} is not the server of that name: stale Node of a deleted server` : `Node has no server in OpenStack${n.providerID ? ` (providerID ${n.providerID})` : ''}`;
-    problems.push({ kind: stale ? 'node-stale' : 'node-without-server', subject: n.name, message, hint: `if the machine is gone: \`kubectl delete node ${n.name}\`` });
+    const message = `Node has no server in OpenStack${n.providerID ? ` (providerID ${n.providerID})` : ''}`;
+    problems.push({ kind: 'node-without-server', subject: n.name, message, hint: `if the machine is gone: \`kubectl delete node ${n.name}\`` });
     machines.push({ name: n.name, role, server: 'missing', zone: '', flavor: '', ip: n.addresses.find((a) => a.type === 'InternalIP')?.address ?? '', node: r.state, cordoned: n.unschedulable, kubelet: n.kubeletVersion ?? '', problems: [message] });
   }
   machines.sort((a, b) => (a.role === b.role ? byName(a, b) : a.role === 'master' ? -1 : 1));
@@ -359,6 +359,7 @@ export interface GatherOptions {
   pollIntervalMs?: number;
 }
 
+export const MAX_FAULT_FETCHES = 10;
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 /** bad input (exit 2: kubeconfig, clouds.yaml, region) is not a "source unavailable": it stops the command */
 const rethrowUsage = (e: unknown) => {
@@ -392,7 +393,7 @@ export async function gatherStatus(ctx: Context, config: ClusterConfig, opts: Ga
   const kube = kubeR.status === 'fulfilled' ? kubeR.value : undefined;
 
   const serversP: Promise<Server[] | { error: string }> = os
-    ? os.compute.listServers({ name: clusterServerPattern(cluster) }).catch(rethrowUsage)
+    ? os.compute.listServers({ name: novaClusterFilter(cluster) }).catch(rethrowUsage)
     : Promise.resolve({ error: message((osR as PromiseRejectedResult).reason) });
   const nodesP: Promise<KNode[] | { error: string }> = kube
     ? kube.listNodes().catch(rethrowUsage)
@@ -415,7 +416,16 @@ export async function gatherStatus(ctx: Context, config: ClusterConfig, opts: Ga
       })().catch(rethrowUsage)
     : Promise.resolve(opts.etcd ? { error: 'the Kubernetes API is not reachable' } : undefined);
 
-  const [servers, nodes, lb, journal, etcdRaw] = await Promise.all([serversP, nodesP, lbP, journalP, etcdP]);
+  // Nova's list bodies do not carry `fault` (seen on a real cloud; the simulator does the same): fetch it
+  // for ERROR servers only, at most MAX_FAULT_FETCHES, in parallel; a healthy cluster costs no per-server call
+  const serversWithFaults = serversP.then(async (list) => {
+    if (!os || isErr(list)) return list;
+    const missing = list.filter((s) => s.status === 'ERROR' && !s.fault).slice(0, MAX_FAULT_FETCHES);
+    const got = await Promise.all(missing.map((s) => os.compute.getServer(s.id).catch(() => null)));
+    const faults = new Map(got.filter((g): g is Server => !!g?.fault).map((g) => [g.id, g.fault!]));
+    return faults.size ? list.map((s) => (faults.has(s.id) ? { ...s, fault: faults.get(s.id) } : s)) : list;
+  });
+  const [servers, nodes, lb, journal, etcdRaw] = await Promise.all([serversWithFaults, nodesP, lbP, journalP, etcdP]);
   let etcd: StatusObserved['etcd'];
   if (etcdRaw && !isErr(etcdRaw)) {
     const { findStale } = await import('./master-etcd.js');

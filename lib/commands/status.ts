@@ -1,0 +1,106 @@
+/**
+ * kadd status <config> [--etcd] [-f table|json|yaml]: the cluster's machines joining OpenStack and
+ * Kubernetes (role, server status, zone, flavor, IP, Node Ready, kubelet version, problems), counts per
+ * role against the cluster file, the API pool members, leftovers of unfinished kadd runs, and with --etcd
+ * the etcd member table (read through a short-lived master-adder Deployment, deleted afterwards).
+ *
+ * Exit codes: 0 healthy (warnings allowed); 1 problems were found (listed); 2 bad input.
+ */
+import type { Argv } from 'yargs';
+import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
+import type { GlobalOptions, OutputFormat } from '../cli/options.js';
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import { classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
+import { createCliContext } from '../cli/context.js';
+import { formatTable, renderResult } from '../cli/output.js';
+
+export interface StatusArgs {
+  config: string;
+  etcd: boolean;
+  format?: OutputFormat;
+}
+
+/** Human rendering: machines table, counts, etcd, pool, leftovers, then problems / warnings / notes. */
+export function formatStatusTable(r: StatusReport): string {
+  const out: string[] = [];
+  const nodeCell = (m: StatusReport['machines'][number]) =>
+    `${m.node}${m.cordoned ? ',SchedulingDisabled' : ''}${m.nodeName ? ` (${m.nodeName})` : ''}`;
+  out.push(
+    formatTable(
+      ['NAME', 'ROLE', 'SERVER', 'ZONE', 'FLAVOR', 'IP', 'NODE', 'KUBELET', 'PROBLEMS'],
+      r.machines.map((m) => [m.name, m.role, m.server, m.zone, m.flavor, m.ip, nodeCell(m), m.kubelet, m.problems.join('; ')]),
+    ).trimEnd(),
+  );
+  if (!r.machines.length) out.push(`(no servers or Nodes found for cluster ${r.cluster})`);
+  out.push('');
+  out.push(r.counts.map((c) => `${c.role === 'master' ? 'masters' : 'workers'}: ${c.servers} server${c.servers === 1 ? '' : 's'}, ${c.ready}/${c.nodes} Nodes Ready (config: ${c.expected})`).join('; '));
+  if (r.etcd) {
+    out.push('', `etcd (read via ${r.etcd.via}): ${r.etcd.voters} voting member${r.etcd.voters === 1 ? '' : 's'}, quorum ${r.etcd.quorum}, tolerates ${r.etcd.tolerates} failure${r.etcd.tolerates === 1 ? '' : 's'}`);
+    out.push(
+      formatTable(['NAME', 'ID', 'LEARNER', 'STARTED', 'HEALTHY', 'LEADER'], r.etcd.members.map((m) => [m.name, m.id, String(m.learner), String(m.started), String(m.healthy), m.leader ? '*' : ''])).trimEnd(),
+    );
+  }
+  if (r.loadBalancer?.state === 'found') {
+    for (const p of r.loadBalancer.pools) {
+      out.push('', `load balancer ${r.loadBalancer.name}, pool ${p.name || p.id}: ${p.members.length} member${p.members.length === 1 ? '' : 's'}`);
+      if (p.members.length) out.push(formatTable(['MEMBER', 'ADDRESS', 'PORT', 'STATUS', 'SERVER'], p.members.map((m) => [m.name, m.address, String(m.port), m.status, m.server || '(none)'])).trimEnd());
+    }
+  }
+  if (r.leftovers.length) {
+    out.push('', 'unfinished kadd operations (journal):');
+    for (const l of r.leftovers) {
+      out.push(`  ${l.op} ${l.command} (${l.status}): ${l.resources.map((x) => `${x.kind} ${x.name}${x.state === 'maybe' ? ' (maybe)' : ''}`).join(', ') || 'nothing left'}`);
+    }
+  }
+  if (r.problems.length) {
+    out.push('', `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}:`);
+    for (const p of r.problems) {
+      out.push(`  ${p.subject}: ${p.message}`);
+      if (p.hint) out.push(`    fix: ${p.hint}`);
+    }
+  }
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  for (const n of r.notes) out.push(`note: ${n}`);
+  return out.join('\n') + '\n';
+}
+
+/** The command's body with a prepared context and config; returns the exit code (0 healthy, 1 problems). */
+export async function handleStatus(argv: StatusArgs, ctx: Context, config: ClusterConfig, opts: Partial<GatherOptions> = {}): Promise<number> {
+  const obs = await gatherStatus(ctx, config, { etcd: !!argv.etcd, ...opts });
+  const report = classifyStatus(config, obs, argv.config);
+  const format = argv.format ?? 'table';
+  ctx.io.result(format === 'table' ? formatStatusTable(report) : renderResult(report, format));
+  ctx.io.log(
+    report.healthy ? 'info' : 'warn',
+    report.healthy
+      ? `cluster ${report.cluster}: healthy${report.warnings.length ? ` (${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'})` : ''}`
+      : `cluster ${report.cluster}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} (exit code 1)`,
+  );
+  return report.healthy ? 0 : 1;
+}
+
+const status: KaddCommandModule<StatusArgs> = {
+  command: 'status <config>',
+  describe: "show the cluster's servers, Nodes, pool members and problems (exit 1 on problems)",
+  builder: (y: Argv<GlobalOptions>) =>
+    y
+      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format, e.g. cfg.yml)' })
+      .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members (runs a short-lived master-adder pod on a control-plane node)' })
+      .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems')
+      .example('kadd status cfg.yml --etcd -f json', 'everything, etcd members included, as JSON')
+      .epilog('Exit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
+  async handler(argv: CommandArgs<StatusArgs>) {
+    const ctx = createCliContext(argv);
+    try {
+      const { loadClusterConfig } = await import('../config/load.js');
+      const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });
+      for (const w of warnings) ctx.io.log('debug', `${argv.config}: ${w.path}: ${w.message}`);
+      return await handleStatus(argv, ctx, config);
+    } finally {
+      ctx.dispose();
+    }
+  },
+};
+
+export default status;
