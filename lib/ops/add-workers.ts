@@ -14,7 +14,7 @@ import type {
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
 import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
-  exactNamesPattern, nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
+  nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
 import { BatchWaiter, Semaphore, TimeoutError, mapLimit } from './poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';

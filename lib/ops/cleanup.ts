@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import type { LeftoverResource, Journal } from '../journal/index.js';
-import { exactNamesPattern } from './naming.js';
+import { exactNamePattern } from './naming.js';
 
 const ORDER = ['server', 'volume', 'port', 'lb-member', 'node', 'token', 'deployment', 'etcd-member'];
 
@@ -32,7 +32,7 @@ export async function cleanupLeftovers(
     try {
       switch (l.kind) {
         case 'server': {
-          const ids = l.id ? [l.id] : (await os.compute.listServers({ name: exactNamesPattern([l.name]) })).filter((s) => s.metadata?.['kadd-cluster'] === cluster).map((s) => s.id);
+          const ids = l.id ? [l.id] : (await os.compute.listServers({ name: exactNamePattern(l.name) })).filter((s) => s.metadata?.['kadd-cluster'] === cluster).map((s) => s.id);
           for (const id of ids) {
             await os.compute.deleteServer(id);
             serverIds.push(id);

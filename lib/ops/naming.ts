@@ -17,9 +17,19 @@ export function roleNamePattern(cluster: string, role: Role): string {
   return `^${escapeRegex(cluster)}-${role}-[0-9]+$`;
 }
 
-/** Regex matching exactly the given names (Nova's name filter is a regex; one call covers a batch). */
+/** Regex (for Nova's name filter) matching exactly one name. */
+export function exactNamePattern(name: string): string {
+  return `^${escapeRegex(name)}$`;
+}
+
+/**
+ * Regex matching exactly one name, for callers that pass a list. Deliberately refuses several names:
+ * Nova on MySQL/MariaDB escapes `|` in the name filter, so an alternation `^(a|b)$` matches nothing there
+ * (found by the end-to-end suite). Filter with the role's pattern and match names or ids in kadd instead.
+ */
 export function exactNamesPattern(names: string[]): string {
-  return `^(${names.map(escapeRegex).join('|')})$`;
+  if (names.length !== 1) throw new Error(`exactNamesPattern takes one name (got ${names.length}): Nova escapes "|" on MySQL; use roleNamePattern and filter in kadd`);
+  return exactNamePattern(names[0]);
 }
 
 /** The index of `<cluster>-<role>-<N>`, or null when the name is not of that form. */
