@@ -92,7 +92,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { createOpenStackClient } = await import('../openstack/client.js');
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
-        return createOpenStackClient(cloud, { io });
+        return createOpenStackClient(cloud, { io, clock });
       })();
       return os;
     },
@@ -101,7 +101,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { loadKubeconfig } = await import('../kube/config.js');
         const loaded = await loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, env, cwd });
         const { createKubeApi } = await import('../kube/client.js');
-        return createKubeApi(loaded, { io });
+        return createKubeApi(loaded, { io, clock });
       })();
       return kube;
     },
