@@ -4,11 +4,12 @@
  * Starts the simulator (fixtures/sim/cluster-1m1n.yml: cluster "demo", 1 master + 1 node, time sped up),
  * writes clouds.yaml, a kubeconfig and a commented cluster file into a temporary directory, then runs
  * `node bin/kadd.js ...` in that directory, printing each command line first:
- *   kadd validate cfg.yml; kadd add --dry-run cfg.yml; kadd add --role node --amount 2 cfg.yml
+ *   kadd validate cfg.yml; kadd add --dry-run cfg.yml; kadd add --role node --amount 2 cfg.yml;
+ *   kadd add --role master cfg.yml twice (1 -> 2 -> 3 masters) with the etcd member table after each
  * and shows what changed in the cluster file. Cleans up the temp dir and the simulator at the end.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSim, type Sim } from '../test/sim/index.js';
@@ -60,13 +61,46 @@ function showDiff(before: string, after: string): void {
 }
 
 /**
- * The master steps: `kadd add --role master` twice, printing the etcd member table after each.
- * Filled in when the master adder lands (someone else provides the etcd table function); until then
- * this prints that the step is not part of the demo yet.
+ * The master steps: `kadd add --role master` twice (1 -> 2 -> 3 control-plane nodes), printing the etcd
+ * member table after each step, read the way kadd reads it (a short-lived master-adder pod running
+ * etcdctl through the exec API; lib/ops/master-etcd.ts readEtcdMembers).
  */
-async function masterSteps(d: DemoEnv): Promise<void> {
-  void d;
-  out('\n(master steps -- `kadd add --role master` twice with the etcd member table -- are not part of the demo yet)');
+async function masterSteps(d: DemoEnv): Promise<number> {
+  const [{ nullIo }, { realClock }, { loadKubeconfig }, { createKubeApi }, { loadClusterConfig }, { readEtcdMembers, formatMemberTable }] = await Promise.all([
+    import('../lib/io.js'), import('../lib/clock.js'), import('../lib/kube/config.js'), import('../lib/kube/client.js'), import('../lib/config/load.js'), import('../lib/ops/master-etcd.js'),
+  ]);
+  // as an operator does after each change: the updated file becomes the cluster file
+  const updated = join(d.dir, 'demo.updated.yml');
+  if (existsSync(updated)) {
+    out(`\n${bold('$ mv demo.updated.yml demo.yml')}`);
+    renameSync(updated, d.cfg);
+  }
+  const kube = createKubeApi(await loadKubeconfig({ env: d.env, cwd: d.dir }), { io: nullIo });
+  const { config } = await loadClusterConfig(d.cfg);
+  const ctx = {
+    io: nullIo, clock: realClock, env: d.env, cwd: d.dir, signal: new AbortController().signal,
+    openstack: () => Promise.reject(new Error('not used')), kube: async () => kube,
+  };
+  const table = async (title: string) => {
+    const t = await readEtcdMembers(ctx, kube, config, { pollIntervalMs: 100 });
+    out(`\n${bold(title)} (read through a short-lived master-adder on ${t.nodeName}):`);
+    out(formatMemberTable(t.rows).replace(/^/gm, '  '));
+  };
+  await table('etcd members before');
+  for (const n of [2, 3]) {
+    const args = ['add', '--role', 'master', 'demo.yml'];
+    const code = await kadd(d, args);
+    if (code !== 0) {
+      out(`\nkadd ${args.join(' ')} exited ${code}; the demo stops here`);
+      return 1;
+    }
+    await table(`etcd members with ${n} masters`);
+  }
+  if (existsSync(updated)) {
+    out(`\n${bold('demo.updated.yml')} (changes against demo.yml):`);
+    showDiff(readFileSync(d.cfg, 'utf8'), readFileSync(updated, 'utf8'));
+  }
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -117,7 +151,7 @@ async function main(): Promise<number> {
     const nodes = (sim.kube as unknown as { nodes(): { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }).nodes();
     out(`\nNodes in the cluster now: ${nodes.map((n) => `${n.metadata.name}${n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? ' (Ready)' : ''}`).join(', ')}`);
 
-    await masterSteps(d);
+    if ((await masterSteps(d)) !== 0) return 1;
     out(`\ndone in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return 0;
   } finally {

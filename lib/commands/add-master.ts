@@ -8,7 +8,9 @@ import type { KubeApi } from '../kube/types.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { Transport, CommandResult } from '../etcd/types.js';
 import type { OutputFormat } from '../cli/options.js';
-import { InterruptedError, KaddError, UsageError } from '../errors.js';
+import { InterruptedError, KaddError, PreflightError, UsageError } from '../errors.js';
+import type { LeftoverResource } from '../journal/index.js';
+import { describeLeftover } from '../ops/add-master-cleanup.js';
 import type { JournalLike } from '../ops/add-workers.js';
 import { firstIp } from '../ops/add-workers.js';
 import { roleNamePattern } from '../ops/naming.js';
@@ -34,6 +36,8 @@ export interface AddMasterArgs {
   tokenTtl?: number;
   acceptHostKey?: string;
   adderImage?: string;
+  resume?: boolean;
+  cleanup?: boolean;
   format?: OutputFormat;
   [k: string]: unknown;
 }
@@ -63,11 +67,16 @@ const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefin
 const pick = (a: AddMasterArgs, camel: string, kebab: string): unknown => (a[camel] !== undefined ? a[camel] : a[kebab]);
 
 /** Pure: argv -> validated request pieces (UsageError, exit 2, before any API call). */
-export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; request: Omit<AddMasterRequest, 'config'>; dryRun: boolean } {
+export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; request: Omit<AddMasterRequest, 'config'>; dryRun: boolean; cleanup: boolean } {
   const amount = num(a.amount);
   if (amount !== undefined && amount !== 1) {
     throw new UsageError(`--role master adds one master per run; --amount ${a.amount} is not allowed`, {
       hint: 'run `kadd add --role master` again after each master has joined (etcd changes one member at a time)',
+    });
+  }
+  if (a.resume) {
+    throw new UsageError('--resume does not apply to --role master: a half-joined control-plane node is cleaned up, never resumed', {
+      hint: `\`kadd add --role master --cleanup ${a.config ?? 'cfg.yml'}\` removes what the earlier run left (its etcd member first, behind a quorum check) and adds a fresh master`,
     });
   }
   const via = String(a.via ?? 'kube');
@@ -75,13 +84,19 @@ export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; req
   const ttl = num(pick(a, 'tokenTtl', 'token-ttl')) ?? 1800;
   if (!Number.isInteger(ttl)) throw new UsageError(`--token-ttl must be a whole number of seconds, got ${String(a.tokenTtl)}`);
   const timeouts = parseStageTimeouts(a.timeout as string | number | undefined, DEFAULT_STAGE_TIMEOUTS);
+  const poll = num(pick(a, 'pollInterval', 'poll-interval'));
+  if (poll !== undefined && !(Number.isFinite(poll) && poll >= 1)) throw new UsageError('--poll-interval must be >= 1 ms');
+  const boot = num(pick(a, 'bootTimeout', 'boot-timeout'));
+  if (boot !== undefined && !(Number.isFinite(boot) && boot > 0)) throw new UsageError('--boot-timeout must be a positive number of seconds');
   return {
     via,
     dryRun: !!pick(a, 'dryRun', 'dry-run'),
+    cleanup: !!a.cleanup,
     request: {
       zone: a.zone, flavor: a.flavor, snapshot: a.snapshot !== false, fixStale: !!pick(a, 'fixStale', 'fix-stale'),
-      keepFailed: !!pick(a, 'keepFailed', 'keep-failed'), timeouts, volumeTimeoutMs: 300_000, tokenTtlSeconds: ttl,
-      pollIntervalMs: 2000, maxPollIntervalMs: 10_000,
+      keepFailed: !!pick(a, 'keepFailed', 'keep-failed'), timeouts, volumeTimeoutMs: boot !== undefined ? boot * 1000 : 300_000, tokenTtlSeconds: ttl,
+      pollIntervalMs: poll ?? 2000, maxPollIntervalMs: poll !== undefined ? Math.max(poll, Math.min(poll * 5, 10_000)) : 10_000,
+      via, configArg: a.config,
     },
   };
 }
@@ -188,6 +203,16 @@ export function formatResult(r: AddMasterResult): string {
   return lines.join('\n') + '\n';
 }
 
+/** exit 2: what an earlier run left, and the one way forward for masters (--cleanup). */
+export function leftoversError(leftovers: LeftoverResource[], configArg: string, journalPath: string): PreflightError {
+  const list = leftovers.map(describeLeftover);
+  return new PreflightError(`an earlier kadd run on ${configArg} did not finish and left ${list.length} resource(s); nothing was changed`, {
+    code: 'E_LEFTOVERS',
+    details: list,
+    hint: `\`kadd add --role master --cleanup ${configArg}\` removes them (an etcd member first, behind a quorum check; then the pool member, Node, server, volume, port and token) and then adds the master; a half-joined control-plane node is never resumed (journal: ${journalPath})`,
+  });
+}
+
 /**
  * The `--role master` branch of `kadd add`. Returns the exit code (0); failures are thrown as KaddError
  * (UsageError/PreflightError exit 2, OperationError exit 1 listing what was rolled back, InterruptedError 130).
@@ -200,13 +225,23 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   const request: AddMasterRequest = {
     ...parsed.request, config,
     pollIntervalMs: deps.pollIntervalMs ?? parsed.request.pollIntervalMs,
-    maxPollIntervalMs: Math.max(deps.pollIntervalMs ?? 0, parsed.request.maxPollIntervalMs),
+    maxPollIntervalMs: deps.pollIntervalMs !== undefined ? Math.max(deps.pollIntervalMs, parsed.request.maxPollIntervalMs) : parsed.request.maxPollIntervalMs,
     volumeTimeoutMs: deps.volumeTimeoutMs ?? parsed.request.volumeTimeoutMs,
   };
+  const pollMs = request.pollIntervalMs;
   const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
   const journal = await deps.openJournal(config, ctx);
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
   try {
+    // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
+    const { findUnfinished } = await import('../journal/journal.js');
+    const report = await findUnfinished(config.file);
+    if (report.leftovers.length && !parsed.cleanup && !parsed.dryRun) {
+      throw leftoversError(report.leftovers, argv.config, report.path);
+    }
+    if (report.leftovers.length && parsed.dryRun && !parsed.cleanup) {
+      ctx.io.log('warn', `${leftoversError(report.leftovers, argv.config, report.path).message}:\n  ${report.leftovers.map(describeLeftover).join('\n  ')}\nthe real run refuses until \`kadd add --role master --cleanup ${argv.config}\``);
+    }
     const opId = await journal.begin({
       command: 'add --role master',
       args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun: parsed.dryRun },
@@ -216,13 +251,15 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
       if (parsed.via === 'ssh') return openEtcdViaSsh(ctx, config, os, argv, deps);
       try {
         return await openEtcdViaAdder(ctx, kube as KubeApi, config, {
-          image: argv.adderImage, operationId: opId, readyTimeoutMs: deps.adderReadyTimeoutMs, pollIntervalMs: deps.pollIntervalMs,
+          image: argv.adderImage ?? (argv['adder-image'] as string | undefined), operationId: opId, readyTimeoutMs: deps.adderReadyTimeoutMs, pollIntervalMs: pollMs,
           journal: { intent: (k, n) => journal.intent(k, n), done: (k, n, id) => journal.done(k, n, id), undone: (k, n, id) => journal.undone(k, n, id) },
         });
       } catch (e) {
         if (e instanceof InterruptedError) throw e;
+        // an API that does not answer is not an adder problem: the preflight says so (with the --via ssh line)
+        const apiUp = await kube.serverVersion().then(() => true, () => false);
         const pinned = !!config.ssh.knownHosts || Object.keys(config.ssh.hostKeys).length > 0;
-        if (pinned && (await ctx.io.confirm(`the master-adder could not be used (${e instanceof Error ? e.message : e}); reach etcd over SSH instead?`, false))) {
+        if (apiUp && pinned && (await ctx.io.confirm(`the master-adder could not be used (${e instanceof Error ? e.message : e}); reach etcd over SSH instead?`, false))) {
           return openEtcdViaSsh(ctx, config, os, argv, deps);
         }
         throw e instanceof KaddError
@@ -230,7 +267,17 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
           : e;
       }
     };
-    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun });
+    const cleanup = parsed.cleanup && report.leftovers.length
+      ? {
+          leftovers: report.leftovers,
+          cleanupOthers: async (ls: typeof report.leftovers) => {
+            const { cleanupLeftovers } = await import('../ops/cleanup.js');
+            return cleanupLeftovers(ctx, os, kube, ls, { undone: (k, n, id) => journal.undone(k, n, id) }, config.clusterName);
+          },
+        }
+      : undefined;
+    if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
+    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun, cleanup });
     const fmt = argv.format ?? 'table';
     if (out.kind === 'dry-run') {
       ctx.io.result(fmt === 'table' ? formatPlan(out.plan) : JSON.stringify(out.plan, null, 2) + '\n');

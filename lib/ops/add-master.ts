@@ -27,7 +27,9 @@ import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern,
 import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
 import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, settle, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
-import { findStale, memberMatches, memberTable, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
+import type { LeftoverResource } from '../journal/index.js';
+import { cleanupMasterLeftovers, describeLeftover } from './add-master-cleanup.js';
+import { findStale, memberMatches, memberTable, removeServerMembers, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
 
 export const STAGES = ['active', 'registered', 'member', 'promoted', 'healthy', 'ready'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -62,6 +64,10 @@ export interface AddMasterRequest {
   tokenTtlSeconds: number;
   pollIntervalMs: number;
   maxPollIntervalMs: number;
+  /** how etcd is reached (for messages; default kube) */
+  via?: 'kube' | 'ssh';
+  /** the cluster file as given on the command line (for the command lines kadd suggests) */
+  configArg?: string;
 }
 
 export interface MasterObserved {
@@ -307,7 +313,11 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
   }
 
   // Kubernetes
-  if (!o.kube.ok) blockers.push(`the Kubernetes API at ${o.kube.server} did not answer: ${o.kube.error ?? 'unknown error'}`);
+  if (!o.kube.ok) {
+    blockers.push(apiUnreachableMessage({
+      server: o.kube.server, error: o.kube.error, via: req.via ?? 'kube', ssh: c.ssh, configArg: req.configArg ?? c.file, zone: req.zone, flavor: req.flavor,
+    }));
+  }
   else if (!o.ownership.ok) blockers.push(`${o.ownership.reason}; pass the right --kubeconfig/--context`);
   const cps = o.nodes.filter(isCp);
   if (o.kube.ok && cps.length === 0) blockers.push('no control-plane Node found (label node-role.kubernetes.io/control-plane)');
@@ -397,6 +407,37 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     etcd: { via: 'error' in o.etcd ? '' : o.etcd.transport, nodeName: 'error' in o.etcd ? '' : o.etcd.nodeName, members, projection },
     stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, featureGates: o.featureGates, adopt, quota, warnings, blockers,
   };
+}
+
+/** Does the cluster file say how to reach the masters over SSH (a bastion or pinned host keys)? */
+export function sshConfigured(ssh: ClusterConfig['ssh'] | undefined): boolean {
+  return !!ssh && (!!ssh.bastion || !!ssh.knownHosts || Object.values(ssh.hostKeys ?? {}).some((k) => k.length > 0));
+}
+
+const shq = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/** `kadd add --role master --via ssh [--zone Z] [--flavor F] [extra] CFG`, shell-quoted. Pure. */
+export function viaSshCommand(o: { configArg: string; zone?: string; flavor?: string; extra?: string[] }): string {
+  return ['kadd', 'add', '--role', 'master', '--via', 'ssh', ...(o.zone ? ['--zone', o.zone] : []), ...(o.flavor ? ['--flavor', o.flavor] : []), ...(o.extra ?? []), o.configArg].map(shq).join(' ');
+}
+
+/**
+ * Pure: the preflight blocker when the Kubernetes API does not answer. Without --via ssh and with SSH
+ * settings in the cluster file it names the exact `--via ssh` command line (etcd does not need the API);
+ * with --via ssh it says what still needs the API. kadd never falls back to SSH on its own.
+ */
+export function apiUnreachableMessage(o: {
+  server: string; error?: string; via: 'kube' | 'ssh'; ssh?: ClusterConfig['ssh']; configArg: string; zone?: string; flavor?: string;
+}): string {
+  const head = `the Kubernetes API at ${o.server} did not answer${o.error ? ` (${o.error})` : ''}`;
+  const needs = 'the bootstrap token and the uploaded control-plane certificates are Secrets in the API, and the new master registers its Node and is watched until Ready through it';
+  if (o.via === 'ssh') {
+    return `${head}; --via ssh reaches etcd without the API, but adding a master still needs it: ${needs}. Nothing was changed: bring the API back (kube-apiserver on the masters, the API load balancer) and run again`;
+  }
+  if (sshConfigured(o.ssh)) {
+    return `${head}. The cluster file has SSH settings, so etcd can be reached without the API: \`${viaSshCommand({ ...o, extra: ['--dry-run'] })}\` shows the etcd members and their health over SSH, and once the API answers again \`${viaSshCommand(o)}\` adds the master with etcd over SSH (the add itself needs the API: ${needs})`;
+  }
+  return `${head}; check --kubeconfig/--context and the API load balancer (adding a master needs the API: ${needs}); to look at etcd without the API, add ssh settings (bastion, host_keys or known_hosts) to the cluster file and use --via ssh --dry-run`;
 }
 
 /** The zone with the fewest masters among the configured ones (CAPI's PickFewest); ties: config order. */
@@ -651,26 +692,30 @@ export async function executeMaster(
       const [srv, text] = await Promise.all([os.compute.getServer(st.serverId).catch(() => null), os.compute.getConsoleOutput(st.serverId, 200).catch(() => '')]);
       diagnosis = diagnose({ fault: srv?.fault, console: text });
     }
+    if (diagnosis && failure) diagnosis = refineStall(failure.stage, diagnosis, p);
     const cause = e instanceof Error ? e.message : String(e);
-    if (req.keepFailed && !interrupted) {
-      await deleteToken(ctx, kube, journal, st);
-      const kept = [st.serverId && `server ${p.name} (${st.serverId})`, st.volumeId && `volume ${p.volumeName}`, st.portId && `port ${p.portName}`, st.memberId && `etcd member ${st.memberId}`].filter(Boolean) as string[];
-      throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage ${STAGE_TEXT[st.stage as Stage] ?? st.stage}: ${cause}; kept for inspection (--keep-failed): ${kept.join(', ') || 'nothing'}`, {
-        details: diagnosis ? formatDiagnosis(p.name, diagnosis).split('\n') : [],
-        hint: st.memberId ? `the etcd member stays until removed: ${etcdctl.formatCommand(['member', 'remove', st.memberId])}` : 'delete the kept resources when done',
-      });
-    }
-    const rb = io.progress(`${p.name}:rollback`, 'rolling back');
-    const { rolledBack, left } = await rollback(ctx, req, p, st, os, kube, etcdctl, journal);
+    // --keep-failed keeps the server, volume and port for inspection, never an etcd member (Ctrl-C always rolls back)
+    const keep = req.keepFailed && !interrupted;
+    if (keep) await deleteToken(ctx, kube, journal, st); // first: a kept server must not be able to finish its join
+    const rb = io.progress(`${p.name}:rollback`, keep ? 'removing the etcd member, keeping the server (--keep-failed)' : 'rolling back');
+    const { rolledBack, left, kept, etcdLeft } = await rollback(ctx, req, p, st, os, kube, etcdctl, journal, keep);
     if (left.length) rb.fail(`rollback left behind: ${left.join(', ')}`);
-    else rb.succeed(`rolled back: ${rolledBack.join(', ') || 'nothing to undo'}`);
+    else rb.succeed(`${keep ? 'cleaned up' : 'rolled back'}: ${rolledBack.join(', ') || 'nothing to undo'}${kept.length ? `; kept: ${kept.join(', ')}` : ''}`);
     const details = [
       ...(diagnosis ? formatDiagnosis(p.name, diagnosis).split('\n') : []),
       ...rolledBack.map((r) => `rolled back: ${r}`),
+      ...kept.map((r) => `KEPT for inspection: ${r}`),
       ...left.map((r) => `LEFT BEHIND: ${r}`),
       ...(snapshot ? [`etcd snapshot taken before the change: ${snapshot.path} on ${etcd.nodeName}`] : []),
       ...removedStale.map((s) => `stale etcd member removed: ${s}`),
     ];
+    const cfgArg = req.configArg ?? c.file;
+    if (keep) {
+      throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage "${STAGE_TEXT[st.stage as Stage] ?? 'prepare'}": ${cause}; ${etcdLeft ? 'its etcd member could NOT be removed (see below); ' : 'no etcd member of it is left; '}the server is kept for inspection (--keep-failed); the cluster file is unchanged`, {
+        rolledBack, details, cause: e,
+        hint: `inspect: openstack console log show ${st.serverId ?? p.name}${st.ip ? `; ssh ${c.ssh.user}@${st.ip}` : ''}; then delete it with \`kadd add --role master --cleanup ${cfgArg}\` (the next master add refuses until then); stop it meanwhile if it may retry its join: openstack server stop ${st.serverId ?? p.name}`,
+      });
+    }
     if (interrupted) throw new InterruptedError(`interrupted while adding ${p.name}; rolled back`, { details });
     throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage "${STAGE_TEXT[st.stage as Stage] ?? 'prepare'}": ${cause}; the cluster file is unchanged`, {
       rolledBack, details, cause: e,
@@ -694,6 +739,33 @@ export async function executeMaster(
     cluster: c.clusterName, name: p.name, serverId: st.serverId!, ip: st.ip ?? '', zone: p.zone, flavor: p.flavor.name, memberId: st.memberId!,
     snapshot, removedStale, lbMember: st.lbMemberId, updatedConfig, members: view ? memberTable(view) : [], durationMs: ctx.clock.now() - started,
   };
+}
+
+/**
+ * Pure: when the console has no failure marker, name what a stalled control-plane join is waiting for
+ * (kubeadm's discovery retrying the API endpoint, a learner kubeadm keeps trying to promote).
+ */
+export function refineStall(stage: Stage | 'prepare', d: Diagnosis, p: Pick<AddMasterPlan, 'name' | 'apiEndpoint' | 'lb' | 'securityGroup'>): Diagnosis {
+  if (d.cause !== 'unknown') return d;
+  const text = d.consoleTail.join('\n');
+  const disc = [...text.matchAll(/\[discovery\] Trying to connect to API Server "([^"]+)"(?: \(retry (\d+)\))?/g)].pop();
+  if (disc && (stage === 'registered' || stage === 'active')) {
+    return {
+      ...d,
+      summary: `kubeadm on ${p.name} never reached the API server at ${disc[1]}${disc[2] ? ` (discovery retry ${disc[2]})` : ''}; the kubelet did not register`,
+      nextStep: `check that ${p.name} can reach ${disc[1]}: security group ${p.securityGroup.name} (TCP 6443 from the cluster network)${p.lb ? `, load balancer ${p.lb.name} and its pool ${p.lb.poolName}` : ''}, routing from the subnet`,
+      evidence: [disc[0]],
+    };
+  }
+  if (stage === 'promoted' && /adding etcd member as learner/.test(text)) {
+    return {
+      ...d,
+      summary: `the etcd learner of ${p.name} was added but did not start and catch up (etcd peer port 2380 between the masters? etcd static pod on ${p.name}?)`,
+      nextStep: `with --keep-failed, look at \`crictl logs\` of etcd on ${p.name}; check TCP 2379-2380 between the masters in security group ${p.securityGroup.name}`,
+      evidence: (text.match(/.*adding etcd member as learner.*/g) ?? []).slice(-1),
+    };
+  }
+  return d;
 }
 
 async function deleteToken(ctx: Context, kube: KubeApi, journal: JournalLike, st: State): Promise<void> {
@@ -743,14 +815,20 @@ async function stage<T>(ctx: Context, req: AddMasterRequest, p: AddMasterPlan, s
 /**
  * Undo in the safe order: pool member; the new etcd member through a surviving member (quorum
  * re-checked); the Node; the server (waited until gone); a member kubeadm may have added meanwhile;
- * the volume; the port. Never throws; returns what was undone and what was left.
+ * the volume; the port. With `keep` (--keep-failed) the server, volume and port stay, everything else
+ * goes: etcd safety beats inspection. When the quorum check refuses to remove a started voting member,
+ * its server is kept running too (deleting it would take a healthy voter away without a removal).
+ * Never throws; returns what was undone, what was kept on purpose and what was left.
  */
 async function rollback(
-  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, os: OpenStackClient, kube: KubeApi, etcdctl: Etcdctl, journal: JournalLike,
-): Promise<{ rolledBack: string[]; left: string[] }> {
+  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, os: OpenStackClient, kube: KubeApi, etcdctl: Etcdctl, journal: JournalLike, keep = false,
+): Promise<{ rolledBack: string[]; left: string[]; kept: string[]; etcdLeft: boolean }> {
   const rolledBack: string[] = [];
   const left: string[] = [];
+  const kept: string[] = [];
   const io = ctx.io;
+  let etcdLeft = false;
+  let protectServer = false;
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
       await fn();
@@ -761,17 +839,13 @@ async function rollback(
     }
   };
   const removeMembers = async () => {
-    const list = await etcdctl.memberList().catch(() => null);
-    const mine = list ? list.members.filter((m) => m.id === st.memberId || memberMatches(m, p.name, st.ip)) : st.memberId ? [{ id: st.memberId, name: p.name }] : [];
-    for (const m of mine) {
-      await attempt(`removed etcd member ${m.id}${m.name ? ` (${m.name})` : ''}`, async () => {
-        const v = await etcdctl.checkRemove(m.id);
-        if (!v.allowed && v.blockers.some((b) => b.code !== 'E_ETCD_MEMBER_NOT_FOUND')) {
-          throw new Error(`quorum check refused: ${v.blockers.map((b) => b.message).join('; ')}; when etcd is healthy again: ${etcdctl.formatCommand(['member', 'remove', m.id])}`);
-        }
-        await etcdctl.memberRemove(m.id);
-        await journal.undone('etcd-member', p.name, m.id);
-      });
+    const r = await removeServerMembers(etcdctl, { name: p.name, ip: st.ip, ids: st.memberId ? [st.memberId] : [] }, (id) => journal.undone('etcd-member', p.name, id));
+    for (const x of r.removed) if (!rolledBack.includes(`removed etcd member ${x}`)) rolledBack.push(`removed etcd member ${x}`);
+    for (const x of [...r.refused, ...r.failed]) {
+      etcdLeft = true;
+      if (x.startedVoter) protectServer = true;
+      left.push(`etcd member ${x.id}${x.name ? ` (${x.name})` : ''}: ${x.reason}; when etcd is healthy again: ${x.fix}`);
+      io.log('warn', `rollback: etcd member ${x.id} not removed: ${x.reason}`);
     }
   };
 
@@ -789,36 +863,47 @@ async function rollback(
       await journal.undone('node', p.name);
     });
   }
-  if (st.serverId) {
-    const id = st.serverId;
-    await attempt(`deleted server ${p.name}`, async () => {
-      await os.compute.deleteServer(id);
-      await waitGone(() => os.compute.getServer(id), ctx, 180_000, req.pollIntervalMs);
-      await journal.undone('server', p.name, id);
-    });
-    // kubeadm may have added its member between our removal and the server's end
-    await removeMembers();
-  }
-  if (st.volumeId) {
-    const id = st.volumeId;
-    await attempt(`deleted volume ${p.volumeName}`, async () => {
-      await deleteVolumeWhenFree(os, id, ctx, req.pollIntervalMs);
-      await journal.undone('volume', p.volumeName, id);
-    });
-  }
-  if (st.portId) {
-    const id = st.portId;
-    await attempt(`deleted port ${p.portName}`, async () => {
-      await os.network.deletePort(id);
-      await journal.undone('port', p.portName, id);
-    });
+  const resources = [
+    st.serverId && `server ${p.name} (${st.serverId}${st.ip ? `, ${st.ip}` : ''}${p.zone ? `, ${p.zone}` : ''})`,
+    st.volumeId && `volume ${p.volumeName} (${st.volumeId})`,
+    st.portId && `port ${p.portName} (${st.portId})`,
+  ].filter(Boolean) as string[];
+  if (keep) {
+    kept.push(...resources);
+  } else if (protectServer) {
+    for (const r of resources) left.push(`${r}: kept running because its etcd member is a voting member that could not be removed safely`);
+  } else {
+    if (st.serverId) {
+      const id = st.serverId;
+      await attempt(`deleted server ${p.name}`, async () => {
+        await os.compute.deleteServer(id);
+        await waitGone(() => os.compute.getServer(id), ctx, 180_000, req.pollIntervalMs);
+        await journal.undone('server', p.name, id);
+      });
+      // kubeadm may have added its member between our removal and the server's end
+      if (!etcdLeft) await removeMembers();
+    }
+    if (st.volumeId) {
+      const id = st.volumeId;
+      await attempt(`deleted volume ${p.volumeName}`, async () => {
+        await deleteVolumeWhenFree(os, id, ctx, req.pollIntervalMs);
+        await journal.undone('volume', p.volumeName, id);
+      });
+    }
+    if (st.portId) {
+      const id = st.portId;
+      await attempt(`deleted port ${p.portName}`, async () => {
+        await os.network.deletePort(id);
+        await journal.undone('port', p.portName, id);
+      });
+    }
   }
   if (st.tokenId) {
     const id = st.tokenId;
     await deleteToken(ctx, kube, journal, st);
     rolledBack.push(`deleted bootstrap token ${id}`);
   }
-  return { rolledBack, left };
+  return { rolledBack, left, kept, etcdLeft };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -828,6 +913,8 @@ export interface RunAddMasterOptions {
   /** opens etcd access (master-adder or SSH); closed at the end whatever happens */
   openEtcd: () => Promise<EtcdAccess>;
   dryRun: boolean;
+  /** --cleanup: what an earlier run left (journal), deleted before the preflight (etcd members first, quorum-checked) */
+  cleanup?: { leftovers: LeftoverResource[]; cleanupOthers?: (l: LeftoverResource[]) => Promise<string[]> };
 }
 
 export type RunAddMasterOutcome = { kind: 'dry-run'; plan: AddMasterPlan } | { kind: 'added'; plan: AddMasterPlan; result: AddMasterResult };
@@ -847,11 +934,31 @@ export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: Open
     line.fail('cannot reach etcd');
   }
   try {
+    const leftovers = o.cleanup?.leftovers ?? [];
+    if (leftovers.length && o.dryRun) {
+      ctx.io.log('warn', `--cleanup would delete what an earlier run left (not in a dry run):\n  ${leftovers.map(describeLeftover).join('\n  ')}`);
+    } else if (leftovers.length) {
+      const line = ctx.io.progress('cleanup', `cleaning up ${leftovers.length} resource(s) left by an earlier run`);
+      const adder = access && 'adder' in access ? (access as EtcdAccess & { adder: { namespace: string; name: string } }).adder : undefined;
+      const r = await cleanupMasterLeftovers(ctx, os, kube, access ?? null, leftovers, deps.journal, {
+        cluster: req.config.clusterName, pollIntervalMs: req.pollIntervalMs, adder: adder ? `${adder.namespace}/${adder.name}` : undefined, cleanupOthers: o.cleanup?.cleanupOthers,
+      });
+      if (r.left.length) {
+        line.fail(`cleanup left ${r.left.length} thing(s) behind`);
+        throw new OperationError('E_CLEANUP_INCOMPLETE', 'the cleanup could not remove everything the earlier run left; no master was added', {
+          rolledBack: r.cleaned, details: [...r.cleaned.map((x) => `cleaned up: ${x}`), ...r.left.map((x) => `LEFT: ${x}`)],
+          hint: accessError ? `etcd was not reachable (${accessError}); --via ssh reaches it over SSH` : 'fix what is listed and run `kadd add --role master --cleanup` again',
+        });
+      }
+      line.succeed(`cleaned up what the earlier run left: ${r.cleaned.join(', ') || 'nothing was there any more'}`);
+      if (ctx.signal.aborted) throw new InterruptedError('interrupted after the cleanup; no master was added');
+    }
     const observed = await preflight(ctx, req, os, kube, access ?? { error: accessError ?? 'no etcd access' });
     const plan = planMaster(req, observed);
     for (const w of plan.warnings) ctx.io.log('warn', w);
     if (o.dryRun) return { kind: 'dry-run', plan };
     assertMasterPlan(plan);
+    if (ctx.signal.aborted) throw new InterruptedError('interrupted before any change; nothing to roll back');
     const result = await executeMaster(ctx, req, plan, os, kube, access!, deps);
     return { kind: 'added', plan, result };
   } finally {

@@ -89,7 +89,8 @@ export async function startHarness(scenario: Scenario, masters = 1): Promise<Sim
   const { loadKubeconfig } = await import('../../lib/kube/config.js');
   const { createKubeApi } = await import('../../lib/kube/client.js');
   const cloud = await resolveCloud({ cli: {}, env, cwd: dir } as never);
-  const os = createOpenStackClient(cloud as never, { io, signal: abort.signal, retries: 2, backoffMs: 1 } as never);
+  // like lib/cli/context.ts: no Ctrl-C signal on the OpenStack client, so the rollback's requests still run
+  const os = createOpenStackClient(cloud as never, { io, retries: 2, backoffMs: 1 } as never);
   const kube = createKubeApi(await loadKubeconfig({ env, cwd: dir }), { io });
   const ctx: Context = {
     io, clock: realClock, env, cwd: dir, signal: abort.signal,
