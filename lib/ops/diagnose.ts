@@ -50,7 +50,7 @@ const FAULT_RULES: Rule[] = [
 ];
 
 const CONSOLE_RULES: Rule[] = [
-  { cause: 'token-expired', re: /token id "[a-z0-9]+" is invalid for this cluster or it has expired|bootstrap token .* (expired|not found)/i, summary: 'kubeadm rejected the bootstrap token (expired or deleted)', next: 're-run `kadd add` (it creates a fresh token); if boots are slow, raise --token-ttl' },
+  { cause: 'token-expired', re: /token id "[a-z0-9]+" is invalid for this cluster or it has expired|bootstrap token .* (expired|not found)|could not find a JWS signature in the cluster-info ConfigMap for token ID/i, summary: 'kubeadm rejected the bootstrap token (expired or deleted)', next: 're-run `kadd add` (it creates a fresh token); if boots are slow, raise --token-ttl' },
   { cause: 'ca-hash-mismatch', re: /none of the public keys .* are pinned|cluster CA found in cluster-info ConfigMap is invalid|public key pin/i, summary: 'the CA hash in the join configuration does not match the cluster CA', next: 'check that --kubeconfig points at this cluster (its CA is the one kadd pinned)' },
   { cause: 'certificate-key', re: /error downloading certs|kubeadm-certs.*not found|error decoding certificate key|certificate key .* (invalid|expired)/i, summary: 'the control-plane certificate key was rejected (expired after 2 h or never uploaded)', next: 're-run `kadd add --role master`, which uploads a fresh certificate key' },
   { cause: 'etcd-join', re: /etcdserver: |error execution phase control-plane-join\/etcd|can only promote a learner member|etcd cluster is not healthy/i, summary: 'the new member could not join etcd', next: 'run `kadd status` to see the etcd members; a stale learner is removed with `kadd add --role master --fix-stale`' },

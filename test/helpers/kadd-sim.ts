@@ -13,6 +13,7 @@
  * Timing: the whole-command runs use the sim at timeScale 1 with small latencies in real milliseconds,
  * so kadd's real clock and the sim's clock agree (bootstrap-token expiry, timeouts, Retry-After).
  */
+import type { Clock } from '../../lib/clock.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,8 @@ export interface KaddSim {
   updatedPath: string;
   env: Record<string, string>;
   cluster: string;
-  kadd(args: string[], opts?: { env?: Record<string, string> }): Promise<RunResult>;
+  /** in-process run; `clock` is handed to main() (use simClock(h) with a time-scaled simulator) */
+  kadd(args: string[], opts?: { env?: Record<string, string>; clock?: Clock }): Promise<RunResult>;
   spawnKadd(args: string[], opts?: { env?: Record<string, string> }): Child;
   /** requests counted by the sim, "service METHOD /path" -> n */
   counters(): Record<string, number>;
@@ -221,7 +223,7 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
       const cwd = process.cwd();
       process.chdir(dir);
       try {
-        const r = await captureStreams(() => main(args, { env: process.env, stderr: process.stderr }));
+        const r = await captureStreams(() => main(args, { env: process.env, stderr: process.stderr, ...(ro.clock ? { clock: ro.clock } : {}) }));
         return { code: r.value, stdout: r.stdout, stderr: r.stderr };
       } finally {
         process.chdir(cwd);
@@ -310,6 +312,27 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
     },
   };
   return h;
+}
+
+/**
+ * The simulator's clock as a kadd Clock: with a time-scaled simulator, kadd must live on the same clock
+ * (token expirations, poll intervals, Retry-After), as a real client shares the apiserver's wall time.
+ */
+export function simClock(h: KaddSim): Clock {
+  const core = h.sim.core;
+  return {
+    now: () => core.now(),
+    sleep: (ms, signal) =>
+      new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+        const onAbort = () => reject(signal?.reason ?? new Error('aborted'));
+        signal?.addEventListener('abort', onAbort, { once: true });
+        core.sleep(ms).then(() => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      }),
+  };
 }
 
 export function readUpdated(h: KaddSim): string {

@@ -23,6 +23,10 @@ describe('ops/diagnose', () => {
     assert.equal(d.lastStage, 'join-failed');
     assert.ok(!JSON.stringify(d).includes('0123456789abcdef'), 'token secret leaked');
   });
+  it('an expired or deleted token seen as a missing JWS signature (the bootstrap signer drops it) is a token problem', () => {
+    const d = diagnose({ console: '[preflight] Running pre-flight checks\nerror execution phase preflight: couldn\'t validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID "1r1vn9"' });
+    assert.equal(d.cause, 'token-expired');
+  });
   it('CA hash mismatch, certificate key, etcd and api-unreachable', () => {
     assert.equal(diagnose({ console: 'cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:aa" are pinned' }).cause, 'ca-hash-mismatch');
     assert.equal(diagnose({ console: 'error downloading certs: error downloading the secret: secrets "kubeadm-certs" not found' }).cause, 'certificate-key');
