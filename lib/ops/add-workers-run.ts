@@ -53,6 +53,18 @@ export async function runAddWorkers(
   const report = await findUnfinished(c.file);
   let cleaned: string[] | undefined;
   if (report.leftovers.length > 0 && !opts.dryRun) {
+    // a master run's leftovers are never handled here: deleting a control-plane server without removing
+    // its etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order
+    const masterOps = new Set(report.operations.filter((o) => /--role master/.test(o.command)).map((o) => o.op));
+    const masterLeft = report.leftovers.filter(
+      (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${c.clusterName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-master-[0-9]+`).test(l.name),
+    );
+    if (masterLeft.length) {
+      throw new PreflightError(
+        `an interrupted \`kadd add --role master\` left ${masterLeft.length} resource(s): ${masterLeft.map(describeLeftover).join(', ')}`,
+        { code: 'E_MASTER_LEFTOVERS', hint: `run \`kadd add --role master --cleanup ${c.file}\` first: it removes the etcd member before the server (journal: ${report.path})` },
+      );
+    }
     const list = report.leftovers.map(describeLeftover);
     let choice = opts.leftovers;
     if (!choice) {
