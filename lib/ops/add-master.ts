@@ -26,7 +26,8 @@ import { registerSecret } from '../redact.js';
 import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
 import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
-import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, settle, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
+import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
+import { observeCloud, serverBlockers, settle } from './observe.js';
 import type { LeftoverResource } from '../journal/index.js';
 import { cleanupMasterLeftovers, describeLeftover } from './add-master-cleanup.js';
 import { findStale, memberMatches, memberTable, removeServerMembers, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
@@ -212,28 +213,13 @@ export function parseStageTimeouts(v: string | number | undefined, base: StageTi
 export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, etcd: Pick<EtcdAccess, 'etcdctl' | 'nodeName'> | { error: string }): Promise<MasterObserved> {
   const c = req.config;
   const errors: string[] = [];
-  const projectId = await os.projectId();
-  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, securityGroup, masters, volumes, lb] = await Promise.all([
-    settle(os.compute.listFlavors(), errors, 'listing flavors'),
-    settle(os.image.findImage(c.image), errors, 'looking up the image'),
-    settle(os.compute.getKeypair(c.keypair), errors, 'looking up the keypair'),
-    settle(os.compute.listAvailabilityZones(), errors, 'listing availability zones'),
-    c.storageClass ? settle(os.volume.listVolumeTypes().then((t) => t.map((x) => x.name)), errors, 'listing volume types') : Promise.resolve(null),
-    settle(os.compute.getLimits(), errors, 'reading Nova limits'),
-    settle(os.volume.getLimits(), errors, 'reading Cinder limits'),
-    settle(os.network.getQuotaDetails(projectId), errors, 'reading Neutron quota'),
-    settle(os.network.findNetwork(c.privateNet.name), errors, 'looking up the network'),
-    settle(os.network.findSecurityGroup(c.securityGroup), errors, 'looking up the security group'),
-    settle(os.compute.listServers({ name: roleNamePattern(c.clusterName, 'master') }), errors, 'listing masters'),
-    settle(os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } }), errors, 'listing volumes'),
-    settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), errors, 'looking up the load balancer'),
-  ]);
-  const [subnet, ports, listeners, pools] = await Promise.all([
-    network ? settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : Promise.resolve(null),
-    network ? settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports') : Promise.resolve(null),
+  const cl = await observeCloud(os, c, 'master', errors, { lbRequired: true });
+  const lb = cl.lb;
+  const [listeners, pools] = await Promise.all([
     lb ? settle(os.loadbalancer.listListeners({ loadbalancer_id: lb.id }), errors, 'listing listeners') : Promise.resolve(null),
     lb ? settle(os.loadbalancer.listPools({ loadbalancer_id: lb.id }), errors, 'listing pools') : Promise.resolve(null),
   ]);
+
 
   const kubeInfo: MasterObserved['kube'] = { ok: false, server: kube.server() };
   let nodes: KNode[] = [];
@@ -262,8 +248,9 @@ export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenSta
     }
   }
   return {
-    flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, network, subnet, securityGroup, novaLimits, cinderLimits,
-    neutronQuota, masters: masters ?? [], volumes: volumes ?? [], ports: ports ?? [], lb, listeners: listeners ?? [], pools: pools ?? [],
+    flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
+    subnet: cl.subnet, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
+    neutronQuota: cl.neutronQuota, masters: cl.servers, volumes: cl.volumes, ports: cl.ports, lb, listeners: listeners ?? [], pools: pools ?? [],
     kube: kubeInfo, ownership, nodes, featureGates, etcd: etcdObs, formatCommand, errors,
   };
 }
@@ -290,15 +277,10 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
   const fmt = o.formatCommand ?? ((a: string[]) => ['etcdctl', ...a].join(' '));
 
   const flavorName = req.flavor ?? c.masterFlavor;
-  const flavor = o.flavors.find((f) => f.name === flavorName) ?? o.flavors.find((f) => f.id === flavorName);
-  if (!flavor) blockers.push(`flavor ${flavorName} not found${req.flavor ? '' : ' (master_flavor)'}; available: ${o.flavors.map((f) => f.name).sort().join(', ') || 'none'}`);
-  if (!o.image) blockers.push(`image ${c.image} not found (key \`image\` in ${c.file})`);
-  else if (o.image.status !== 'active') blockers.push(`image ${c.image} is ${o.image.status}, not active`);
-  if (!o.keypair) blockers.push(`keypair ${c.keypair} not found (key \`keypair\` in ${c.file})`);
-  if (c.storageClass && o.volumeTypes && !o.volumeTypes.includes(c.storageClass)) blockers.push(`volume type ${c.storageClass} (storage_class) not found`);
-  const available = o.zones.filter((z) => z.zoneState.available).map((z) => z.zoneName);
   const zone = req.zone ?? pickZone(c.availabilityZones, o.masters);
-  if (zone && o.zones.length && !available.includes(zone)) blockers.push(`availability zone ${zone} not found or not available; available: ${available.join(', ') || 'none'}`);
+  const sb = serverBlockers(c, o, { flavorName, flavorKey: 'master_flavor', explicitFlavor: !!req.flavor, zones: [zone] });
+  const flavor = sb.flavor;
+  blockers.push(...sb.blockers);
   if (!o.network) blockers.push(`network ${c.privateNet.name} not found: a cluster with masters must already have it (private_net.name)`);
   else if (!o.subnet) blockers.push(`subnet ${c.privateNet.subnet.name} not found in network ${c.privateNet.name}`);
   if (!o.securityGroup) blockers.push(`security group ${c.securityGroup} not found`);

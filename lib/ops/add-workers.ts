@@ -16,6 +16,8 @@ import { KaddError, OperationError, PreflightError, UsageError } from '../errors
 import {
   nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
+import { observeCloud, serverBlockers, settle } from './observe.js';
+export { settle };
 import { BatchWaiter, Semaphore, TimeoutError, mapLimit } from './poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 
@@ -169,12 +171,6 @@ export function apiEndpointOf(server: string): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-export function settle<T>(p: Promise<T>, errors: string[], what: string): Promise<T | null> {
-  return p.catch((e: unknown) => {
-    errors.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
-    return null;
-  });
-}
 
 /** Pure check of the request against the config (no I/O): exit 2 material. */
 export function validateRequest(req: AddWorkersRequest): void {
@@ -197,26 +193,7 @@ export async function preflight(
   const errors: string[] = [];
   ctx.io.log('debug', `preflight for ${c.clusterName}`);
 
-  const projectId = await os.projectId(); // auth errors surface here, before anything else
-  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb] =
-    await Promise.all([
-      settle(os.compute.listFlavors(), errors, 'listing flavors'),
-      settle(os.image.findImage(c.image), errors, 'looking up the image'),
-      settle(os.compute.getKeypair(c.keypair), errors, 'looking up the keypair'),
-      settle(os.compute.listAvailabilityZones(), errors, 'listing availability zones'),
-      c.storageClass ? settle(os.volume.listVolumeTypes().then((t) => t.map((x) => x.name)), errors, 'listing volume types') : Promise.resolve(null),
-      settle(os.compute.getLimits(), errors, 'reading Nova limits'),
-      settle(os.volume.getLimits(), errors, 'reading Cinder limits'),
-      settle(os.network.getQuotaDetails(projectId), errors, 'reading Neutron quota'),
-      settle(os.network.findNetwork(c.privateNet.name), errors, 'looking up the network'),
-      settle(os.network.findRouter(c.privateNet.subnet.router.name), errors, 'looking up the router'),
-      settle(os.network.findSecurityGroup(c.securityGroup), errors, 'looking up the security group'),
-      settle(os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') }), errors, 'listing servers'),
-      settle(os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } }), errors, 'listing volumes'),
-      settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), [], 'looking up the load balancer'),
-    ]);
-  const subnet = network ? await settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : null;
-  const ports = network ? ((await settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports')) ?? []) : [];
+  const cl = await observeCloud(os, c, 'node', errors, { lbRequired: false });
 
   // Kubernetes side: reachable, and the cluster is the one of this project
   const kubeInfo: Observed['kube'] = { ok: false, server: kube.server() };
@@ -229,7 +206,7 @@ export async function preflight(
   } catch (e) {
     kubeInfo.error = e instanceof Error ? e.message : String(e);
   }
-  const ownership = kubeInfo.ok ? await checkOwnership(c, kube, lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
+  const ownership = kubeInfo.ok ? await checkOwnership(c, kube, cl.lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
 
   // size of the largest user-data (names differ per node; render with a placeholder token)
   let userDataBytes = 0;
@@ -247,8 +224,9 @@ export async function preflight(
   }
 
   return {
-    flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, network, subnet, router, securityGroup,
-    novaLimits, cinderLimits, neutronQuota, servers: servers ?? [], volumes: volumes ?? [], ports,
+    flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
+    subnet: cl.subnet, router: cl.router, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
+    neutronQuota: cl.neutronQuota, servers: cl.servers, volumes: cl.volumes, ports: cl.ports,
     kube: kubeInfo, ownership, userDataBytes, errors,
   };
 }
@@ -297,21 +275,9 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
   const warnings: string[] = [];
 
   const flavorName = req.flavor ?? c.nodeFlavor;
-  const flavor = o.flavors.find((f) => f.name === flavorName) ?? o.flavors.find((f) => f.id === flavorName);
-  if (!flavor) blockers.push(`flavor ${flavorName} not found; available: ${o.flavors.map((f) => f.name).sort().join(', ') || 'none'}`);
-  if (!o.image) blockers.push(`image ${c.image} not found (key \`image\` in ${c.file})`);
-  else if (o.image.status !== 'active') blockers.push(`image ${c.image} is ${o.image.status}, not active`);
-  if (!o.keypair) blockers.push(`keypair ${c.keypair} not found (key \`keypair\` in ${c.file}); create it with \`openstack keypair create\``);
-  if (c.storageClass && o.volumeTypes && !o.volumeTypes.includes(c.storageClass)) {
-    blockers.push(`volume type ${c.storageClass} (storage_class) not found; available: ${o.volumeTypes.join(', ') || 'none'}`);
-  }
-  if (o.image?.min_disk && o.image.min_disk > c.volumeSize) blockers.push(`image ${c.image} needs a ${o.image.min_disk} GB disk but volume_size is ${c.volumeSize}`);
-
-  const available = o.zones.filter((z) => z.zoneState.available).map((z) => z.zoneName);
-  const zonesWanted = req.zone ? [req.zone] : c.availabilityZones;
-  for (const z of zonesWanted) {
-    if (o.zones.length && !available.includes(z)) blockers.push(`availability zone ${z} not found or not available; available: ${available.join(', ') || 'none'}`);
-  }
+  const sb = serverBlockers(c, o, { flavorName, flavorKey: 'node_flavor', explicitFlavor: !!req.flavor, zones: req.zone ? [req.zone] : c.availabilityZones });
+  const flavor = sb.flavor;
+  blockers.push(...sb.blockers);
 
   if (!o.kube.ok) blockers.push(`the Kubernetes API at ${o.kube.server} did not answer: ${o.kube.error ?? 'unknown error'}`);
   else if (!o.ownership.ok) blockers.push(`${o.ownership.reason}; pass the right --kubeconfig/--context`);
