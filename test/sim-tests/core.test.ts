@@ -130,28 +130,76 @@ describe('sim core: server, /_sim and faults', function () {
     }
   });
 
-  it('same seed gives the same event timeline; another seed differs', async () => {
-    const run = async (seed: number): Promise<unknown[]> => {
-      const api = await startApi({ seed, faults: { serverError: [{ name: 'bad', message: 'No valid host was found.' }] }, latency: { serverBuild: { uniform: [1000, 9000] } } });
+  it('same seed gives the same ids, latencies, faults and outcomes per resource, whatever the wall-clock interleaving; another seed differs', async function () {
+    this.timeout(60000);
+    /**
+     * One run: a fixed request sequence (servers, one doomed by a serverError fault, volumes, a faulted service).
+     * `noisy` perturbs the run the way a loaded machine does: kube controllers drawing randomness on their own
+     * timers (a Deployment being scaled) and real-time pauses between requests. Neither may change the result.
+     */
+    const run = async (seed: number, noisy: boolean): Promise<unknown> => {
+      const api = await startApi({
+        seed,
+        faults: { serverError: [{ name: '^bad-', message: 'No valid host was found.' }] },
+        latency: { serverBuild: { uniform: [1000, 9000] }, volumeCreate: { uniform: [500, 3000] } },
+      });
+      const noise = async (i: number): Promise<void> => {
+        if (!noisy) return;
+        const d = await fetch(`${api.sim.baseUrl}/apis/apps/v1/namespaces/default/deployments`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `noise-${i}` }, spec: { replicas: 3, selector: { matchLabels: { app: `noise-${i}` } }, template: { metadata: { labels: { app: `noise-${i}` } }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } } }),
+        });
+        await d.text();
+        await sleep(5 + 7 * i);
+      };
       try {
         const { net, image } = await ids(api);
-        for (const name of ['a-1', 'bad-2', 'a-3']) {
+        const names = ['a-1', 'bad-2', 'a-3', 'a-4'];
+        for (const [i, name] of names.entries()) {
+          await noise(i);
           const r = await api.call('POST', '/compute/v2.1/servers', { server: { name, flavorRef: '2', imageRef: image, networks: [{ uuid: net }] } });
           assert.equal(r.status, 202);
         }
-        await until(() => api.sim.core.timeline.filter((e) => e.type === 'server.active' || e.type === 'server.error').length === 3);
-        // per-server sequences: sampled latencies and outcomes must match; the interleaving of different
-        // servers' timers follows the wall clock and is not part of the determinism promise
-        const bySubject: Record<string, unknown[]> = {};
-        for (const e of api.sim.core.timeline.filter((t) => t.type.startsWith('server.'))) (bySubject[e.subject] ??= []).push({ type: e.type, detail: e.detail });
-        return Object.entries(bySubject).sort(([a], [b]) => a.localeCompare(b));
+        for (const name of ['v-1', 'v-2']) {
+          await noise(9);
+          assert.equal((await api.call('POST', `/volume/v3/${api.sim.projectId}/volumes`, { volume: { name, size: 1 } })).status, 202);
+        }
+        api.sim.core.patchScenario({ faults: { errorRates: [{ service: 'image', rate: 0.5, status: 502 }] } });
+        const imageStatuses: number[] = [];
+        for (let i = 0; i < 12; i++) imageStatuses.push((await api.call('GET', '/image/v2/images')).status);
+        await until(() => api.sim.core.timeline.filter((e) => e.type === 'server.active' || e.type === 'server.error').length === names.length, 10000);
+        await until(() => api.sim.core.timeline.filter((e) => e.type === 'volume.available').length === 2, 10000);
+        // per resource, in a stable order: its events (type + sampled values) and what the API says about it
+        const byResource: Record<string, unknown[]> = {};
+        for (const e of api.sim.core.timeline.filter((t) => /^(server|volume)\./.test(t.type))) (byResource[e.subject] ??= []).push({ type: e.type, detail: e.detail });
+        const servers: any[] = [];
+        for (const x of (await api.call('GET', '/compute/v2.1/servers')).body.servers) servers.push((await api.call('GET', `/compute/v2.1/servers/${x.id}`)).body.server);
+        const vols = (await api.call('GET', `/volume/v3/${api.sim.projectId}/volumes/detail`)).body.volumes as any[];
+        const resources = Object.keys(byResource).sort().map((k) => {
+          const sv = servers.find((x) => x.name === k);
+          const vv = vols.find((x) => x.name === k);
+          return {
+            name: k, events: byResource[k],
+            ...(sv ? { id: sv.id, status: sv.status, fault: sv.fault?.message ?? null, addresses: sv.addresses } : {}),
+            ...(vv ? { id: vv.id, status: vv.status } : {}),
+          };
+        });
+        return { net, resources, imageStatuses };
       } finally {
         await api.sim.stop();
       }
     };
-    const a = await run(11), b = await run(11), c = await run(12);
-    assert.deepEqual(a, b);
-    assert.notDeepEqual(a, c);
+    const a: any = await run(11, false);
+    const b: any = await run(11, true);
+    const c: any = await run(12, false);
+    assert.equal(a.resources.length, 6, JSON.stringify(a.resources));
+    assert.ok(a.resources.some((r: any) => r.name === 'bad-2' && r.status === 'ERROR' && r.fault === 'No valid host was found.'));
+    assert.ok(a.imageStatuses.includes(502) && a.imageStatuses.includes(200), 'the error-rate fault fires sometimes, not always');
+    assert.deepEqual(b, a, 'same seed, same run: kube timers and real-time pauses change nothing');
+    // another seed: other ids, other sampled latencies
+    assert.notEqual(c.net, a.net);
+    const lat = (x: any) => x.resources.map((r: any) => r.events.find((e: any) => e.type === 'server.create' || e.type === 'volume.create')?.detail);
+    assert.notDeepEqual(lat(c), lat(a));
   });
 
   it('answers 503 "kube sim not loaded" on /api and upgrades when no kube part is wired', async () => {

@@ -19,6 +19,7 @@ function sameShape(refv: any, got: any, path = '$', fixedMaps = new Set(['labels
 }
 
 describe('sim kube: fidelity against API reference examples', function () {
+  this.timeout(20000); // loading @kubernetes/client-node and a loaded machine; not only under .mocharc
   let h: Harness;
   before(async () => {
     h = await startKube({ masters: 1, nodes: 2, clusterName: 'f' }, { seed: 1 });

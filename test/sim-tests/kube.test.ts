@@ -27,6 +27,7 @@ ${o.cp ? `    controlPlane:\n      certificateKey: ${o.key ?? ''}\n` : ''}runcmd
 }
 
 describe('sim kube: API server', function () {
+  this.timeout(20000); // loading @kubernetes/client-node and a loaded machine; not only under .mocharc
   let h: Harness;
   before(async () => {
     h = await startKube({ masters: 3, nodes: 3, clusterName: 'demo' }, { seed: 7 });
@@ -104,6 +105,7 @@ describe('sim kube: API server', function () {
 });
 
 describe('sim kube: deployment, exec and etcd', function () {
+  this.timeout(20000); // loading @kubernetes/client-node and a loaded machine; not only under .mocharc
   let h: Harness;
   let k8s: typeof import('@kubernetes/client-node');
   let kc: import('@kubernetes/client-node').KubeConfig;
@@ -259,13 +261,14 @@ describe('sim kube: deployment, exec and etcd', function () {
     const certs = h.sim.cluster.get('secrets', 'kube-system', 'kubeadm-certs')!;
     const owner = h.sim.tokens().find((t) => t.metadata.uid === certs.metadata.ownerReferences[0].uid)!;
     const exp = Date.parse(Buffer.from(owner.data.expiration, 'base64').toString());
-    assert.ok(Math.abs(exp - Date.now() - 2 * 3600_000) < 120_000); // wall clock, like a real apiserver
+    assert.ok(Math.abs(exp - h.core.now() - 2 * 3600_000) < 120_000);
     const bad = await h.sim.exec('kube-system', adder, ['kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs', '--certificate-key', 'nothex']);
     assert.match(bad.stderr, /error decoding certificate key: encoding\/hex: invalid byte: U\+006E 'n'/);
   });
 });
 
 describe('sim kube: kubelet joins', function () {
+  this.timeout(20000); // loading @kubernetes/client-node and a loaded machine; not only under .mocharc
   let h: Harness;
   before(async () => {
     h = await startKube({ masters: 1, nodes: 1, clusterName: 'demo' }, { seed: 3, faults: { kubeletNeverJoins: ['^demo-node-silent$'], etcdMemberNeverStarts: ['^demo-master-9$'] }, latency: { nodeRegister: 1000, nodeReady: 150000, etcdMemberStart: 1000 } });
@@ -290,12 +293,7 @@ describe('sim kube: kubelet joins', function () {
   });
 
   const failing: [string, () => string | Promise<string>, RegExp][] = [
-    ['expired token', async () => {
-      // expirations are wall-clock (as on a real apiserver): let a 1 ms token really expire
-      const t = h.sim.createToken({ ttlMs: 1 });
-      await new Promise((r) => setTimeout(r, 20));
-      return joinUserData({ endpoint: h.sim.endpoint(), token: t, hash: h.sim.caHash });
-    }, /error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID "[a-z0-9]{6}"/],
+    ['expired token', () => { const t = h.sim.createToken({ ttlMs: 1000 }); h.core.advance(5000); return joinUserData({ endpoint: h.sim.endpoint(), token: t, hash: h.sim.caHash }); }, /error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS signature in the cluster-info ConfigMap for token ID "[a-z0-9]{6}"/],
     ['wrong CA hash', () => joinUserData({ endpoint: h.sim.endpoint(), token: h.sim.createToken(), hash: 'sha256:' + '0'.repeat(64) }), /cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:[0-9a-f]{64}" are pinned/],
     ['wrong group', () => joinUserData({ endpoint: h.sim.endpoint(), token: h.sim.createToken({ groups: ['system:bootstrappers:other'] }), hash: h.sim.caHash }), /configmaps "kubeadm-config" is forbidden: User "system:bootstrap:[a-z0-9]{6}" cannot get resource "configmaps"/],
     ['wrong endpoint', () => joinUserData({ endpoint: '10.9.9.9:6443', token: h.sim.createToken(), hash: h.sim.caHash }), /dial tcp 10\.9\.9\.9:6443: connect: connection refused/],
@@ -355,6 +353,7 @@ describe('sim kube: kubelet joins', function () {
 });
 
 describe('sim kube: determinism and scale', function () {
+  this.timeout(20000); // loading @kubernetes/client-node and a loaded machine; not only under .mocharc
   it('the same seed gives the same state', async () => {
     const a = await startKube({ masters: 3, nodes: 4 }, { seed: 99 });
     const b = await startKube({ masters: 3, nodes: 4 }, { seed: 99 });
@@ -368,14 +367,15 @@ describe('sim kube: determinism and scale', function () {
     }
   });
 
-  it('holds 500 Nodes under 300 MB RSS and lists them', async function () {
+  // the RSS bound for 500 Nodes (with 500 servers) is measured in a fresh process: scale.test.ts
+  it('seeds 500 Nodes, all Ready, and lists them in one page', async function () {
     this.timeout(30000);
     const h = await startKube({ masters: 3, nodes: 497 }, { seed: 5 });
     try {
       const l = await (await fetch(`${h.url}/api/v1/nodes`)).json() as any;
       assert.equal(l.items.length, 500);
-      const rss = process.memoryUsage().rss / 1024 / 1024;
-      assert.ok(rss < 300, `rss ${rss.toFixed(0)} MB`);
+      assert.equal(new Set(l.items.map((n: any) => n.metadata.name)).size, 500);
+      assert.ok(l.items.every((n: any) => h.sim.cluster.nodeReady(n.metadata.name)));
     } finally {
       await h.close();
     }

@@ -103,3 +103,110 @@ describe('sim openstack: fidelity against the API reference examples', function 
     check(await r.json(), fixture('identity/auth-password-project-scoped-response.json'), ['token.extras'], ['token.user.password_expires_at']);
   });
 });
+
+/** behaviours of a real OpenStack Zed (fixtures/openstack-real, recorded by the e2e suite) at the versions kadd uses */
+describe('sim openstack: fidelity to real Zed, per microversion', function () {
+  this.timeout(20000);
+  let api: Api;
+  let x: Awaited<ReturnType<typeof ids>>;
+  before(async () => { api = await startApi({ faults: { serverError: [{ name: '^nohost-', message: 'No valid host was found. ' }] } }); x = await ids(api); });
+  after(async () => api.sim.stop());
+  const mv = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
+  const real = (p: string): any => JSON.parse(readFileSync(new URL(`../../fixtures/openstack-real/${p}`, import.meta.url), 'utf8'));
+
+  it('flavor swap: "" for no swap before 2.75 (kadd: 2.67), 0 from 2.75 on (real Zed at 2.79 says 0)', async () => {
+    const at = async (v: string) => ((await api.call('GET', '/compute/v2.1/flavors/detail', undefined, mv(v))).body.flavors as any[]).find((f) => f.id === '2');
+    assert.equal((await at('2.67')).swap, '');
+    assert.equal((await at('2.74')).swap, '');
+    assert.equal((await at('2.75')).swap, 0);
+    assert.equal((await at('2.79')).swap, real('compute/flavor-detail.json').flavor.swap);
+    assert.equal((await api.call('GET', '/compute/v2.1/flavors/2', undefined, mv('2.79'))).body.flavor.swap, 0);
+  });
+
+  it('server image: "" for a server booted from a volume, {id, links} for an image-backed one, at 2.67 and 2.79; volume attachments per microversion', async () => {
+    const vol = (await api.call('POST', `/volume/v3/${x.project}/volumes`, { volume: { name: 'bfv-root', size: 10, imageRef: x.image } })).body.volume;
+    await until(async () => (await api.call('GET', `/volume/v3/${x.project}/volumes/${vol.id}`)).body.volume.status === 'available');
+    const bfv = (await api.call('POST', '/compute/v2.1/servers', { server: { name: 'bfv', flavorRef: '2', networks: [{ uuid: x.net }], block_device_mapping_v2: [{ boot_index: 0, uuid: vol.id, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }] } }, mv('2.67'))).body.server.id;
+    const imgBacked = (await api.call('POST', '/compute/v2.1/servers', { server: { name: 'img', flavorRef: '2', imageRef: x.image, networks: [{ uuid: x.net }] } }, mv('2.67'))).body.server.id;
+    for (const v of ['2.67', '2.79']) {
+      assert.equal((await api.call('GET', `/compute/v2.1/servers/${bfv}`, undefined, mv(v))).body.server.image, '');
+      const img = (await api.call('GET', `/compute/v2.1/servers/${imgBacked}`, undefined, mv(v))).body.server.image;
+      assert.equal(img.id, x.image);
+      assert.ok(Array.isArray(img.links));
+    }
+    assert.equal(real('compute/server-detail-active.json').server.image, '', 'the recorded BFV server says "" too');
+    const list = (await api.call('GET', '/compute/v2.1/servers/detail?name=^bfv$', undefined, mv('2.67'))).body.servers;
+    assert.equal(list[0].image, '');
+    const va79 = (await api.call('GET', `/compute/v2.1/servers/${bfv}/os-volume_attachments`, undefined, mv('2.79'))).body.volumeAttachments[0];
+    assert.equal(va79.tag, null);
+    assert.equal(va79.delete_on_termination, true);
+    const va67 = (await api.call('GET', `/compute/v2.1/servers/${bfv}/os-volume_attachments`, undefined, mv('2.67'))).body.volumeAttachments[0];
+    assert.deepEqual(Object.keys(va67).sort(), ['device', 'id', 'serverId', 'volumeId']);
+  });
+
+  it('server_groups (2.71+) only in GET /servers/{id}; os-interface tag (2.70+)', async () => {
+    const id = (await api.call('POST', '/compute/v2.1/servers', { server: { name: 'sg', flavorRef: '2', imageRef: x.image, networks: [{ uuid: x.net }] } })).body.server.id;
+    assert.deepEqual((await api.call('GET', `/compute/v2.1/servers/${id}`, undefined, mv('2.79'))).body.server.server_groups, []);
+    assert.ok(!('server_groups' in (await api.call('GET', `/compute/v2.1/servers/${id}`, undefined, mv('2.67'))).body.server));
+    const l = (await api.call('GET', '/compute/v2.1/servers/detail?name=^sg$', undefined, mv('2.79'))).body.servers[0];
+    assert.ok(!('server_groups' in l), 'lists do not carry server_groups');
+    await until(async () => (await api.call('GET', `/compute/v2.1/servers/${id}`)).body.server.status === 'ACTIVE');
+    const ifs = (await api.call('GET', `/compute/v2.1/servers/${id}/os-interface`, undefined, mv('2.79'))).body.interfaceAttachments;
+    assert.equal(ifs[0].tag, null);
+    assert.ok(!('tag' in (await api.call('GET', `/compute/v2.1/servers/${id}/os-interface`, undefined, mv('2.67'))).body.interfaceAttachments[0]));
+  });
+
+  it('NoValidHost: ERROR with no hostId and no addresses, the requested AZ, the fault only in the single GET; a client port stays unbound and the boot volume is released by the delete', async () => {
+    const vol = (await api.call('POST', `/volume/v3/${x.project}/volumes`, { volume: { name: 'nohost-root', size: 10, imageRef: x.image } })).body.volume;
+    await until(async () => (await api.call('GET', `/volume/v3/${x.project}/volumes/${vol.id}`)).body.volume.status === 'available');
+    const port = (await api.call('POST', '/network/v2.0/ports', { port: { network_id: x.net, name: 'nohost-port' } })).body.port;
+    const id = (await api.call('POST', '/compute/v2.1/servers', { server: { name: 'nohost-1', flavorRef: '2', availability_zone: 'az2', networks: [{ port: port.id }], block_device_mapping_v2: [{ boot_index: 0, uuid: vol.id, source_type: 'volume', destination_type: 'volume', delete_on_termination: false }] } }, mv('2.67'))).body.server.id;
+    const building = (await api.call('GET', `/compute/v2.1/servers/${id}`, undefined, mv('2.67'))).body.server;
+    assert.equal(building['OS-EXT-AZ:availability_zone'], 'az2', 'the requested AZ shows from the start, as in servers-detail-building.json');
+    const s = await until(async () => { const b = (await api.call('GET', `/compute/v2.1/servers/${id}`, undefined, mv('2.79'))).body.server; return b.status === 'ERROR' && b; });
+    const r = real('compute/server-detail-error-novalidhost.json').server;
+    assert.equal(s.hostId, r.hostId);
+    assert.deepEqual(s.addresses, r.addresses);
+    assert.equal(s.image, r.image);
+    assert.equal(s['OS-EXT-AZ:availability_zone'], 'az2');
+    assert.equal(s.fault.code, 500);
+    assert.match(s.fault.message, /^No valid host was found/);
+    assert.equal(s['os-extended-volumes:volumes_attached'][0].id, vol.id);
+    const inList = (await api.call('GET', '/compute/v2.1/servers/detail?name=^nohost-1$', undefined, mv('2.79'))).body.servers[0];
+    assert.ok(!('fault' in inList));
+    const p = (await api.call('GET', `/network/v2.0/ports/${port.id}`)).body.port;
+    assert.equal(p.device_id, '');
+    assert.equal((await api.call('GET', `/network/v2.0/ports?device_id=${id}`)).body.ports.length, 0);
+    assert.equal((await api.call('GET', `/compute/v2.1/servers/${id}/os-interface`)).body.interfaceAttachments.length, 0);
+    assert.equal((await api.call('DELETE', `/compute/v2.1/servers/${id}`)).status, 204);
+    await until(async () => (await api.call('GET', `/compute/v2.1/servers/${id}`)).status === 404);
+    assert.equal((await api.call('GET', `/volume/v3/${x.project}/volumes/${vol.id}`)).body.volume.status, 'available');
+  });
+
+  it('neutron security group rules carry normalized_cidr, remote_address_group_id, standard_attr_id and tags', async () => {
+    const sgs = (await api.call('GET', `/network/v2.0/security-groups?project_id=${x.project}`)).body.security_groups as any[];
+    const rule = sgs[0].security_group_rules[0];
+    for (const k of Object.keys(real('network/security-groups.json').security_groups[0].security_group_rules[0])) assert.ok(k in rule, k);
+    const created = (await api.call('POST', '/network/v2.0/security-group-rules', { security_group_rule: { security_group_id: sgs[0].id, direction: 'ingress', protocol: 'tcp', port_range_min: 6443, port_range_max: 6443, remote_ip_prefix: '10.1.2.3/16' } })).body.security_group_rule;
+    assert.equal(created.normalized_cidr, '10.1.0.0/16');
+    assert.equal(typeof created.standard_attr_id, 'number');
+    assert.ok(created.standard_attr_id > rule.standard_attr_id);
+  });
+
+  it('cinder: quota usage per volume type, service_uuid/shared_targets (3.48+) once the volume is placed', async () => {
+    const q = (await api.call('GET', `/volume/v3/${x.project}/os-quota-sets/${x.project}?usage=true`, undefined, { 'OpenStack-API-Version': 'volume 3.59' })).body.quota_set;
+    for (const k of Object.keys(real('volume/quota-set-usage.json').quota_set)) assert.ok(k in q, k);
+    assert.deepEqual(Object.keys(q.volumes___DEFAULT__).sort(), ['in_use', 'limit', 'reserved']);
+    assert.equal(q.volumes___DEFAULT__.limit, -1);
+    const v = (await api.call('POST', `/volume/v3/${x.project}/volumes`, { volume: { name: 'svc', size: 1, volume_type: 'ssd' } }, { 'OpenStack-API-Version': 'volume 3.59' })).body.volume;
+    assert.equal(v.service_uuid, null);
+    assert.equal(v.shared_targets, true);
+    const got = await until(async () => { const b = (await api.call('GET', `/volume/v3/${x.project}/volumes/${v.id}`, undefined, { 'OpenStack-API-Version': 'volume 3.59' })).body.volume; return b.status === 'available' && b; });
+    assert.match(got.service_uuid, /^[0-9a-f-]{36}$/);
+    assert.equal(got.shared_targets, false);
+    assert.ok(!('service_uuid' in (await api.call('GET', `/volume/v3/${x.project}/volumes/${v.id}`, undefined, { 'OpenStack-API-Version': 'volume 3.47' })).body.volume));
+    const q2 = (await api.call('GET', `/volume/v3/${x.project}/os-quota-sets/${x.project}?usage=true`)).body.quota_set;
+    assert.equal(q2.volumes_ssd.in_use, q.volumes_ssd.in_use + 1);
+    assert.equal(q2.gigabytes_ssd.in_use, q.gigabytes_ssd.in_use + 1);
+  });
+});

@@ -12,7 +12,8 @@ async function serverStatus(api: Api, id: string): Promise<any> {
 describe('sim openstack: keystone', function () {
   this.timeout(20000);
   let api: Api;
-  before(async () => { api = await startApi({ identity: { tokenTtl: 5 }, timeScale: 0.01 }); });
+  // tokens live long here: a loaded machine must not expire them mid-test; expiry has its own sim below
+  before(async () => { api = await startApi({ timeScale: 0.01 }); });
   after(async () => api.sim.stop());
 
   const auth = async (identity: unknown, scope?: unknown) => {
@@ -61,12 +62,17 @@ describe('sim openstack: keystone', function () {
     assert.equal(r.body.token.project.id, api.sim.projectId);
     const byName = await auth({ methods: ['application_credential'], application_credential: { name: DEFAULTS.appCredName, secret: DEFAULTS.appCredSecret, user: { name: 'kadd', domain: { name: 'Default' } } } });
     assert.equal(byName.status, 201);
-    assert.equal((await auth({ methods: ['application_credential'], application_credential: { id: ac.id, secret: 'x' } })).status, 401);
+    // keystone/auth/plugins/application_credential.py: a wrong secret is Unauthorized (401), like an unknown id
+    const wrong = await auth({ methods: ['application_credential'], application_credential: { id: ac.id, secret: 'x' } });
+    assert.equal(wrong.status, 401);
+    assert.deepEqual(wrong.body, { error: { code: 401, message: 'The request you have made requires authentication.', title: 'Unauthorized' } });
+    assert.equal((await auth({ methods: ['application_credential'], application_credential: { id: 'nope', secret: DEFAULTS.appCredSecret } })).status, 401);
     const userId = r.body.token.user.id;
-    // an app-cred token may not create another app cred (restricted)
+    // a restricted app-cred token may not manage app creds: ForbiddenAction (403), while the token itself is valid
+    assert.equal((await api.call('GET', '/compute/v2.1/flavors', undefined, { 'x-auth-token': r.token! })).status, 200);
     const denied = await api.call('POST', `/identity/v3/users/${userId}/application_credentials`, { application_credential: { name: 'x' } }, { 'x-auth-token': r.token! });
-    assert.equal(denied.status, 403);
-    api.token = await api.sim.token(); // tokens live 5 sim seconds (50 ms) in this block
+    assert.equal(denied.status, 403, denied.text);
+    assert.equal(denied.body.error.message, "You are not authorized to perform the requested action: Using method 'application_credential' is not allowed for managing additional application credentials..");
     const created = await api.call('POST', `/identity/v3/users/${userId}/application_credentials`, { application_credential: { name: 'ci' } });
     assert.equal(created.status, 201);
     const { id, secret } = created.body.application_credential;
@@ -80,13 +86,23 @@ describe('sim openstack: keystone', function () {
       assert.equal(r.status, 401, p);
       assert.equal(r.body.error.code, 401);
     }
-    const fresh = await api.sim.token();
-    assert.equal((await api.call('GET', '/compute/v2.1/flavors', undefined, { 'x-auth-token': fresh })).status, 200);
-    // tokenTtl 5 sim seconds at timeScale 0.01 = 50 ms real
-    await sleep(80);
-    const r = await api.call('GET', '/compute/v2.1/flavors', undefined, { 'x-auth-token': fresh });
-    assert.equal(r.status, 401);
-    assert.match(r.headers.get('www-authenticate') ?? '', /^Keystone uri=/);
+  });
+
+  it('a token expires after identity.tokenTtl sim seconds', async () => {
+    // tokenTtl 100 sim seconds at timeScale 0.01 = 1 s real: wide enough for a loaded machine to use it first
+    const short = await startApi({ identity: { tokenTtl: 100 }, timeScale: 0.01 });
+    try {
+      const fresh = await short.sim.token();
+      const issued = Date.now();
+      const ok = await short.call('GET', '/compute/v2.1/flavors', undefined, { 'x-auth-token': fresh });
+      if (Date.now() - issued < 900) assert.equal(ok.status, 200);
+      await sleep(Math.max(0, 1100 - (Date.now() - issued)));
+      const r = await short.call('GET', '/compute/v2.1/flavors', undefined, { 'x-auth-token': fresh });
+      assert.equal(r.status, 401);
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Keystone uri=/);
+    } finally {
+      await short.sim.stop();
+    }
   });
 
   it('serves the identity version document', async () => {

@@ -75,6 +75,11 @@ export interface SimCore {
   readonly openstack?: SimOpenStackView;
   /** (added) record an entry in the event timeline (GET /_sim/state .timeline); used for determinism checks */
   record?(type: string, subject: string, detail?: Record<string, unknown>): void;
+  /**
+   * (added) the seeded stream of ONE resource (kind + name + how often the name was used): what it samples does
+   * not depend on what other resources or wall-clock-driven timers drew before. Falls back to `rng` when absent.
+   */
+  resourceRng?(kind: string, name: string): SimRng;
 }
 
 /** (added) what the kube half may read from the OpenStack half */
@@ -152,5 +157,12 @@ export interface Scenario {
     masters?: number;
     nodes?: number;
     k8sVersion?: string;
+  };
+  /**
+   * (added) etcd of the simulated control plane. real: every member is a real etcd process on loopback
+   * (test/sim/kube/etcd-real.ts; needs Debian's etcd-server and etcd-client); default simulated.
+   */
+  etcd?: {
+    real?: boolean;
   };
 }

@@ -55,6 +55,17 @@ export function templatePath(service: string, path: string): string {
   return segs.join('/');
 }
 
+/** FNV-1a over "seed/key": a 32-bit seed for an independent mulberry32 stream */
+export function deriveSeed(seed: number, key: string): number {
+  let h = 0x811c9dc5;
+  const text = `${seed >>> 0}/${key}`;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
 function now(): number {
   return Date.now();
 }
@@ -89,16 +100,45 @@ export class SimCoreImpl implements SimCore {
   private readonly countedInRequest = new AsyncLocalStorage<{ counted: boolean }>();
   private seq = 0;
   private stopped = false;
+  private readonly seed: number;
+  /** one stream per service for request faults and latencies */
+  private readonly requestRngs = new Map<string, SeededRng>();
+  /** how many streams each resource key has had (a name reused gets a fresh, still seeded, stream) */
+  private readonly resourceOrdinals = new Map<string, number>();
   private readonly rateFaults: { kind: 'error' | 'rate'; service: string; method?: string; path?: RegExp; rate: number; status?: number; retryAfter?: number }[] = [];
 
   constructor(scenario?: Scenario | string) {
     this.scenario = loadScenario(scenario);
     const seed = this.scenario.seed ?? 1;
+    this.seed = seed;
     this.rng = new SeededRng(seed);
     this.idRng = new SeededRng((seed ^ 0x5eed1d5) >>> 0);
     this.timeScale = this.scenario.timeScale ?? 1;
     this.simStart = this.realStart;
     this.compileFaults();
+  }
+
+  /**
+   * An independent seeded stream for `key` (e.g. "kube", "octavia"). Draws from one stream never shift another's,
+   * so timers that fire in wall-clock order (kube controllers, kubelets) cannot change what another resource samples.
+   */
+  rngFor(key: string): SeededRng {
+    return new SeededRng(deriveSeed(this.seed, key));
+  }
+  /**
+   * The stream of ONE resource, keyed by its kind and name (plus how often that name was used before): its
+   * latencies are the same for the same seed whatever else happens around it, in whatever order.
+   */
+  resourceRng(kind: string, name: string): SeededRng {
+    const k = `${kind}/${name}`;
+    const n = this.resourceOrdinals.get(k) ?? 0;
+    this.resourceOrdinals.set(k, n + 1);
+    return this.rngFor(`${k}/${n}`);
+  }
+  private requestRng(service: string): SeededRng {
+    let r = this.requestRngs.get(service);
+    if (!r) this.requestRngs.set(service, (r = this.rngFor(`request/${service}`)));
+    return r;
   }
 
   compileFaults(): void {
@@ -272,7 +312,7 @@ export class SimCoreImpl implements SimCore {
       if (f.service !== service) continue;
       if (f.method && f.method !== method) continue;
       if (f.path && !f.path.test(url.pathname)) continue;
-      if (this.rng.next() >= f.rate) continue;
+      if (this.requestRng(service).next() >= f.rate) continue;
       if (f.kind === 'rate') {
         const ra = f.retryAfter ?? 1;
         this.record('fault.rateLimit', `${service} ${method} ${url.pathname}`, { retryAfter: ra });
@@ -284,7 +324,7 @@ export class SimCoreImpl implements SimCore {
     }
     const spec = this.scenario.latency?.request?.[service] ?? this.scenario.latency?.request?.['*'];
     if (spec !== undefined) {
-      const ms = this.rng.latency(spec);
+      const ms = this.requestRng(service).latency(spec);
       if (ms > 0) await this.sleep(ms);
     }
     if (service !== 'kube') {

@@ -5,7 +5,7 @@
  * and, when test/sim/kube is present, the Kubernetes API. See test/sim/README.md for defaults and scenarios.
  */
 import { dump } from 'js-yaml';
-import type { KubeSimPart, Scenario } from './contract.js';
+import type { KubeSimPart, Scenario, SimCore } from './contract.js';
 import { SimCoreImpl } from './core.js';
 import { createOpenStackSim, type OpenStackSim } from './openstack/index.js';
 import { DEFAULTS } from './openstack/seed.js';
@@ -46,6 +46,27 @@ export interface StartSimOptions {
   requireKube?: boolean;
 }
 
+/**
+ * The core as the kube half sees it: the same clock, events, console, counters and scenario, but its OWN seeded
+ * stream, so that kube controllers firing on wall-clock timers never shift what the OpenStack half samples.
+ */
+function kubeCoreView(core: SimCoreImpl): SimCore {
+  const rng = core.rngFor('kube');
+  return {
+    get baseUrl() { return core.baseUrl; },
+    rng,
+    events: core.events,
+    now: () => core.now(),
+    sleep: (ms) => core.sleep(ms),
+    appendConsole: (id, text) => core.appendConsole(id, text),
+    get scenario() { return core.scenario; },
+    count: (s, m, p) => core.count(s, m, p),
+    get openstack() { return core.openstack; },
+    record: (t, s, d) => core.record(t, s, d),
+    resourceRng: (kind, name) => core.resourceRng(`kube/${kind}`, name),
+  };
+}
+
 export async function startSim(opts: StartSimOptions = {}): Promise<Sim> {
   const core = new SimCoreImpl(opts.scenario);
   const os = createOpenStackSim(core);
@@ -58,9 +79,9 @@ export async function startSim(opts: StartSimOptions = {}): Promise<Sim> {
   let kube: KubeSimPart | undefined;
   const spec = './kube/index.js';
   try {
-    const mod = (await import(spec)) as { createKubeSim?: (c: SimCoreImpl, o: { scenario: Scenario }) => KubeSimPart | Promise<KubeSimPart> };
+    const mod = (await import(spec)) as { createKubeSim?: (c: SimCore, o: { scenario: Scenario }) => KubeSimPart | Promise<KubeSimPart> };
     if (typeof mod.createKubeSim !== 'function') throw new Error('test/sim/kube/index.ts does not export createKubeSim');
-    kube = await mod.createKubeSim(core, { scenario: core.scenario });
+    kube = await mod.createKubeSim(kubeCoreView(core), { scenario: core.scenario });
     core.kubeHandler = kube.handler;
     if (kube.upgradeHandler) core.kubeUpgrade = kube.upgradeHandler;
     core.stateProviders.kube = () => kube!.state();

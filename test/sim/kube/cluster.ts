@@ -620,9 +620,9 @@ export class KubeCluster {
 
   /** token cleaner + garbage collector + bootstrap signer; cheap enough to run before each request */
   gc(): void {
-    // expirations are wall-clock timestamps (written by clients with their own clock, as against a real
-    // apiserver); the sim's scaled clock only speeds up the simulated delays
-    const now = Date.now();
+    // expirations are compared with the sim's clock; a client under test that runs against a time-scaled
+    // sim must use the same clock (kadd's main() takes one), as a real client shares the apiserver's wall time
+    const now = this.now();
     for (const s of this.list('secrets', 'kube-system')) {
       if (s.type !== 'bootstrap.kubernetes.io/token') continue;
       const exp = secretField(s, 'expiration');
@@ -645,7 +645,7 @@ export class KubeCluster {
       if (!id || !sec || s.metadata.name !== `bootstrap-token-${id}`) continue;
       if (secretField(s, 'usage-bootstrap-signing') !== 'true') continue;
       const exp = secretField(s, 'expiration');
-      if (exp && Date.parse(exp) <= Date.now()) continue;
+      if (exp && Date.parse(exp) <= this.now()) continue;
       data[`jws-kubeconfig-${id}`] = detachedJws(kc, id, sec);
     }
     const before = JSON.stringify(ci.data);

@@ -4,6 +4,7 @@
  * promote only when the learner is in sync).
  */
 import type { SimCore } from '../contract.js';
+import type { RealEtcd } from './etcd-real.js';
 import { hex, randU64 } from './util.js';
 
 export interface SimMember {
@@ -37,6 +38,11 @@ export class SimEtcd {
   revision = 500;
   dbSize = 5_242_880;
   maxLearners = 1;
+  /**
+   * Real-etcd mode (etcd-real.ts): when set, the members are real etcd processes; etcdctl (exec.ts) and the
+   * control-plane join (kubelet.ts) go to them, and the simulated member list above is no longer used.
+   */
+  real?: RealEtcd;
 
   constructor(private core: SimCore) {
     this.clusterId = randU64(core);
@@ -194,6 +200,7 @@ export class SimEtcd {
   }
 
   dump(): unknown {
+    if (this.real) return this.real.dump();
     return {
       clusterId: hex(this.clusterId),
       leader: hex(this.leaderId),

@@ -21,6 +21,9 @@ export interface ExecCtx {
   stdin: string;
 }
 
+/** marks the synthetic pod that stands for a node's host shell (KubeSim.hostExec) */
+export const HOST_ANNOTATION = 'sim.kadd.dev/host-shell';
+
 const ok = (stdout = '', stderr = ''): ExecResult => ({ stdout, stderr, exitCode: 0 });
 const fail = (stderr: string, code = 1, stdout = ''): ExecResult => ({ stdout, stderr, exitCode: code });
 
@@ -28,7 +31,8 @@ const fail = (stderr: string, code = 1, stdout = ''): ExecResult => ({ stdout, s
 function binaries(pod: Obj): Set<string> {
   const base = ['sh', 'test', '[', 'ls', 'cat', 'echo', 'true', 'false', 'exit', 'export', 'env', 'mkdir', 'rm'];
   const isAdder = pod.metadata.namespace === 'kube-system' && (pod.metadata.ownerReferences ?? []).some((r: Obj) => r.kind === 'ReplicaSet');
-  if (isAdder) return new Set([...base, 'etcdctl', 'kubeadm']);
+  // a control-plane host's own shell (KubeSim.hostExec: what an SSH session on a master runs)
+  if (isAdder || pod.metadata.annotations?.[HOST_ANNOTATION] === 'true') return new Set([...base, 'etcdctl', 'kubeadm']);
   if (pod.metadata.name.startsWith('etcd-')) return new Set([...base, 'etcdctl']);
   return new Set(base);
 }
@@ -320,6 +324,18 @@ async function etcdctl(args: string[], ctx: ExecCtx): Promise<ExecResult> {
   }
   const out = String(f['write-out'] ?? env.ETCDCTL_WRITE_OUT ?? 'simple');
   if (!['simple', 'json', 'table', 'fields', 'protobuf'].includes(out)) return fail(`Error: unknown output format "${out}"\n`, 1);
+  if (etcd.real) {
+    // real-etcd mode: the real etcdctl with this argv, node addresses translated to the real members
+    return etcd.real.etcdctl(args, {
+      env,
+      node: ctx.pod.spec.nodeName as string,
+      fs: {
+        get: (p) => resolvePath(ctx, p).fs.get(resolvePath(ctx, p).path),
+        set: (p, v) => resolvePath(ctx, p).fs.set(resolvePath(ctx, p).path, v),
+        dirExists: (p) => exists(ctx, p) === 'dir',
+      },
+    });
+  }
   const endpoints = String(f.endpoints ?? env.ETCDCTL_ENDPOINTS ?? '127.0.0.1:2379')
     .split(',')
     .map((s) => s.trim())
@@ -485,7 +501,7 @@ export function createBootstrapTokenSecret(c: KubeCluster, opts: { ttlMs: number
   const secret = randAlnum(c, 16);
   const data: Record<string, string> = { 'token-id': id, 'token-secret': secret };
   if (opts.description) data.description = opts.description;
-  if (opts.ttlMs > 0) data.expiration = k8sTime(Date.now() + opts.ttlMs); // wall clock, see Cluster.gc
+  if (opts.ttlMs > 0) data.expiration = k8sTime(c.now() + opts.ttlMs);
   for (const u of opts.usages ?? []) data[`usage-bootstrap-${u}`] = 'true';
   if (opts.groups?.length) data['auth-extra-groups'] = opts.groups.join(',');
   const b64: Record<string, string> = {};

@@ -8,7 +8,8 @@ import type { SimCore, SimHandler, SimServerInfo } from '../contract.js';
 import { createApiHandler } from './api.js';
 import { KubeCluster } from './cluster.js';
 import type { SimEtcd } from './etcd.js';
-import { createBootstrapTokenSecret, type ExecResult, runArgv, uploadCerts } from './exec.js';
+import { RealEtcd } from './etcd-real.js';
+import { createBootstrapTokenSecret, type ExecResult, HOST_ANNOTATION, runArgv, uploadCerts } from './exec.js';
 import { Kubelets } from './kubelet.js';
 import { pki } from './pki.js';
 import type { Obj } from './util.js';
@@ -16,13 +17,17 @@ import { createUpgradeHandler } from './ws.js';
 
 export { parseJoin } from './kubelet.js';
 export type { SimMember } from './etcd.js';
+export { RealEtcd, RealEtcdUnavailable, realEtcdMissing, type RealMemberView } from './etcd-real.js';
 
 export interface KubeSimOptions {
   clusterName?: string;
   k8sVersion?: string;
   masters?: number;
   nodes?: number;
+  /** every control-plane member is a real etcd process (etcd-real.ts); also scenario `etcd: { real: true }` */
   realEtcd?: boolean;
+  /** real-etcd mode: where data dirs, logs and the address map go (default a fresh temp dir, removed on stop) */
+  realEtcdDir?: string;
 }
 
 export interface KubeSim {
@@ -30,7 +35,12 @@ export interface KubeSim {
   /** returns true when it took the upgrade (pod exec), false otherwise */
   upgradeHandler(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   state(): Obj;
-  stop(): void;
+  /** sync in simulated mode; in real-etcd mode a Promise that resolves once every etcd process is gone */
+  stop(): void | Promise<void>;
+  /** real-etcd mode: the real members (undefined in simulated mode) */
+  readonly realEtcd?: RealEtcd;
+  /** run a command in a node's host shell (what an SSH session on that node would run: etcdctl, kubeadm, sh) */
+  hostExec(node: string, argv: string[], env?: Record<string, string>, stdin?: string): Promise<ExecResult>;
   readonly cluster: KubeCluster;
   readonly etcd: SimEtcd;
   /** PEM of the cluster CA and its kubeadm discovery hash (sha256:<hex of SPKI DER>) */
@@ -56,10 +66,30 @@ export interface KubeSim {
   setNodeDown(name: string, down: boolean): void;
 }
 
-export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim {
-  if (opts.realEtcd) throw new Error('realEtcd mode is not implemented yet in the simulator (see test/sim/kube/README)');
+/**
+ * The Kubernetes half. Simulated etcd (default): returns the KubeSim. Real etcd (opts.realEtcd or scenario
+ * `etcd: { real: true }`): returns a Promise, resolved once the seeded masters' etcd processes are healthy
+ * (rejects with RealEtcdUnavailable when the binaries are missing).
+ */
+export function createKubeSim(core: SimCore, opts?: KubeSimOptions & { realEtcd?: false }): KubeSim;
+export function createKubeSim(core: SimCore, opts: KubeSimOptions): KubeSim | Promise<KubeSim>;
+export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim | Promise<KubeSim> {
   const c = new KubeCluster(core, opts);
   c.seed(opts.masters ?? core.scenario.cluster?.masters ?? 1, opts.nodes ?? core.scenario.cluster?.nodes ?? 1);
+  if (opts.realEtcd ?? core.scenario.etcd?.real) {
+    const seeds = c.etcd.members.map((m) => ({ name: m.name, node: m.node, ip: m.ip }));
+    return RealEtcd.start(seeds, { dir: opts.realEtcdDir }).then((real) => {
+      c.etcd.real = real;
+      return assemble(core, c);
+    }, (e) => {
+      c.stop();
+      throw e;
+    });
+  }
+  return assemble(core, c);
+}
+
+function assemble(core: SimCore, c: KubeCluster): KubeSim {
   const kubelets = new Kubelets(c);
   const onActive = (s: SimServerInfo) => kubelets.onServerActive(s);
   const onDeleted = (s: SimServerInfo) => kubelets.onServerDeleted(s);
@@ -81,6 +111,15 @@ export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim
       core.events.off('server.active', onActive);
       core.events.off('server.deleted', onDeleted);
       ws.close();
+      if (c.etcd.real) return c.etcd.real.stop();
+    },
+    get realEtcd() {
+      return c.etcd.real;
+    },
+    hostExec: async (node, argv, env = {}, stdin = '') => {
+      if (!c.get('nodes', undefined, node)) throw new Error(`no Node ${node}`);
+      const pod = { metadata: { name: `host-${node}`, namespace: '', uid: `host-${node}`, annotations: { [HOST_ANNOTATION]: 'true' } }, spec: { nodeName: node, hostNetwork: true, volumes: [], containers: [{ name: 'host' }] } };
+      return runArgv(argv, { c, pod, env, stdin });
     },
     nodes: () => c.list('nodes'),
     node: (n) => c.get('nodes', undefined, n),
@@ -113,6 +152,7 @@ export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim
       if (meta) meta.gone = down;
       c.setNodeReady(name, down ? 'Unknown' : true);
       for (const m of c.etcd.members) if (m.node === name) c.etcd.setUp(m.id, !down);
+      c.etcd.real?.setNodeDown(name, down);
     },
   };
 }

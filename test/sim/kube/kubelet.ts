@@ -6,7 +6,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { loadAll } from 'js-yaml';
-import type { SimServerInfo } from '../contract.js';
+import type { SimRng, SimServerInfo } from '../contract.js';
 import { BOOTSTRAP_GROUP, CP_LABEL, type KubeCluster, secretField } from './cluster.js';
 import { EtcdError } from './etcd.js';
 import { decryptBytes, goHexDecode, jwsValid, pki } from './pki.js';
@@ -232,11 +232,13 @@ export class Kubelets {
       return;
     }
     this.joined.set(id, '');
-    const reg = c.core.rng.latency(c.core.scenario.latency?.nodeRegister ?? { uniform: [2000, 5000] });
-    c.later(reg, () => this.join(s, spec));
+    // this kubelet's own seeded stream: its timings do not depend on other nodes' joins or controllers
+    const rng = c.core.resourceRng?.('kubelet', s.name) ?? c.core.rng;
+    const reg = rng.latency(c.core.scenario.latency?.nodeRegister ?? { uniform: [2000, 5000] });
+    c.later(reg, () => this.join(s, spec, rng));
   }
 
-  private join(s: SimServerInfo, spec: JoinSpec): void {
+  private join(s: SimServerInfo, spec: JoinSpec, rng: SimRng): void {
     const c = this.c;
     const bad = this.validate(spec, s.name);
     if (bad) {
@@ -251,17 +253,39 @@ export class Kubelets {
     if (spec.controlPlane) {
       log += '[preflight] Running pre-flight checks before initializing the new control plane instance\n[download-certs] Downloading the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n[download-certs] Saving the certificates to the folder: "/etc/kubernetes/pki"\n';
       log += '[certs] Using certificateDir folder "/etc/kubernetes/pki"\n[kubeconfig] Generating kubeconfig files\n[control-plane] Creating static Pod manifest for "kube-apiserver"\n[check-etcd] Checking that the etcd cluster is healthy\n';
+      if (c.etcd.real) {
+        void this.realCheckEtcd(s, spec, rng, nodeName, ip, log);
+        return;
+      }
       if (!c.etcd.hasQuorum()) {
         this.console(s.id, log + `error execution phase check-etcd: etcd cluster is not healthy: failed to dial endpoint ${c.etcd.members[0]?.clientURLs[0] ?? 'https://127.0.0.1:2379'} with maintenance client: context deadline exceeded\n` + TRACE);
         this.joined.delete(s.id);
         return;
       }
     }
+    this.kubeletStart(s, spec, rng, nodeName, ip, log);
+  }
+
+  /** real-etcd mode: kubeadm's check-etcd against the real members */
+  private async realCheckEtcd(s: SimServerInfo, spec: JoinSpec, rng: SimRng, nodeName: string, ip: string, log: string): Promise<void> {
+    const c = this.c;
+    const h = await c.etcd.real!.healthy();
+    if (c.stopped || this.joined.get(s.id) !== nodeName) return;
+    if (!h.ok) {
+      this.console(s.id, log + `error execution phase check-etcd: etcd cluster is not healthy: ${h.error}\n` + TRACE);
+      this.joined.delete(s.id);
+      return;
+    }
+    this.kubeletStart(s, spec, rng, nodeName, ip, log);
+  }
+
+  private kubeletStart(s: SimServerInfo, spec: JoinSpec, rng: SimRng, nodeName: string, ip: string, log: string): void {
+    const c = this.c;
     log += '[kubelet-start] Writing kubelet configuration to file "/var/lib/kubelet/config.yaml"\n[kubelet-start] Writing kubelet environment file with flags to file "/var/lib/kubelet/kubeadm-flags.env"\n[kubelet-start] Starting the kubelet\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n[kubelet-check] The kubelet is healthy after 1.001538175s\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n';
     const existing = c.get('nodes', undefined, nodeName);
     if (existing) c.remove('nodes', undefined, nodeName);
     c.registerNode(nodeName, { ip, controlPlane: spec.controlPlane, serverId: s.id }, { labels: spec.labels, taints: spec.controlPlane ? [] : (spec.taints ?? []) });
-    const readyIn = c.core.rng.latency(c.core.scenario.latency?.nodeReady ?? { uniform: [3000, 8000] });
+    const readyIn = rng.latency(c.core.scenario.latency?.nodeReady ?? { uniform: [3000, 8000] });
     if (!spec.controlPlane) {
       this.console(s.id, log + '\nThis node has joined the cluster:\n* Certificate signing request was sent to apiserver and a response was received.\n* The Kubelet was informed of the new secure connection details.\n\nRun \'kubectl get nodes\' on the control-plane to see this node join the cluster.\n\n');
       c.later(readyIn, () => this.markReady(s.id, nodeName));
@@ -269,6 +293,10 @@ export class Kubelets {
     }
     // control plane: etcd learner, start, promote, then mark-control-plane
     this.console(s.id, log);
+    if (c.etcd.real) {
+      void this.realEtcdJoin(s, spec, rng, nodeName, ip, readyIn);
+      return;
+    }
     const peer = `https://${ip}:2380`;
     let member = c.etcd.members.find((m) => m.peerURLs.includes(peer));
     try {
@@ -291,7 +319,7 @@ export class Kubelets {
       });
       return;
     }
-    const startIn = c.core.rng.latency(c.core.scenario.latency?.etcdMemberStart ?? { uniform: [2000, 6000] });
+    const startIn = rng.latency(c.core.scenario.latency?.etcdMemberStart ?? { uniform: [2000, 6000] });
     c.later(startIn, () => {
       if (this.joined.get(s.id) !== nodeName || !c.etcd.find(memberId)) return;
       c.etcd.start(memberId);
@@ -303,23 +331,68 @@ export class Kubelets {
           this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${(e as Error).message}\n` + TRACE);
           return;
         }
-        const node = c.get('nodes', undefined, nodeName);
-        if (node) {
-          node.metadata.labels[CP_LABEL] = '';
-          node.metadata.labels['node.kubernetes.io/exclude-from-external-load-balancers'] = '';
-          const taints = spec.taints ?? [{ key: CP_LABEL, effect: 'NoSchedule' }];
-          node.spec.taints = [...taints, ...(node.spec.taints ?? []).filter((t: Obj) => t.key.startsWith('node.kubernetes.io/'))];
-          if (!node.spec.taints.length) delete node.spec.taints;
-          node.metadata.labels = { ...node.metadata.labels, ...spec.labels };
-          c.touch(node);
-          c.addControlPlanePods(nodeName, ip);
-        }
-        this.console(
-          s.id,
-          `[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s\n[etcd] The learner was promoted to a voting member\n[mark-control-plane] Marking the node ${nodeName} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n[mark-control-plane] Marking the node ${nodeName} as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]\n\nThis node has joined the cluster and a new control plane instance was created:\n\n* Certificate signing request was sent to apiserver and approval was received.\n* The Kubelet was informed of the new secure connection details.\n* Control plane label and taint were applied to the new node.\n* The Kubernetes control plane instances scaled up.\n* A new etcd member was added to the local/stacked etcd cluster.\n\nTo start administering your cluster from this node, you need to run the following as a regular user:\n\n\tmkdir -p $HOME/.kube\n\tsudo cp -i /etc/kubernetes/admin.conf $HOME/.kube/config\n\tsudo chown $(id -u):$(id -g) $HOME/.kube/config\n\nRun 'kubectl get nodes' to see this node join the cluster.\n\n`,
-        );
+        this.markControlPlane(s, spec, nodeName, ip);
       });
     });
+  }
+
+  /**
+   * real-etcd mode, kubeadm's control-plane-join/etcd: member add --learner through a running member, start the
+   * etcd process with --initial-cluster-state existing, promote once in sync (retried); a member that never
+   * starts stays behind as an unstarted learner.
+   */
+  private async realEtcdJoin(s: SimServerInfo, spec: JoinSpec, rng: SimRng, nodeName: string, ip: string, readyIn: number): Promise<void> {
+    const c = this.c;
+    const real = c.etcd.real!;
+    const added = await real.addLearner(nodeName, nodeName, ip);
+    if (c.stopped || this.joined.get(s.id) !== nodeName) return;
+    if ('error' in added) {
+      this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${added.error}\n` + TRACE);
+      c.later(readyIn, () => this.markReady(s.id, nodeName));
+      return;
+    }
+    this.console(s.id, `[etcd] Announced new etcd member joining to the existing etcd cluster\n[etcd] Creating static Pod manifest for "etcd"\n{"level":"info","msg":"adding etcd member as learner","ID":"${added.id}"}\n`);
+    c.later(readyIn, () => this.markReady(s.id, nodeName));
+    const neverStarts = (c.core.scenario.faults?.etcdMemberNeverStarts ?? []).some((re) => new RegExp(re).test(s.name));
+    if (neverStarts) {
+      c.later(120_000, () => {
+        if (this.joined.get(s.id) !== nodeName) return;
+        this.console(s.id, `{"level":"warn","msg":"[etcd] Promoting the learner ${added.id} failed","error":"etcdserver: can only promote a learner member which is in sync with leader"}\nerror execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: etcdserver: can only promote a learner member which is in sync with leader\n` + TRACE);
+      });
+      return;
+    }
+    const startIn = rng.latency(c.core.scenario.latency?.etcdMemberStart ?? { uniform: [2000, 6000] });
+    c.later(startIn, () => {
+      if (this.joined.get(s.id) !== nodeName || !real.startMember(added.id, added.initialCluster)) return;
+      void real.promote(added.id).then((p) => {
+        if (c.stopped || this.joined.get(s.id) !== nodeName) return;
+        if (!p.ok) {
+          if (!p.gone) this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${p.error}\n` + TRACE);
+          return;
+        }
+        this.markControlPlane(s, spec, nodeName, ip);
+      });
+    });
+  }
+
+  /** kubeadm's mark-control-plane phase and the success lines */
+  private markControlPlane(s: SimServerInfo, spec: JoinSpec, nodeName: string, ip: string): void {
+    const c = this.c;
+    const node = c.get('nodes', undefined, nodeName);
+    if (node) {
+      node.metadata.labels[CP_LABEL] = '';
+      node.metadata.labels['node.kubernetes.io/exclude-from-external-load-balancers'] = '';
+      const taints = spec.taints ?? [{ key: CP_LABEL, effect: 'NoSchedule' }];
+      node.spec.taints = [...taints, ...(node.spec.taints ?? []).filter((t: Obj) => t.key.startsWith('node.kubernetes.io/'))];
+      if (!node.spec.taints.length) delete node.spec.taints;
+      node.metadata.labels = { ...node.metadata.labels, ...spec.labels };
+      c.touch(node);
+      c.addControlPlanePods(nodeName, ip);
+    }
+    this.console(
+      s.id,
+      `[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s\n[etcd] The learner was promoted to a voting member\n[mark-control-plane] Marking the node ${nodeName} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n[mark-control-plane] Marking the node ${nodeName} as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]\n\nThis node has joined the cluster and a new control plane instance was created:\n\n* Certificate signing request was sent to apiserver and approval was received.\n* The Kubelet was informed of the new secure connection details.\n* Control plane label and taint were applied to the new node.\n* The Kubernetes control plane instances scaled up.\n* A new etcd member was added to the local/stacked etcd cluster.\n\nTo start administering your cluster from this node, you need to run the following as a regular user:\n\n\tmkdir -p $HOME/.kube\n\tsudo cp -i /etc/kubernetes/admin.conf $HOME/.kube/config\n\tsudo chown $(id -u):$(id -g) $HOME/.kube/config\n\nRun 'kubectl get nodes' to see this node join the cluster.\n\n`,
+    );
   }
 
   private markReady(serverId: string, nodeName: string): void {
@@ -342,5 +415,6 @@ export class Kubelets {
     if (meta) meta.gone = true;
     c.setNodeReady(nodeName, 'Unknown');
     for (const m of c.etcd.members) if (m.node === nodeName) c.etcd.setUp(m.id, false);
+    c.etcd.real?.nodeGone(nodeName);
   }
 }

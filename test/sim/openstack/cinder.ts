@@ -15,6 +15,9 @@ function err(ctx: Ctx, status: number, message: string): void {
 
 const IN_USE_MSG = 'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.';
 
+/** the one cinder-volume service of the simulated cloud */
+const VOLUME_SERVICE_UUID = '5f0b1a8e-7c3d-4e2a-9b6f-1d2c3e4f5a6b';
+
 export class Cinder {
   constructor(private readonly core: SimCoreImpl, private readonly store: Store) {}
 
@@ -94,8 +97,16 @@ export class Cinder {
         const q = this.store.quotas;
         const u = this.store.volumeUsage(target!);
         const usage = ctx.query.get('usage') === 'true';
-        const item = (limit: number, used: number): unknown => (usage ? { limit, in_use: used, reserved: 0, allocated: 0 } : limit);
-        send(ctx.res, 200, { quota_set: { id: target, volumes: item(q.volumes, u.volumes), gigabytes: item(q.gigabytes, u.gigabytes), snapshots: item(10, 0), backups: item(10, 0), backup_gigabytes: item(1000, 0), per_volume_gigabytes: item(-1, 0), groups: item(10, 0) } });
+        const item = (limit: number, used: number): unknown => (usage ? { limit, in_use: used, reserved: 0 } : limit);
+        const qs: Record<string, unknown> = { id: target, volumes: item(q.volumes, u.volumes), gigabytes: item(q.gigabytes, u.gigabytes), snapshots: item(10, 0), backups: item(10, 0), backup_gigabytes: item(1000, 0), per_volume_gigabytes: item(-1, 0), groups: item(10, 0) };
+        // per volume type, as real Cinder lists them (unlimited unless set): volumes_<type>, gigabytes_<type>, snapshots_<type>
+        for (const t of this.store.volumeTypes.values()) {
+          const mine = [...this.store.volumes.values()].filter((x) => x.projectId === target && x.volumeType === t.id);
+          qs[`volumes_${t.name}`] = item(-1, mine.length);
+          qs[`gigabytes_${t.name}`] = item(-1, mine.reduce((a, x) => a + x.size, 0));
+          qs[`snapshots_${t.name}`] = item(-1, 0);
+        }
+        send(ctx.res, 200, { quota_set: qs });
       })),
     ];
   }
@@ -146,7 +157,12 @@ export class Cinder {
     };
     if (img) b.volume_image_metadata = { image_id: img.id, image_name: img.name, min_disk: String(img.minDisk), min_ram: String(img.minRam), disk_format: img.diskFormat, container_format: img.containerFormat, size: String(img.size), checksum: img.checksum };
     if (ge(v, 3, 13)) b.group_id = null;
-    if (ge(v, 3, 48)) b.shared_targets = false;
+    if (ge(v, 3, 48)) {
+      // until the scheduler has placed it, a new volume has no service and the DB default shared_targets=true
+      const placed = vol.status !== 'creating';
+      b.shared_targets = !placed;
+      b.service_uuid = placed ? VOLUME_SERVICE_UUID : null;
+    }
     if (ge(v, 3, 63)) b.volume_type_id = type?.id ?? null;
     if (ge(v, 3, 65)) b.consumes_quota = true;
     return b;
@@ -256,7 +272,7 @@ export class Cinder {
     };
     this.store.volumes.set(vol.id, vol);
     const fails = this.store.takeFault(this.core.scenario.faults?.volumeError, this.store.volumeErrorBudget, vol.name ?? '');
-    const ms = this.core.rng.latency(this.core.scenario.latency?.volumeCreate ?? { uniform: [1300, 2300] });
+    const ms = this.core.resourceRng('volume', vol.name || vol.id).latency(this.core.scenario.latency?.volumeCreate ?? { uniform: [1300, 2300] });
     this.core.record('volume.create', vol.name ?? vol.id, { createMs: Math.round(ms), willFail: !!fails });
     this.core.schedule(ms, () => {
       if (!this.store.volumes.has(vol.id) || vol.status !== 'creating' && vol.status !== 'reserved') return;
@@ -276,7 +292,7 @@ export class Cinder {
   deleteInternal(vol: Volume): void {
     vol.status = 'deleting';
     vol.updated = this.core.now();
-    const ms = this.core.rng.latency(this.core.scenario.latency?.volumeDelete ?? 500);
+    const ms = this.core.resourceRng('volume-delete', vol.name || vol.id).latency(this.core.scenario.latency?.volumeDelete ?? 500);
     this.core.record('volume.delete', vol.name ?? vol.id);
     this.core.schedule(ms, () => {
       this.store.volumes.delete(vol.id);

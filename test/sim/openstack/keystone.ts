@@ -113,14 +113,15 @@ export class Keystone {
       route('GET', '/v3/users/:id/application_credentials', (ctx, [userId]) => {
         const t = this.validate(header(ctx, 'x-auth-token'));
         if (!t) return unauthorized(ctx, this.core.baseUrl);
-        if (t.userId !== userId) return forbidden(ctx);
+        if (t.userId !== userId) return forbidden(ctx, 'identity:list_application_credentials');
         const list = [...this.store.appCreds.values()].filter((a) => a.userId === userId).map((a) => this.appCredBody(a, false));
         send(ctx.res, 200, { application_credentials: list, links: { self: `${this.core.baseUrl}/identity/v3/users/${userId}/application_credentials`, previous: null, next: null } });
       }),
       route('DELETE', '/v3/users/:id/application_credentials/:ac', (ctx, [userId, acId]) => {
         const t = this.validate(header(ctx, 'x-auth-token'));
         if (!t) return unauthorized(ctx, this.core.baseUrl);
-        if (t.userId !== userId) return forbidden(ctx);
+        if (t.userId !== userId) return forbidden(ctx, 'identity:delete_application_credential');
+        if (t.appCredId && !this.store.appCreds.get(t.appCredId)?.unrestricted) return forbidden(ctx, "Using method 'application_credential' is not allowed for managing additional application credentials.");
         if (!this.store.appCreds.delete(acId!)) return send(ctx.res, 404, { error: { code: 404, message: `Could not find application credential: ${acId}.`, title: 'Not Found' } });
         send(ctx.res, 204);
       }),
@@ -245,7 +246,8 @@ export class Keystone {
     const t = this.validate(header(ctx, 'x-auth-token'));
     if (!t) return unauthorized(ctx, this.core.baseUrl);
     if (t.userId !== userId) return forbidden(ctx);
-    if (t.appCredId && !this.store.appCreds.get(t.appCredId)?.unrestricted) return forbidden(ctx);
+    // keystone/api/users.py _check_unrestricted_application_credential: ForbiddenAction (403)
+    if (t.appCredId && !this.store.appCreds.get(t.appCredId)?.unrestricted) return forbidden(ctx, "Using method 'application_credential' is not allowed for managing additional application credentials.");
     const b = (ctx.body as { application_credential?: { name?: unknown; secret?: unknown; description?: unknown; expires_at?: unknown; unrestricted?: unknown } } | undefined)?.application_credential;
     if (!b || typeof b.name !== 'string' || !b.name) return badRequest(ctx, "Invalid input for field 'name': None is not of type 'string'");
     if ([...this.store.appCreds.values()].some((a) => a.userId === userId && a.name === b.name))
@@ -267,8 +269,8 @@ export class Keystone {
   }
 }
 
-function forbidden(ctx: Ctx): void {
-  send(ctx.res, 403, { error: { code: 403, message: 'You are not authorized to perform the requested action: identity:create_application_credential.', title: 'Forbidden' } });
+function forbidden(ctx: Ctx, action = 'identity:create_application_credential'): void {
+  send(ctx.res, 403, { error: { code: 403, message: `You are not authorized to perform the requested action: ${action}.`, title: 'Forbidden' } });
 }
 
 export function header(ctx: Ctx, name: string): string | undefined {

@@ -35,6 +35,12 @@ function schemaErr(ctx: Ctx, field: string, value: unknown, reason: string): voi
   err(ctx, 400, `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${reason}`);
 }
 
+/** a stable block-device-mapping uuid for (server, volume) */
+function bdmUuid(serverId: string, volumeId: string): string {
+  const h = createHash('sha1').update(`bdm/${serverId}/${volumeId}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class Nova {
@@ -96,18 +102,24 @@ export class Nova {
       })),
       route('DELETE', '/v2.1/servers/:id', mv((ctx, [id]) => this.deleteServer(ctx, id!))),
       route('POST', '/v2.1/servers/:id/action', mv((ctx, [id], v) => this.action(ctx, id!, v))),
-      route('GET', '/v2.1/servers/:id/os-interface', mv((ctx, [id]) => {
+      route('GET', '/v2.1/servers/:id/os-interface', mv((ctx, [id], v) => {
         const s = this.ownServer(ctx, id!);
         if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
         const ifs = s.ports.map((pid) => this.store.ports.get(pid)).filter((p): p is Port => !!p).map((p) => ({
-          port_state: p.status, fixed_ips: p.fixedIps, port_id: p.id, net_id: p.networkId, mac_addr: p.mac,
+          port_state: p.status, fixed_ips: p.fixedIps, port_id: p.id, net_id: p.networkId, mac_addr: p.mac, ...(ge(v, 2, 70) ? { tag: null } : {}),
         }));
         send(ctx.res, 200, { interfaceAttachments: ifs });
       })),
-      route('GET', '/v2.1/servers/:id/os-volume_attachments', mv((ctx, [id]) => {
+      route('GET', '/v2.1/servers/:id/os-volume_attachments', mv((ctx, [id], v) => {
         const s = this.ownServer(ctx, id!);
         if (!s) return err(ctx, 404, `Instance ${id} could not be found.`);
-        send(ctx.res, 200, { volumeAttachments: s.volumes.map((sv, i) => ({ device: i === 0 ? '/dev/vda' : `/dev/vd${String.fromCharCode(97 + i)}`, id: sv.id, serverId: s.id, volumeId: sv.id })) });
+        send(ctx.res, 200, {
+          volumeAttachments: s.volumes.map((sv, i) => ({
+            device: i === 0 ? '/dev/vda' : `/dev/vd${String.fromCharCode(97 + i)}`, ...(ge(v, 2, 89) ? {} : { id: sv.id }), serverId: s.id, volumeId: sv.id,
+            ...(ge(v, 2, 70) ? { tag: null } : {}), ...(ge(v, 2, 79) ? { delete_on_termination: sv.deleteOnTermination } : {}),
+            ...(ge(v, 2, 89) ? { attachment_id: this.store.volumes.get(sv.id)?.attachments.find((a) => a.serverId === s.id)?.attachmentId ?? null, bdm_uuid: bdmUuid(s.id, sv.id) } : {}),
+          })),
+        });
       })),
       route('GET', '/v2.1/servers/:id/metadata', mv((ctx, [id]) => {
         const s = this.ownServer(ctx, id!);
@@ -141,7 +153,7 @@ export class Nova {
     const base = { id: f.id, name: f.name, links: [{ href: l.self, rel: 'self' }, { href: l.bookmark, rel: 'bookmark' }], ...(v && ge(v, 2, 55) ? { description: f.description } : {}) };
     if (!detail) return base;
     return {
-      ...base, ram: f.ram, disk: f.disk, vcpus: f.vcpus, swap: f.swap === 0 ? '' : f.swap, 'OS-FLV-EXT-DATA:ephemeral': f.ephemeral,
+      ...base, ram: f.ram, disk: f.disk, vcpus: f.vcpus, swap: f.swap === 0 && !(v && ge(v, 2, 75)) ? '' : f.swap /* 2.75+: 0, not "" */, 'OS-FLV-EXT-DATA:ephemeral': f.ephemeral,
       'OS-FLV-DISABLED:disabled': false, 'os-flavor-access:is_public': f.isPublic, rxtx_factor: 1.0,
       ...(v && ge(v, 2, 61) ? { extra_specs: f.extraSpecs } : {}),
     };
@@ -204,7 +216,7 @@ export class Nova {
   // ---------------------------------------------------------------- representation
   addresses(s: Server): Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> {
     const out: Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> = {};
-    if (s.status === 'BUILD' && s.hostAssignedAt > this.core.now()) return out;
+    if ((s.status === 'BUILD' && s.hostAssignedAt > this.core.now()) || s.noHost) return out;
     for (const pid of s.ports) {
       const p = this.store.ports.get(pid);
       if (!p) continue;
@@ -223,10 +235,10 @@ export class Nova {
       ? { vcpus: f?.vcpus ?? 0, ram: f?.ram ?? 0, disk: f?.disk ?? 0, ephemeral: f?.ephemeral ?? 0, swap: f?.swap ?? 0, original_name: f?.name ?? s.flavorId, extra_specs: f?.extraSpecs ?? {} }
       : { id: s.flavorId, links: [{ href: this.link(ctx, `/flavors/${s.flavorId}`).bookmark, rel: 'bookmark' }] };
     const image = s.imageId ? { id: s.imageId, links: [{ href: this.link(ctx, `/images/${s.imageId}`).bookmark, rel: 'bookmark' }] } : '';
-    const hasHost = s.hostAssignedAt <= this.core.now();
+    const hasHost = s.hostAssignedAt <= this.core.now() && !s.noHost;
     const body: Record<string, unknown> = {
       'OS-DCF:diskConfig': 'MANUAL',
-      'OS-EXT-AZ:availability_zone': hasHost ? s.az : '',
+      'OS-EXT-AZ:availability_zone': hasHost || s.azRequested ? s.az : '',
       'OS-EXT-STS:power_state': s.powerState,
       'OS-EXT-STS:task_state': s.taskState,
       'OS-EXT-STS:vm_state': s.vmState,
@@ -259,6 +271,7 @@ export class Nova {
     if (ge(v, 2, 26)) body.tags = s.tags;
     if (ge(v, 2, 63)) body.trusted_image_certificates = null;
     if (ge(v, 2, 73)) body.locked_reason = null;
+    if (!inList && ge(v, 2, 71)) body.server_groups = [];
     if (ge(v, 2, 96)) body.pinned_availability_zone = null;
     return body;
   }
@@ -392,10 +405,12 @@ export class Nova {
     }
     // availability zone
     let az = 'nova';
+    let azRequested = false;
     if (sv.availability_zone !== undefined && sv.availability_zone !== null) {
       const raw = String(sv.availability_zone).split(':')[0]!;
       if (!this.store.azs.includes(raw)) return err(ctx, 400, 'The requested availability zone is not available');
       az = raw;
+      azRequested = true;
     }
     // key
     let keyName: string | null = null;
@@ -548,15 +563,17 @@ export class Nova {
         volumes.push({ id: vol.id, deleteOnTermination: p.del });
       }
     }
-    const buildMs = this.core.rng.latency(this.core.scenario.latency?.serverBuild ?? { uniform: [3000, 5000] });
-    const stageMs = this.core.rng.latency(this.core.scenario.latency?.bootStage ?? 2000);
+    // the server's own stream: its latencies do not depend on what other servers or timers drew before
+    const rng = this.core.resourceRng('server', name);
+    const buildMs = rng.latency(this.core.scenario.latency?.serverBuild ?? { uniform: [3000, 5000] });
+    const stageMs = rng.latency(this.core.scenario.latency?.bootStage ?? 2000);
     const s: Server = {
       id, name, status: 'BUILD', vmState: 'building', taskState: 'scheduling', powerState: 0, flavorId: flavor.id, imageId, keyName, az, metadata, tags, userData,
       created: now, updated: now, launchedAt: null, projectId: project, userId: ctx.token!.userId,
       hostId: createHash('sha224').update(project + 'sim-compute-' + az).digest('hex'),
       ports: portIds, createdPorts: created, volumes, securityGroups: sgNames, description: typeof sv.description === 'string' ? sv.description : null,
       configDrive: sv.config_drive ? 'True' : '', reservationId: 'r-' + this.store.core.idRng.hex(8), bootAt: null, bootStageMs: stageMs,
-      hostAssignedAt: now + buildMs * 0.3,
+      hostAssignedAt: now + buildMs * 0.3, rng, azRequested,
     };
     this.store.servers.set(id, s);
     const fault = this.store.takeFault(this.core.scenario.faults?.serverError, this.store.serverErrorBudget, name);
@@ -595,6 +612,15 @@ export class Nova {
     const now = this.core.now();
     s.status = 'ERROR'; s.vmState = 'error'; s.taskState = null; s.powerState = 0; s.updated = now; s.cancel = undefined;
     s.fault = { code, message, created: now };
+    if (/no valid host/i.test(message)) {
+      // NoValidHost: the server never reached a compute host, which is where Nova binds ports; the ports Nova
+      // would have made do not exist and a port the client passed stays unbound. The boot volume stays
+      // reserved until the server is deleted (its BDM lives on in cell0).
+      s.noHost = true;
+      for (const pid of s.ports) this.unbindPort(pid, s.createdPorts.includes(pid));
+      s.ports = [];
+      s.createdPorts = [];
+    }
     this.core.record('server.error', s.name, { message });
     this.core.events.emit('server.error', { ...this.info(s), fault: message });
   }
@@ -624,7 +650,7 @@ export class Nova {
     s.deleting = true;
     s.taskState = 'deleting';
     s.updated = this.core.now();
-    const ms = this.core.rng.latency(this.core.scenario.latency?.serverDelete ?? { uniform: [1200, 1600] });
+    const ms = (s.rng ??= this.core.resourceRng('server', s.name)).latency(this.core.scenario.latency?.serverDelete ?? { uniform: [1200, 1600] });
     this.core.record('server.delete', s.name, { deleteMs: Math.round(ms) });
     this.core.schedule(ms, () => this.finishDelete(s));
     send(ctx.res, 204);

@@ -110,7 +110,7 @@ export class Octavia {
   private change(lb: LoadBalancer, child: { provisioning: string; updated: number | null }, done: () => void): void {
     lb.provisioning = 'PENDING_UPDATE';
     lb.updated = this.core.now();
-    const ms = this.core.rng.latency(this.core.scenario.latency?.lbChange ?? 1000);
+    const ms = this.core.resourceRng('lb-change', lb.name || lb.id).latency(this.core.scenario.latency?.lbChange ?? 1000);
     this.core.schedule(ms, () => {
       done();
       lb.provisioning = 'ACTIVE';
@@ -144,7 +144,7 @@ export class Octavia {
     r.port.name = `octavia-lb-${lb.id}`;
     r.port.deviceId = `lb-${lb.id}`;
     this.store.lbs.set(lb.id, lb);
-    const ms = this.core.rng.latency(this.core.scenario.latency?.lbProvision ?? 3000);
+    const ms = this.core.resourceRng('lb', lb.name || lb.id).latency(this.core.scenario.latency?.lbProvision ?? 3000);
     this.core.record('lb.create', lb.name, { provisionMs: Math.round(ms) });
     this.core.schedule(ms, () => { lb.provisioning = 'ACTIVE'; lb.operating = 'ONLINE'; lb.updated = this.core.now(); this.core.record('lb.active', lb.name); });
     send(ctx.res, 201, { loadbalancer: this.lbBody(lb) });
@@ -157,7 +157,7 @@ export class Octavia {
     const cascade = ctx.query.get('cascade') === 'true';
     if (!cascade && (lb.listeners.length || lb.pools.length)) return ferr(ctx, 400, `Validation failure: Cannot delete Load Balancer ${lb.id} - it has children`);
     lb.provisioning = 'PENDING_DELETE';
-    this.core.schedule(this.core.rng.latency(this.core.scenario.latency?.lbChange ?? 1000), () => {
+    this.core.schedule(this.core.resourceRng('lb-delete', lb.name || lb.id).latency(this.core.scenario.latency?.lbChange ?? 1000), () => {
       for (const pid of lb.pools) { for (const m of this.store.pools.get(pid)?.members ?? []) this.store.members.delete(m); this.store.pools.delete(pid); }
       for (const l of lb.listeners) this.store.listeners.delete(l);
       this.store.deletePort(lb.vipPortId);

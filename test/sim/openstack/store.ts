@@ -1,5 +1,6 @@
 /** In-memory state of the simulated cloud, plus the operations several services share. */
 import type { SimCoreImpl } from '../core.js';
+import type { SimRng } from '../contract.js';
 import { intToIp, ipToInt, parseCidr } from './util.js';
 
 export interface Domain { id: string; name: string }
@@ -23,7 +24,7 @@ export interface Port {
   adminStateUp: boolean; revision: number; hostId: string; description: string; portSecurity: boolean;
 }
 export interface Router { id: string; name: string; projectId: string; status: string; adminStateUp: boolean; gateway: { network_id: string; enable_snat: boolean; external_fixed_ips: { subnet_id: string; ip_address: string }[] } | null; interfaces: string[]; created: number; updated: number; revision: number; tags: string[]; description: string }
-export interface SgRule { id: string; security_group_id: string; direction: string; ethertype: string; protocol: string | null; port_range_min: number | null; port_range_max: number | null; remote_ip_prefix: string | null; remote_group_id: string | null; description: string; project_id: string; tenant_id: string; created_at: string; updated_at: string; revision_number: number }
+export interface SgRule { id: string; security_group_id: string; direction: string; ethertype: string; protocol: string | null; port_range_min: number | null; port_range_max: number | null; remote_ip_prefix: string | null; remote_group_id: string | null; description: string; project_id: string; tenant_id: string; created_at: string; updated_at: string; revision_number: number; remote_address_group_id: string | null; normalized_cidr: string | null; standard_attr_id: number; tags: string[] }
 export interface SecGroup { id: string; name: string; description: string; projectId: string; rules: SgRule[]; tags: string[]; created: number; updated: number; revision: number; stateful: boolean }
 export interface VolumeAttachment { serverId: string; attachmentId: string; attachedAt: number; device: string }
 export interface Volume {
@@ -40,6 +41,12 @@ export interface Server {
   securityGroups: string[]; description: string | null; configDrive: string; reservationId: string;
   /** sim ms when the guest started booting (ACTIVE); console text is derived from it */
   bootAt: number | null; bootStageMs: number; hostAssignedAt: number; cancel?: () => void; deleting?: boolean;
+  /** the client asked for its AZ (Nova shows it from the start, before a host is picked) */
+  azRequested?: boolean;
+  /** the scheduler found no host (NoValidHost): no hostId, no addresses, no ports bound */
+  noHost?: boolean;
+  /** this server's own seeded stream (build, boot and delete latencies) */
+  rng?: SimRng;
 }
 export interface DeletedServer { id: string; name: string; projectId: string; userId: string; created: number; updated: number; flavorId: string; imageId: string; tags: string[]; metadata: Record<string, string>; az: string }
 export interface LoadBalancer { id: string; name: string; description: string; projectId: string; vipSubnetId: string; vipNetworkId: string; vipPortId: string; vipAddress: string; provisioning: string; operating: string; adminStateUp: boolean; provider: string; created: number; updated: number | null; listeners: string[]; pools: string[]; tags: string[]; flavorId: string | null; az: string | null }
@@ -249,6 +256,8 @@ export class Store {
     return sg;
   }
 
+  /** Neutron's standard_attributes row id: one sequence for every resource that has it */
+  private standardAttrSeq = 0;
   makeRule(sg: SecGroup, r: Partial<SgRule>): SgRule {
     const t = new Date(Math.floor(this.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     return {
@@ -256,6 +265,8 @@ export class Store {
       port_range_min: r.port_range_min ?? null, port_range_max: r.port_range_max ?? null, remote_ip_prefix: r.remote_ip_prefix ?? null,
       remote_group_id: r.remote_group_id ?? null, description: r.description ?? '', project_id: sg.projectId, tenant_id: sg.projectId,
       created_at: t, updated_at: t, revision_number: 0,
+      remote_address_group_id: r.remote_address_group_id ?? null, normalized_cidr: normalizeCidr(r.remote_ip_prefix ?? null),
+      standard_attr_id: ++this.standardAttrSeq, tags: [],
     };
   }
 
@@ -288,4 +299,16 @@ export class Store {
     }
     return undefined;
   }
+}
+
+/** Neutron's normalized_cidr: the prefix with its host bits cleared ("10.0.0.5/24" -> "10.0.0.0/24"); null without one */
+export function normalizeCidr(prefix: string | null): string | null {
+  if (!prefix) return null;
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(prefix);
+  if (!m) return prefix;
+  const len = m[5] === undefined ? 32 : Number(m[5]);
+  const ip = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  const n = (ip & mask) >>> 0;
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${len}`;
 }
