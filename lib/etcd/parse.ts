@@ -192,7 +192,9 @@ export interface MemberAddResult {
 
 /** `etcdctl member add NAME [--learner] --peer-urls=URL` */
 export function parseMemberAdd(text: string): MemberAddResult {
-  const m = /Member ([0-9a-f]+) added to cluster ([0-9a-f]+)/.exec(text);
+  // etcdctl prints `Member %16x added%sto cluster %16x`: ids shorter than 16 hex digits are space-padded,
+  // and 3.5 says "added as learner to cluster" where 3.4 says "added to cluster"
+  const m = /Member\s+([0-9a-f]+) added(?: as learner)? to cluster\s+([0-9a-f]+)/.exec(text);
   if (!m) throw new EtcdParseError(`etcdctl member add: no "Member <id> added to cluster <id>" line in ${JSON.stringify(text.slice(0, 200))}`);
   const env = (k: string): string => {
     const r = new RegExp(`^${k}="?([^"\\n]*)"?\\s*$`, 'm').exec(text);

@@ -110,6 +110,14 @@ describe('etcdctl output parsers (real etcdctl 3.4.23 captures)', () => {
     assert.throws(() => parseMemberAdd('Error: nope'), /no "Member <id> added/);
   });
 
+  it('member add with a short id: etcdctl prints %16x, space-padded (seen on a real 3.4 cluster), and 3.5 wording', () => {
+    const text = 'Member  8490637f6418d67 added to cluster  c1f91e085e4f04c\n\nETCD_NAME="m5"\n';
+    const a = parseMemberAdd(text);
+    assert.equal(a.id, '8490637f6418d67');
+    assert.equal(a.clusterId, 'c1f91e085e4f04c');
+    assert.equal(parseMemberAdd('Member f5fee0ecf9cc3161 added as learner to cluster c1f91e085e4f04cd\n').id, 'f5fee0ecf9cc3161');
+  });
+
   it('error lines from stderr skip the JSON retry logs', () => {
     assert.equal(etcdctlErrorMessage(fx('promote-not-in-sync.err')), 'etcdserver: can only promote a learner member which is in sync with leader');
     assert.equal(etcdctlErrorMessage(fx('too-many-learners.err')), 'etcdserver: too many learner members in cluster');
