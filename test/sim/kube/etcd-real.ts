@@ -8,7 +8,7 @@
  * --learner through a running member, start the new etcd with --initial-cluster-state existing, promote it
  * when it is in sync (retried). Processes are tracked by PID and killed on stop().
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -85,6 +85,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** n distinct free loopback ports, chosen synchronously (a short child process binds port 0 n times) */
+function freePortsSync(n: number): number[] {
+  const script = `const net=require('net');const s=[];let k=0;for(let i=0;i<${n};i++){const v=net.createServer();s.push(v);v.listen(0,'127.0.0.1',()=>{if(++k===${n}){console.log(JSON.stringify(s.map(x=>x.address().port)));s.forEach(x=>x.close());}});}`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as number[];
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class RealEtcd {
@@ -103,25 +109,32 @@ export class RealEtcd {
     this.mapFile = join(dir, 'etcd-map.json');
   }
 
-  /** Start an M-member cluster for the seeded masters and wait until every member is healthy. */
-  static async start(seeds: { name: string; node: string; ip: string }[], opts: { dir?: string; readyTimeoutMs?: number } = {}): Promise<RealEtcd> {
+  /** resolves once every seeded member is healthy (rejects with the members' log tails otherwise) */
+  ready: Promise<void> = Promise.resolve();
+
+  /**
+   * Start an M-member cluster for the seeded masters. Synchronous (processes spawned, ports chosen) so that the
+   * kube half can be created synchronously; `ready` resolves when every member is healthy, and every operation
+   * here waits for it first.
+   */
+  static launch(seeds: { name: string; node: string; ip: string }[], opts: { dir?: string; readyTimeoutMs?: number } = {}): RealEtcd {
     const missing = realEtcdMissing();
     if (missing.length) throw new RealEtcdUnavailable(missing);
     if (!existsSync(HOST_SHIM)) throw new Error(`real etcd mode: ${HOST_SHIM} is missing`);
     const r = new RealEtcd(opts.dir ?? mkdtempSync(join(tmpdir(), 'kadd-sim-etcd-')));
-    try {
-      r.closedPort = await freePort();
-      for (const s of seeds) await r.allocate(s.ip, s.node);
-      const ic = seeds.map((s) => `${s.name}=http://127.0.0.1:${r.hosts.get(s.ip)!.peer}`).join(',');
-      for (const s of seeds) r.spawnMember(r.newMember(s.name, s.node, s.ip), ic, 'new');
+    const ports = freePortsSync(1 + 2 * seeds.length);
+    r.closedPort = ports.shift()!;
+    for (const s of seeds) r.hosts.set(s.ip, { client: ports.shift()!, peer: ports.shift()!, node: s.node });
+    r.writeMap();
+    const ic = seeds.map((s) => `${s.name}=http://127.0.0.1:${r.hosts.get(s.ip)!.peer}`).join(',');
+    for (const s of seeds) r.spawnMember(r.newMember(s.name, s.node, s.ip), ic, 'new');
+    r.ready = (async () => {
       await r.waitHealthy(r.members, opts.readyTimeoutMs ?? 20_000);
-      const list = await r.memberList();
+      const list = await r.memberList(false);
       for (const m of r.members) m.id = list.find((x) => x.name === m.name)?.id;
-      return r;
-    } catch (e) {
-      await r.stop();
-      throw e;
-    }
+    })();
+    r.ready.catch(() => undefined);
+    return r;
   }
 
   private async allocate(ip: string, node: string): Promise<{ client: number; peer: number; node: string }> {
@@ -218,7 +231,8 @@ export class RealEtcd {
   }
 
   /** Member list from the real cluster, addresses shown as the simulated node URLs. */
-  async memberList(): Promise<RealMemberView[]> {
+  async memberList(waitReady = true): Promise<RealMemberView[]> {
+    if (waitReady) await this.ready;
     const r = await this.ctl(['member', 'list', '-w', 'json']);
     if (r.exitCode !== 0) throw new Error(`etcdctl member list: ${r.stderr.trim().split('\n').pop()}`);
     // uint64 ids: quote them before JSON.parse so that they stay exact
@@ -257,6 +271,7 @@ export class RealEtcd {
 
   /** kubeadm's check-etcd: can a client reach a majority (member list answers)? */
   async healthy(): Promise<{ ok: boolean; error?: string }> {
+    await this.ready.catch(() => undefined);
     const r = await this.ctl(['endpoint', 'health', '--cluster', '-w', 'json']);
     return r.exitCode === 0 ? { ok: true } : { ok: false, error: (r.stderr.trim().split('\n').pop() ?? '').replace(/^Error: /, '') };
   }
@@ -266,8 +281,16 @@ export class RealEtcd {
    * Returns the new member's id and the initial cluster for its start, or the etcd error.
    */
   async addLearner(name: string, node: string, ip: string): Promise<{ id: string; initialCluster: string } | { error: string }> {
+    await this.ready.catch(() => undefined);
     const a = await this.allocate(ip, node);
-    const r = await this.ctl(['member', 'add', name, '--learner', `--peer-urls=http://127.0.0.1:${a.peer}`]);
+    // kubeadm retries the add with a backoff while etcd's strict reconfig check answers "unhealthy cluster"
+    // (the leader must have been connected to every voting member for 5 s, e.g. not right after a promote)
+    let r: RealExecResult;
+    for (let attempt = 1; ; attempt++) {
+      r = await this.ctl(['member', 'add', name, '--learner', `--peer-urls=http://127.0.0.1:${a.peer}`]);
+      if (r.exitCode === 0 || this.stopped || attempt >= 40 || !/unhealthy cluster|not enough started|deadline exceeded|leader changed/.test(r.stderr)) break;
+      await sleep(250);
+    }
     if (r.exitCode !== 0) return { error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.exitCode}`).replace(/^Error: /, '') };
     const id = /Member\s+([0-9a-f]+)\s+added/.exec(r.stdout)?.[1];
     const ic = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(r.stdout)?.[1];
@@ -333,7 +356,7 @@ export class RealEtcd {
           /* already gone */
         }
       }
-      if (m.state !== 'exited') m.state = 'killed';
+      if (m.state === 'running' || m.state === 'frozen') m.state = 'killed';
     }
   }
 
@@ -342,6 +365,7 @@ export class RealEtcd {
    * `node`. Snapshot files live in the node's simulated filesystem as a marker naming the real file.
    */
   async etcdctl(args: string[], ctx: { env: Record<string, string>; node: string; fs?: SimFsAdapter }): Promise<RealExecResult> {
+    await this.ready.catch(() => undefined);
     if (this.stopped) return { stdout: '', stderr: 'Error: context deadline exceeded\n', exitCode: 1 };
     const argv = [...args];
     const si = argv.indexOf('snapshot');

@@ -85,14 +85,17 @@ if (mode === 'bridge') {
     if (!k.startsWith('ETCDCTL_') || ['ETCDCTL_CACERT', 'ETCDCTL_CERT', 'ETCDCTL_KEY'].includes(k)) continue;
     env[k] = k === 'ETCDCTL_ENDPOINTS' ? toReal(v, true) : v;
   }
+  const asGiven = (u) => given.get(u.includes('://') ? u : `http://${u}`);
   const toVirtual = (s) =>
-    s.replace(/(https?:\/\/)?127\.0\.0\.1:([0-9]+)(?![0-9])/g, (m, scheme) => {
-      const real = `http://127.0.0.1:${m.split(':').pop()}`;
-      if (!cluster && given.has(real)) return given.get(real);
-      const v = byPort.get(Number(m.split(':').pop()));
-      if (!v) return given.get(real) ?? m;
-      return scheme ? `https://${v}` : v;
-    });
+    s
+      // where etcdctl echoes an endpoint it was given (endpoint health/status without --cluster, errors), the
+      // caller's own string comes back; member URLs and --cluster results show the node addresses
+      .replace(/("[Ee]ndpoint":"|^|"target":"etcd-endpoints:\/\/0x[0-9a-f]+\/)((?:https?:\/\/)?127\.0\.0\.1:[0-9]+)(?![0-9])/gm, (m, pre, u) => (!cluster && asGiven(u) ? pre + asGiven(u) : m))
+      .replace(/(https?:\/\/)?127\.0\.0\.1:([0-9]+)(?![0-9])/g, (m, scheme, port) => {
+        const v = byPort.get(Number(port));
+        if (!v) return asGiven(m) ?? m;
+        return scheme ? `https://${v}` : v;
+      });
   const child = spawn(map.etcdctl, args, { env, stdio: ['inherit', 'pipe', 'pipe'] });
   const out = [];
   const err = [];

@@ -66,25 +66,13 @@ export interface KubeSim {
   setNodeDown(name: string, down: boolean): void;
 }
 
-/**
- * The Kubernetes half. Simulated etcd (default): returns the KubeSim. Real etcd (opts.realEtcd or scenario
- * `etcd: { real: true }`): returns a Promise, resolved once the seeded masters' etcd processes are healthy
- * (rejects with RealEtcdUnavailable when the binaries are missing).
- */
-export function createKubeSim(core: SimCore, opts?: KubeSimOptions & { realEtcd?: false }): KubeSim;
-export function createKubeSim(core: SimCore, opts: KubeSimOptions): KubeSim | Promise<KubeSim>;
-export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim | Promise<KubeSim> {
+export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim {
   const c = new KubeCluster(core, opts);
   c.seed(opts.masters ?? core.scenario.cluster?.masters ?? 1, opts.nodes ?? core.scenario.cluster?.nodes ?? 1);
   if (opts.realEtcd ?? core.scenario.etcd?.real) {
-    const seeds = c.etcd.members.map((m) => ({ name: m.name, node: m.node, ip: m.ip }));
-    return RealEtcd.start(seeds, { dir: opts.realEtcdDir }).then((real) => {
-      c.etcd.real = real;
-      return assemble(core, c);
-    }, (e) => {
-      c.stop();
-      throw e;
-    });
+    // real members for the seeded masters (throws RealEtcdUnavailable when the binaries are missing);
+    // KubeSim.realEtcd.ready resolves once they are healthy, and every real operation waits for it
+    c.etcd.real = RealEtcd.launch(c.etcd.members.map((m) => ({ name: m.name, node: m.node, ip: m.ip })), { dir: opts.realEtcdDir });
   }
   return assemble(core, c);
 }
