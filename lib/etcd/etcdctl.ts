@@ -228,11 +228,20 @@ export class Etcdctl {
   async memberRemove(id: string): Promise<{ removed: boolean }> {
     const hex = normalizeHexId(id);
     const args = ['member', 'remove', hex];
-    const r = await this.exec(args);
-    if (r.exitCode === 0) return { removed: true };
-    const msg = etcdctlErrorMessage(r.stderr, r.stdout);
-    if (/member not found/.test(msg)) return { removed: false };
-    throw this.fail('member remove', args, r);
+    // etcd refuses membership changes with "unhealthy cluster" until the leader has been connected to every
+    // member for 5 s (e.g. right after a promote, which is when a rollback needs to remove the new member)
+    const retry = this.o.addRetry ?? { attempts: 6, intervalMs: 1500 };
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.exec(args);
+      if (r.exitCode === 0) return { removed: true };
+      const msg = etcdctlErrorMessage(r.stderr, r.stdout);
+      if (/member not found/.test(msg)) return { removed: false };
+      if (/unhealthy cluster/.test(msg) && attempt < retry.attempts) {
+        await this.clock.sleep(retry.intervalMs);
+        continue;
+      }
+      throw this.fail('member remove', args, r, /unhealthy cluster/.test(msg) ? 'E_ETCD_UNHEALTHY' : 'E_ETCDCTL');
+    }
   }
 
   /** `snapshot save PATH` against ONE endpoint (etcdctl 3.4 refuses several), then `snapshot status` to check the file. */

@@ -102,6 +102,17 @@ describe('Etcdctl over a Transport', () => {
     await assert.rejects(busy.memberAddLearner('m5', 'http://127.0.0.1'), /invalid etcd peer URL/);
   });
 
+  it('member remove retries "unhealthy cluster" (etcd refuses changes for 5 s after a promote), bounded', async () => {
+    let n = 0;
+    const t = new ScriptedTransport(() => (++n <= 2 ? fail('Error: etcdserver: unhealthy cluster\n') : ok('Member 27fc79d61bbb81ba removed from cluster c1f91e085e4f04cd\n')));
+    const clock = fakeClock();
+    const e = new Etcdctl(t, { endpoints: ['http://127.0.0.1:1'], clock });
+    assert.deepEqual(await e.memberRemove('27fc79d61bbb81ba'), { removed: true });
+    assert.equal(clock.slept.length, 2);
+    const always = new Etcdctl(new ScriptedTransport(() => fail('Error: etcdserver: unhealthy cluster\n')), { endpoints: ['http://127.0.0.1:1'], clock: fakeClock() });
+    await assert.rejects(always.memberRemove('ab'), { code: 'E_ETCD_UNHEALTHY' });
+  });
+
   it('member remove of an absent member is idempotent; other errors throw with the command', async () => {
     const e = new Etcdctl(new ScriptedTransport(() => fail(fx('member-remove-notfound.err'))), { endpoints: ['http://127.0.0.1:1'] });
     assert.deepEqual(await e.memberRemove('27fc79d61bbb81ba'), { removed: false });
