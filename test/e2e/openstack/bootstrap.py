@@ -34,6 +34,7 @@ SERVICES = [
     ('neutron', 'neutron', 'network', 'http://%s:9696' % IP),
     ('cinder', 'cinderv3', 'volumev3', 'http://%s:8776/v3/%%(project_id)s' % IP),
     (None, 'cinder', 'block-storage', 'http://%s:8776/v3/%%(project_id)s' % IP),
+    ('octavia', 'octavia', 'load-balancer', 'http://%s:9876' % IP),
 ]
 # name, vcpus, ram MiB, disk GiB. FakeDriver reports 1000 vCPU / 800000 MiB / 600000 GiB, so
 # e2e.huge (RAM above the host's max_unit) can never be placed: the server goes to ERROR with
@@ -95,6 +96,10 @@ def do_keystone():
                     'default_project_id': kadd_p['id']}, name='kadd', domain_id=dom)
     grant(s, kadd_p, kadd_u, member_r)
     grant(s, kadd_p, kadd_u, reader_r)
+    # Octavia's stock (Zed) policy: writes need load-balancer_member (and member) in the project,
+    # as on most public clouds; kadd gets exactly that, no policy override
+    lb_member_r = ensure(s, 'roles', 'role', {'name': 'load-balancer_member'}, name='load-balancer_member')
+    grant(s, kadd_p, kadd_u, lb_member_r)
     for user, name, stype, url in SERVICES:
         if user:
             u = ensure(s, 'users', 'user', {'name': user, 'domain_id': dom, 'password': PW},

@@ -11,7 +11,7 @@ AZ=${KADD_OS_AZ:-az1}
 DB_PORT=${KADD_OS_DB_PORT:-3306}
 RABBIT_PORT=${KADD_OS_RABBIT_PORT:-5672}
 KEYSTONE_PORT=5000 GLANCE_PORT=9292 PLACEMENT_PORT=8778 NOVA_PORT=8774
-NEUTRON_PORT=9696 CINDER_PORT=8776
+NEUTRON_PORT=9696 CINDER_PORT=8776 OCTAVIA_PORT=9876
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ETC=$STATE/etc RUN=$STATE/run LOG=$STATE/log MARK=$STATE/done
 DBURL="mysql+pymysql://openstack:${OS_PASSWORD_SVC}@${IP}:${DB_PORT}"
@@ -25,10 +25,10 @@ MYSQL="mariadb --defaults-file=$ETC/my.cnf -uroot"
 # Start order; stop.sh goes in reverse.
 SERVICES=(mysqld epmd rabbitmq keystone glance-api placement-api neutron-server
           cinder-api cinder-scheduler cinder-volume
-          nova-api nova-conductor nova-scheduler nova-compute)
+          nova-api nova-conductor nova-scheduler nova-compute octavia-api)
 # name:port of every API, checked by start.sh and status.sh
 APIS=(keystone:$KEYSTONE_PORT glance-api:$GLANCE_PORT placement-api:$PLACEMENT_PORT
-      neutron-server:$NEUTRON_PORT cinder-api:$CINDER_PORT nova-api:$NOVA_PORT)
+      neutron-server:$NEUTRON_PORT cinder-api:$CINDER_PORT nova-api:$NOVA_PORT octavia-api:$OCTAVIA_PORT)
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }

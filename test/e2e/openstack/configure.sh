@@ -6,8 +6,8 @@ set -euo pipefail
 require_root
 umask 022
 
-mkdir -p "$ETC"/{keystone,glance,placement,nova,neutron/plugins/ml2,cinder,rabbitmq} \
-         "$RUN" "$LOG" "$STATE"/{keystone/fernet-keys,keystone/credential-keys,glance/images,glance/staging,glance/tasks,nova/instances,nova/tmp,neutron/tmp,cinder/tmp,cinder/volumes,cinder/conversion,placement/tmp,cache,mysql,rabbitmq} \
+mkdir -p "$ETC"/{keystone,glance,placement,nova,neutron/plugins/ml2,cinder,octavia,rabbitmq} \
+         "$RUN" "$LOG" "$STATE"/{keystone/fernet-keys,keystone/credential-keys,glance/images,glance/staging,glance/tasks,nova/instances,nova/tmp,neutron/tmp,cinder/tmp,cinder/volumes,cinder/conversion,octavia/tmp,placement/tmp,cache,mysql,rabbitmq} \
          "$RUN/mysqld"
 chmod 755 "$STATE"   # mysqld (user mysql) must traverse it; secrets are in 0600 files
 chown mysql:mysql "$STATE/mysql" "$RUN/mysqld"
@@ -276,6 +276,35 @@ driver = noop
 $(authtoken cinder)
 EOC
 
+# ---------------------------------------------------------------- octavia (API only)
+# No worker, health manager, housekeeping or amphora: the provider is kadd_noop
+# (pylib/kadd_e2e_drivers/octavia_provider.py = Octavia's noop_driver + moving PENDING_* objects to
+# ACTIVE/DELETED after KADD_E2E_OCTAVIA_DELAY s with Octavia's own DriverUpdater). The network driver
+# is the no-op one too: VIPs and member subnets are not looked up in neutron.
+cat > "$ETC/octavia/octavia.conf" <<EOC
+[DEFAULT]
+log_file = $LOG/octavia-api.log
+[api_settings]
+bind_host = $IP
+bind_port = $OCTAVIA_PORT
+auth_strategy = keystone
+enabled_provider_drivers = kadd_noop:kadd e2e no-op provider (objects go ACTIVE after a delay),noop_driver:Octavia no-op provider (objects stay PENDING)
+default_provider_driver = kadd_noop
+[controller_worker]
+network_driver = network_noop_driver
+compute_driver = compute_noop_driver
+amphora_driver = amphora_noop_driver
+volume_driver = volume_noop_driver
+[database]
+connection = $DBURL/octavia
+[oslo_concurrency]
+lock_path = $STATE/octavia/tmp
+[oslo_messaging_notifications]
+driver = noop
+$(svcauth service_auth octavia)
+$(authtoken octavia)
+EOC
+
 # ---------------------------------------------------------------- openrc (python3-openstackclient, if installed)
 openrc() {  # USER PROJECT
 cat <<EOC
@@ -294,5 +323,7 @@ EOC
 openrc admin admin > "$STATE/openrc-admin"
 openrc kadd kadd > "$STATE/openrc-kadd"
 # configs and openrc files hold passwords: root only (every service runs as root; mysqld's my.cnf has none)
-chmod -R go= "$ETC"/{keystone,glance,placement,nova,neutron,cinder} "$STATE"/openrc-*
+chmod -R go= "$ETC"/{keystone,glance,placement,nova,neutron,cinder,octavia} "$STATE"/openrc-*
+# stevedore's entry-point cache: rebuilt on first use, so a changed pylib/*.dist-info is always seen
+rm -rf "$STATE/cache/python-entrypoints"
 log "configure.sh: configs written under $ETC"

@@ -133,7 +133,7 @@ export class Session {
 
   /** One request; throws unless the status is in `ok`. */
   async req<T = any>(method: string, type: string, path: string, body?: unknown, ok: number[] = [200, 201, 202, 204]): Promise<ApiResponse<T>> {
-    const base = type === 'image' ? `${this.endpoint(type)}/v2` : type === 'network' ? `${this.endpoint(type)}/v2.0` : this.endpoint(type);
+    const base = type === 'image' || type === 'load-balancer' ? `${this.endpoint(type)}/v2` : type === 'network' ? `${this.endpoint(type)}/v2.0` : this.endpoint(type);
     const headers: Record<string, string> = { 'x-auth-token': this.token, accept: 'application/json' };
     if (MICROVERSION[type]) headers['openstack-api-version'] = MICROVERSION[type];
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -219,6 +219,9 @@ export class Recorder {
   private readonly index: Record<string, { request: RecordedRequest; status: number }> = {};
   readonly enabled = process.env.KADD_E2E_RECORD !== '0';
 
+  /** indexFile: relative to fixtures/openstack-real/ (default index.json, the one the fidelity test requires the simulator to answer) */
+  constructor(private readonly indexFile = 'index.json') {}
+
   record(service: string, name: string, res: ApiResponse, request: RecordedRequest): void {
     if (!this.enabled) return;
     const dir = join(FIXTURES_DIR, service);
@@ -232,7 +235,7 @@ export class Recorder {
 
   flush(): void {
     if (!this.enabled || Object.keys(this.index).length === 0) return;
-    const file = join(FIXTURES_DIR, 'index.json');
+    const file = join(FIXTURES_DIR, this.indexFile);
     let old: { files?: Record<string, unknown> } = {};
     try {
       old = JSON.parse(readFileSync(file, 'utf8'));

@@ -17,6 +17,8 @@ PKGS=(
   nova-api nova-conductor nova-scheduler nova-compute nova-compute-ironic
   neutron-server
   cinder-api cinder-scheduler cinder-volume
+  # Octavia's API only (no worker, no amphora): the noop provider driver answers for it (configure.sh)
+  octavia-api
   uwsgi-plugin-python3 python3-pymysql python3-keystoneauth1
   curl procps
 )
@@ -41,7 +43,8 @@ trap cleanup EXIT
 
 # Never let dbconfig-common / openstack-pkg-tools touch a database or register in keystone.
 for p in keystone nova-common nova-api glance-common glance-api placement-common placement-api \
-         neutron-common neutron-api neutron-server cinder-common cinder-api; do
+         neutron-common neutron-api neutron-server cinder-common cinder-api \
+         octavia-common octavia-api; do
   echo "$p $p/configure_db boolean false"
   echo "$p $p/dbconfig-install boolean false"
   echo "$p $p/register-endpoint boolean false"

@@ -46,6 +46,10 @@ if ! done_mark dbs; then
              GRANT ALL PRIVILEGES ON *.* TO 'openstack'@'127.0.0.1'; FLUSH PRIVILEGES;"
   mark dbs
 fi
+if ! done_mark db-octavia; then   # separate mark: added to clouds started before Octavia was
+  $MYSQL -e "CREATE DATABASE IF NOT EXISTS octavia"
+  mark db-octavia
+fi
 
 # ------------------------------------------------------------ RabbitMQ
 EPMD=$(command -v epmd || ls /usr/lib/erlang/erts-*/bin/epmd | head -1)
@@ -93,6 +97,11 @@ export KADD_OS_PASSWORD=$OS_PASSWORD_SVC KADD_OS_STATE=$STATE KADD_OS_AZ=$AZ KAD
 if ! done_mark keystone-registered; then
   /usr/bin/python3 "$E2E_DIR/bootstrap.py" keystone
   mark keystone-registered
+  mark keystone-octavia
+fi
+if ! done_mark keystone-octavia; then   # a cloud registered before Octavia was: idempotent re-run
+  /usr/bin/python3 "$E2E_DIR/bootstrap.py" keystone
+  mark keystone-octavia
 fi
 
 # ------------------------------------------------------------ database schemas
@@ -118,6 +127,12 @@ if ! done_mark schemas; then
   [ $rc = 0 ] || { echo "a schema migration failed, see $LOG/dbsync-*.log" >&2; exit 1; }
   mark schemas
 fi
+if ! done_mark schema-octavia; then
+  log "schema migration (octavia)"
+  octavia-db-manage --config-file "$ETC/octavia/octavia.conf" upgrade head > "$LOG/dbsync-octavia.log" 2>&1 \
+    || { echo "octavia schema migration failed, see $LOG/dbsync-octavia.log" >&2; exit 1; }
+  mark schema-octavia
+fi
 
 # ------------------------------------------------------------ OpenStack services
 start_bg glance-api glance-api --config-file "$ETC/glance/glance-api.conf"
@@ -134,12 +149,16 @@ for s in conductor scheduler; do
   start_bg nova-$s nova-$s --config-file "$ETC/nova/nova.conf" --config-file "$ETC/nova/nova-db.conf" --log-file "$LOG/nova-$s.log"
 done
 start_bg nova-compute nova-compute --config-file "$ETC/nova/nova.conf" --log-file "$LOG/nova-compute.log"
+# KADD_E2E_OCTAVIA_DELAY: seconds an object stays PENDING_* before the kadd_noop provider makes it final
+uwsgi_app octavia-api $OCTAVIA_PORT 1 /usr/bin/octavia-wsgi \
+  --pyargv "--config-file $ETC/octavia/octavia.conf" --env "KADD_E2E_OCTAVIA_DELAY=${KADD_E2E_OCTAVIA_DELAY:-2}"
 
 wait_up glance-api 120 http_up "http://$IP:$GLANCE_PORT/"
 wait_up placement-api 120 http_up "http://$IP:$PLACEMENT_PORT/"
 wait_up neutron-server 180 http_up "http://$IP:$NEUTRON_PORT/"
 wait_up cinder-api 120 http_up "http://$IP:$CINDER_PORT/"
 wait_up nova-api 120 http_up "http://$IP:$NOVA_PORT/"
+wait_up octavia-api 120 http_up "http://$IP:$OCTAVIA_PORT/"
 log "all APIs answer"
 
 if ! done_mark host-mapped; then
