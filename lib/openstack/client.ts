@@ -253,7 +253,7 @@ export function createOpenStackClient(
     volume: createVolumeApi(c),
     image: createImageApi(c),
     network: createNetworkApi(c),
-    loadbalancer: createLoadBalancerApi(c),
+    loadbalancer: createLoadBalancerApi(c, { clock: opts.clock }),
     projectId: () => c.projectId(),
     regions: () => c.regions(),
     counts: () => c.counts(),

@@ -270,5 +270,35 @@ describe('openstack typed calls', () => {
       assert.deepEqual((await c.loadbalancer.listMembers(POOL)).map((m) => m.address), ['10.32.192.21', '10.32.192.22']);
       await c.loadbalancer.deleteMember(POOL, 'm9');
     });
+
+    const POOL = '9aa16cdc-8d18-47b9-aba9-ec044531a79f';
+    const pool = (st: string) => ({ pool: { id: POOL, name: 'master-pool-k', protocol: 'TCP', lb_algorithm: 'SOURCE_IP', provisioning_status: st } });
+
+    it('a member change that meets a busy load balancer (409 beyond the quick retries) waits for the pool and tries again', async () => {
+      const busy = { faultcode: 'Client', faultstring: `Pool ${POOL} is immutable and cannot be updated.`, debuginfo: null };
+      nock(OCTAVIA).post(`/v2/lbaas/pools/${POOL}/members`).times(4).reply(409, busy);
+      nock(OCTAVIA).get(`/v2/lbaas/pools/${POOL}`).reply(200, pool('PENDING_UPDATE'));
+      nock(OCTAVIA).get(`/v2/lbaas/pools/${POOL}`).reply(200, pool('ACTIVE'));
+      nock(OCTAVIA).post(`/v2/lbaas/pools/${POOL}/members`, { member: { address: '10.0.0.7', protocol_port: 6443 } }).reply(201, { member: { id: 'm7', address: '10.0.0.7', protocol_port: 6443 } });
+      const { c, clock } = client();
+      const m = await c.loadbalancer.createMember(POOL, { address: '10.0.0.7', protocol_port: 6443 });
+      assert.equal(m.id, 'm7');
+      assert.ok(clock.sleeps.includes(2000), `waited for the pool: ${clock.sleeps}`);
+      assert.ok(nock.isDone());
+    });
+
+    it('gives up after the deadline with a message naming the stuck load balancer', async () => {
+      const busy = { faultcode: 'Client', faultstring: `Pool ${POOL} is immutable and cannot be updated.`, debuginfo: null };
+      nock(OCTAVIA).delete(`/v2/lbaas/pools/${POOL}/members/m7`).times(100).reply(409, busy);
+      nock(OCTAVIA).get(`/v2/lbaas/pools/${POOL}`).times(1000).reply(200, pool('PENDING_UPDATE'));
+      const { c, clock } = client();
+      clock.sleep = async (ms) => {
+        clock.sleeps.push(ms);
+        clock.t += ms;
+        await new Promise((r) => setImmediate(r));
+      };
+      await assert.rejects(c.loadbalancer.deleteMember(POOL, 'm7'), (e: unknown) => e instanceof OpenStackError && e.status === 409 && /stayed busy \(409\) for 300 s/.test(e.message));
+      nock.cleanAll();
+    });
   });
 });
