@@ -212,12 +212,12 @@ export interface RecordedRequest {
 /**
  * Records sanitized real response bodies: fixtures/openstack-real/<service>/<name>.json holds exactly
  * the (sanitized) body; fixtures/openstack-real/index.json says which request and status produced it.
- * KADD_E2E_RECORD=0 turns recording off.
+ * Recording is opt-in (KADD_E2E_RECORD=1), so a normal e2e run leaves the committed fixtures alone.
  */
 export class Recorder {
   readonly san = new Sanitizer();
   private readonly index: Record<string, { request: RecordedRequest; status: number }> = {};
-  readonly enabled = process.env.KADD_E2E_RECORD !== '0';
+  readonly enabled = process.env.KADD_E2E_RECORD === '1';
 
   /** indexFile: relative to fixtures/openstack-real/ (default index.json, the one the fidelity test requires the simulator to answer) */
   constructor(private readonly indexFile = 'index.json') {}
