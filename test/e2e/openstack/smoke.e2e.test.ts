@@ -36,13 +36,18 @@ describe('e2e: real OpenStack smoke (plain fetch)', function () {
     return res;
   }
 
+  /**
+   * This test's own servers, volumes and ports (by name prefix), so another suite working on the same cloud at
+   * the same time cannot change the count. A port left behind would also make the network's DELETE fail.
+   */
   async function counts(): Promise<{ servers: number; volumes: number; ports: number }> {
+    const mine = (xs: { name?: string | null }[]) => xs.filter((x) => (x.name ?? '').startsWith(PREFIX)).length;
     const [sv, vo, po] = await Promise.all([
       s.req('GET', 'compute', '/servers'),
       s.req('GET', 'volumev3', '/volumes'),
       s.req('GET', 'network', `/ports?project_id=${s.projectId}`),
     ]);
-    return { servers: sv.body.servers.length, volumes: vo.body.volumes.length, ports: po.body.ports.length };
+    return { servers: mine(sv.body.servers), volumes: mine(vo.body.volumes), ports: mine(po.body.ports) };
   }
 
   /** Best-effort removal of everything in `made`, in dependency order. */
