@@ -5,16 +5,27 @@
  *     carries the recorded values;
  *  2. the simulator answers the same requests with bodies of the same shape: same keys, same value types
  *     for every field kadd reads (lib/openstack/types.ts); the other keys the simulator lacks are listed.
+ * The requests are those of fixtures/openstack-real/index.json AND of every service's own index
+ * (fixtures/openstack-real/<service>/index.json: load-balancer's, recorded by client.e2e.test.ts).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import nock from 'nock';
 import type { Io } from '../../lib/io.js';
 import type { OpenStackClient } from '../../lib/openstack/types.js';
 
 const FIX = new URL('../../fixtures/openstack-real/', import.meta.url);
 const fx = (f: string): any => JSON.parse(readFileSync(new URL(f, FIX), 'utf8'));
-const INDEX = fx('index.json').files as Record<string, { request: { method: string; path: string; microversion?: string }; status: number }>;
+type IndexEntry = { request: { method: string; path: string; microversion?: string }; status: number };
+/** the main index plus each service directory's own index.json */
+function loadIndex(): Record<string, IndexEntry> {
+  const files: Record<string, IndexEntry> = { ...fx('index.json').files };
+  for (const d of readdirSync(FIX, { withFileTypes: true })) {
+    if (d.isDirectory() && existsSync(new URL(`${d.name}/index.json`, FIX))) Object.assign(files, fx(`${d.name}/index.json`).files);
+  }
+  return files;
+}
+const INDEX = loadIndex();
 
 const io: Io = {
   log: () => {}, progress: () => ({ update: () => {}, succeed: () => {}, fail: () => {}, warn: () => {} }),
@@ -26,6 +37,7 @@ const NOVA = 'http://127.0.0.1:8774';
 const CINDER = 'http://127.0.0.1:8776';
 const GLANCE = 'http://127.0.0.1:9292';
 const NEUTRON = 'http://127.0.0.1:9696';
+const OCTAVIA = 'http://127.0.0.1:9876';
 
 function tokenBody(): any {
   const t = fx('identity/token-password-scoped.json');
@@ -223,6 +235,53 @@ describe('fidelity: real OpenStack bodies through kadd\'s typed client (nock)', 
     assert.equal(typeof q.port.used, 'number');
     assert.equal(typeof q.port.reserved, 'number');
   });
+
+  it('load-balancer: findLoadBalancer, listListeners, listPools, listMembers', async () => {
+    const lbRaw = fx('load-balancer/loadbalancers-by-name.json').loadbalancers[0];
+    serve(OCTAVIA, 'GET', /^\/v2\/lbaas\/loadbalancers\?name=kadd-e2e-cli-mwqvtnk0-lb$/, 'load-balancer/loadbalancers-by-name.json');
+    const lb = await os.loadbalancer.findLoadBalancer('kadd-e2e-cli-mwqvtnk0-lb');
+    assert.equal(lb?.id, lbRaw.id);
+    assert.equal(lb!.vip_address, lbRaw.vip_address);
+    assert.equal(lb!.provisioning_status, 'ACTIVE');
+    assert.deepEqual(lb!.listeners, lbRaw.listeners);
+    assert.deepEqual(lb!.pools, lbRaw.pools);
+    serve(OCTAVIA, 'GET', new RegExp(`^/v2/lbaas/listeners\\?loadbalancer_id=${lbRaw.id}$`), 'load-balancer/listeners-by-loadbalancer.json');
+    const [l] = await os.loadbalancer.listListeners({ loadbalancer_id: lbRaw.id });
+    assert.deepEqual([l!.protocol, l!.protocol_port, l!.default_pool_id, l!.loadbalancers?.[0]?.id], ['TCP', 6443, lbRaw.pools[0].id, lbRaw.id]);
+    serve(OCTAVIA, 'GET', new RegExp(`^/v2/lbaas/pools\\?loadbalancer_id=${lbRaw.id}$`), 'load-balancer/pools-by-loadbalancer.json');
+    const [p] = await os.loadbalancer.listPools({ loadbalancer_id: lbRaw.id });
+    assert.deepEqual([p!.id, p!.lb_algorithm, p!.listeners?.[0]?.id, p!.provisioning_status], [lbRaw.pools[0].id, 'ROUND_ROBIN', l!.id, 'ACTIVE']);
+    serve(OCTAVIA, 'GET', new RegExp(`^/v2/lbaas/pools/${p!.id}/members$`), 'load-balancer/members-empty.json');
+    assert.deepEqual(await os.loadbalancer.listMembers(p!.id), []);
+    serve(OCTAVIA, 'GET', new RegExp(`^/v2/lbaas/pools/${p!.id}/members$`), 'load-balancer/members.json');
+    const ms = await os.loadbalancer.listMembers(p!.id);
+    assert.deepEqual(ms.map((m) => [m.address, m.protocol_port, m.provisioning_status, m.subnet_id]), fx('load-balancer/members.json').members.map((m: any) => [m.address, 6443, 'ACTIVE', m.subnet_id]));
+  });
+
+  it('load-balancer: createMember waits out the real 409 (pool immutable) and returns the member; deleteMember of a gone member resolves', async () => {
+    const pool = fx('load-balancer/pools-by-loadbalancer.json').pools[0];
+    const member = fx('load-balancer/member-detail.json').member;
+    const members = new RegExp(`^/v2/lbaas/pools/${pool.id}/members$`);
+    serve(OCTAVIA, 'POST', members, 'load-balancer/member-create-409-pending-update.json');
+    // while refused, kadd polls the pool until it leaves PENDING_*; the real pool is ACTIVE
+    nock(OCTAVIA).get(`/v2/lbaas/pools/${pool.id}`).reply(200, { pool }, { 'content-type': 'application/json' });
+    nock(OCTAVIA).post(`/v2/lbaas/pools/${pool.id}/members`).reply(201, { member }, { 'content-type': 'application/json' });
+    const m = await os.loadbalancer.createMember(pool.id, { name: member.name, address: member.address, protocol_port: 6443, subnet_id: member.subnet_id });
+    assert.equal(m.id, member.id);
+    assert.equal(m.subnet_id, member.subnet_id);
+    const gone = fx('load-balancer/member-not-found.json');
+    nock(OCTAVIA).delete(`/v2/lbaas/pools/${pool.id}/members/${member.id}`).reply(404, gone, { 'content-type': 'application/json' });
+    await os.loadbalancer.deleteMember(pool.id, member.id);
+  });
+
+  it('load-balancer: the real fault body becomes the error message (faultstring)', async () => {
+    const pool = fx('load-balancer/pools-by-loadbalancer.json').pools[0];
+    serve(OCTAVIA, 'GET', new RegExp(`^/v2/lbaas/pools/${pool.id}/members$`), 'load-balancer/member-not-found.json', 404);
+    await assert.rejects(os.loadbalancer.listMembers(pool.id), (e: Error) => {
+      assert.match(e.message, /Member 00000000-0000-4000-8000-000000000007 not found\./);
+      return true;
+    });
+  });
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -269,6 +328,13 @@ export function compareShape(real: unknown, sim: unknown, path = '', out: Diff =
   return out;
 }
 
+// lib/openstack/types.ts LoadBalancer / Listener / Pool / Member, and Octavia's fault body (kadd reads faultstring)
+const LB_READS = ['id', 'name', 'vip_address', 'vip_subnet_id', 'provisioning_status', 'operating_status', 'listeners', 'pools'];
+const LISTENER_READS = ['id', 'name', 'protocol', 'protocol_port', 'default_pool_id', 'loadbalancers'];
+const POOL_READS = ['id', 'name', 'protocol', 'lb_algorithm', 'listeners', 'loadbalancers', 'members', 'provisioning_status'];
+const MEMBER_READS = ['id', 'name', 'address', 'protocol_port', 'subnet_id', 'provisioning_status', 'operating_status'];
+const FAULT = ['faultcode', 'faultstring', 'debuginfo'];
+
 /** What kadd reads of each body (lib/openstack/types.ts): these must be present with the same type. */
 const KADD_READS: Record<string, string[]> = {
   'compute/flavors-detail.json': ['flavors[].id', 'flavors[].name', 'flavors[].vcpus', 'flavors[].ram', 'flavors[].disk'],
@@ -291,7 +357,57 @@ const KADD_READS: Record<string, string[]> = {
   'network/router-create.json': ['router.id', 'router.name', 'router.external_gateway_info'],
   'network/port-create.json': ['port.id', 'port.name', 'port.network_id', 'port.fixed_ips[].ip_address', 'port.fixed_ips[].subnet_id'],
   'network/quota-details.json': ['quota.port.used', 'quota.port.limit', 'quota.port.reserved'],
+  'load-balancer/loadbalancer-create.json': [...LB_READS.map((k) => `loadbalancer.${k}`)],
+  'load-balancer/loadbalancer-detail.json': [...LB_READS.map((k) => `loadbalancer.${k}`)],
+  'load-balancer/loadbalancers-by-name.json': [...LB_READS.map((k) => `loadbalancers[].${k}`)],
+  'load-balancer/listener-create.json': LISTENER_READS.map((k) => `listener.${k}`),
+  'load-balancer/listeners-by-loadbalancer.json': LISTENER_READS.map((k) => `listeners[].${k}`),
+  'load-balancer/pool-create.json': POOL_READS.map((k) => `pool.${k}`),
+  'load-balancer/pools-by-loadbalancer.json': POOL_READS.map((k) => `pools[].${k}`),
+  'load-balancer/members-empty.json': ['members'],
+  'load-balancer/members.json': MEMBER_READS.map((k) => `members[].${k}`),
+  'load-balancer/member-detail.json': MEMBER_READS.map((k) => `member.${k}`),
+  'load-balancer/member-create-409-pending-update.json': FAULT,
+  'load-balancer/member-not-found.json': FAULT,
 };
+
+/**
+ * Values that must be the real ones (not only the type): Octavia's status transitions and its fault texts
+ * (ids masked). Member operating_status is left out: the e2e provider reports ONLINE, Octavia itself says
+ * NO_MONITOR for a pool without health monitor (what the simulator answers, like the API reference).
+ */
+const SAME_VALUE: Record<string, string[]> = {
+  'load-balancer/loadbalancer-create.json': ['loadbalancer.provisioning_status', 'loadbalancer.operating_status'],
+  'load-balancer/loadbalancer-detail.json': ['loadbalancer.provisioning_status', 'loadbalancer.operating_status'],
+  'load-balancer/loadbalancers-by-name.json': ['loadbalancers[].provisioning_status', 'loadbalancers[].operating_status'],
+  'load-balancer/listener-create.json': ['listener.provisioning_status', 'listener.operating_status', 'listener.default_pool_id'],
+  'load-balancer/listeners-by-loadbalancer.json': ['listeners[].provisioning_status', 'listeners[].operating_status', 'listeners[].protocol', 'listeners[].protocol_port'],
+  'load-balancer/pool-create.json': ['pool.provisioning_status', 'pool.operating_status', 'pool.members'],
+  'load-balancer/pools-by-loadbalancer.json': ['pools[].provisioning_status', 'pools[].operating_status', 'pools[].lb_algorithm'],
+  'load-balancer/members-empty.json': ['members'],
+  'load-balancer/members.json': ['members[].provisioning_status', 'members[].protocol_port', 'members[].weight', 'members[].backup', 'members[].subnet_id'],
+  'load-balancer/member-detail.json': ['member.provisioning_status', 'member.protocol_port', 'member.weight', 'member.backup'],
+  'load-balancer/member-create-409-pending-update.json': FAULT,
+  'load-balancer/member-not-found.json': FAULT,
+};
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}/g;
+/** comparable value: ids masked, so a fault text or an id field compares by form */
+function norm(v: unknown): unknown {
+  return typeof v === 'string' ? v.replace(UUID, '<id>') : v;
+}
+
+function getPath(body: unknown, p: string): unknown {
+  let cur: unknown = body;
+  for (const raw of p.split('.')) {
+    const arr = raw.endsWith('[]');
+    const key = arr ? raw.slice(0, -2) : raw;
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+    if (arr) cur = Array.isArray(cur) ? cur[0] : undefined;
+  }
+  return cur;
+}
 
 function hasPath(body: unknown, p: string): boolean {
   let cur: unknown[] = [body];
@@ -318,6 +434,8 @@ describe('fidelity: simulator bodies vs real OpenStack bodies (same keys, same t
   let sim: any;
   let token = '';
   const simBodies: Record<string, unknown> = {};
+  /** the simulator's status code, where the test recorded it (Octavia's requests) */
+  const simStatus: Record<string, number> = {};
   const report: string[] = [];
 
   async function call(method: string, path: string, body?: unknown, mv?: string): Promise<{ status: number; body: any }> {
@@ -333,7 +451,8 @@ describe('fidelity: simulator bodies vs real OpenStack bodies (same keys, same t
     nock.enableNetConnect();
     const { startSim } = await import('../sim/index.js');
     sim = await startSim({
-      scenario: { seed: 1, timeScale: 0.001, faults: { serverError: [{ name: '^bad-', message: 'No valid host was found. There are not enough hosts available.', code: 500 }] } },
+      // lbChange 300 s x 0.001: a load balancer stays PENDING_UPDATE ~300 ms after a write, long enough to be refused (409)
+      scenario: { seed: 1, timeScale: 0.001, latency: { lbChange: 300_000 }, faults: { serverError: [{ name: '^bad-', message: 'No valid host was found. There are not enough hosts available.', code: 500 }] } },
     });
     token = await sim.token();
     const C = (p: string) => `/compute/v2.1${p}`;
@@ -441,11 +560,58 @@ describe('fidelity: simulator bodies vs real OpenStack bodies (same keys, same t
     }
     const gone = await call('GET', V('/volumes/00000000-0000-4000-8000-00000000dead'), undefined, 'volume 3.60');
     put('volume/volume-detail-404.json', gone.body);
+
+    // ---- Octavia: the sequence of test/e2e/openstack/client.e2e.test.ts (fixtures/openstack-real/load-balancer)
+    const O = (p: string) => `/load-balancer/v2/lbaas${p}`;
+    const putR = (f: string, r: { status: number; body: any }) => {
+      simStatus[f] = r.status;
+      put(f, r.body);
+    };
+    const lbIdle = async (id: string, after: string) => {
+      for (let i = 0; i < 500; i++) {
+        const st = (await call('GET', O(`/loadbalancers/${id}`))).body.loadbalancer.provisioning_status;
+        if (st === 'ACTIVE') return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`sim load balancer not ACTIVE after ${after}`);
+    };
+    const lbc = await call('POST', O('/loadbalancers'), { loadbalancer: { name: 'fid-lb', vip_subnet_id: sn.subnet.id, description: 'fidelity' } });
+    if (!lbc.body?.loadbalancer) throw new Error(`sim LB create: ${JSON.stringify(lbc.body)}`);
+    putR('load-balancer/loadbalancer-create.json', lbc);
+    const lbId = lbc.body.loadbalancer.id as string;
+    await lbIdle(lbId, 'create');
+    const lis = await call('POST', O('/listeners'), { listener: { name: 'master-listener-fid', protocol: 'TCP', protocol_port: 6443, loadbalancer_id: lbId } });
+    putR('load-balancer/listener-create.json', lis);
+    await lbIdle(lbId, 'listener create');
+    const pool = await call('POST', O('/pools'), { pool: { name: 'master-pool-fid', protocol: 'TCP', lb_algorithm: 'ROUND_ROBIN', listener_id: lis.body.listener.id } });
+    putR('load-balancer/pool-create.json', pool);
+    const poolId = pool.body.pool.id as string;
+    await lbIdle(lbId, 'pool create');
+    putR('load-balancer/loadbalancers-by-name.json', await call('GET', O('/loadbalancers?name=fid-lb')));
+    putR('load-balancer/loadbalancer-detail.json', await call('GET', O(`/loadbalancers/${lbId}`)));
+    putR('load-balancer/listeners-by-loadbalancer.json', await call('GET', O(`/listeners?loadbalancer_id=${lbId}`)));
+    putR('load-balancer/pools-by-loadbalancer.json', await call('GET', O(`/pools?loadbalancer_id=${lbId}`)));
+    putR('load-balancer/members-empty.json', await call('GET', O(`/pools/${poolId}/members`)));
+    const m1 = await call('POST', O(`/pools/${poolId}/members`), { member: { name: 'fid-master-1', address: '10.9.0.11', protocol_port: 6443 } });
+    if (m1.status !== 201) throw new Error(`sim member create: ${m1.status} ${JSON.stringify(m1.body)}`);
+    putR('load-balancer/member-create-409-pending-update.json', await call('POST', O(`/pools/${poolId}/members`), { member: { address: '10.9.0.99', protocol_port: 6443 } }));
+    await lbIdle(lbId, 'member create');
+    const m2 = await call('POST', O(`/pools/${poolId}/members`), { member: { name: 'fid-master-2', address: '10.9.0.12', protocol_port: 6443, subnet_id: sn.subnet.id } });
+    await lbIdle(lbId, 'member create');
+    putR('load-balancer/members.json', await call('GET', O(`/pools/${poolId}/members`)));
+    putR('load-balancer/member-detail.json', await call('GET', O(`/pools/${poolId}/members/${m2.body.member.id}`)));
+    await call('DELETE', O(`/pools/${poolId}/members/${m1.body.member.id}`));
+    await lbIdle(lbId, 'member delete');
+    putR('load-balancer/member-not-found.json', await call('GET', O(`/pools/${poolId}/members/${m1.body.member.id}`)));
   });
 
   after(async function () {
     if (sim) await sim.stop();
     if (report.length) console.log(`      keys of the real bodies the simulator lacks (informational):\n        ${report.join('\n        ')}`);
+  });
+
+  it('asks for the requests of the service indexes too (load-balancer/index.json)', function () {
+    assert.ok(Object.keys(INDEX).filter((f) => f.startsWith('load-balancer/')).length >= 12, Object.keys(INDEX).join(' '));
   });
 
   it('answers every recorded request', function () {
@@ -468,6 +634,9 @@ describe('fidelity: simulator bodies vs real OpenStack bodies (same keys, same t
       const other = d.typeDiff.filter((t) => !readDiff.includes(t));
       if (other.length) report.push(`${file}: types differ: ${other.join(', ')}`);
       assert.deepEqual(readDiff, [], 'value types differ on fields kadd reads');
+      if (simStatus[file] !== undefined) assert.equal(simStatus[file], INDEX[file]!.status, 'status code');
+      const values = (SAME_VALUE[file] ?? []).filter((p) => norm(getPath(sim, p)) !== undefined || norm(getPath(real, p)) !== undefined);
+      assert.deepEqual(Object.fromEntries(values.map((p) => [p, norm(getPath(sim, p))])), Object.fromEntries(values.map((p) => [p, norm(getPath(real, p))])), 'values that must be the real ones');
     });
   }
 });

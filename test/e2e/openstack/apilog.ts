@@ -8,11 +8,16 @@
  *   cinder-api.log    ... cinder.api.openstack.wsgi [None req-X USER PROJECT ...] POST http://127.0.0.1:8776/v3/...
  *   glance-api.log    ... eventlet.wsgi.server [None req-X USER PROJECT ...] 127.0.0.1 - - [date] "GET /v2/images HTTP/1.1" 200 ...
  *   keystone.out      [pid: N|app: 0|req: a/b] 127.0.0.1 () {...} [date] POST /v3/auth/tokens => generated ... (HTTP/1.1 201)
+ *   octavia-api.out   [pid: N|app: 0|req: a/b] 127.0.0.1 () {...} [date] POST /v2/lbaas/pools/ID/members => generated ... (HTTP/1.1 409)
+ *
+ * keystone.out and octavia-api.out are uwsgi's access logs: they name no user (USERLESS); octavia-api.log only
+ * logs the writes it hands to the provider, not the refused ones, so the access log is the one counted.
+ * A cloud started before Octavia was added has no octavia-api.out (and no Octavia to call): it is optional.
  */
 import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type LogService = 'compute' | 'network' | 'volume' | 'image' | 'identity';
+export type LogService = 'compute' | 'network' | 'volume' | 'image' | 'identity' | 'load-balancer';
 
 export interface LoggedRequest {
   service: LogService;
@@ -32,7 +37,15 @@ const FILES: Record<LogService, string> = {
   volume: 'cinder-api.log',
   image: 'glance-api.log',
   identity: 'keystone.out',
+  'load-balancer': 'octavia-api.out',
 };
+
+/** services whose log names no user: a filter on kadd's user must keep their user-less lines */
+export const USERLESS: ReadonlySet<LogService> = new Set<LogService>(['identity', 'load-balancer']);
+/** logs that may be missing (the service is not in every cloud) */
+const OPTIONAL: ReadonlySet<LogService> = new Set<LogService>(['load-balancer']);
+
+const UWSGI = String.raw`^\[pid: [^\]]+\] \S+ \(\) \{[^}]*\} \[[^\]]+\] ()()([A-Z]+) (\S+) => .*\(HTTP/[\d.]+ (\d+)\)`;
 
 const CTX = String.raw`\[(?:None )?(?:req-\S+ (\S+) (\S+)[^\]]*|-)\]`;
 const PATTERNS: Record<LogService, RegExp> = {
@@ -40,10 +53,14 @@ const PATTERNS: Record<LogService, RegExp> = {
   network: new RegExp(String.raw`neutron\.wsgi ${CTX} \S+ "([A-Z]+) (\S+) HTTP/[\d.]+" status: (\d+)`),
   volume: new RegExp(String.raw`cinder\.api\.openstack\.wsgi ${CTX} ([A-Z]+) (https?://\S+)\s*$()`),
   image: new RegExp(String.raw`eventlet\.wsgi\.server ${CTX} \S+ - - \[[^\]]+\] "([A-Z]+) (\S+) HTTP/[\d.]+" (\d+)`),
-  identity: new RegExp(String.raw`^\[pid: [^\]]+\] \S+ \(\) \{[^}]*\} \[[^\]]+\] ()()([A-Z]+) (\S+) => .*\(HTTP/[\d.]+ (\d+)\)`),
+  identity: new RegExp(UWSGI),
+  'load-balancer': new RegExp(UWSGI),
 };
 
 const TS = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})/;
+/** uwsgi: [Sat Nov 21 20:37:41 2026] (local time, whole seconds) */
+const UWSGI_TS = /\} \[\w{3} (\w{3}) +(\d+) (\d\d):(\d\d):(\d\d) (\d{4})\] [A-Z]+ /;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 export function parseLine(service: LogService, line: string): LoggedRequest | undefined {
   const m = PATTERNS[service].exec(line);
@@ -55,7 +72,12 @@ export function parseLine(service: LogService, line: string): LoggedRequest | un
     path = u.pathname + u.search;
   }
   const t = TS.exec(line);
-  const time = t ? new Date(+t[1]!, +t[2]! - 1, +t[3]!, +t[4]!, +t[5]!, +t[6]!, +t[7]!).getTime() : undefined;
+  const u = t ? null : UWSGI_TS.exec(line);
+  const time = t
+    ? new Date(+t[1]!, +t[2]! - 1, +t[3]!, +t[4]!, +t[5]!, +t[6]!, +t[7]!).getTime()
+    : u && MONTHS.includes(u[1]!)
+      ? new Date(+u[6]!, MONTHS.indexOf(u[1]!), +u[2]!, +u[3]!, +u[4]!, +u[5]!).getTime()
+      : undefined;
   return { service, method: method!, path, user: user && user !== '-' ? user : undefined, time, status: status ? Number(status) : undefined };
 }
 
@@ -78,7 +100,7 @@ export class ApiLog {
   }
 
   available(): boolean {
-    return (Object.keys(FILES) as LogService[]).every((s) => existsSync(join(this.logDir, FILES[s])));
+    return (Object.keys(FILES) as LogService[]).every((s) => OPTIONAL.has(s) || existsSync(join(this.logDir, FILES[s])));
   }
 
   /** Remember where each log ends now. */

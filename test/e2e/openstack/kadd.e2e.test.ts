@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { ApiLog, isMutating, summarize, type LoggedRequest } from './apilog.js';
+import { ApiLog, isMutating, summarize, USERLESS, type LoggedRequest } from './apilog.js';
 import { Session, cloudUnavailable, e2eEnv, pollUntil, readCloud } from './helpers.js';
 import {
   NovaBridge, describeLeftovers, kaddEnv, leftovers, purge, purgeNetwork, runKadd, show, startKadd, waitNothingLeft, type KaddRun,
@@ -36,9 +36,9 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
   const apiLog = ApiLog.forState(STATE);
   const extraNetworks: (typeof names)[] = [];
 
-  /** kadd's own requests since mark(): lines with kadd's user id, plus Keystone's (which logs no user) */
+  /** kadd's own requests since mark(): lines with kadd's user id, plus Keystone's and Octavia's (whose logs name no user) */
   async function kaddRequests(): Promise<LoggedRequest[]> {
-    return (await apiLog.since()).filter((r) => r.user === user.userId || (r.service === 'identity' && !r.user));
+    return (await apiLog.since()).filter((r) => r.user === user.userId || (USERLESS.has(r.service) && !r.user));
   }
 
   function kadd(args: string[], timeoutMs?: number): Promise<KaddRun> {
@@ -144,6 +144,7 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
     assert.ok(seen('image', /^\/v2\/images/), 'image looked up');
     assert.ok(seen('network', /^\/v2\.0\/quotas\/[0-9a-f]+\/details/), 'Neutron quota read');
     assert.ok(seen('network', new RegExp(`^/v2\\.0/networks\\?.*name=${names.network}`)), 'network looked up');
+    assert.ok(seen('load-balancer', new RegExp(`^/v2/lbaas/loadbalancers\\?name=${cluster}-lb$`)), `Octavia: load balancer looked up; ${summarize(reqs)}`);
     const l = await leftovers(user, cluster);
     assert.equal(describeLeftovers(l), 'nothing');
   });

@@ -1,4 +1,14 @@
-/** Octavia v2: load balancers, listeners, pools, members, with provisioning status and immutability (409). */
+/**
+ * Octavia v2 (as Zed answers): load balancers, listeners, pools, members, with provisioning status and
+ * immutability (409). Checked against real Zed bodies by test/fidelity/openstack-real.test.ts.
+ *
+ * Like Octavia's API: a write locks the load balancer AND the parents it touches in PENDING_UPDATE until the
+ * provider reports back (listener create: the LB; pool create: the LB and its listener; member
+ * create/update/delete: the LB, the pool and the pool's listeners); the child itself is PENDING_CREATE /
+ * PENDING_UPDATE / PENDING_DELETE. A member write checks the POOL first, so a member write during another
+ * member change answers `Pool <id> is immutable and cannot be updated.` (409), any other locked write
+ * `Load Balancer <id> is immutable and cannot be updated.`.
+ */
 import type { SimCoreImpl } from '../core.js';
 import type { Store, LoadBalancer, Listener, Pool, Member } from './store.js';
 import { type Ctx, type Route, route, send, isoPlain } from './util.js';
@@ -7,6 +17,9 @@ function ferr(ctx: Ctx, status: number, msg: string): void {
   send(ctx.res, status, { faultcode: status >= 500 ? 'Server' : 'Client', faultstring: msg, debuginfo: null });
 }
 const immutable = (ctx: Ctx, lb: LoadBalancer): void => ferr(ctx, 409, `Load Balancer ${lb.id} is immutable and cannot be updated.`);
+const poolImmutable = (ctx: Ctx, p: Pool): void => ferr(ctx, 409, `Pool ${p.id} is immutable and cannot be updated.`);
+/** Octavia's MUTABLE_STATUSES */
+const mutable = (o: { provisioning: string }): boolean => o.provisioning === 'ACTIVE';
 
 export class Octavia {
   constructor(private readonly core: SimCoreImpl, private readonly store: Store) {}
@@ -15,23 +28,23 @@ export class Octavia {
     const L = '/v2/lbaas';
     return [
       route('GET', '', (ctx) => send(ctx.res, 200, { versions: [{ id: 'v2.0', status: 'SUPPORTED', updated: '2016-12-11T00:00:00Z', links: [{ href: `${ctx.base}/v2`, rel: 'self' }] }, { id: 'v2.27', status: 'CURRENT', updated: '2023-05-17T00:00:00Z', links: [{ href: `${ctx.base}/v2`, rel: 'self' }] }] })),
-      route('GET', `${L}/loadbalancers`, (ctx) => this.list(ctx, 'loadbalancers', [...this.store.lbs.values()].map((x) => this.lbBody(x)))),
+      route('GET', `${L}/loadbalancers`, (ctx) => this.list(ctx, 'loadbalancers', [...this.store.lbs.values()].map((x) => [this.lbBody(x), {}]))),
       route('GET', `${L}/loadbalancers/:id`, (ctx, [id]) => { const x = this.store.lbs.get(id!); if (!x) return ferr(ctx, 404, `Load Balancer ${id} not found.`); send(ctx.res, 200, { loadbalancer: this.lbBody(x) }); }),
       route('POST', `${L}/loadbalancers`, (ctx) => this.createLb(ctx)),
       route('DELETE', `${L}/loadbalancers/:id`, (ctx, [id]) => this.deleteLb(ctx, id!)),
       route('GET', `${L}/loadbalancers/:id/status`, (ctx, [id]) => { const x = this.store.lbs.get(id!); if (!x) return ferr(ctx, 404, `Load Balancer ${id} not found.`); send(ctx.res, 200, this.statusTree(x)); }),
-      route('GET', `${L}/listeners`, (ctx) => this.list(ctx, 'listeners', [...this.store.listeners.values()].map((x) => this.listenerBody(x)))),
+      route('GET', `${L}/listeners`, (ctx) => this.list(ctx, 'listeners', [...this.store.listeners.values()].map((x) => [this.listenerBody(x), { loadbalancer_id: x.lbId }]))),
       route('GET', `${L}/listeners/:id`, (ctx, [id]) => { const x = this.store.listeners.get(id!); if (!x) return ferr(ctx, 404, `Listener ${id} not found.`); send(ctx.res, 200, { listener: this.listenerBody(x) }); }),
       route('POST', `${L}/listeners`, (ctx) => this.createListener(ctx)),
       route('DELETE', `${L}/listeners/:id`, (ctx, [id]) => this.deleteChild(ctx, 'Listener', this.store.listeners, id!)),
-      route('GET', `${L}/pools`, (ctx) => this.list(ctx, 'pools', [...this.store.pools.values()].map((x) => this.poolBody(x)))),
+      route('GET', `${L}/pools`, (ctx) => this.list(ctx, 'pools', [...this.store.pools.values()].map((x) => [this.poolBody(x), { loadbalancer_id: x.lbId }]))),
       route('GET', `${L}/pools/:id`, (ctx, [id]) => { const x = this.store.pools.get(id!); if (!x) return ferr(ctx, 404, `Pool ${id} not found.`); send(ctx.res, 200, { pool: this.poolBody(x) }); }),
       route('POST', `${L}/pools`, (ctx) => this.createPool(ctx)),
       route('DELETE', `${L}/pools/:id`, (ctx, [id]) => this.deleteChild(ctx, 'Pool', this.store.pools, id!)),
       route('GET', `${L}/pools/:pool/members`, (ctx, [pid]) => {
         const p = this.store.pools.get(pid!);
         if (!p) return ferr(ctx, 404, `Pool ${pid} not found.`);
-        this.list(ctx, 'members', p.members.map((m) => this.memberBody(this.store.members.get(m)!)));
+        this.list(ctx, 'members', p.members.map((m) => [this.memberBody(this.store.members.get(m)!), {}]));
       }),
       route('GET', `${L}/pools/:pool/members/:id`, (ctx, [pid, id]) => {
         const m = this.store.members.get(id!);
@@ -45,18 +58,20 @@ export class Octavia {
     ];
   }
 
-  private list(ctx: Ctx, coll: string, rows: Record<string, unknown>[]): void {
+  /** rows: [body, filter-only attributes (e.g. loadbalancer_id, a DB column Octavia filters on but does not show)] */
+  private list(ctx: Ctx, coll: string, rows: [Record<string, unknown>, Record<string, unknown>][]): void {
     const q = ctx.query;
     const project = ctx.token!.projectId;
-    const out = rows.filter((r) => {
-      if (r.project_id !== project) return false;
+    const out = rows.filter(([body, hidden]) => {
+      if (body.project_id !== project) return false;
       for (const k of new Set(q.keys())) {
         if (['limit', 'marker', 'page_reverse', 'sort', 'fields'].includes(k)) continue;
-        if (r[k] === undefined) continue;
-        if (!q.getAll(k).includes(String(r[k]))) return false;
+        const v = k in hidden ? hidden[k] : body[k];
+        if (v === undefined) continue;
+        if (!q.getAll(k).includes(String(v))) return false;
       }
       return true;
-    });
+    }).map(([body]) => body);
     send(ctx.res, 200, { [coll]: out, [`${coll}_links`]: [] });
   }
 
@@ -66,19 +81,20 @@ export class Octavia {
   lbBody(x: LoadBalancer): Record<string, unknown> {
     return {
       ...this.std(x), description: x.description, vip_address: x.vipAddress, vip_port_id: x.vipPortId, vip_subnet_id: x.vipSubnetId, vip_network_id: x.vipNetworkId, vip_qos_policy_id: null,
-      provider: x.provider, flavor_id: x.flavorId, availability_zone: x.az, listeners: x.listeners.map((id) => ({ id })), pools: x.pools.map((id) => ({ id })), additional_vips: [], vip_vnic_type: 'normal',
+      provider: x.provider, flavor_id: x.flavorId, availability_zone: x.az, listeners: x.listeners.map((id) => ({ id })), pools: x.pools.map((id) => ({ id })), additional_vips: [],
     };
   }
   listenerBody(x: Listener): Record<string, unknown> {
     return {
       ...this.std(x), description: x.description, protocol: x.protocol, protocol_port: x.protocolPort, connection_limit: x.connectionLimit, default_tls_container_ref: null, sni_container_refs: [],
       default_pool_id: x.defaultPoolId, l7policies: [], insert_headers: {}, loadbalancers: [{ id: x.lbId }], timeout_client_data: 50000, timeout_member_connect: 5000, timeout_member_data: 50000,
-      timeout_tcp_inspect: 0, allowed_cidrs: null, tls_ciphers: null, tls_versions: null, alpn_protocols: null, client_ca_tls_container_ref: null, client_authentication: 'NONE', client_crl_container_ref: null, hsts_include_subdomains: false, hsts_max_age: null, hsts_preload: false,
+      timeout_tcp_inspect: 0, allowed_cidrs: null, tls_ciphers: null, tls_versions: null, alpn_protocols: null, client_ca_tls_container_ref: null, client_authentication: 'NONE', client_crl_container_ref: null,
     };
   }
   poolBody(x: Pool): Record<string, unknown> {
     return {
-      ...this.std(x), description: x.description, protocol: x.protocol, lb_algorithm: x.lbAlgorithm, session_persistence: null, healthmonitor_id: null,
+      // healthmonitor_id: Octavia leaves it out while the pool has no health monitor (the simulator has none)
+      ...this.std(x), description: x.description, protocol: x.protocol, lb_algorithm: x.lbAlgorithm, session_persistence: null,
       listeners: x.listenerId ? [{ id: x.listenerId }] : [], loadbalancers: [{ id: x.lbId }], members: x.members.map((id) => ({ id })), tls_container_ref: null, ca_tls_container_ref: null, crl_container_ref: null, tls_enabled: false, tls_ciphers: null, tls_versions: null, alpn_protocols: null,
     };
   }
@@ -106,16 +122,29 @@ export class Octavia {
     };
   }
 
-  /** lock the LB (PENDING_UPDATE) for a child change, then settle after lbChange latency */
-  private change(lb: LoadBalancer, child: { provisioning: string; updated: number | null }, done: () => void): void {
-    lb.provisioning = 'PENDING_UPDATE';
-    lb.updated = this.core.now();
+  /** the listeners whose default pool this is (Octavia locks them with the pool's load balancer) */
+  private poolListeners(p: Pool): Listener[] {
+    return [...this.store.listeners.values()].filter((l) => l.lbId === p.lbId && (l.id === p.listenerId || l.defaultPoolId === p.id));
+  }
+
+  /**
+   * Lock the LB and the touched parents (PENDING_UPDATE) for a child change, then, after the lbChange latency,
+   * apply done() and return them to ACTIVE (what the provider's status update does).
+   */
+  private change(lb: LoadBalancer, parents: { provisioning: string; updated: number | null }[], child: { provisioning: string; updated: number | null }, done: () => void): void {
+    const now = this.core.now();
+    for (const o of [lb, ...parents]) {
+      o.provisioning = 'PENDING_UPDATE';
+      o.updated = now;
+    }
     const ms = this.core.resourceRng('lb-change', lb.name || lb.id).latency(this.core.scenario.latency?.lbChange ?? 1000);
     this.core.schedule(ms, () => {
       done();
-      lb.provisioning = 'ACTIVE';
-      lb.updated = this.core.now();
-      child.updated = this.core.now();
+      const t = this.core.now();
+      for (const o of [lb, ...parents, child]) {
+        if (o.provisioning === 'PENDING_UPDATE') o.provisioning = 'ACTIVE';
+        o.updated = t;
+      }
     });
   }
 
@@ -153,10 +182,12 @@ export class Octavia {
   private deleteLb(ctx: Ctx, id: string): void {
     const lb = this.store.lbs.get(id);
     if (!lb) return ferr(ctx, 404, `Load Balancer ${id} not found.`);
-    if (lb.provisioning !== 'ACTIVE' && lb.provisioning !== 'ERROR') return immutable(ctx, lb);
+    // Octavia checks the children before the status
     const cascade = ctx.query.get('cascade') === 'true';
     if (!cascade && (lb.listeners.length || lb.pools.length)) return ferr(ctx, 400, `Validation failure: Cannot delete Load Balancer ${lb.id} - it has children`);
+    if (lb.provisioning !== 'ACTIVE' && lb.provisioning !== 'ERROR') return immutable(ctx, lb);
     lb.provisioning = 'PENDING_DELETE';
+    lb.updated = this.core.now();
     this.core.schedule(this.core.resourceRng('lb-delete', lb.name || lb.id).latency(this.core.scenario.latency?.lbChange ?? 1000), () => {
       for (const pid of lb.pools) { for (const m of this.store.pools.get(pid)?.members ?? []) this.store.members.delete(m); this.store.pools.delete(pid); }
       for (const l of lb.listeners) this.store.listeners.delete(l);
@@ -172,9 +203,9 @@ export class Octavia {
     if (!b) return;
     const lb = this.store.lbs.get(String(b.loadbalancer_id));
     if (!lb) return ferr(ctx, 400, `Validation failure: Load Balancer ${String(b.loadbalancer_id)} not found.`);
-    if (lb.provisioning !== 'ACTIVE') return immutable(ctx, lb);
     const port = Number(b.protocol_port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return ferr(ctx, 400, `Invalid input for field/attribute protocol_port. Value: '${String(b.protocol_port)}'. Value should be between 1 and 65535`);
+    if (!mutable(lb)) return immutable(ctx, lb);
     for (const lid of lb.listeners) if (this.store.listeners.get(lid)?.protocolPort === port) return ferr(ctx, 409, `Another Listener on this Load Balancer is already using protocol_port ${port}`);
     const l: Listener = {
       id: this.store.uuid(), name: String(b.name ?? ''), description: String(b.description ?? ''), projectId: lb.projectId, lbId: lb.id, protocol: String(b.protocol ?? 'TCP'), protocolPort: port,
@@ -182,8 +213,9 @@ export class Octavia {
     };
     this.store.listeners.set(l.id, l);
     lb.listeners.push(l.id);
-    this.change(lb, l, () => { l.provisioning = 'ACTIVE'; l.operating = 'ONLINE'; });
-    send(ctx.res, 201, { listener: this.listenerBody(l) });
+    const body = { listener: this.listenerBody(l) };
+    this.change(lb, [], l, () => { l.provisioning = 'ACTIVE'; l.operating = 'ONLINE'; });
+    send(ctx.res, 201, body);
   }
 
   private createPool(ctx: Ctx): void {
@@ -198,8 +230,8 @@ export class Octavia {
       lb = this.store.lbs.get(listener.lbId);
     } else lb = this.store.lbs.get(String(b.loadbalancer_id));
     if (!lb) return ferr(ctx, 400, 'Validation failure: Missing field loadbalancer_id or listener_id');
-    if (lb.provisioning !== 'ACTIVE') return immutable(ctx, lb);
     if (!['ROUND_ROBIN', 'LEAST_CONNECTIONS', 'SOURCE_IP', 'SOURCE_IP_PORT'].includes(String(b.lb_algorithm))) return ferr(ctx, 400, `Invalid input for field/attribute lb_algorithm. Value: '${String(b.lb_algorithm)}'. Value should be one of: ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT`);
+    if (!mutable(lb) || (listener && !mutable(listener))) return immutable(ctx, lb);
     const p: Pool = {
       id: this.store.uuid(), name: String(b.name ?? ''), description: String(b.description ?? ''), projectId: lb.projectId, lbId: lb.id, listenerId: listener?.id ?? null, protocol: String(b.protocol ?? 'TCP'),
       lbAlgorithm: String(b.lb_algorithm), provisioning: 'PENDING_CREATE', operating: 'OFFLINE', adminStateUp: true, members: [], created: this.core.now(), updated: null, tags: [],
@@ -207,17 +239,19 @@ export class Octavia {
     this.store.pools.set(p.id, p);
     lb.pools.push(p.id);
     if (listener) listener.defaultPoolId = p.id;
-    this.change(lb, p, () => { p.provisioning = 'ACTIVE'; p.operating = 'ONLINE'; });
-    send(ctx.res, 201, { pool: this.poolBody(p) });
+    const body = { pool: this.poolBody(p) };
+    this.change(lb, listener ? [listener] : [], p, () => { p.provisioning = 'ACTIVE'; p.operating = 'ONLINE'; });
+    send(ctx.res, 201, body);
   }
 
   private deleteChild(ctx: Ctx, kind: 'Listener' | 'Pool', map: Map<string, Listener> | Map<string, Pool>, id: string): void {
     const x = map.get(id);
     if (!x) return ferr(ctx, 404, `${kind} ${id} not found.`);
     const lb = this.store.lbs.get(x.lbId)!;
-    if (lb.provisioning !== 'ACTIVE') return immutable(ctx, lb);
+    const parents = kind === 'Pool' ? this.poolListeners(x as Pool) : [];
+    if (!mutable(lb) || parents.some((l) => !mutable(l))) return immutable(ctx, lb);
     x.provisioning = 'PENDING_DELETE';
-    this.change(lb, x, () => {
+    this.change(lb, parents, x, () => {
       map.delete(id);
       lb.listeners = lb.listeners.filter((l) => l !== id);
       lb.pools = lb.pools.filter((p) => p !== id);
@@ -229,31 +263,48 @@ export class Octavia {
     send(ctx.res, 204);
   }
 
+  /** Octavia's member-write check: the pool first ("Pool ... is immutable"), then the LB and the pool's listeners */
+  private memberLock(ctx: Ctx, pool: Pool): { lb: LoadBalancer; parents: (Pool | Listener)[] } | undefined {
+    const lb = this.store.lbs.get(pool.lbId)!;
+    if (!mutable(pool)) {
+      poolImmutable(ctx, pool);
+      return undefined;
+    }
+    const listeners = this.poolListeners(pool);
+    if (!mutable(lb) || listeners.some((l) => !mutable(l))) {
+      immutable(ctx, lb);
+      return undefined;
+    }
+    return { lb, parents: [pool, ...listeners] };
+  }
+
   private createMember(ctx: Ctx, poolId: string): void {
     const pool = this.store.pools.get(poolId);
     if (!pool) return ferr(ctx, 404, `Pool ${poolId} not found.`);
     const b = this.body<Record<string, unknown>>(ctx, 'member');
     if (!b) return;
-    const lb = this.store.lbs.get(pool.lbId)!;
     if (typeof b.address !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(b.address)) return ferr(ctx, 400, `Invalid input for field/attribute address. Value: '${String(b.address)}'. Value should be IPv4 or IPv6 format`);
     const port = Number(b.protocol_port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return ferr(ctx, 400, `Invalid input for field/attribute protocol_port. Value: '${String(b.protocol_port)}'. Value should be between 1 and 65535`);
     if (b.subnet_id !== undefined && b.subnet_id !== null && !this.store.subnets.has(String(b.subnet_id))) return ferr(ctx, 400, `Validation failure: Subnet ${String(b.subnet_id)} not found.`);
-    if (lb.provisioning !== 'ACTIVE') return immutable(ctx, lb);
+    const lock = this.memberLock(ctx, pool);
+    if (!lock) return;
     for (const mid of pool.members) {
       const m = this.store.members.get(mid)!;
-      if (m.address === b.address && m.protocolPort === port) return ferr(ctx, 409, `Another member on this pool is already using ip ${m.address} on protocol_port ${port}`);
+      if (m.address === b.address && m.protocolPort === port) return ferr(ctx, 409, `Another member on this pool is already using ip address ${m.address} on protocol_port ${port}`);
     }
     const m: Member = {
       id: this.store.uuid(), name: String(b.name ?? ''), projectId: pool.projectId, poolId: pool.id, address: b.address, protocolPort: port, subnetId: b.subnet_id ? String(b.subnet_id) : null,
-      weight: b.weight !== undefined ? Number(b.weight) : 1, provisioning: 'PENDING_CREATE', operating: 'OFFLINE', adminStateUp: b.admin_state_up !== false,
+      // Octavia: NO_MONITOR from the start when the pool has no health monitor (the simulator's never have one)
+      weight: b.weight !== undefined ? Number(b.weight) : 1, provisioning: 'PENDING_CREATE', operating: 'NO_MONITOR', adminStateUp: b.admin_state_up !== false,
       monitorAddress: null, monitorPort: null, backup: b.backup === true, created: this.core.now(), updated: null, tags: Array.isArray(b.tags) ? (b.tags as string[]) : [],
     };
     this.store.members.set(m.id, m);
     pool.members.push(m.id);
     this.core.record('lb.member.create', m.address, { pool: pool.name });
-    this.change(lb, m, () => { m.provisioning = 'ACTIVE'; m.operating = 'NO_MONITOR'; });
-    send(ctx.res, 201, { member: this.memberBody(m) });
+    const body = { member: this.memberBody(m) };
+    this.change(lock.lb, lock.parents, m, () => { m.provisioning = 'ACTIVE'; });
+    send(ctx.res, 201, body);
   }
 
   private updateMember(ctx: Ctx, poolId: string, id: string): void {
@@ -261,18 +312,20 @@ export class Octavia {
     if (!pool) return ferr(ctx, 404, `Pool ${poolId} not found.`);
     const m = this.store.members.get(id);
     if (!m || m.poolId !== poolId) return ferr(ctx, 404, `Member ${id} not found.`);
-    const lb = this.store.lbs.get(pool.lbId)!;
-    if (lb.provisioning !== 'ACTIVE') return immutable(ctx, lb);
     const b = this.body<Record<string, unknown>>(ctx, 'member');
     if (!b) return;
+    const lock = this.memberLock(ctx, pool);
+    if (!lock) return;
+    // Octavia writes the new values to its DB at once and hands the change to the provider
+    if (typeof b.name === 'string') m.name = b.name;
+    if (b.weight !== undefined) m.weight = Number(b.weight);
+    if (typeof b.admin_state_up === 'boolean') m.adminStateUp = b.admin_state_up;
+    if (typeof b.backup === 'boolean') m.backup = b.backup;
     m.provisioning = 'PENDING_UPDATE';
-    this.change(lb, m, () => {
-      if (typeof b.name === 'string') m.name = b.name;
-      if (b.weight !== undefined) m.weight = Number(b.weight);
-      if (typeof b.admin_state_up === 'boolean') m.adminStateUp = b.admin_state_up;
-      m.provisioning = 'ACTIVE';
-    });
-    send(ctx.res, 200, { member: this.memberBody(m) });
+    m.updated = this.core.now();
+    const body = { member: this.memberBody(m) };
+    this.change(lock.lb, lock.parents, m, () => {});
+    send(ctx.res, 200, body);
   }
 
   private deleteMember(ctx: Ctx, poolId: string, id: string): void {
@@ -280,11 +333,12 @@ export class Octavia {
     if (!pool) return ferr(ctx, 404, `Pool ${poolId} not found.`);
     const m = this.store.members.get(id);
     if (!m || m.poolId !== poolId) return ferr(ctx, 404, `Member ${id} not found.`);
-    const lb = this.store.lbs.get(pool.lbId)!;
-    if (lb.provisioning !== 'ACTIVE') return immutable(ctx, lb);
+    const lock = this.memberLock(ctx, pool);
+    if (!lock) return;
     m.provisioning = 'PENDING_DELETE';
+    m.updated = this.core.now();
     this.core.record('lb.member.delete', m.address, { pool: pool.name });
-    this.change(lb, m, () => {
+    this.change(lock.lb, lock.parents, m, () => {
       this.store.members.delete(m.id);
       pool.members = pool.members.filter((x) => x !== m.id);
     });
