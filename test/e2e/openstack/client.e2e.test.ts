@@ -303,8 +303,8 @@ describe('e2e: kadd OpenStack client against the real services', function () {
 
     // ---- Octavia: the load balancer koris makes for a cluster (<cluster>-lb, master-listener-<cluster> on 6443,
     // master-pool-<cluster>), built with plain fetch; kadd's client then reads it and adds/removes members.
-    // own index (load-balancer/index.json): the simulator's fidelity test (test/fidelity/openstack-real.test.ts)
-    // requires every request of fixtures/openstack-real/index.json to be answered, and does not ask for Octavia's yet
+    // own index (load-balancer/index.json); the simulator's fidelity test (test/fidelity/openstack-real.test.ts)
+    // reads index.json and every <service>/index.json, so the simulator must answer these too
     const rec = new Recorder('load-balancer/index.json');
     const cluster = prefix;
     const lbName = `${cluster}-lb`;
