@@ -23,17 +23,18 @@ log() { printf 'services: %s\n' "$*" >&2; }
 
 have_all() {
   command -v etcd >/dev/null && command -v etcdctl >/dev/null && [ -x /usr/sbin/sshd ] &&
-    command -v ssh-keygen >/dev/null && [ -x /usr/lib/openssh/sftp-server ]
+    command -v ssh-keygen >/dev/null && [ -x /usr/lib/openssh/sftp-server ] && command -v cloud-init >/dev/null
 }
 
 do_install() {
-  if have_all; then log "etcd, etcdctl, sshd already installed"; return 0; fi
+  if have_all; then log "etcd, etcdctl, sshd, cloud-init already installed"; return 0; fi
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-  log "installing etcd-server etcd-client openssh-server openssh-client"
+  log "installing etcd-server etcd-client openssh-server openssh-client cloud-init"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends etcd-server etcd-client openssh-server openssh-client >/dev/null
+  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+  # cloud-init: its `cloud-init schema -c` checks the rendered user-data in the integration suite
+  $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends etcd-server etcd-client openssh-server openssh-client cloud-init >/dev/null
   # the package may have been started by its maintainer script: we run our own instances
   have_all || { log "install failed"; exit 1; }
 }
