@@ -586,8 +586,13 @@ export function validateClusterConfig(
 
   if (c.problems.length) {
     const hint = `fix ${c.problems.length === 1 ? 'it' : 'them'} and check again with: kadd validate ${opts.display}`;
-    if (c.problems.length === 1) throw new ConfigError(c.problems[0]!, { hint, code: 'E_CONFIG_INVALID' });
-    throw new ConfigError(`${opts.display}: ${c.problems.length} problems`, { details: c.problems, hint, code: 'E_CONFIG_INVALID' });
+    // warnings (a misspelt key, say) often explain an error ("required key missing"): list them too
+    // (not about a key that already has an error)
+    const warned = c.warnings
+      .filter((w) => !c.problems.some((p) => p.startsWith(`${opts.display}: ${w.path}:`) || p.startsWith(`${opts.display}: ${w.path}.`)))
+      .map((w) => `warning: ${w.message}`);
+    if (c.problems.length === 1) throw new ConfigError(c.problems[0]!, { hint, code: 'E_CONFIG_INVALID', ...(warned.length ? { details: warned } : {}) });
+    throw new ConfigError(`${opts.display}: ${c.problems.length} problems`, { details: [...c.problems, ...warned], hint, code: 'E_CONFIG_INVALID' });
   }
 
   const config: ClusterConfig = {
