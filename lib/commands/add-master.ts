@@ -176,6 +176,7 @@ export function formatPlan(p: AddMasterPlan): string {
     `plan: add master ${p.name} to cluster ${p.cluster}`,
     `  server     ${p.name} (${p.flavor.name}, ${p.flavor.vcpus} vCPU, ${p.flavor.ram} MiB)${p.zone ? ` in ${p.zone}` : ''}, boot volume ${p.volumeName} ${p.volumeSize} GB from ${p.image.name}`,
     `  network    ${p.network.name} / ${p.subnet.name}, port ${p.portName}, security group ${p.securityGroup.name}`,
+    ...(p.serverGroup ? [`  group      server group ${p.serverGroup.name} (${p.serverGroup.policy}, ${p.serverGroup.members} member${p.serverGroup.members === 1 ? '' : 's'} now, ${p.serverGroup.id})`] : []),
     `  join       kubeadm join --control-plane via ${p.apiEndpoint} (Kubernetes ${p.k8sVersion})`,
     `  pool       ${p.lb ? `${p.lb.poolName} of ${p.lb.name} (port 6443)` : 'none'}`,
     `  etcd       via ${p.etcd.via || '?'}${p.etcd.projection ? `: ${p.etcd.projection.votersBefore} -> ${p.etcd.projection.votersAfter} voting members, quorum ${p.etcd.projection.quorumBefore} -> ${p.etcd.projection.quorumAfter}, tolerates ${p.etcd.projection.toleranceAfter} failure(s) after` : ''}`,

@@ -49,6 +49,7 @@ export function planView(p: AddWorkersPlan) {
     apiEndpoint: p.apiEndpoint,
     k8sVersion: p.k8sVersion,
     userDataBytes: p.userDataBytes,
+    serverGroup: p.serverGroup ? { name: p.serverGroup.name, id: p.serverGroup.id, policy: p.serverGroup.policy, members: p.serverGroup.members } : null,
     network: { network: `${p.network.name} (${p.network.action})`, subnet: `${p.subnet.name} ${p.subnet.cidr} (${p.subnet.action})`, router: `${p.router.name} (${p.router.action})`, securityGroup: `${p.securityGroup.name} (${p.securityGroup.action})` },
     nodes: p.nodes.map((n) => ({ name: n.name, zone: n.zone ?? '', flavor: n.flavor.name, adopt: Object.entries(n.adopt).filter(([, v]) => v).map(([k]) => k.replace(/Id$/, '')).join(',') || '' })),
     quota: p.quota,
@@ -63,6 +64,7 @@ function renderPlanTable(p: AddWorkersPlan): string {
   out.push(`plan: add ${p.nodes.length} worker(s) to ${p.cluster} (API ${p.apiEndpoint}, Kubernetes ${p.k8sVersion})`);
   out.push(`image ${v.image}, keypair ${v.keypair}, boot volume ${p.volumeSize} GB${p.volumeType ? ` (${p.volumeType})` : ''}, user-data ${p.userDataBytes} bytes (base64)`);
   out.push(`network ${v.network.network}, subnet ${v.network.subnet}, router ${v.network.router}, security group ${v.network.securityGroup}`);
+  if (p.serverGroup) out.push(`server group ${p.serverGroup.name} (${p.serverGroup.policy}, ${p.serverGroup.members} member${p.serverGroup.members === 1 ? '' : 's'} now, ${p.serverGroup.id})`);
   out.push('');
   out.push(renderResult(v.nodes, 'table', { columns: [{ key: 'name' }, { key: 'zone' }, { key: 'flavor' }, { key: 'adopt', header: 'adopts' }] }).trimEnd());
   out.push('');

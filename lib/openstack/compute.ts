@@ -1,6 +1,6 @@
 /** Nova (compute) calls, microversion 2.67 (see client.ts). */
-import { PreflightError } from '../errors.js';
-import type { AvailabilityZone, ComputeApi, CreateServerRequest, Flavor, Keypair, ListServersQuery, NovaLimits, Server } from './types.js';
+import { OpenStackError, PreflightError } from '../errors.js';
+import type { AvailabilityZone, ComputeApi, CreateServerRequest, Flavor, Keypair, ListServersQuery, NovaLimits, Server, ServerGroup } from './types.js';
 import type { ServiceCaller } from './client.js';
 
 /** Nova's limit on the base64-encoded user_data. */
@@ -34,6 +34,32 @@ export function serverCreateBody(req: CreateServerRequest): Record<string, unkno
   const body: Record<string, unknown> = { server };
   if (hints && Object.keys(hints).length > 0) body['OS-SCH-HNT:scheduler_hints'] = hints;
   return body;
+}
+
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const MAX_GROUP_PAGES = 100;
+
+/**
+ * Every server group of the project. Nova pages this collection with limit/offset and gives no next link
+ * (api.openstack.common.limited, capped at osapi_max_limit), so: ask with offset until a page comes back
+ * shorter than the first one, or empty. A server that ignores offset (same page again) ends the loop.
+ */
+async function listServerGroups(c: ServiceCaller): Promise<ServerGroup[]> {
+  const out: ServerGroup[] = [];
+  const seen = new Set<string>();
+  let pageSize = 0;
+  for (let page = 0; page < MAX_GROUP_PAGES; page++) {
+    const r = await c.call<{ server_groups?: ServerGroup[] }>('compute', 'GET', '/os-server-groups', { query: page === 0 ? {} : { offset: out.length } });
+    const items = r?.server_groups;
+    if (!Array.isArray(items)) throw new OpenStackError("compute GET /os-server-groups: the answer has no 'server_groups' list", { service: 'compute', method: 'GET' });
+    const fresh = items.filter((g) => !seen.has(g.id));
+    for (const g of fresh) seen.add(g.id);
+    out.push(...fresh);
+    if (fresh.length === 0) return out;
+    if (page === 0) pageSize = items.length;
+    else if (items.length < pageSize) return out;
+  }
+  throw new OpenStackError(`compute GET /os-server-groups: more than ${MAX_GROUP_PAGES} pages`, { service: 'compute', method: 'GET' });
 }
 
 export function createComputeApi(c: ServiceCaller): ComputeApi {
@@ -83,6 +109,19 @@ export function createComputeApi(c: ServiceCaller): ComputeApi {
         idempotent: true,
       });
       return r?.output ?? '';
+    },
+    async findServerGroup(nameOrId: string): Promise<ServerGroup | null> {
+      if (UUID.test(nameOrId)) {
+        const r = await c.call<{ server_group: ServerGroup }>('compute', 'GET', `/os-server-groups/${encodeURIComponent(nameOrId)}`, { notFoundNull: true });
+        if (r) return r.server_group;
+      }
+      const exact = (await listServerGroups(c)).filter((g) => g.name === nameOrId || g.id === nameOrId);
+      if (exact.length <= 1) return exact[0] ?? null;
+      throw new OpenStackError(
+        `${exact.length} server groups are named '${nameOrId}' (${exact.map((g) => `${g.id} ${g.policy ?? g.policies?.join(',') ?? '?'}, ${g.members.length} members`).join('; ')}); put the id of the right one in server_group`,
+        { service: 'compute', code: 'E_OPENSTACK_AMBIGUOUS' },
+        { hint: 'use the server group id instead of its name' },
+      );
     },
   };
 }

@@ -68,6 +68,22 @@ export interface NovaLimits {
   maxTotalRAMSize: number; totalRAMUsed: number;
   maxTotalInstances: number; totalInstancesUsed: number;
   maxServerGroups?: number; totalServerGroupsUsed?: number;
+  /** per-group member quota (server_group_members) */
+  maxServerGroupMembers?: number;
+}
+
+/**
+ * GET /os-server-groups/{id}: microversion 2.64+ gives `policy` (+ `rules`), before that `policies` (one item).
+ * members: ids of the servers in the group that are not deleted.
+ */
+export interface ServerGroup {
+  id: string;
+  name: string;
+  policies?: string[];
+  policy?: string;
+  /** 2.64+: e.g. { max_server_per_host: 2 } for anti-affinity */
+  rules?: { max_server_per_host?: number };
+  members: string[];
 }
 
 export interface Volume {
@@ -127,6 +143,8 @@ export interface ComputeApi {
   /** resolves also when the server is already gone (404) */
   deleteServer(id: string): Promise<void>;
   getConsoleOutput(id: string, length?: number): Promise<string>;
+  /** the project's server group by id or exact name (all pages); null when none; an error when the name is not unique */
+  findServerGroup(nameOrId: string): Promise<ServerGroup | null>;
 }
 
 export interface VolumeApi {

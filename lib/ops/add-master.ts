@@ -15,7 +15,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, Listener, LoadBalancer, NeutronQuotaDetails, Network, NovaLimits,
-  OpenStackClient, Pool, Port, SecurityGroup, Server, Subnet, Volume,
+  OpenStackClient, Pool, Port, SecurityGroup, Server, ServerGroup, Subnet, Volume,
 } from '../openstack/types.js';
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
 import type { Transport } from '../etcd/types.js';
@@ -27,7 +27,7 @@ import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern,
 import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
 import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
-import { observeCloud, serverBlockers, settle } from './observe.js';
+import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle } from './observe.js';
 import type { LeftoverResource } from '../journal/index.js';
 import { cleanupMasterLeftovers, describeLeftover } from './add-master-cleanup.js';
 import { findStale, memberMatches, memberTable, removeServerMembers, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
@@ -89,6 +89,9 @@ export interface MasterObserved {
   lb: LoadBalancer | null;
   listeners: Listener[];
   pools: Pool[];
+  /** null: no server_group configured, or not found */
+  serverGroup?: ServerGroup | null;
+  serverGroupFailed?: boolean;
   kube: { ok: boolean; version?: string; error?: string; server: string };
   ownership: { ok: boolean; reason: string };
   nodes: KNode[];
@@ -115,6 +118,8 @@ export interface AddMasterPlan {
   network: { id: string; name: string };
   subnet: { id: string; name: string };
   securityGroup: { id: string; name: string };
+  /** the `server_group` the master is put in (scheduler hint), with its policy and member count now */
+  serverGroup?: { id: string; name: string; policy: string; members: number };
   lb?: { id: string; name: string; poolId: string; poolName: string; subnetId?: string };
   etcd: { via: string; nodeName: string; members: MemberRow[]; projection?: Projection };
   stale: (StaleMember & { fix: string })[];
@@ -251,6 +256,7 @@ export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenSta
     flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
     subnet: cl.subnet, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
     neutronQuota: cl.neutronQuota, masters: cl.servers, volumes: cl.volumes, ports: cl.ports, lb, listeners: listeners ?? [], pools: pools ?? [],
+    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed,
     kube: kubeInfo, ownership, nodes, featureGates, etcd: etcdObs, formatCommand, errors,
   };
 }
@@ -378,6 +384,9 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     row('gigabytes', c.volumeSize, o.cinderLimits.maxTotalVolumeGigabytes, o.cinderLimits.totalGigabytesUsed);
   }
   if (o.neutronQuota?.port && !adopt.portId) row('ports', 1, o.neutronQuota.port.limit, o.neutronQuota.port.used + (o.neutronQuota.port.reserved ?? 0));
+  const sg = serverGroupCheck(c, o, 1);
+  blockers.push(...sg.blockers);
+  warnings.push(...sg.warnings);
 
   return {
     cluster: c.clusterName, name, zone,
@@ -385,7 +394,7 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     image: { id: o.image?.id ?? '', name: c.image }, keypair: c.keypair, volumeName: volumeName(name), portName: portName(name),
     volumeSize: c.volumeSize, volumeType: c.storageClass, k8sVersion: c.version.k8s, apiEndpoint: apiEndpointOf(o.kube.server),
     network: { id: o.network?.id ?? '', name: c.privateNet.name }, subnet: { id: o.subnet?.id ?? '', name: c.privateNet.subnet.name },
-    securityGroup: { id: o.securityGroup?.id ?? '', name: c.securityGroup }, lb,
+    securityGroup: { id: o.securityGroup?.id ?? '', name: c.securityGroup }, ...(sg.group ? { serverGroup: sg.group } : {}), lb,
     etcd: { via: 'error' in o.etcd ? '' : o.etcd.transport, nodeName: 'error' in o.etcd ? '' : o.etcd.nodeName, members, projection },
     stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, featureGates: o.featureGates, adopt, quota, warnings, blockers,
   };
@@ -582,6 +591,7 @@ export async function executeMaster(
       block_device_mapping_v2: [{ boot_index: 0, uuid: st.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
       // base64 of exactly what cloud-init gets (gzip-compressed when the plain text would not fit)
       user_data_base64: ud.base64, metadata: { ...md }, tags,
+      ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
     });
     st.serverId = created.id;
     await journal.done('server', p.name, created.id);
@@ -605,7 +615,7 @@ export async function executeMaster(
       const s = await os.compute.getServer(st.serverId!);
       if (!s) return { state: 'failed', error: new StageFailure('active', `server ${p.name} disappeared`) };
       if (s.status === 'ACTIVE') return { state: 'done', value: s };
-      if (s.status === 'ERROR') return { state: 'failed', error: new StageFailure('active', `server ${p.name} went to ERROR: ${s.fault?.message ?? 'no fault message'}`, diagnose({ fault: s.fault, status: 'ERROR' })) };
+      if (s.status === 'ERROR') return { state: 'failed', error: new StageFailure('active', `server ${p.name} went to ERROR: ${s.fault?.message ?? 'no fault message'}`, groupDiagnosis(diagnose({ fault: s.fault, status: 'ERROR' }), p.serverGroup)) };
       return { state: 'pending', note: `${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}` };
     });
     st.ip ??= firstIp(server);
@@ -672,7 +682,7 @@ export async function executeMaster(
     let diagnosis = failure?.diagnosis;
     if (!diagnosis && st.serverId && !interrupted) {
       const [srv, text] = await Promise.all([os.compute.getServer(st.serverId).catch(() => null), os.compute.getConsoleOutput(st.serverId, 200).catch(() => '')]);
-      diagnosis = diagnose({ fault: srv?.fault, console: text });
+      diagnosis = groupDiagnosis(diagnose({ fault: srv?.fault, console: text }), p.serverGroup);
     }
     if (diagnosis && failure) diagnosis = refineStall(failure.stage, diagnosis, p);
     const cause = e instanceof Error ? e.message : String(e);

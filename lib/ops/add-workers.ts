@@ -9,14 +9,14 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
-  OpenStackClient, Router, SecurityGroup, Server, Subnet, Volume, Port,
+  OpenStackClient, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume, Port,
 } from '../openstack/types.js';
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
 import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
-import { observeCloud, serverBlockers, settle } from './observe.js';
+import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle } from './observe.js';
 export { settle };
 import { BatchWaiter, Semaphore, TimeoutError, mapLimit } from './poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
@@ -74,6 +74,8 @@ export interface AddWorkersPlan {
   subnet: { name: string; cidr: string; action: NetAction; id?: string };
   router: { name: string; action: NetAction; id?: string };
   securityGroup: { name: string; action: NetAction; id?: string };
+  /** the `server_group` new servers are put in (scheduler hint), with its policy and member count now */
+  serverGroup?: { id: string; name: string; policy: string; members: number };
   quota: QuotaRow[];
   userDataBytes: number;
   warnings: string[];
@@ -97,6 +99,9 @@ export interface Observed {
   servers: Server[];
   volumes: Volume[];
   ports: Port[];
+  /** null: no server_group configured, or not found */
+  serverGroup?: ServerGroup | null;
+  serverGroupFailed?: boolean;
   kube: { ok: boolean; version?: string; error?: string; server: string };
   ownership: { ok: boolean; reason: string };
   userDataBytes: number;
@@ -227,6 +232,7 @@ export async function preflight(
     flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
     subnet: cl.subnet, router: cl.router, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
     neutronQuota: cl.neutronQuota, servers: cl.servers, volumes: cl.volumes, ports: cl.ports,
+    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed,
     kube: kubeInfo, ownership, userDataBytes, errors,
   };
 }
@@ -331,6 +337,10 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     row('ports', newPorts, p.limit < 0 ? 'unlimited' : Math.max(0, p.limit - p.used - (p.reserved ?? 0)));
   }
 
+  const sg = serverGroupCheck(c, o, newServers);
+  blockers.push(...sg.blockers);
+  warnings.push(...sg.warnings);
+
   const net = c.privateNet;
   if (net.subnet.router.name && !o.router) warnings.push(`router ${net.subnet.router.name} will be created without an external gateway unless one is found`);
   if (o.network && !o.subnet) warnings.push(`network ${net.name} exists but subnet ${net.subnet.name} does not; it will be created`);
@@ -352,6 +362,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     subnet: { name: net.subnet.name, cidr: net.subnet.cidr, action: o.subnet ? 'exists' : 'create', id: o.subnet?.id },
     router: { name: net.subnet.router.name, action: o.router ? 'exists' : 'create', id: o.router?.id },
     securityGroup: { name: c.securityGroup, action: o.securityGroup ? 'exists' : 'create', id: o.securityGroup?.id },
+    ...(sg.group ? { serverGroup: sg.group } : {}),
     quota,
     userDataBytes: o.userDataBytes,
     warnings,
@@ -596,6 +607,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         networks: [{ port: s.portId! }],
         block_device_mapping_v2: [{ boot_index: 0, uuid: s.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
         user_data: userData, metadata: { ...md }, tags,
+        ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
       }));
       s.serverId = created.id;
       await journal.done('server', n.name, created.id);
@@ -668,7 +680,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         }
         if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2) {
           if (e instanceof ServerErrorState) {
-            s.diagnosis = diagnose({ fault: e.server.fault, status: 'ERROR' });
+            s.diagnosis = groupDiagnosis(diagnose({ fault: e.server.fault, status: 'ERROR' }), p.serverGroup);
             s.cause = `server went to ERROR twice: ${e.server.fault?.message ?? 'no fault message'}`;
           } else if (!signal.aborted) {
             s.cause = e instanceof Error ? e.message : String(e);

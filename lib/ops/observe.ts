@@ -5,9 +5,10 @@
 import type { ClusterConfig } from '../config/types.js';
 import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
-  OpenStackClient, Port, Router, SecurityGroup, Server, Subnet, Volume,
+  OpenStackClient, Port, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume,
 } from '../openstack/types.js';
 import { roleNamePattern, type Role } from './naming.js';
+import type { Diagnosis } from './diagnose.js';
 
 /** Turn a failed lookup into a collected problem (preflight reports every problem at once). */
 export function settle<T>(p: Promise<T>, errors: string[], what: string): Promise<T | null> {
@@ -39,6 +40,10 @@ export interface CloudLookups {
   /** ports on the cluster network */
   ports: Port[];
   lb: LoadBalancer | null;
+  /** the `server_group` of the cluster file; null when none is configured (no request made) or not found */
+  serverGroup: ServerGroup | null;
+  /** the server group lookup itself failed (its error is in `errors`) */
+  serverGroupFailed: boolean;
 }
 
 export async function observeCloud(
@@ -49,7 +54,8 @@ export async function observeCloud(
   opts: { lbRequired: boolean },
 ): Promise<CloudLookups> {
   const projectId = await os.projectId(); // auth errors surface here, before anything else
-  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb] =
+  let serverGroupFailed = false;
+  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb, serverGroup] =
     await Promise.all([
       settle(os.compute.listFlavors(), errors, 'listing flavors'),
       settle(os.image.findImage(c.image), errors, 'looking up the image'),
@@ -66,6 +72,13 @@ export async function observeCloud(
       settle(os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } }), errors, 'listing volumes'),
       // workers only use the load balancer for the ownership check; its absence is not a problem there
       settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), opts.lbRequired ? errors : [], 'looking up the load balancer'),
+      c.serverGroup
+        ? os.compute.findServerGroup(c.serverGroup).catch((e: unknown) => {
+          serverGroupFailed = true;
+          errors.push(`looking up server group ${c.serverGroup} (server_group): ${e instanceof Error ? e.message : String(e)}`);
+          return null;
+        })
+        : Promise.resolve(null),
     ]);
   const [subnet, ports] = await Promise.all([
     network ? settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : Promise.resolve(null),
@@ -73,8 +86,71 @@ export async function observeCloud(
   ]);
   return {
     projectId, flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, novaLimits, cinderLimits, neutronQuota,
-    network, subnet, router, securityGroup, servers: servers ?? [], volumes: volumes ?? [], ports: ports ?? [], lb,
+    network, subnet, router, securityGroup, servers: servers ?? [], volumes: volumes ?? [], ports: ports ?? [], lb, serverGroup, serverGroupFailed,
   };
+}
+
+/** The group's policy whatever the microversion: 2.64+ `policy`, before that the one item of `policies`. */
+export function groupPolicy(g: ServerGroup): string {
+  return g.policy ?? g.policies?.[0] ?? 'unknown';
+}
+
+/**
+ * The configured server group: a blocker when it is missing or its member quota would be exceeded, a warning
+ * on the hard policies (anti-affinity fails with NoValidHost once the members outnumber the hosts; affinity
+ * puts every member on one host). Pure. newServers: servers this run creates (adopted ones are members already).
+ */
+export function serverGroupCheck(
+  c: Pick<ClusterConfig, 'serverGroup'>,
+  o: { serverGroup?: ServerGroup | null; serverGroupFailed?: boolean; novaLimits?: NovaLimits | null },
+  newServers: number,
+): { group?: { id: string; name: string; policy: string; members: number }; blockers: string[]; warnings: string[] } {
+  const blockers: string[] = [];
+  const warnings: string[] = [];
+  if (!c.serverGroup) return { blockers, warnings };
+  const g = o.serverGroup;
+  if (!g) {
+    // a failed lookup (ambiguous name, API error) is already a blocker of its own
+    if (!o.serverGroupFailed) blockers.push(`server group ${c.serverGroup} (server_group) not found; create it with \`openstack server group create --policy anti-affinity ${c.serverGroup}\``);
+    return { blockers, warnings };
+  }
+  const policy = groupPolicy(g);
+  const after = g.members.length + newServers;
+  const max = o.novaLimits?.maxServerGroupMembers;
+  if (max !== undefined && max >= 0 && newServers > 0 && after > max) {
+    blockers.push(`quota: server group ${g.name} has ${g.members.length} member${g.members.length === 1 ? '' : 's'}; ${newServers} more exceed the server_group_members quota of ${max}`);
+  }
+  if (policy === 'anti-affinity' && newServers > 0) {
+    const per = g.rules?.max_server_per_host ?? 1;
+    const hosts = Math.ceil(after / per);
+    warnings.push(`server group ${g.name} has the hard anti-affinity policy${per > 1 ? ` (at most ${per} per host)` : ''}: with ${after} member${after === 1 ? '' : 's'} it needs ${hosts} compute host${hosts === 1 ? '' : 's'}, and Nova fails the build with "No valid host" when fewer are free; soft-anti-affinity spreads without failing`);
+  } else if (policy === 'affinity' && newServers > 0) {
+    warnings.push(`server group ${g.name} has the affinity policy: all its members go to one compute host, which a single host failure takes down`);
+  }
+  return { group: { id: g.id, name: g.name, policy, members: g.members.length }, blockers, warnings };
+}
+
+/**
+ * A NoValidHost on a server of a hard-policy group is the group's doing far more often than capacity's:
+ * say so, and say what helps. Other diagnoses pass through.
+ */
+export function groupDiagnosis(d: Diagnosis, group: { name: string; policy: string } | undefined): Diagnosis {
+  if (!group || d.cause !== 'no-valid-host') return d;
+  if (group.policy === 'anti-affinity') {
+    return {
+      ...d,
+      summary: `Nova found no host for server group ${group.name} (anti-affinity): every compute host it may use already runs a member`,
+      nextStep: `use a soft-anti-affinity group (\`openstack server group create --policy soft-anti-affinity NAME\`, then server_group: NAME), or ask the cloud operator for more compute hosts`,
+    };
+  }
+  if (group.policy === 'affinity') {
+    return {
+      ...d,
+      summary: `Nova found no host for server group ${group.name} (affinity): the one host of its members is full or not in this zone`,
+      nextStep: 'use a soft-affinity group, or give the servers the zone of the existing members',
+    };
+  }
+  return d;
 }
 
 /**

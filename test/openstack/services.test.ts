@@ -126,6 +126,55 @@ describe('openstack typed calls', () => {
       const l = await c.compute.getLimits();
       assert.deepEqual([l.maxTotalCores, l.totalCoresUsed, l.maxTotalRAMSize, l.totalRAMUsed, l.maxTotalInstances, l.totalInstancesUsed], [20, 2, 51200, 4096, 10, 2]);
     });
+    describe('findServerGroup', () => {
+      const SG = '616fb98f-46ca-475e-917e-2563e5a8cd19';
+      const group = (id: string, name: string, extra: Record<string, unknown> = {}) => ({ ...fixture('compute/server-groups-list.json').server_groups[0], id, name, ...extra });
+
+      it('by name: 2.64+ body (policy + rules), pages by offset until a short page', async () => {
+        nock(NOVA).get('/v2.1/os-server-groups').reply(200, {
+          server_groups: [fixture('compute/server-groups-list.json').server_groups[0], group('g2', 'other'), group('g3', 'third')],
+        });
+        nock(NOVA).get('/v2.1/os-server-groups').query({ offset: '3' }).reply(200, { server_groups: [group('g4', 'k8s-masters', { policy: 'soft-anti-affinity', rules: {}, members: ['s1', 's2'] })] });
+        const { c } = client();
+        const g = await c.compute.findServerGroup('k8s-masters');
+        assert.deepEqual({ id: g!.id, policy: g!.policy, members: g!.members }, { id: 'g4', policy: 'soft-anti-affinity', members: ['s1', 's2'] });
+        assert.equal(c.counts()['compute GET'], 2);
+      });
+
+      it('by name: older body (policies list), an empty second page ends the listing; no match -> null', async () => {
+        nock(NOVA).get('/v2.1/os-server-groups').twice().reply(200, fixture('compute/server-groups-list-v2.13.json'));
+        nock(NOVA).get('/v2.1/os-server-groups').query({ offset: '1' }).twice().reply(200, { server_groups: [] });
+        const { c } = client();
+        const g = await c.compute.findServerGroup('k8s-nodes');
+        assert.deepEqual(g!.policies, ['anti-affinity']);
+        assert.equal(g!.policy, undefined);
+        assert.equal(await c.compute.findServerGroup('k8s-node'), null, 'exact names only');
+      });
+
+      it('by id: GET /os-server-groups/{id}; a 404 falls back to the name listing', async () => {
+        nock(NOVA).get('/v2.1/os-server-groups/5bbcc3c4-1da2-4437-a48a-66f15b1b13f9').reply(200, fixture('compute/server-group-get.json'));
+        nock(NOVA).get(`/v2.1/os-server-groups/${SG}`).reply(404, { itemNotFound: { code: 404, message: `Instance group ${SG} could not be found.` } });
+        nock(NOVA).get('/v2.1/os-server-groups').reply(200, { server_groups: [] });
+        const { c } = client();
+        assert.equal((await c.compute.findServerGroup('5bbcc3c4-1da2-4437-a48a-66f15b1b13f9'))!.name, 'k8s-masters');
+        assert.equal(await c.compute.findServerGroup(SG), null);
+      });
+
+      it('two groups with the name: an error naming both ids, the fix in the message', async () => {
+        nock(NOVA).get('/v2.1/os-server-groups').reply(200, { server_groups: [group('g1', 'k8s'), group('g2', 'k8s', { policy: 'affinity', members: ['s1'] })] });
+        nock(NOVA).get('/v2.1/os-server-groups').query({ offset: '2' }).reply(200, { server_groups: [] });
+        const { c } = client();
+        await assert.rejects(c.compute.findServerGroup('k8s'), (e: unknown) =>
+          e instanceof OpenStackError && e.code === 'E_OPENSTACK_AMBIGUOUS' && /2 server groups are named 'k8s' \(g1 anti-affinity, 0 members; g2 affinity, 1 members\); put the id/.test(e.message));
+      });
+
+      it('a server that ignores offset (same page again) does not loop', async () => {
+        nock(NOVA).get('/v2.1/os-server-groups').reply(200, { server_groups: [group('g1', 'a')] });
+        nock(NOVA).get('/v2.1/os-server-groups').query({ offset: '1' }).reply(200, { server_groups: [group('g1', 'a')] });
+        const { c } = client();
+        assert.equal((await c.compute.findServerGroup('a'))!.id, 'g1');
+      });
+    });
   });
 
   describe('block-storage', () => {

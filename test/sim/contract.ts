@@ -158,6 +158,11 @@ export interface Scenario {
     nodes?: number;
     k8sVersion?: string;
   };
+  /** (added) the simulated Nova compute hosts */
+  compute?: {
+    /** compute hosts in each availability zone (default 2): what the server group policies place servers on */
+    hostsPerZone?: number;
+  };
   /**
    * (added) etcd of the simulated control plane. real: every member is a real etcd process on loopback
    * (test/sim/kube/etcd-real.ts; needs Debian's etcd-server and etcd-client); default simulated.

@@ -84,6 +84,8 @@ function validate(sc: Scenario): void {
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new ScenarioError(`scenario cluster.${k} must be an integer >= 0`);
     }
   }
+  const hpz = sc.compute?.hostsPerZone;
+  if (hpz !== undefined && !(Number.isInteger(hpz) && hpz >= 1 && hpz <= 1000)) throw new ScenarioError('scenario compute.hostsPerZone must be an integer from 1 to 1000');
   if (sc.identity?.tokenTtl !== undefined && !(typeof sc.identity.tokenTtl === 'number' && sc.identity.tokenTtl > 0))
     throw new ScenarioError('scenario identity.tokenTtl must be a number of seconds > 0');
 }

@@ -22,7 +22,7 @@ const quietIo: Io = {
 /** Everything kadd's OpenStack client does, listed so that a missing call shows up in review. */
 const TYPED_CALLS = [
   'compute.listFlavors', 'compute.getKeypair', 'compute.listAvailabilityZones', 'compute.getLimits', 'compute.createServer',
-  'compute.listServers', 'compute.getServer', 'compute.deleteServer', 'compute.getConsoleOutput',
+  'compute.listServers', 'compute.getServer', 'compute.deleteServer', 'compute.getConsoleOutput', 'compute.findServerGroup',
   'volume.createVolume', 'volume.getVolume', 'volume.listVolumes', 'volume.deleteVolume', 'volume.getLimits', 'volume.listVolumeTypes',
   'image.findImage',
   'network.findNetwork', 'network.createNetwork', 'network.findSubnet', 'network.listSubnets', 'network.createSubnet', 'network.findRouter',
@@ -181,6 +181,30 @@ describe('e2e: kadd OpenStack client against the real services', function () {
       assert.equal(typeof l.maxTotalCores, 'number');
       assert.equal(typeof l.maxTotalRAMSize, 'number');
       for (const k of ['listFlavors', 'getKeypair', 'listAvailabilityZones', 'getLimits']) exercised.add(`compute.${k}`);
+    });
+
+    it('compute: server groups by name and id (policy at 2.67), missing, a duplicated name refused', async function () {
+      const made: string[] = [];
+      const mk = async (name: string, policy: string) => {
+        const r = await user.req('POST', 'compute', '/os-server-groups', { server_group: { name, policy } }, [200]);
+        made.push(r.body.server_group.id);
+        return r.body.server_group.id as string;
+      };
+      try {
+        const soft = await mk(`${prefix}-sg-soft`, 'soft-anti-affinity');
+        const byName = await os.compute.findServerGroup(`${prefix}-sg-soft`);
+        assert.deepEqual({ id: byName?.id, policy: byName?.policy, members: byName?.members }, { id: soft, policy: 'soft-anti-affinity', members: [] });
+        assert.equal(byName?.policies, undefined, 'microversion 2.67 gives policy, not policies');
+        assert.equal((await os.compute.findServerGroup(soft))?.name, `${prefix}-sg-soft`);
+        assert.equal(await os.compute.findServerGroup(`${prefix}-sg-none`), null);
+        assert.equal(await os.compute.findServerGroup('00000000-0000-4000-8000-000000000000'), null, 'an unknown id: 404 then no name match');
+        await mk(`${prefix}-sg-dup`, 'anti-affinity');
+        await mk(`${prefix}-sg-dup`, 'affinity');
+        await assert.rejects(os.compute.findServerGroup(`${prefix}-sg-dup`), (e: Error & { code?: string }) => e.code === 'E_OPENSTACK_AMBIGUOUS' && /2 server groups are named/.test(e.message));
+        exercised.add('compute.findServerGroup');
+      } finally {
+        for (const id of made) await user.req('DELETE', 'compute', `/os-server-groups/${id}`, undefined, [204, 404]);
+      }
     });
 
     it('image: by name, by id, missing', async function () {

@@ -172,8 +172,16 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
   describe('add --role node --amount 3, end to end', function () {
     let run: KaddRun;
     let reqs: LoggedRequest[] = [];
+    // server_group: a soft-anti-affinity group made through the API (the fake driver is one compute host:
+    // a hard anti-affinity group could hold one member only)
+    const groupName = `${cluster}-workers`;
+    let groupId = '';
+    let cfgText = '';
 
     before(async function () {
+      groupId = (await user.req('POST', 'compute', '/os-server-groups', { server_group: { name: groupName, policy: 'soft-anti-affinity' } }, [200])).body.server_group.id;
+      cfgText = readFileSync(cfg, 'utf8');
+      writeFileSync(cfg, `${cfgText}server_group: ${groupName}\n`);
       bridge = new NovaBridge(admin, sim.core.events, `${cluster}-node-`);
       bridge.start();
       apiLog.mark();
@@ -231,6 +239,20 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
       }
     });
 
+    it('put the three servers in the server_group (GET /os-server-groups/{id} lists them as members)', async function () {
+      const g = (await user.req('GET', 'compute', `/os-server-groups/${groupId}`)).body.server_group;
+      assert.equal(g.policy, 'soft-anti-affinity');
+      const ids: string[] = [];
+      for (let i = 1; i <= 3; i++) {
+        const [srv] = (await user.req('GET', 'compute', `/servers/detail?name=${encodeURIComponent(`^${cluster}-node-${i}$`)}`)).body.servers;
+        ids.push(srv.id);
+        assert.deepEqual((await user.req('GET', 'compute', `/servers/${srv.id}`)).body.server.server_groups, [groupId], 'server_groups (2.71+) of the server');
+      }
+      assert.deepEqual([...g.members].sort(), ids.sort());
+      const lookups = reqs.filter((r) => r.service === 'compute' && r.method === 'GET' && r.path.startsWith('/v2.1/os-server-groups'));
+      assert.ok(lookups.length >= 1, `the preflight looked the group up: ${summarize(reqs)}`);
+    });
+
     it('polled all pending servers with one list call per tick, never per server', function () {
       // the batch is covered by the role's name pattern ^<cluster>-node-[0-9]+$ (Nova on MySQL escapes "|",
       // so an alternation of the pending names would match nothing); the first such call is the preflight's
@@ -271,6 +293,7 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
       const plan = JSON.parse(r.stdout);
       for (const k of ['network', 'subnet', 'router', 'securityGroup']) assert.match(plan.network[k], /\(exists\)$/, plan.network[k]);
       assert.equal(plan.nodes[0].name, `${cluster}-node-4`, 'numbering continues after the existing servers');
+      assert.deepEqual(plan.serverGroup, { name: groupName, id: groupId, policy: 'soft-anti-affinity', members: 3 });
     });
 
     it('cleaning up by name (servers, then volumes and ports) leaves nothing', async function () {
@@ -278,7 +301,25 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
       const l = await waitNothingLeft(user, `${cluster}-node-`);
       assert.equal(describeLeftovers(l), 'nothing');
       rmSync(join(dir, 'cfg.updated.yml'), { force: true });
+      // deleted servers leave the group
+      assert.deepEqual((await user.req('GET', 'compute', `/os-server-groups/${groupId}`)).body.server_group.members, []);
     });
+
+    after(async function () {
+      if (cfgText) writeFileSync(cfg, cfgText);
+      if (groupId && user) await user.req('DELETE', 'compute', `/os-server-groups/${groupId}`, undefined, [204, 404]);
+    });
+  });
+
+  it('server_group that does not exist: exit 2 at preflight with how to create it, no mutating request', async function () {
+    const cfg3 = join(dir, 'cfg-nogroup.yml');
+    writeFileSync(cfg3, `${readFileSync(cfg, 'utf8')}server_group: ${cluster}-no-such-group\n`);
+    apiLog.mark();
+    const r = await kadd(['add', '--amount', '1', cfg3]);
+    assert.equal(r.code, 2, show(r));
+    assert.match(r.stderr, new RegExp(`server group ${cluster}-no-such-group \\(server_group\\) not found; create it with \`openstack server group create --policy anti-affinity ${cluster}-no-such-group\``), show(r));
+    const mut = (await kaddRequests()).filter(isMutating);
+    assert.deepEqual(mut, [], `a refused add mutated: ${summarize(mut)}`);
   });
 
 

@@ -88,8 +88,9 @@ export function createOpenStackSim(core: SimCoreImpl): OpenStackSim {
     quotas: store.quotas,
     servers: [...store.servers.values()].map((s) => ({
       id: s.id, name: s.name, status: s.status, taskState: s.taskState, az: s.az, flavor: store.flavors.get(s.flavorId)?.name, ports: s.ports, volumes: s.volumes, tags: s.tags, metadata: s.metadata, fault: s.fault?.message,
-      ip: s.ports[0] ? store.ports.get(s.ports[0])?.fixedIps[0]?.ip_address : undefined,
+      ip: s.ports[0] ? store.ports.get(s.ports[0])?.fixedIps[0]?.ip_address : undefined, host: store.hostOf(s), serverGroup: s.groupId,
     })),
+    serverGroups: [...store.serverGroups.values()].map((g) => ({ id: g.id, name: g.name, policy: g.policy, rules: g.rules, members: [...g.members], projectId: g.projectId })),
     volumes: [...store.volumes.values()].map((v) => ({ id: v.id, name: v.name, status: v.status, size: v.size, attachedTo: v.attachments.map((a) => a.serverId) })),
     ports: [...store.ports.values()].map((p) => ({ id: p.id, name: p.name, networkId: p.networkId, deviceId: p.deviceId, deviceOwner: p.deviceOwner, status: p.status, ips: p.fixedIps.map((f) => f.ip_address), tags: p.tags })),
     networks: [...store.networks.values()].map((n) => ({ id: n.id, name: n.name, external: n.external, subnets: n.subnets })),

@@ -1,9 +1,9 @@
-/** Nova (compute v2.1): flavors, keypairs, availability zones, limits, servers, console output. */
+/** Nova (compute v2.1): flavors, keypairs, availability zones, limits, servers, server groups, console output. */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import type { SimCoreImpl } from '../core.js';
 import type { SimServerInfo } from '../contract.js';
-import type { Store, Server, Port, Volume } from './store.js';
+import type { Store, Server, ServerGroup, Port, Volume } from './store.js';
 import type { Cinder } from './cinder.js';
 import { type Ctx, type Route, route, send, isoZ, parseMicroversion, cmpVersion, parseTime } from './util.js';
 
@@ -40,6 +40,13 @@ function bdmUuid(serverId: string, volumeId: string): string {
   const h = createHash('sha1').update(`bdm/${serverId}/${volumeId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const GROUP_POLICIES = ['anti-affinity', 'affinity', 'soft-anti-affinity', 'soft-affinity'];
+/** Nova's default quotas: server_groups and server_group_members */
+const MAX_SERVER_GROUPS = 10;
+const MAX_GROUP_MEMBERS = 10;
+export const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
 
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -92,6 +99,24 @@ export class Nova {
       route('GET', '/v2.1/limits', mv((ctx, _p, v) => this.limits(ctx, v))),
       route('GET', '/v2.1/os-quota-sets/:project', mv((ctx, [p]) => this.quotaSet(ctx, p!, ctx.query.has('usage') ? false : true))),
       route('GET', '/v2.1/os-quota-sets/:project/detail', mv((ctx, [p]) => this.quotaSet(ctx, p!, false))),
+      route('GET', '/v2.1/os-server-groups', mv((ctx, _p, v) => this.listServerGroups(ctx, v))),
+      route('POST', '/v2.1/os-server-groups', mv((ctx, _p, v) => this.createServerGroup(ctx, v))),
+      route('GET', '/v2.1/os-server-groups/:id', mv((ctx, [id], v) => {
+        const g = this.ownGroup(ctx, id!);
+        if (!g) return err(ctx, 404, `Instance group ${id} could not be found.`);
+        send(ctx.res, 200, { server_group: this.groupBody(g, v) });
+      })),
+      route('DELETE', '/v2.1/os-server-groups/:id', mv((ctx, [id]) => {
+        const g = this.ownGroup(ctx, id!);
+        if (!g) return err(ctx, 404, `Instance group ${id} could not be found.`);
+        this.store.serverGroups.delete(g.id);
+        for (const sid of g.members) {
+          const m = this.store.servers.get(sid);
+          if (m?.groupId === g.id) m.groupId = undefined;
+        }
+        this.core.record('nova.servergroup.deleted', g.name);
+        send(ctx.res, 204);
+      })),
       route('GET', '/v2.1/servers', mv((ctx, _p, v) => this.listServers(ctx, false, v))),
       route('GET', '/v2.1/servers/detail', mv((ctx, _p, v) => this.listServers(ctx, true, v))),
       route('POST', '/v2.1/servers', mv((ctx, _p, v) => this.createServer(ctx, v))),
@@ -185,9 +210,9 @@ export class Nova {
     const u = this.store.computeUsage(ctx.token!.projectId);
     const kp = [...this.store.keypairs.values()].filter((k) => k.userId === ctx.token!.userId).length;
     const absolute: Record<string, number> = {
-      maxImageMeta: 128, maxPersonality: 5, maxPersonalitySize: 10240, maxServerMeta: q.metadata_items, maxServerGroupMembers: 10, maxServerGroups: 10,
+      maxImageMeta: 128, maxPersonality: 5, maxPersonalitySize: 10240, maxServerMeta: q.metadata_items, maxServerGroupMembers: MAX_GROUP_MEMBERS, maxServerGroups: MAX_SERVER_GROUPS,
       maxTotalCores: q.cores, maxTotalInstances: q.instances, maxTotalKeypairs: q.key_pairs, maxTotalRAMSize: q.ram,
-      totalCoresUsed: u.cores, totalInstancesUsed: u.instances, totalRAMUsed: u.ram, totalServerGroupsUsed: 0,
+      totalCoresUsed: u.cores, totalInstancesUsed: u.instances, totalRAMUsed: u.ram, totalServerGroupsUsed: this.store.countByProject(this.store.serverGroups, ctx.token!.projectId),
       maxSecurityGroupRules: 20, maxSecurityGroups: 10, maxTotalFloatingIps: 10, totalFloatingIpsUsed: 0, totalSecurityGroupsUsed: 0,
     };
     if (ge(v, 2, 36)) for (const k of ['maxSecurityGroupRules', 'maxSecurityGroups', 'maxTotalFloatingIps', 'totalFloatingIpsUsed', 'totalSecurityGroupsUsed']) delete absolute[k];
@@ -203,9 +228,129 @@ export class Nova {
     send(ctx.res, 200, {
       quota_set: {
         id: projectId, cores: item(q.cores, u.cores), instances: item(q.instances, u.instances), ram: item(q.ram, u.ram), key_pairs: item(q.key_pairs, 0),
-        metadata_items: item(q.metadata_items, 0), server_groups: item(10, 0), server_group_members: item(10, 0),
+        metadata_items: item(q.metadata_items, 0), server_groups: item(MAX_SERVER_GROUPS, this.store.countByProject(this.store.serverGroups, projectId)), server_group_members: item(MAX_GROUP_MEMBERS, 0),
       },
     });
+  }
+
+  // ---------------------------------------------------------------- server groups
+  private ownGroup(ctx: Ctx, id: string): ServerGroup | undefined {
+    const g = this.store.serverGroups.get(id);
+    return g && g.projectId === ctx.token!.projectId ? g : undefined;
+  }
+
+  /** 2.64+: policy + rules (no policies, no metadata); 2.13+: project_id, user_id; members: servers not deleted */
+  private groupBody(g: ServerGroup, v: V): Record<string, unknown> {
+    const body: Record<string, unknown> = { id: g.id, name: g.name };
+    if (ge(v, 2, 64)) {
+      body.policy = g.policy;
+      body.rules = { ...g.rules };
+      body.members = [...g.members];
+    } else {
+      body.policies = [g.policy];
+      body.members = [...g.members];
+      body.metadata = {};
+    }
+    if (ge(v, 2, 13)) {
+      body.project_id = g.projectId;
+      body.user_id = g.userId;
+    }
+    return body;
+  }
+
+  /** GET /os-server-groups: the project's groups, limit/offset like api.openstack.common.limited, no links */
+  private listServerGroups(ctx: Ctx, v: V): void {
+    const num = (k: string): number | undefined | null => {
+      const raw = ctx.query.get(k);
+      if (raw === null) return undefined;
+      const n = Number(raw);
+      return /^\d+$/.test(raw) && Number.isSafeInteger(n) ? n : null;
+    };
+    const limit = num('limit');
+    const offset = num('offset');
+    if (limit === null) return schemaErr(ctx, 'limit', ctx.query.get('limit'), `'${ctx.query.get('limit')}' does not match '^[0-9]*$'`);
+    if (offset === null) return schemaErr(ctx, 'offset', ctx.query.get('offset'), `'${ctx.query.get('offset')}' does not match '^[0-9]*$'`);
+    const all = [...this.store.serverGroups.values()].filter((g) => g.projectId === ctx.token!.projectId);
+    const start = offset ?? 0;
+    const page = all.slice(start, start + Math.min(limit ?? MAX_LIMIT, MAX_LIMIT));
+    send(ctx.res, 200, { server_groups: page.map((g) => this.groupBody(g, v)) });
+  }
+
+  /** POST /os-server-groups: schema per microversion (policies list before 2.64, policy + rules after; soft-* from 2.15) */
+  private createServerGroup(ctx: Ctx, v: V): void {
+    if (ctx.req.bodyError) return err(ctx, 400, 'Malformed request body');
+    const b = (ctx.body as { server_group?: Record<string, unknown> } | undefined)?.server_group;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return schemaErr(ctx, 'server_group', b ?? 'None', "'server_group' is a required property");
+    const allowed = ge(v, 2, 64) ? ['name', 'policy', 'rules'] : ['name', 'policies'];
+    for (const k of Object.keys(b)) if (!allowed.includes(k)) return schemaErr(ctx, 'server_group', b, `Additional properties are not allowed ('${k}' was unexpected)`);
+    const name = b.name;
+    if (name === undefined) return schemaErr(ctx, 'server_group', b, "'name' is a required property");
+    if (typeof name !== 'string') return schemaErr(ctx, 'name', name, `${JSON.stringify(name)} is not of type 'string'`);
+    if (name.length < 1 || name.length > 255 || name.trim() !== name) return schemaErr(ctx, 'name', name, `'${name}' does not match '^(?! )[a-zA-Z0-9. _-]+(?<! )$'`);
+    const known = ge(v, 2, 15) ? GROUP_POLICIES : GROUP_POLICIES.slice(0, 2);
+    let policy: string;
+    const rules: ServerGroup['rules'] = {};
+    if (ge(v, 2, 64)) {
+      if (b.policy === undefined) return schemaErr(ctx, 'server_group', b, "'policy' is a required property");
+      if (typeof b.policy !== 'string' || !known.includes(b.policy)) return schemaErr(ctx, 'policy', b.policy, `'${String(b.policy)}' is not one of ${JSON.stringify(known).replace(/"/g, "'").replace(/,/g, ', ')}`);
+      policy = b.policy;
+      if (b.rules !== undefined) {
+        const r = b.rules as Record<string, unknown>;
+        if (typeof r !== 'object' || r === null || Array.isArray(r)) return schemaErr(ctx, 'rules', r, `${JSON.stringify(r)} is not of type 'object'`);
+        for (const k of Object.keys(r)) if (k !== 'max_server_per_host') return schemaErr(ctx, 'rules', r, `Additional properties are not allowed ('${k}' was unexpected)`);
+        if (r.max_server_per_host !== undefined) {
+          const n = r.max_server_per_host;
+          if (!(Number.isInteger(n) && (n as number) >= 1)) return schemaErr(ctx, 'max_server_per_host', n, `${JSON.stringify(n)} is less than the minimum of 1`);
+          if (policy !== 'anti-affinity') return err(ctx, 400, 'Only anti-affinity policy supports rules.');
+          rules.max_server_per_host = n as number;
+        }
+      }
+    } else {
+      const ps = b.policies;
+      if (ps === undefined) return schemaErr(ctx, 'server_group', b, "'policies' is a required property");
+      if (!Array.isArray(ps)) return schemaErr(ctx, 'policies', ps, `${JSON.stringify(ps)} is not of type 'array'`);
+      if (ps.length !== 1) return schemaErr(ctx, 'policies', ps, ps.length === 0 ? '[] is too short' : `${JSON.stringify(ps)} is too long`);
+      if (typeof ps[0] !== 'string' || !known.includes(ps[0])) return schemaErr(ctx, 'policies/0', ps[0], `'${String(ps[0])}' is not one of ${JSON.stringify(known).replace(/"/g, "'").replace(/,/g, ', ')}`);
+      policy = ps[0];
+    }
+    const project = ctx.token!.projectId;
+    if (this.store.countByProject(this.store.serverGroups, project) >= MAX_SERVER_GROUPS) return err(ctx, 403, 'Quota exceeded, too many server groups.');
+    const g: ServerGroup = { id: this.store.uuid(), name, policy, rules, members: [], projectId: project, userId: ctx.token!.userId };
+    this.store.serverGroups.set(g.id, g);
+    this.core.record('nova.servergroup.created', name, { policy });
+    send(ctx.res, 200, { server_group: this.groupBody(g, v) });
+  }
+
+  /**
+   * The scheduler's host for a new server in `az`: the first host of the zone without a group; with one, what
+   * the group's filter/weigher allows (ServerGroupAntiAffinityFilter with max_server_per_host, ServerGroupAffinityFilter,
+   * the soft weighers). '' when no host passes: NoValidHost.
+   */
+  private pickHost(az: string, g: ServerGroup | undefined): string {
+    const hosts = this.store.hostsOf(az);
+    if (!g) return hosts[0]!;
+    const count = new Map<string, number>();
+    for (const sid of g.members) {
+      const m = this.store.servers.get(sid);
+      const h = m && this.store.hostOf(m);
+      if (h) count.set(h, (count.get(h) ?? 0) + 1);
+    }
+    const n = (h: string): number => count.get(h) ?? 0;
+    switch (g.policy) {
+      case 'anti-affinity': {
+        const max = g.rules.max_server_per_host ?? 1;
+        return hosts.find((h) => n(h) < max) ?? '';
+      }
+      case 'affinity': {
+        const used = [...count.keys()];
+        if (used.length === 0) return hosts[0]!;
+        return hosts.includes(used[0]!) ? used[0]! : '';
+      }
+      case 'soft-anti-affinity':
+        return hosts.reduce((best, h) => (n(h) < n(best) ? h : best), hosts[0]!);
+      default: // soft-affinity
+        return hosts.reduce((best, h) => (n(h) > n(best) ? h : best), hosts[0]!);
+    }
   }
 
   private ownServer(ctx: Ctx, id: string): Server | undefined {
@@ -271,7 +416,7 @@ export class Nova {
     if (ge(v, 2, 26)) body.tags = s.tags;
     if (ge(v, 2, 63)) body.trusted_image_certificates = null;
     if (ge(v, 2, 73)) body.locked_reason = null;
-    if (!inList && ge(v, 2, 71)) body.server_groups = [];
+    if (!inList && ge(v, 2, 71)) body.server_groups = s.groupId && this.store.serverGroups.has(s.groupId) ? [s.groupId] : [];
     if (ge(v, 2, 96)) body.pinned_availability_zone = null;
     return body;
   }
@@ -363,6 +508,21 @@ export class Nova {
     const allowed = new Set(['name', 'imageRef', 'flavorRef', 'adminPass', 'metadata', 'networks', 'OS-DCF:diskConfig', 'accessIPv4', 'accessIPv6', 'personality',
       'availability_zone', 'block_device_mapping', 'block_device_mapping_v2', 'config_drive', 'key_name', 'min_count', 'max_count', 'return_reservation_id',
       'security_groups', 'user_data', 'description', 'tags', 'trusted_image_certificates', 'host', 'hypervisor_hostname', 'hostname']);
+    for (const k of Object.keys(body!)) {
+      if (k !== 'server' && k !== 'OS-SCH-HNT:scheduler_hints' && k !== 'os:scheduler_hints') return schemaErr(ctx, k, 'Value redacted', `Additional properties are not allowed ('${k}' was unexpected)`);
+    }
+    // scheduler hints beside "server": only `group` is acted on (a server group uuid)
+    const hints = (body as Record<string, unknown>)['OS-SCH-HNT:scheduler_hints'] ?? (body as Record<string, unknown>)['os:scheduler_hints'];
+    let groupHint: string | undefined;
+    if (hints !== undefined) {
+      if (typeof hints !== 'object' || hints === null || Array.isArray(hints)) return schemaErr(ctx, 'OS-SCH-HNT:scheduler_hints', hints, `${JSON.stringify(hints)} is not of type 'object'`);
+      const gh = (hints as Record<string, unknown>).group;
+      if (gh !== undefined) {
+        if (typeof gh !== 'string') return schemaErr(ctx, 'group', gh, `${JSON.stringify(gh)} is not of type 'string'`);
+        if (!UUID_RE.test(gh)) return schemaErr(ctx, 'group', gh, `'${gh}' is not a 'uuid'`);
+        groupHint = gh;
+      }
+    }
     for (const k of Object.keys(sv)) {
       const ok = allowed.has(k) && !(k === 'tags' && !ge(v, 2, 52)) && !(k === 'description' && !ge(v, 2, 19)) && !(k === 'hostname' && !ge(v, 2, 90)) && !(k === 'personality' && ge(v, 2, 57));
       if (!ok) return schemaErr(ctx, 'server', 'Value redacted', `Additional properties are not allowed ('${k}' was unexpected)`);
@@ -507,6 +667,13 @@ export class Nova {
     } else if (!bootFound) {
       return err(ctx, 400, 'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.');
     }
+    // the server group of the hint (InstanceGroupNotFound is a 400 on create), its member quota
+    let group: ServerGroup | undefined;
+    if (groupHint !== undefined) {
+      group = [...this.store.serverGroups.values()].find((g) => g.id.replace(/-/g, '') === groupHint!.replace(/-/g, '').toLowerCase() && g.projectId === ctx.token!.projectId);
+      if (!group) return err(ctx, 400, `Instance group ${groupHint} could not be found.`);
+      if (group.members.length >= MAX_GROUP_MEMBERS) return err(ctx, 403, 'Quota exceeded, too many servers in group');
+    }
     // quota (cores, ram, instances), Nova's message
     const project = ctx.token!.projectId;
     const u = this.store.computeUsage(project);
@@ -567,18 +734,24 @@ export class Nova {
     const rng = this.core.resourceRng('server', name);
     const buildMs = rng.latency(this.core.scenario.latency?.serverBuild ?? { uniform: [3000, 5000] });
     const stageMs = rng.latency(this.core.scenario.latency?.bootStage ?? 2000);
+    // the scheduler's pick, in request order (parallel creates see the members placed before them)
+    const host = this.pickHost(az, group);
     const s: Server = {
       id, name, status: 'BUILD', vmState: 'building', taskState: 'scheduling', powerState: 0, flavorId: flavor.id, imageId, keyName, az, metadata, tags, userData,
       created: now, updated: now, launchedAt: null, projectId: project, userId: ctx.token!.userId,
-      hostId: createHash('sha224').update(project + 'sim-compute-' + az).digest('hex'),
+      hostId: host ? createHash('sha224').update(project + host).digest('hex') : '', host, ...(group ? { groupId: group.id } : {}),
       ports: portIds, createdPorts: created, volumes, securityGroups: sgNames, description: typeof sv.description === 'string' ? sv.description : null,
       configDrive: sv.config_drive ? 'True' : '', reservationId: 'r-' + this.store.core.idRng.hex(8), bootAt: null, bootStageMs: stageMs,
       hostAssignedAt: now + buildMs * 0.3, rng, azRequested,
     };
     this.store.servers.set(id, s);
-    const fault = this.store.takeFault(this.core.scenario.faults?.serverError, this.store.serverErrorBudget, name);
-    this.core.record('server.create', name, { buildMs: Math.round(buildMs), willFail: !!fault });
+    // Nova adds the instance to its group at the API, before scheduling: an ERROR server stays a member until deleted
+    group?.members.push(id);
+    const fault = host ? this.store.takeFault(this.core.scenario.faults?.serverError, this.store.serverErrorBudget, name) : undefined;
+    this.core.record('server.create', name, { buildMs: Math.round(buildMs), willFail: !!fault || !host, ...(host ? {} : { noValidHost: true }) });
     s.cancel = this.core.schedule(buildMs * 0.3, () => {
+      // the group's filter left no host: the scheduler's NoValidHost at the end of scheduling
+      if (!host) return this.toError(s, NO_VALID_HOST, 500);
       s.taskState = 'spawning';
       s.updated = this.core.now();
       s.cancel = this.core.schedule(buildMs * 0.7, () => (fault ? this.toError(s, fault.message, fault.code ?? 500) : this.toActive(s)));
@@ -666,6 +839,10 @@ export class Nova {
       if (sv.deleteOnTermination) this.cinder.deleteInternal(vol);
     }
     this.store.servers.delete(s.id);
+    if (s.groupId) {
+      const g = this.store.serverGroups.get(s.groupId);
+      if (g) g.members = g.members.filter((m) => m !== s.id);
+    }
     this.core.consoleAppends.delete(s.id);
     this.store.deletedServers.set(s.id, { id: s.id, name: s.name, projectId: s.projectId, userId: s.userId, created: s.created, updated: now, flavorId: s.flavorId, imageId: s.imageId, tags: s.tags, metadata: s.metadata, az: s.az, deletedAt: now });
     if (this.store.deletedServers.size > 5000) this.store.deletedServers.delete(this.store.deletedServers.keys().next().value!);

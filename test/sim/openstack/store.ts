@@ -47,7 +47,13 @@ export interface Server {
   noHost?: boolean;
   /** this server's own seeded stream (build, boot and delete latencies) */
   rng?: SimRng;
+  /** the compute host the scheduler picked: undefined = the first host of its AZ; '' = none (NoValidHost coming) */
+  host?: string;
+  /** the server group it was created in (scheduler hint `group`) */
+  groupId?: string;
 }
+/** Nova server group (instance group): one policy; rules only for anti-affinity (max_server_per_host) */
+export interface ServerGroup { id: string; name: string; policy: string; rules: { max_server_per_host?: number }; members: string[]; projectId: string; userId: string }
 export interface DeletedServer { id: string; name: string; projectId: string; userId: string; created: number; updated: number; flavorId: string; imageId: string; tags: string[]; metadata: Record<string, string>; az: string }
 export interface LoadBalancer { id: string; name: string; description: string; projectId: string; vipSubnetId: string; vipNetworkId: string; vipPortId: string; vipAddress: string; provisioning: string; operating: string; adminStateUp: boolean; provider: string; created: number; updated: number | null; listeners: string[]; pools: string[]; tags: string[]; flavorId: string | null; az: string | null }
 export interface Listener { id: string; name: string; description: string; projectId: string; lbId: string; protocol: string; protocolPort: number; defaultPoolId: string | null; provisioning: string; operating: string; adminStateUp: boolean; connectionLimit: number; created: number; updated: number | null; tags: string[] }
@@ -75,6 +81,7 @@ export class Store {
   volumeTypes = new Map<string, VolumeType>();
   azs = ['nova', 'az2'];
   servers = new Map<string, Server>();
+  serverGroups = new Map<string, ServerGroup>();
   /** servers deleted, kept for changes-since listings */
   deletedServers = new Map<string, DeletedServer & { deletedAt: number }>();
   lbs = new Map<string, LoadBalancer>();
@@ -121,6 +128,17 @@ export class Store {
   mac(): string {
     const n = ++this.macSeq;
     return `fa:16:3e:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`;
+  }
+
+  /** compute hosts of an AZ (scenario compute.hostsPerZone, default 2); the first keeps the historical name */
+  hostsOf(az: string): string[] {
+    const n = this.core.scenario.compute?.hostsPerZone ?? 2;
+    return Array.from({ length: n }, (_, i) => (i === 0 ? `sim-compute-${az}` : `sim-compute-${az}-${i}`));
+  }
+  /** the host a server runs on; undefined when it has none (NoValidHost) */
+  hostOf(s: Server): string | undefined {
+    if (s.noHost || s.host === '') return undefined;
+    return s.host ?? `sim-compute-${s.az}`;
   }
 
   // ---- compute usage (linear scans are fine: they run once per create, never per listed item)
