@@ -9,7 +9,7 @@ import { handleAddMaster } from '../../lib/commands/add-master.js';
 import { InterruptedError, OperationError, PreflightError } from '../../lib/errors.js';
 import { findUnfinished } from '../../lib/journal/index.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
-import { FAST, loadStartSim, startHarness, type SimHarness } from './add-master-sim.helpers.js';
+import { FAST, type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
 
 const T = '20';
 const members = (h: SimHarness): { name: string; isLearner: boolean; started: boolean; id: bigint }[] => h.kubeSim.etcd.members;
@@ -46,17 +46,11 @@ function abortAt(h: SimHarness, key: string) {
 
 describe('kadd add --role master (simulator): interrupts, --keep-failed, boot failures', function () {
   this.timeout(120_000);
-  before(async function () {
-    if (!(await loadStartSim())) this.skip();
-  });
+  const sim = masterSimHooks();
   let h: SimHarness | undefined;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
 
   it('Ctrl-C after the new member was promoted: member removed through the survivor, everything deleted, exit 130, journal clean', async () => {
-    h = await startHarness({});
+    h = await sim.start({});
     abortAt(h, 'demo-master-2:ready');
     const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof InterruptedError, String(err?.stack ?? err));
@@ -71,7 +65,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
   });
 
   it('--keep-failed: the learner is removed (etcd first), Node/token/adder deleted, server/volume/port kept and named; the next run refuses; --cleanup removes them and adds', async () => {
-    h = await startHarness({ faults: { etcdMemberNeverStarts: ['demo-master-2'] } });
+    h = await sim.start({ faults: { etcdMemberNeverStarts: ['demo-master-2'] } });
     const err = await handleAddMaster({ config: h.cfgPath, timeout: 'active=20,registered=20,member=20,promoted=2', tokenTtl: 86400, keepFailed: true }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.equal(err.exitCode, 1);
@@ -110,7 +104,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
   });
 
   it('a server that goes to ERROR: the Nova fault is shown, no retry, everything rolled back, etcd untouched', async () => {
-    h = await startHarness({ faults: { serverError: [{ name: 'demo-master-2', message: 'No valid host was found. There are not enough hosts available.', code: 500 }] } });
+    h = await sim.start({ faults: { serverError: [{ name: 'demo-master-2', message: 'No valid host was found. There are not enough hosts available.', code: 500 }] } });
     const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.equal(err.exitCode, 1);
@@ -123,7 +117,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
   });
 
   it('a kubelet that never joins: diagnosis from the console, member count unchanged, rolled back', async () => {
-    h = await startHarness({ faults: { kubeletNeverJoins: ['demo-master-2'] } });
+    h = await sim.start({ faults: { kubeletNeverJoins: ['demo-master-2'] } });
     const err = await handleAddMaster({ config: h.cfgPath, timeout: 'active=20,registered=3', tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.match(err.message, /Node registered/);
@@ -135,7 +129,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
   });
 
   it('the API does not answer: exit 2 naming the exact --via ssh line; with --via ssh it refuses and says what needs the API; nothing created', async () => {
-    h = await startHarness({});
+    h = await sim.start({});
     const { loadKubeconfig } = await import('../../lib/kube/config.js');
     const { createKubeApi } = await import('../../lib/kube/client.js');
     const { loadClusterConfig } = await import('../../lib/config/load.js');

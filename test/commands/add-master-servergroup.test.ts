@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { handleAddMaster } from '../../lib/commands/add-master.js';
-import { FAST, loadStartSim, startHarness, type SimHarness } from './add-master-sim.helpers.js';
+import { FAST, type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
 
 async function createGroup(h: SimHarness, name: string, policy: string): Promise<string> {
   const r = await fetch(`${h.sim.baseUrl}/compute/v2.1/os-server-groups`, {
@@ -16,17 +16,11 @@ async function createGroup(h: SimHarness, name: string, policy: string): Promise
 
 describe('kadd add --role master with server_group (simulator)', function () {
   this.timeout(120_000);
-  before(async function () {
-    if (!(await loadStartSim())) this.skip();
-  });
+  const sim = masterSimHooks();
   let h: SimHarness | undefined;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
 
   it('the dry-run plan names the group; the new master is created in it (a member), the warning for hard anti-affinity logged', async () => {
-    h = await startHarness({});
+    h = await sim.start({});
     const id = await createGroup(h, 'demo-masters', 'anti-affinity');
     appendFileSync(h.cfgPath, 'server_group: demo-masters\n');
 

@@ -108,3 +108,24 @@ export async function startHarness(scenario: Scenario, masters = 1): Promise<Sim
 
 /** fast deps for the whole-command tests. Pass tokenTtl: 86400 in argv: the sim clock runs 1/timeScale faster than the real clock that stamps token expirations. */
 export const FAST = { pollIntervalMs: 50, volumeTimeoutMs: 20_000, adderReadyTimeoutMs: 20_000 };
+
+/**
+ * The hooks every simulator master suite needs: skip when the simulator is not there, stop the harness
+ * after each test. Call at the top of a describe(); start harnesses with the returned start().
+ */
+export function masterSimHooks(): { start(scenario?: Scenario, masters?: number): Promise<SimHarness> } {
+  const slot: { h?: SimHarness } = {};
+  before(async function () {
+    if (!(await loadStartSim())) this.skip();
+  });
+  afterEach(async () => {
+    await slot.h?.stop();
+    slot.h = undefined;
+  });
+  return {
+    async start(scenario: Scenario = {}, masters = 1) {
+      slot.h = await startHarness(scenario, masters);
+      return slot.h;
+    },
+  };
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { handleAddMaster } from '../../lib/commands/add-master.js';
 import { OperationError, PreflightError, UsageError } from '../../lib/errors.js';
-import { FAST, loadStartSim, startHarness, type SimHarness } from './add-master-sim.helpers.js';
+import { FAST, type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
 
 const T = '20'; // seconds per stage
 
@@ -13,22 +13,15 @@ function etcdMembers(h: SimHarness): { name: string; isLearner: boolean; started
 
 describe('kadd add --role master (simulator)', function () {
   this.timeout(120_000);
-  before(async function () {
-    if (!(await loadStartSim())) this.skip();
-  });
-
+  const sim = masterSimHooks();
   let h: SimHarness | undefined;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
 
   it('refuses --amount 2 before any API call', async () => {
     await assert.rejects(handleAddMaster({ config: 'x.yml', amount: 2 }, {} as never), (e: unknown) => e instanceof UsageError && /one master per run/.test(e.message));
   });
 
   it('grows the control plane 1 -> 2 -> 3, each member promoted, pool and config updated, adder deleted', async () => {
-    h = await startHarness({});
+    h = await sim.start({});
     const code1 = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => { console.error(e.details.join("\n")); throw e; });
     assert.equal(code1, 0, h.io.lines.join('\n'));
     assert.ok(h.io.lines.some((l) => /1 to 2 members/.test(l)), 'warns about 1 -> 2');
@@ -72,14 +65,8 @@ describe('kadd add --role master (simulator)', function () {
 
 describe('kadd add --role master (simulator): failures', function () {
   this.timeout(120_000);
-  before(async function () {
-    if (!(await loadStartSim())) this.skip();
-  });
+  const sim = masterSimHooks();
   let h: SimHarness | undefined;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
 
   function assertNothingLeft(h: SimHarness, name: string) {
     const st = h.sim.openstack.store;
@@ -94,7 +81,7 @@ describe('kadd add --role master (simulator): failures', function () {
   }
 
   it('a join that fails midway (learner never starts) is rolled back: etcd member count unchanged', async () => {
-    h = await startHarness({ faults: { etcdMemberNeverStarts: ['demo-master-2'] } });
+    h = await sim.start({ faults: { etcdMemberNeverStarts: ['demo-master-2'] } });
     const before = etcdMembers(h).length;
     const err = await handleAddMaster({ config: h.cfgPath, timeout: `active=${T},registered=${T},member=${T},promoted=3`, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
@@ -107,7 +94,7 @@ describe('kadd add --role master (simulator): failures', function () {
   });
 
   it('an expired certificate key: the join fails with the diagnosis, everything rolled back', async () => {
-    h = await startHarness({});
+    h = await sim.start({});
     const { kubeadmUploadCerts } = await import('../../lib/etcd/etcdctl.js');
     const hh = h;
     const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400, snapshot: false }, h.ctx, {
@@ -127,7 +114,7 @@ describe('kadd add --role master (simulator): failures', function () {
   });
 
   it('a stale learner blocks the add (exit 2, listed with its fix); --fix-stale removes it and the add succeeds', async () => {
-    h = await startHarness({});
+    h = await sim.start({});
     h.kubeSim.etcd.add(['https://10.0.0.99:2380'], true, 'demo-master-7', '', '10.0.0.99');
     const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof PreflightError, String(err));
