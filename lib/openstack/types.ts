@@ -98,6 +98,9 @@ export interface Volume {
   attachments?: { server_id: string; attachment_id?: string; device?: string }[];
 }
 
+/** Cinder v3 attachment (GET /attachments, microversion 3.27+) */
+export interface VolumeAttachment { id: string; volume_id: string; instance: string | null; status: string; attach_mode?: string }
+
 export interface CreateVolumeRequest {
   name: string;
   size: number;
@@ -153,6 +156,10 @@ export interface VolumeApi {
   /** GET /volumes/detail with filters (name, status, metadata), all pages */
   listVolumes(q?: { name?: string; status?: string; metadata?: Record<string, string> }): Promise<Volume[]>;
   deleteVolume(id: string): Promise<void>;
+  /** Cinder v3 attachments of a volume (microversion >= 3.27) */
+  listAttachments(volumeId: string): Promise<VolumeAttachment[]>;
+  /** delete an attachment; 404 is not an error. The volume goes back to available when it was the last one. */
+  deleteAttachment(id: string): Promise<void>;
   getLimits(): Promise<CinderLimits>;
   listVolumeTypes(): Promise<{ id: string; name: string }[]>;
 }

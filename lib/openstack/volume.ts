@@ -1,5 +1,5 @@
 /** Cinder v3 (block-storage) calls, microversion 3.59 (see client.ts). */
-import type { CinderLimits, CreateVolumeRequest, Volume, VolumeApi } from './types.js';
+import type { VolumeAttachment, CinderLimits, CreateVolumeRequest, Volume, VolumeApi } from './types.js';
 import type { ServiceCaller } from './client.js';
 
 export function createVolumeApi(c: ServiceCaller): VolumeApi {
@@ -24,6 +24,12 @@ export function createVolumeApi(c: ServiceCaller): VolumeApi {
     },
     async deleteVolume(id: string): Promise<void> {
       await c.call('block-storage', 'DELETE', `/volumes/${encodeURIComponent(id)}`, { notFoundNull: true, ok: [202, 204] });
+    },
+    async listAttachments(volumeId: string): Promise<VolumeAttachment[]> {
+      return c.list<VolumeAttachment>('block-storage', '/attachments', 'attachments', { volume_id: volumeId });
+    },
+    async deleteAttachment(id: string): Promise<void> {
+      await c.call('block-storage', 'DELETE', `/attachments/${encodeURIComponent(id)}`, { notFoundNull: true, ok: [200, 202, 204] });
     },
     async getLimits(): Promise<CinderLimits> {
       const r = await c.call<{ limits: { absolute: CinderLimits } }>('block-storage', 'GET', '/limits');

@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
-  OpenStackClient, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume, Port,
+  OpenStackClient, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume, Port, VolumeAttachment,
 } from '../openstack/types.js';
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
 import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
@@ -594,6 +594,14 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     }
     if (!s.serverId) {
       say(s, 'volume creating');
+      if (n.adopt.volumeId && s.volumeId === n.adopt.volumeId) {
+        // an adopted boot volume may still be held by the interrupted run's server, deleted early in its
+        // build: free it from attachments whose server is gone before waiting for it to be available
+        const v = await os.volume.getVolume(s.volumeId);
+        if (v && ['reserved', 'attaching', 'in-use'].includes(v.status)) {
+          for (const a of await staleAttachments(os, s.volumeId)) await os.volume.deleteAttachment(a.id);
+        }
+      }
       await volumeWaiter.wait(s.volumeId!, req.volumeTimeoutMs);
       if (signal.aborted) throw new OperationError('E_INTERRUPTED', 'interrupted');
       say(s, 'creating server');
@@ -808,10 +816,19 @@ export async function waitGone(get: () => Promise<unknown | null>, ctx: Context,
   }
 }
 
-/** A boot volume is deleted with its server (delete_on_termination); if it survived, delete it once it is free. */
+/**
+ * A boot volume is deleted with its server (delete_on_termination); if it survived, delete it once it is free.
+ * A server deleted early in its build can leave the boot volume `reserved` (or `attaching`/`in-use`) with a
+ * Cinder attachment nobody will remove (seen on a real Zed cloud after a Ctrl-C): attachments whose server is
+ * gone are deleted (Cinder v3 attachments API, allowed for the volume's owner), which frees the volume.
+ */
 export async function deleteVolumeWhenFree(os: OpenStackClient, id: string, ctx: Context, intervalMs: number): Promise<void> {
-  const deadline = ctx.clock.now() + 120_000;
+  const start = ctx.clock.now();
+  const deadline = start + 120_000;
+  /** Nova usually removes the attachment itself shortly after the server is gone: give it this long */
+  const grace = 10_000;
   let wait = intervalMs;
+  let attachmentChecks = 0;
   for (;;) {
     const v = await os.volume.getVolume(id);
     if (!v || v.status === 'deleting') return;
@@ -819,8 +836,28 @@ export async function deleteVolumeWhenFree(os: OpenStackClient, id: string, ctx:
       await os.volume.deleteVolume(id);
       return;
     }
+    const held = ['reserved', 'attaching', 'in-use', 'detaching'].includes(v.status);
+    if (held && ctx.clock.now() - start >= grace && attachmentChecks < 3) {
+      attachmentChecks++;
+      const stale = await staleAttachments(os, id);
+      for (const a of stale) await os.volume.deleteAttachment(a.id);
+      if (stale.length) {
+        wait = intervalMs;
+        continue; // the volume goes back to available
+      }
+    }
     if (ctx.clock.now() > deadline) throw new Error(`volume ${id} stayed ${v.status}`);
     await ctx.clock.sleep(wait);
     wait = Math.min(wait * 1.5, 5000);
   }
+}
+
+/** Attachments of a volume whose server is gone (or that never had one). */
+export async function staleAttachments(os: OpenStackClient, volumeId: string): Promise<VolumeAttachment[]> {
+  const out: VolumeAttachment[] = [];
+  for (const a of await os.volume.listAttachments(volumeId)) {
+    const server = a.instance ? await os.compute.getServer(a.instance) : null;
+    if (!server || server.status === 'DELETED' || server.status === 'SOFT_DELETED') out.push(a);
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import type { LeftoverResource, Journal } from '../journal/index.js';
 import { exactNamePattern } from './naming.js';
+import { deleteVolumeWhenFree } from './add-workers.js';
 
 const ORDER = ['server', 'volume', 'port', 'lb-member', 'node', 'token', 'deployment', 'etcd-member'];
 
@@ -51,7 +52,8 @@ export async function cleanupLeftovers(
             if (!v) continue;
             if (v.metadata?.['kadd-cluster'] !== undefined && v.metadata['kadd-cluster'] !== cluster) continue;
             if (v.status === 'deleting') continue;
-            await os.volume.deleteVolume(v.id);
+            // frees a volume left `reserved` by a server deleted early in its build, then deletes it
+            await deleteVolumeWhenFree(os, v.id, ctx, 1000);
           }
           break;
         }

@@ -301,6 +301,19 @@ describe('openstack typed calls', () => {
     });
   });
 
+  describe('volume attachments', () => {
+    it('lists a volume\'s attachments (volume_id filter) and deletes one; a 404 is not an error', async () => {
+      const att = { id: 'a1b2', volume_id: 'v-1', instance: 's-9', status: 'reserved', attach_mode: 'rw' };
+      nock(CINDER).get(`/v3/${PROJECT}/attachments`).query({ volume_id: 'v-1' }).matchHeader('openstack-api-version', `volume ${VOLUME_MICROVERSION}`).reply(200, { attachments: [att] });
+      nock(CINDER).delete(`/v3/${PROJECT}/attachments/a1b2`).reply(200, { attachments: [] });
+      nock(CINDER).delete(`/v3/${PROJECT}/attachments/gone`).reply(404, { itemNotFound: { code: 404, message: 'VolumeAttachment gone could not be found.' } });
+      const { c } = client();
+      assert.deepEqual(await c.volume.listAttachments('v-1'), [att]);
+      await c.volume.deleteAttachment('a1b2');
+      await c.volume.deleteAttachment('gone');
+    });
+  });
+
   describe('load-balancer', () => {
     it('find LB, listeners, pools, members (paged), delete member 404 ok', async () => {
       const LB = '607226db-27ef-4d41-ae89-f2a800e9c2db';

@@ -24,6 +24,7 @@ const TYPED_CALLS = [
   'compute.listFlavors', 'compute.getKeypair', 'compute.listAvailabilityZones', 'compute.getLimits', 'compute.createServer',
   'compute.listServers', 'compute.getServer', 'compute.deleteServer', 'compute.getConsoleOutput', 'compute.findServerGroup',
   'volume.createVolume', 'volume.getVolume', 'volume.listVolumes', 'volume.deleteVolume', 'volume.getLimits', 'volume.listVolumeTypes',
+  'volume.listAttachments', 'volume.deleteAttachment',
   'image.findImage',
   'network.findNetwork', 'network.createNetwork', 'network.findSubnet', 'network.listSubnets', 'network.createSubnet', 'network.findRouter',
   'network.createRouter', 'network.addRouterInterface', 'network.listExternalNetworks', 'network.findSecurityGroup',
@@ -323,6 +324,27 @@ describe('e2e: kadd OpenStack client against the real services', function () {
       for (const k of ['createServer', 'listServers', 'getServer', 'deleteServer', 'getConsoleOutput']) exercised.add(`compute.${k}`);
       for (const k of ['createVolume', 'getVolume', 'listVolumes', 'deleteVolume']) exercised.add(`volume.${k}`);
       for (const k of ['createPort', 'listPorts', 'deletePort', 'setPortTags']) exercised.add(`network.${k}`);
+    });
+
+    it('a boot volume left reserved by a deleted server (dangling Cinder attachment) is freed and deleted', async function () {
+      // the end state seen after a Ctrl-C right after server create: the server was deleted early in its build and
+      // Nova left the volume's attachment behind. Reproduced exactly: an attachment for a server that does not exist.
+      const { deleteVolumeWhenFree } = await import('../../../lib/ops/add-workers.js');
+      const { nullIo } = await import('../../../lib/io.js');
+      const { realClock } = await import('../../../lib/clock.js');
+      const vol = await os.volume.createVolume({ name: `${prefix}-reserved-root`, size: 1, availability_zone: env.az, metadata: { 'kadd-cluster': prefix } });
+      await pollUntil('volume available', async () => ((await os.volume.getVolume(vol.id))?.status === 'available' ? true : undefined), 60_000, 500);
+      const ghost = '2b9a6b5e-7d41-4a3c-9a55-0c0ffee0dead';
+      await user.req('POST', 'volumev3', '/attachments', { attachment: { volume_uuid: vol.id, instance_uuid: ghost } }, [200, 202]);
+      assert.equal((await os.volume.getVolume(vol.id))?.status, 'reserved');
+      const atts = await os.volume.listAttachments(vol.id);
+      assert.deepEqual(atts.map((a) => a.instance), [ghost]);
+      await assert.rejects(os.volume.deleteVolume(vol.id), /400|status must be available|Invalid volume/i);
+      const ctx = { io: nullIo, clock: realClock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => os, kube: async () => { throw new Error('no kube'); } };
+      await deleteVolumeWhenFree(os, vol.id, ctx as never, 500);
+      await pollUntil('volume deleted', async () => ((await os.volume.getVolume(vol.id)) === null ? true : undefined), 60_000, 500);
+      await os.volume.deleteAttachment(atts[0]!.id); // already gone: resolves
+      for (const k of ['listAttachments', 'deleteAttachment']) exercised.add(`volume.${k}`);
     });
 
     // ---- Octavia: the load balancer koris makes for a cluster (<cluster>-lb, master-listener-<cluster> on 6443,
