@@ -151,6 +151,12 @@ export interface Scenario {
     kubeletNeverJoins?: string[];
     /** an etcd member on these servers never starts (name regex) */
     etcdMemberNeverStarts?: string[];
+    /**
+     * (added) Seen on a real Zed cloud: a server deleted while still BUILD before `spawning` leaves its
+     * volumes `reserved` with their Cinder attachment (instance = the deleted server's id); nothing cleans
+     * them (not delete_on_termination) until DELETE /attachments/{id}. Default false (Nova cleans up).
+     */
+    leaveReservedOnEarlyDelete?: boolean;
   };
   cluster?: {
     name?: string;

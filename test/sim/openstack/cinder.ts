@@ -1,6 +1,6 @@
 /** Cinder v3: volumes (creating -> available | error, in-use while attached), types, AZs, limits, quotas. */
 import type { SimCoreImpl } from '../core.js';
-import type { Store, Volume } from './store.js';
+import type { Store, Volume, VolumeAttachment } from './store.js';
 import { type Ctx, type Route, route, send, isoMicro, parseMicroversion, cmpVersion } from './util.js';
 
 export const CINDER_MIN: [number, number] = [3, 0];
@@ -12,6 +12,10 @@ function err(ctx: Ctx, status: number, message: string): void {
   const key = ({ 400: 'badRequest', 403: 'forbidden', 404: 'itemNotFound', 409: 'conflictingRequest', 413: 'overLimit' } as Record<number, string>)[status] ?? 'computeFault';
   send(ctx.res, status, { [key]: { code: status, message, ...(status === 413 ? { retryAfter: '0' } : {}) } });
 }
+
+/** /attachments exists from 3.27; below it Cinder answers as for an unknown resource */
+const ATTACHMENTS_MIN: [number, number] = [3, 27];
+const NOT_FOUND = 'The resource could not be found.';
 
 const IN_USE_MSG = 'Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.';
 
@@ -71,6 +75,15 @@ export class Cinder {
         }
         return err(ctx, 400, `Invalid request body`);
       })),
+      route('GET', '/v3/:project/attachments', mv((ctx, _p, v) => this.listAttachments(ctx, false, v))),
+      route('GET', '/v3/:project/attachments/detail', mv((ctx, _p, v) => this.listAttachments(ctx, true, v))),
+      route('GET', '/v3/:project/attachments/:id', mv((ctx, [id], v) => {
+        if (!ge(v, ...ATTACHMENTS_MIN)) return err(ctx, 404, NOT_FOUND);
+        const f = this.ownAttachment(ctx, id!);
+        if (!f) return err(ctx, 404, `Volume attachment could not be found with filter: attachment_id = ${id}.`);
+        send(ctx.res, 200, { attachment: this.attachmentBody(f.vol, f.a, true) });
+      })),
+      route('DELETE', '/v3/:project/attachments/:id', mv((ctx, [id], v) => this.deleteAttachment(ctx, id!, v))),
       route('GET', '/v3/:project/types', mv((ctx) => send(ctx.res, 200, { volume_types: [...this.store.volumeTypes.values()].map((t) => this.typeBody(t)) }))),
       route('GET', '/v3/:project/types/default', mv((ctx) => send(ctx.res, 200, { volume_type: this.typeBody([...this.store.volumeTypes.values()][0]!) }))),
       route('GET', '/v3/:project/types/:id', mv((ctx, [id]) => {
@@ -118,6 +131,82 @@ export class Cinder {
     };
   }
 
+  // ---------------------------------------------------------------- attachments (3.27+)
+  private ownAttachment(ctx: Ctx, id: string): { vol: Volume; a: VolumeAttachment } | undefined {
+    for (const vol of this.store.volumes.values()) {
+      if (vol.projectId !== ctx.token!.projectId) continue;
+      const a = vol.attachments.find((x) => x.attachmentId === id);
+      if (a) return { vol, a };
+    }
+    return undefined;
+  }
+
+  /** cinder/api/v3/views/attachments.py: summary {id,status,instance,volume_id}; detail adds times ('' when unset), attach_mode, connection_info */
+  attachmentBody(vol: Volume, a: VolumeAttachment, detail: boolean): Record<string, unknown> {
+    const b: Record<string, unknown> = { id: a.attachmentId, status: a.status, instance: a.serverId, volume_id: vol.id };
+    if (!detail) return b;
+    b.attached_at = a.attachedAt === null ? '' : isoMicro(a.attachedAt);
+    b.detached_at = a.detachedAt === null ? '' : isoMicro(a.detachedAt);
+    b.attach_mode = a.attachMode;
+    // a reserved attachment has no connection yet; an attached one the driver's (iSCSI, no CHAP credentials simulated)
+    b.connection_info = a.status === 'attached'
+      ? { driver_volume_type: 'iscsi', data: { target_discovered: false, target_iqn: `iqn.2010-10.org.openstack:volume-${vol.id}`, target_portal: '192.168.122.10:3260', target_lun: 0, volume_id: vol.id, access_mode: a.attachMode ?? 'rw', encrypted: false, qos_specs: null, cacheable: false }, attachment_id: a.attachmentId }
+      : null;
+    return b;
+  }
+
+  private listAttachments(ctx: Ctx, detail: boolean, v: V): void {
+    if (!ge(v, ...ATTACHMENTS_MIN)) return err(ctx, 404, NOT_FOUND);
+    const q = ctx.query;
+    const volumeId = q.get('volume_id');
+    const instance = q.get('instance_id');
+    const status = q.get('attach_status') ?? q.get('status');
+    const limit = q.get('limit') !== null ? Number(q.get('limit')) : undefined;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) return err(ctx, 400, `Invalid input received: limit must be a non-negative integer`);
+    const offset = q.get('offset') !== null ? Number(q.get('offset')) : 0;
+    if (!Number.isInteger(offset) || offset < 0) return err(ctx, 400, `Invalid input received: offset must be a non-negative integer`);
+    const rows: { vol: Volume; a: VolumeAttachment }[] = [];
+    for (const vol of this.store.volumes.values()) {
+      if (vol.projectId !== ctx.token!.projectId) continue;
+      if (volumeId !== null && vol.id !== volumeId) continue;
+      for (const a of vol.attachments) {
+        if (instance !== null && a.serverId !== instance) continue;
+        if (status !== null && a.status !== status) continue;
+        rows.push({ vol, a });
+      }
+    }
+    // Cinder's default sort: created_at desc (ties: id desc)
+    rows.sort((x, y) => y.a.created - x.a.created || (y.a.attachmentId < x.a.attachmentId ? -1 : y.a.attachmentId > x.a.attachmentId ? 1 : 0));
+    let start = offset;
+    const marker = q.get('marker');
+    if (marker) {
+      const i = rows.findIndex((r) => r.a.attachmentId === marker);
+      if (i < 0) return err(ctx, 404, `Volume attachment could not be found with filter: attachment_id = ${marker}.`);
+      start = i + 1 + offset;
+    }
+    const page = rows.slice(start, start + Math.min(limit ?? 1000, 1000));
+    // no attachments_links: the view builder has none
+    send(ctx.res, 200, { attachments: page.map((r) => this.attachmentBody(r.vol, r.a, detail)) });
+  }
+
+  private deleteAttachment(ctx: Ctx, id: string, v: V): void {
+    if (!ge(v, ...ATTACHMENTS_MIN)) return err(ctx, 404, NOT_FOUND);
+    const f = this.ownAttachment(ctx, id);
+    if (!f) return err(ctx, 404, `Volume attachment could not be found with filter: attachment_id = ${id}.`);
+    const { vol, a } = f;
+    // attachment_deletion_allowed (bug #2004555, CVE-2023-2088): a user may not pull a connected attachment from
+    // under a live server whose Nova BDM still names it; a reserved one (no connection_info) or one whose server
+    // is gone may go
+    const s = this.store.servers.get(a.serverId);
+    if (a.status === 'attached' && s && s.volumes.some((x) => x.id === vol.id))
+      return err(ctx, 409, `Detach volume from instance ${a.serverId} using the Compute API`);
+    vol.attachments = vol.attachments.filter((x) => x !== a);
+    this.store.afterDetach(vol);
+    this.core.record('volume.attachment.deleted', vol.name || vol.id, { attachment: a.attachmentId, server: a.serverId });
+    // returns the attachments left on the volume (summary view)
+    send(ctx.res, 200, { attachments: vol.attachments.map((x) => this.attachmentBody(vol, x, false)) });
+  }
+
   private typeBody(t: NonNullable<ReturnType<Store['volumeTypes']['get']>>): unknown {
     return { id: t.id, name: t.name, description: t.description, is_public: t.isPublic, extra_specs: t.extraSpecs, 'os-volume-type-access:is_public': t.isPublic, qos_specs_id: null };
   }
@@ -132,7 +221,8 @@ export class Cinder {
     const type = this.store.volumeTypes.get(vol.volumeType);
     const img = vol.imageId ? this.store.images.get(vol.imageId) : undefined;
     const b: Record<string, unknown> = {
-      attachments: vol.attachments.map((a) => ({ server_id: a.serverId, attachment_id: a.attachmentId, attached_at: isoMicro(a.attachedAt), host_name: null, volume_id: vol.id, device: a.device, id: vol.id })),
+      // Cinder lists only attach_status=attached here: a reserved attachment (Nova's boot-from-volume before spawning) is invisible
+      attachments: vol.attachments.filter((a) => a.status === 'attached').map((a) => ({ server_id: a.serverId, attachment_id: a.attachmentId, attached_at: isoMicro(a.attachedAt ?? a.created), host_name: null, volume_id: vol.id, device: a.device, id: vol.id })),
       availability_zone: vol.az,
       bootable: String(vol.bootable),
       consistencygroup_id: null,

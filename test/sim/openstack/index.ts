@@ -91,7 +91,7 @@ export function createOpenStackSim(core: SimCoreImpl): OpenStackSim {
       ip: s.ports[0] ? store.ports.get(s.ports[0])?.fixedIps[0]?.ip_address : undefined, host: store.hostOf(s), serverGroup: s.groupId,
     })),
     serverGroups: [...store.serverGroups.values()].map((g) => ({ id: g.id, name: g.name, policy: g.policy, rules: g.rules, members: [...g.members], projectId: g.projectId })),
-    volumes: [...store.volumes.values()].map((v) => ({ id: v.id, name: v.name, status: v.status, size: v.size, attachedTo: v.attachments.map((a) => a.serverId) })),
+    volumes: [...store.volumes.values()].map((v) => ({ id: v.id, name: v.name, status: v.status, size: v.size, attachedTo: v.attachments.map((a) => a.serverId), attachments: v.attachments.map((a) => ({ id: a.attachmentId, serverId: a.serverId, status: a.status })) })),
     ports: [...store.ports.values()].map((p) => ({ id: p.id, name: p.name, networkId: p.networkId, deviceId: p.deviceId, deviceOwner: p.deviceOwner, status: p.status, ips: p.fixedIps.map((f) => f.ip_address), tags: p.tags })),
     networks: [...store.networks.values()].map((n) => ({ id: n.id, name: n.name, external: n.external, subnets: n.subnets })),
     routers: [...store.routers.values()].map((r) => ({ id: r.id, name: r.name, interfaces: r.interfaces })),

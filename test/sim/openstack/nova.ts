@@ -775,7 +775,12 @@ export class Nova {
     }
     for (const sv of s.volumes) {
       const vol = this.store.volumes.get(sv.id);
-      if (vol) { vol.status = 'in-use'; vol.updated = now; }
+      if (!vol) continue;
+      // attachment_update + attachment_complete: the reserved attachment gets its mode and attach time
+      const a = vol.attachments.find((x) => x.serverId === s.id);
+      if (a) this.store.completeAttachment(a, now);
+      vol.status = 'in-use';
+      vol.updated = now;
     }
     this.core.record('server.active', s.name);
     this.core.events.emit('server.active', this.info(s));
@@ -821,6 +826,8 @@ export class Nova {
     if (s.deleting) return send(ctx.res, 204);
     s.cancel?.();
     s.deleting = true;
+    // still building and not yet spawning (scheduling / block_device_mapping): see faults.leaveReservedOnEarlyDelete
+    s.earlyDelete = s.status === 'BUILD' && s.taskState !== 'spawning';
     s.taskState = 'deleting';
     s.updated = this.core.now();
     const ms = (s.rng ??= this.core.resourceRng('server', s.name)).latency(this.core.scenario.latency?.serverDelete ?? { uniform: [1200, 1600] });
@@ -832,9 +839,16 @@ export class Nova {
   finishDelete(s: Server): void {
     const now = this.core.now();
     for (const pid of s.ports) this.unbindPort(pid, s.createdPorts.includes(pid));
+    const leak = !!s.earlyDelete && !!this.core.scenario.faults?.leaveReservedOnEarlyDelete;
     for (const sv of s.volumes) {
       const vol = this.store.volumes.get(sv.id);
       if (!vol) continue;
+      if (leak && vol.attachments.some((a) => a.serverId === s.id)) {
+        // the real-cloud bug: Nova never calls attachment_delete, the volume stays reserved for a server that
+        // no longer exists, and delete_on_termination is not honoured either
+        this.core.record('volume.reserved.leaked', vol.name || vol.id, { server: s.id });
+        continue;
+      }
       this.store.detachVolume(vol, s.id);
       if (sv.deleteOnTermination) this.cinder.deleteInternal(vol);
     }

@@ -26,7 +26,20 @@ export interface Port {
 export interface Router { id: string; name: string; projectId: string; status: string; adminStateUp: boolean; gateway: { network_id: string; enable_snat: boolean; external_fixed_ips: { subnet_id: string; ip_address: string }[] } | null; interfaces: string[]; created: number; updated: number; revision: number; tags: string[]; description: string }
 export interface SgRule { id: string; security_group_id: string; direction: string; ethertype: string; protocol: string | null; port_range_min: number | null; port_range_max: number | null; remote_ip_prefix: string | null; remote_group_id: string | null; description: string; project_id: string; tenant_id: string; created_at: string; updated_at: string; revision_number: number; remote_address_group_id: string | null; normalized_cidr: string | null; standard_attr_id: number; tags: string[] }
 export interface SecGroup { id: string; name: string; description: string; projectId: string; rules: SgRule[]; tags: string[]; created: number; updated: number; revision: number; stateful: boolean }
-export interface VolumeAttachment { serverId: string; attachmentId: string; attachedAt: number; device: string }
+/**
+ * A Cinder v3 attachment (volume_attachment row). Nova's boot-from-volume reserves one at the API
+ * (attach_status `reserved`: no attach_mode, no attach time, no connection_info) and completes it when the
+ * guest is spawned (`attached`, mode rw). Only `attached` ones show in a volume's `attachments` list.
+ */
+export interface VolumeAttachment {
+  serverId: string; attachmentId: string; device: string;
+  status: 'reserved' | 'attached';
+  attachMode: 'rw' | null;
+  /** sim ms when it became attached; null while reserved */
+  attachedAt: number | null;
+  detachedAt: number | null;
+  created: number;
+}
 export interface Volume {
   id: string; name: string | null; description: string | null; size: number; status: string; az: string; volumeType: string; bootable: boolean; imageId?: string;
   metadata: Record<string, string>; attachments: VolumeAttachment[]; created: number; updated: number | null; projectId: string; userId: string;
@@ -51,6 +64,8 @@ export interface Server {
   host?: string;
   /** the server group it was created in (scheduler hint `group`) */
   groupId?: string;
+  /** deleted while still BUILD before spawning (scenario fault leaveReservedOnEarlyDelete acts on it) */
+  earlyDelete?: boolean;
 }
 /** Nova server group (instance group): one policy; rules only for anti-affinity (max_server_per_host) */
 export interface ServerGroup { id: string; name: string; policy: string; rules: { max_server_per_host?: number }; members: string[]; projectId: string; userId: string }
@@ -288,15 +303,36 @@ export class Store {
     };
   }
 
-  /** volume attach bookkeeping shared by Nova and Cinder */
+  /**
+   * volume attach bookkeeping shared by Nova and Cinder: 'reserved' is Nova's attachment_create at the API
+   * (volume `reserved`), 'in-use' a completed attachment (volume `in-use`)
+   */
   attachVolume(v: Volume, serverId: string, device: string, status: 'reserved' | 'in-use'): void {
-    if (!v.attachments.some((a) => a.serverId === serverId)) v.attachments.push({ serverId, attachmentId: this.uuid(), attachedAt: this.now(), device });
+    const now = this.now();
+    let a = v.attachments.find((x) => x.serverId === serverId);
+    if (!a) {
+      a = { serverId, attachmentId: this.uuid(), device, status: 'reserved', attachMode: null, attachedAt: null, detachedAt: null, created: now };
+      v.attachments.push(a);
+    }
+    if (status === 'in-use') this.completeAttachment(a, now);
     v.status = status;
-    v.updated = this.now();
+    v.updated = now;
+  }
+  /** Nova's attachment_update + attachment_complete once the guest is spawned */
+  completeAttachment(a: VolumeAttachment, now = this.now()): void {
+    if (a.status === 'attached') return;
+    a.status = 'attached';
+    a.attachMode = 'rw';
+    a.attachedAt = now;
   }
   detachVolume(v: Volume, serverId: string): void {
     v.attachments = v.attachments.filter((a) => a.serverId !== serverId);
-    if (v.attachments.length === 0 && (v.status === 'in-use' || v.status === 'reserved' || v.status === 'attaching')) v.status = 'available';
+    this.afterDetach(v);
+  }
+  /** Cinder's finish_detach: the volume goes back to available when its last attachment is gone */
+  afterDetach(v: Volume): void {
+    if (v.attachments.length === 0 && (v.status === 'in-use' || v.status === 'reserved' || v.status === 'attaching' || v.status === 'detaching')) v.status = 'available';
+    else if (v.attachments.length && v.status === 'reserved' && v.attachments.some((a) => a.status === 'attached')) v.status = 'in-use';
     v.updated = this.now();
   }
 
