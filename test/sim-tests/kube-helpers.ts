@@ -4,17 +4,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LatencySpec, Scenario, SimCore, SimEventMap } from '../sim/contract.js';
 import { createKubeSim, type KubeSim, type KubeSimOptions } from '../sim/kube/index.js';
+import { mulberry32 } from '../sim/rng.js';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 export interface FakeCore extends SimCore {
   consoles: Map<string, string>;

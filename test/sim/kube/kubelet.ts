@@ -303,22 +303,12 @@ export class Kubelets {
       member ??= c.etcd.add([peer], true, nodeName, nodeName, ip);
     } catch (e) {
       const msg = e instanceof EtcdError ? e.message : String(e);
-      this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${msg}\n` + TRACE);
+      this.etcdJoinFailed(s.id, msg);
       c.later(readyIn, () => this.markReady(s.id, nodeName));
       return;
     }
     const memberId = member.id;
-    this.console(s.id, `[etcd] Announced new etcd member joining to the existing etcd cluster\n[etcd] Creating static Pod manifest for "etcd"\n{"level":"info","msg":"adding etcd member as learner","ID":"${memberId.toString(16)}"}\n`);
-    c.later(readyIn, () => this.markReady(s.id, nodeName));
-    const neverStarts = (c.core.scenario.faults?.etcdMemberNeverStarts ?? []).some((re) => new RegExp(re).test(s.name));
-    if (neverStarts) {
-      // kubeadm retries the promote for a while, then gives up; the unstarted learner stays behind
-      c.later(120_000, () => {
-        if (this.joined.get(s.id) !== nodeName) return;
-        this.console(s.id, `{"level":"warn","msg":"[etcd] Promoting the learner ${memberId.toString(16)} failed","error":"etcdserver: can only promote a learner member which is in sync with leader"}\nerror execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: etcdserver: can only promote a learner member which is in sync with leader\n` + TRACE);
-      });
-      return;
-    }
+    if (this.learnerAdded(s, nodeName, memberId.toString(16), readyIn)) return;
     const startIn = rng.latency(c.core.scenario.latency?.etcdMemberStart ?? { uniform: [2000, 6000] });
     c.later(startIn, () => {
       if (this.joined.get(s.id) !== nodeName || !c.etcd.find(memberId)) return;
@@ -328,12 +318,36 @@ export class Kubelets {
         try {
           if (c.etcd.find(memberId)!.isLearner) c.etcd.promote(memberId);
         } catch (e) {
-          this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${(e as Error).message}\n` + TRACE);
+          this.etcdJoinFailed(s.id, (e as Error).message);
           return;
         }
         this.markControlPlane(s, spec, nodeName, ip);
       });
     });
+  }
+
+  /** kubeadm's console line when the etcd part of a control-plane join fails */
+  private etcdJoinFailed(serverId: string, msg: string): void {
+    this.console(serverId, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${msg}\n` + TRACE);
+  }
+
+  /**
+   * After `member add --learner` (simulated or real): print kubeadm's lines, schedule the Node's readiness, and
+   * apply the etcdMemberNeverStarts fault (kubeadm retries the promote for a while, then gives up; the unstarted
+   * learner stays behind). Returns true when the member will never start (the caller stops there).
+   */
+  private learnerAdded(s: SimServerInfo, nodeName: string, idHex: string, readyIn: number): boolean {
+    const c = this.c;
+    this.console(s.id, `[etcd] Announced new etcd member joining to the existing etcd cluster\n[etcd] Creating static Pod manifest for "etcd"\n{"level":"info","msg":"adding etcd member as learner","ID":"${idHex}"}\n`);
+    c.later(readyIn, () => this.markReady(s.id, nodeName));
+    const neverStarts = (c.core.scenario.faults?.etcdMemberNeverStarts ?? []).some((re) => new RegExp(re).test(s.name));
+    if (!neverStarts) return false;
+    c.later(120_000, () => {
+      if (this.joined.get(s.id) !== nodeName) return;
+      this.console(s.id, `{"level":"warn","msg":"[etcd] Promoting the learner ${idHex} failed","error":"etcdserver: can only promote a learner member which is in sync with leader"}\n`);
+      this.etcdJoinFailed(s.id, 'etcdserver: can only promote a learner member which is in sync with leader');
+    });
+    return true;
   }
 
   /**
@@ -347,27 +361,18 @@ export class Kubelets {
     const added = await real.addLearner(nodeName, nodeName, ip);
     if (c.stopped || this.joined.get(s.id) !== nodeName) return;
     if ('error' in added) {
-      this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${added.error}\n` + TRACE);
+      this.etcdJoinFailed(s.id, added.error);
       c.later(readyIn, () => this.markReady(s.id, nodeName));
       return;
     }
-    this.console(s.id, `[etcd] Announced new etcd member joining to the existing etcd cluster\n[etcd] Creating static Pod manifest for "etcd"\n{"level":"info","msg":"adding etcd member as learner","ID":"${added.id}"}\n`);
-    c.later(readyIn, () => this.markReady(s.id, nodeName));
-    const neverStarts = (c.core.scenario.faults?.etcdMemberNeverStarts ?? []).some((re) => new RegExp(re).test(s.name));
-    if (neverStarts) {
-      c.later(120_000, () => {
-        if (this.joined.get(s.id) !== nodeName) return;
-        this.console(s.id, `{"level":"warn","msg":"[etcd] Promoting the learner ${added.id} failed","error":"etcdserver: can only promote a learner member which is in sync with leader"}\nerror execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: etcdserver: can only promote a learner member which is in sync with leader\n` + TRACE);
-      });
-      return;
-    }
+    if (this.learnerAdded(s, nodeName, added.id, readyIn)) return;
     const startIn = rng.latency(c.core.scenario.latency?.etcdMemberStart ?? { uniform: [2000, 6000] });
     c.later(startIn, () => {
       if (this.joined.get(s.id) !== nodeName || !real.startMember(added.id, added.initialCluster)) return;
       void real.promote(added.id).then((p) => {
         if (c.stopped || this.joined.get(s.id) !== nodeName) return;
         if (!p.ok) {
-          if (!p.gone) this.console(s.id, `error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: ${p.error}\n` + TRACE);
+          if (!p.gone) this.etcdJoinFailed(s.id, p.error);
           return;
         }
         this.markControlPlane(s, spec, nodeName, ip);
