@@ -11,14 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import nock from 'nock';
-import type { Io } from '../../lib/io.js';
+import { nullIo, type Io } from '../../lib/io.js';
 import type { Clock } from '../../lib/clock.js';
 import { realClock } from '../../lib/clock.js';
 
-const io: Io = {
-  log: () => {}, progress: () => ({ update: () => {}, succeed: () => {}, fail: () => {}, warn: () => {} }),
-  result: () => {}, trace: () => {}, confirm: async (_q: string, d: boolean) => d, verbosity: 0, debug: false,
-} as unknown as Io;
+const io: Io = nullIo;
 
 /** real time, sleeps 50x shorter (kadd polls a busy pool every 2 s) */
 const fastClock: Clock = { now: () => Date.now(), sleep: (ms, signal) => realClock.sleep(Math.ceil(ms / 50), signal) };

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import nock from 'nock';
-import type { Io } from '../../lib/io.js';
+import { nullIo, type Io } from '../../lib/io.js';
 import type { OpenStackClient } from '../../lib/openstack/types.js';
 
 const FIX = new URL('../../fixtures/openstack-real/', import.meta.url);
@@ -27,10 +27,7 @@ function loadIndex(): Record<string, IndexEntry> {
 }
 const INDEX = loadIndex();
 
-const io: Io = {
-  log: () => {}, progress: () => ({ update: () => {}, succeed: () => {}, fail: () => {}, warn: () => {} }),
-  result: () => {}, trace: () => {}, confirm: async (_q: string, d: boolean) => d, verbosity: 0, debug: false,
-} as unknown as Io;
+const io: Io = nullIo;
 
 const AUTH = 'http://127.0.0.1:5000';
 const NOVA = 'http://127.0.0.1:8774';

@@ -9,15 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
-import type { Io } from '../../../lib/io.js';
+import { nullIo, type Io } from '../../../lib/io.js';
 import type { OpenStackClient } from '../../../lib/openstack/types.js';
 import { Recorder, Session, cloudUnavailable, e2eEnv, pollUntil, readCloud, type ApiResponse, type CloudEntry } from './helpers.js';
 import { purge } from './kadd-helpers.js';
 
-const quietIo: Io = {
-  log: () => {}, progress: () => ({ update: () => {}, succeed: () => {}, fail: () => {}, warn: () => {} }),
-  result: () => {}, trace: () => {}, confirm: async (_q: string, d: boolean) => d, verbosity: 0, debug: false,
-} as unknown as Io;
+const quietIo: Io = nullIo;
 
 /** Everything kadd's OpenStack client does, listed so that a missing call shows up in review. */
 const TYPED_CALLS = [
