@@ -42,15 +42,6 @@ export interface AddMasterArgs {
   [k: string]: unknown;
 }
 
-/** The master-specific options, for the add command's builder (yargs option specs). */
-export const ADD_MASTER_OPTIONS = {
-  via: { type: 'string', choices: ['kube', 'ssh'], default: 'kube', describe: 'masters only: reach etcd through the master-adder pod (kube) or over SSH' },
-  snapshot: { type: 'boolean', default: true, describe: 'masters only: etcd snapshot on the adder\'s node before the change (--no-snapshot skips it)' },
-  'fix-stale': { type: 'boolean', default: false, describe: 'masters only: remove stale etcd members/learners left by a failed join, one at a time, each behind a quorum check' },
-  'accept-host-key': { type: 'string', describe: 'masters, --via ssh: accept this unknown host key fingerprint (SHA256:...)' },
-  'adder-image': { type: 'string', describe: 'masters only: image of the master-adder pod (default: the cluster\'s etcd image)' },
-} as const;
-
 export interface AddMasterCommandDeps {
   loadConfig(path: string, ctx: Context): Promise<ClusterConfig>;
   openJournal(cfg: ClusterConfig, ctx: Context): Promise<JournalLike & { begin(op: { command: string; args?: Record<string, unknown> }): Promise<string>; end(s: 'ok' | 'failed' | 'interrupted'): Promise<void>; close(): Promise<void> }>;

@@ -20,7 +20,7 @@ import {
   type MemberList,
 } from './parse.js';
 import { buildClusterView, projectAdd, projectRemove, type ClusterView, type Verdict } from './quorum.js';
-import type { CommandResult, EtcdEndpointHealth, EtcdEndpointStatus, EtcdMember, Transport } from './types.js';
+import type { CommandResult, EtcdEndpointHealth, EtcdEndpointStatus, Transport } from './types.js';
 
 export interface EtcdctlOptions {
   /** client URLs; default https://127.0.0.1:2379 (the local stacked member on a kubeadm master) */
@@ -39,11 +39,15 @@ export interface EtcdctlOptions {
   clock?: Clock;
   /** promote retries while the learner is not in sync (default 30 x 2 s) */
   promoteRetry?: { attempts: number; intervalMs: number };
-  /** member add retries while etcd answers "unhealthy cluster" (strict reconfig check; default 6 x 1.5 s) */
+  /** member add / remove retries while etcd answers "unhealthy cluster" (strict reconfig check; default 6 x 1.5 s) */
   addRetry?: { attempts: number; intervalMs: number };
 }
 
 export const KUBEADM_ETCD_PKI = '/etc/kubernetes/pki/etcd';
+
+/** etcd's strict reconfig check: no membership change until the leader has seen every member for 5 s */
+const UNHEALTHY = /unhealthy cluster/;
+const MEMBERSHIP_RETRY = { attempts: 6, intervalMs: 1500 };
 
 /** etcdctl flags for a kubeadm stacked etcd, run on a control-plane node. */
 export function kubeadmEtcdctlOptions(client: 'healthcheck-client' | 'server' = 'healthcheck-client', endpoints = ['https://127.0.0.1:2379']): EtcdctlOptions {
@@ -183,20 +187,16 @@ export class Etcdctl {
       throw new KaddError('E_USAGE', `invalid etcd peer URL "${peerURL}": expected http(s)://host:port`, 2);
     }
     const args = ['member', 'add', name, ...(opts.learner ? ['--learner'] : []), `--peer-urls=${peerURL}`];
-    const retry = this.o.addRetry ?? { attempts: 6, intervalMs: 1500 };
-    for (let attempt = 1; ; attempt++) {
-      const r = await this.exec(args);
-      if (r.exitCode === 0) return parseMemberAdd(r.stdout);
-      const msg = etcdctlErrorMessage(r.stderr, r.stdout);
-      if (/too many learner members/.test(msg)) {
-        throw this.fail('member add', args, r, 'E_ETCD_LEARNER_PRESENT', 'a learner is already in the cluster: finish or remove it first (kadd add --role master --fix-stale)');
-      }
-      if (/unhealthy cluster/.test(msg) && attempt < retry.attempts) {
-        await this.clock.sleep(retry.intervalMs);
-        continue;
-      }
-      throw this.fail('member add', args, r, /unhealthy cluster/.test(msg) ? 'E_ETCD_UNHEALTHY' : 'E_ETCDCTL');
-    }
+    return this.retrying(args, this.o.addRetry ?? MEMBERSHIP_RETRY, UNHEALTHY, {
+      ok: (r) => parseMemberAdd(r.stdout),
+      error: (r, msg) => {
+        if (/too many learner members/.test(msg)) {
+          throw this.fail('member add', args, r, 'E_ETCD_LEARNER_PRESENT', 'a learner is already in the cluster: finish or remove it first (kadd add --role master --fix-stale)');
+        }
+        throw this.fail('member add', args, r);
+      },
+      exhausted: (r) => this.fail('member add', args, r, 'E_ETCD_UNHEALTHY'),
+    });
   }
 
   /** Promote a learner; retries while it is not yet in sync with the leader (bounded). */
@@ -204,24 +204,18 @@ export class Etcdctl {
     const hex = normalizeHexId(id);
     const args = ['member', 'promote', hex];
     const retry = this.o.promoteRetry ?? { attempts: 30, intervalMs: 2000 };
-    let last: CommandResult | undefined;
-    for (let attempt = 1; attempt <= retry.attempts; attempt++) {
-      const r = await this.exec(args);
-      if (r.exitCode === 0) return { attempts: attempt, alreadyVoting: false };
-      last = r;
-      const msg = etcdctlErrorMessage(r.stderr, r.stdout);
-      if (/in sync with leader/.test(msg)) {
-        if (attempt < retry.attempts) await this.clock.sleep(retry.intervalMs);
-        continue;
-      }
-      if (/can only promote a learner member/.test(msg)) {
-        const m = (await this.memberList()).members.find((x) => x.id === hex);
-        if (m && !m.isLearner) return { attempts: attempt, alreadyVoting: true };
-      }
-      throw this.fail('member promote', args, r, /member not found/.test(msg) ? 'E_ETCD_MEMBER_NOT_FOUND' : 'E_ETCDCTL');
-    }
-    throw this.fail('member promote', args, last!, 'E_ETCD_PROMOTE_TIMEOUT',
-      `the learner ${hex} did not catch up with the leader after ${retry.attempts} attempts: check that its etcd started (etcd static pod log on the new node), or remove it: ${this.formatCommand(['member', 'remove', hex])}`);
+    return this.retrying<{ attempts: number; alreadyVoting: boolean }>(args, retry, /in sync with leader/, {
+      ok: (_r, attempt) => ({ attempts: attempt, alreadyVoting: false }),
+      error: async (r, msg, attempt) => {
+        if (/can only promote a learner member/.test(msg)) {
+          const m = (await this.memberList()).members.find((x) => x.id === hex);
+          if (m && !m.isLearner) return { attempts: attempt, alreadyVoting: true };
+        }
+        throw this.fail('member promote', args, r, /member not found/.test(msg) ? 'E_ETCD_MEMBER_NOT_FOUND' : 'E_ETCDCTL');
+      },
+      exhausted: (r) => this.fail('member promote', args, r, 'E_ETCD_PROMOTE_TIMEOUT',
+        `the learner ${hex} did not catch up with the leader after ${retry.attempts} attempts: check that its etcd started (etcd static pod log on the new node), or remove it: ${this.formatCommand(['member', 'remove', hex])}`),
+    });
   }
 
   /** Remove a member; an already-absent member is not an error (removed: false). */
@@ -230,17 +224,37 @@ export class Etcdctl {
     const args = ['member', 'remove', hex];
     // etcd refuses membership changes with "unhealthy cluster" until the leader has been connected to every
     // member for 5 s (e.g. right after a promote, which is when a rollback needs to remove the new member)
-    const retry = this.o.addRetry ?? { attempts: 6, intervalMs: 1500 };
+    return this.retrying<{ removed: boolean }>(args, this.o.addRetry ?? MEMBERSHIP_RETRY, UNHEALTHY, {
+      ok: () => ({ removed: true }),
+      error: (r, msg) => {
+        if (/member not found/.test(msg)) return { removed: false };
+        throw this.fail('member remove', args, r);
+      },
+      exhausted: (r) => this.fail('member remove', args, r, 'E_ETCD_UNHEALTHY'),
+    });
+  }
+
+  /**
+   * Run `args` until it succeeds (`ok`), fails for good (`error` returns a value or throws), or has answered
+   * `transient` on every one of `retry.attempts` runs (`exhausted`), sleeping `retry.intervalMs` in between.
+   */
+  private async retrying<T>(
+    args: string[],
+    retry: { attempts: number; intervalMs: number },
+    transient: RegExp,
+    on: {
+      ok: (r: CommandResult, attempt: number) => T;
+      error: (r: CommandResult, msg: string, attempt: number) => T | Promise<T>;
+      exhausted: (r: CommandResult) => EtcdctlError;
+    },
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const r = await this.exec(args);
-      if (r.exitCode === 0) return { removed: true };
+      if (r.exitCode === 0) return on.ok(r, attempt);
       const msg = etcdctlErrorMessage(r.stderr, r.stdout);
-      if (/member not found/.test(msg)) return { removed: false };
-      if (/unhealthy cluster/.test(msg) && attempt < retry.attempts) {
-        await this.clock.sleep(retry.intervalMs);
-        continue;
-      }
-      throw this.fail('member remove', args, r, /unhealthy cluster/.test(msg) ? 'E_ETCD_UNHEALTHY' : 'E_ETCDCTL');
+      if (!transient.test(msg)) return on.error(r, msg, attempt);
+      if (attempt >= retry.attempts) throw on.exhausted(r);
+      await this.clock.sleep(retry.intervalMs);
     }
   }
 
@@ -269,11 +283,6 @@ export class Etcdctl {
   /** kubeadm certificate upload on the same node (see kubeadmUploadCerts). */
   kubeadmUploadCerts(certificateKey: string): Promise<void> {
     return kubeadmUploadCerts(this.transport, certificateKey);
-  }
-
-  /** Find a member by name (started members only have names). */
-  static byName(members: EtcdMember[], name: string): EtcdMember | undefined {
-    return members.find((m) => m.name === name);
   }
 }
 

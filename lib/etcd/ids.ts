@@ -44,7 +44,3 @@ export function toHexId(v: string | number | bigint, assume: 'decimal' | 'hex' =
   if (assume === 'decimal' && /^\d+$/.test(s)) return decimalToHex(s);
   return normalizeHexId(s);
 }
-
-export function isHexId(s: string): boolean {
-  return /^[0-9a-f]{1,16}$/.test(s) && normalizeHexId(s) === s;
-}

@@ -156,6 +156,15 @@ function learnerAndHealthBlockers(view: ClusterView, fmt: CommandFormatter, exce
   return out;
 }
 
+/** voters and unhealthy voters before and after a change -> the Projection (quorum and tolerance derived). */
+function project(before: number, unhealthyBefore: number, after: number, unhealthyAfter: number, safe: boolean): Projection {
+  return {
+    votersBefore: before, unhealthyBefore, quorumBefore: quorumOf(before),
+    votersAfter: after, unhealthyAfter, quorumAfter: quorumOf(after), toleranceAfter: toleranceOf(after),
+    safe,
+  };
+}
+
 /** May one member be added now? */
 export function projectAdd(view: ClusterView, fmt: CommandFormatter = plainEtcdctl): Verdict {
   const v = voters(view);
@@ -167,17 +176,7 @@ export function projectAdd(view: ClusterView, fmt: CommandFormatter = plainEtcdc
   const unhealthyAfter = n <= 1 ? u : u + 1;
   const quorumAfter = quorumOf(after);
   const numericSafe = after - unhealthyAfter >= quorumAfter;
-  const safe = learners === 0 && numericSafe;
-  const projection: Projection = {
-    votersBefore: n,
-    unhealthyBefore: u,
-    quorumBefore: quorumOf(n),
-    votersAfter: after,
-    unhealthyAfter,
-    quorumAfter,
-    toleranceAfter: toleranceOf(after),
-    safe,
-  };
+  const projection = project(n, u, after, unhealthyAfter, learners === 0 && numericSafe);
   const blockers: Blocker[] = [];
   const warnings: string[] = [];
   if (n === 0) {
@@ -222,7 +221,7 @@ export function projectRemove(view: ClusterView, id: string, fmt: CommandFormatt
       allowed: false,
       blockers,
       warnings,
-      projection: { votersBefore: n, unhealthyBefore: u, quorumBefore: quorumOf(n), votersAfter: n, unhealthyAfter: u, quorumAfter: quorumOf(n), toleranceAfter: toleranceOf(n), safe: false },
+      projection: project(n, u, n, u, false),
     };
   }
   const isVoter = !target.member.isLearner;
@@ -231,16 +230,7 @@ export function projectRemove(view: ClusterView, id: string, fmt: CommandFormatt
   const quorumAfter = quorumOf(after);
   // removing a learner never changes quorum; it only needs the cluster to be able to commit
   const safe = isVoter ? after >= 1 && after - unhealthyAfter >= quorumAfter : n - u >= quorumOf(n);
-  const projection: Projection = {
-    votersBefore: n,
-    unhealthyBefore: u,
-    quorumBefore: quorumOf(n),
-    votersAfter: after,
-    unhealthyAfter,
-    quorumAfter,
-    toleranceAfter: toleranceOf(after),
-    safe,
-  };
+  const projection = project(n, u, after, unhealthyAfter, safe);
   if (isVoter && n <= 1) {
     blockers.push({ code: 'E_ETCD_LAST_MEMBER', memberId: id, message: `etcd member ${label(target.member)} is the last voting member; removing it destroys the cluster` });
   } else if (n - u < quorumOf(n)) {

@@ -53,7 +53,8 @@ export interface Adder {
   close(): Promise<void>;
 }
 
-function isControlPlane(n: KNode): boolean {
+/** A control-plane Node, by its role label (current or legacy). */
+export function isControlPlane(n: Pick<KNode, 'labels'>): boolean {
   return CONTROL_PLANE_LABEL in n.labels || LEGACY_MASTER_LABEL in n.labels;
 }
 

@@ -185,7 +185,7 @@ export async function cleanupMasterLeftovers(
         left.push(`etcd member ${l.name}${id ? ` ${id}` : ''}: check with \`etcdctl member list\`; the next preflight lists it if it is stale`);
         continue;
       }
-      const r = await removeServerMembers(etcd.etcdctl, { name: `\u0000${l.name}`, ids: [id] }); // by id only
+      const r = await removeServerMembers(etcd.etcdctl, { name: l.name, ids: [id], idsOnly: true });
       for (const x of r.removed) cleaned.push(`removed etcd member ${x}`);
       for (const x of [...r.refused, ...r.failed]) left.push(`etcd member ${x.id}: ${x.reason}; later: ${x.fix}`);
       if (!r.refused.length && !r.failed.length) await undone([l]);

@@ -13,21 +13,20 @@
  */
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import type {
-  AvailabilityZone, CinderLimits, Flavor, Image, Keypair, Listener, LoadBalancer, NeutronQuotaDetails, Network, NovaLimits,
-  OpenStackClient, Pool, Port, SecurityGroup, Server, ServerGroup, Subnet, Volume,
-} from '../openstack/types.js';
+import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
+import { isControlPlane } from '../kube/adder.js';
 import type { Transport } from '../etcd/types.js';
 import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
 import { projectAdd, projectRemove, type ClusterView, type Projection, type Verdict } from '../etcd/quorum.js';
 import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { shellJoin } from '../ssh/quote.js';
 import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
 import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
 import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
-import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle } from './observe.js';
+import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle, type CloudLookups } from './observe.js';
 import type { LeftoverResource } from '../journal/index.js';
 import { cleanupMasterLeftovers, describeLeftover } from './add-master-cleanup.js';
 import { findStale, memberMatches, memberTable, removeServerMembers, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
@@ -71,22 +70,11 @@ export interface AddMasterRequest {
   configArg?: string;
 }
 
-export interface MasterObserved {
-  flavors: Flavor[];
-  image: Image | null;
-  keypair: Keypair | null;
-  zones: AvailabilityZone[];
-  volumeTypes: string[] | null;
-  network: Network | null;
-  subnet: Subnet | null;
-  securityGroup: SecurityGroup | null;
-  novaLimits: NovaLimits | null;
-  cinderLimits: CinderLimits | null;
-  neutronQuota: NeutronQuotaDetails | null;
+/** The cloud lookups of the shared preflight (lib/ops/observe.ts), plus what only a master add reads. */
+export interface MasterObserved extends Pick<CloudLookups,
+  'flavors' | 'image' | 'keypair' | 'zones' | 'volumeTypes' | 'network' | 'subnet' | 'securityGroup' | 'novaLimits' | 'cinderLimits' | 'neutronQuota' | 'volumes' | 'ports' | 'lb'> {
+  /** the master servers (`<cluster>-master-N`) */
   masters: Server[];
-  volumes: Volume[];
-  ports: Port[];
-  lb: LoadBalancer | null;
   listeners: Listener[];
   pools: Pool[];
   /** null: no server_group configured, or not found */
@@ -264,8 +252,6 @@ export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenSta
 // ------------------------------------------------------------------------------------------------
 // plan (pure)
 
-const isCp = (n: KNode) => 'node-role.kubernetes.io/control-plane' in n.labels || 'node-role.kubernetes.io/master' in n.labels;
-
 /** The API listener (port 6443, koris `master-listener-<cluster>`) and its pool (`master-pool-<cluster>`). Pure. */
 export function findApiPool(cluster: string, listeners: Listener[], pools: Pool[]): { listener?: Listener; pool?: Pool } {
   const listener = listeners.find((l) => l.name === `master-listener-${cluster}`) ?? listeners.find((l) => l.protocol_port === API_PORT);
@@ -307,7 +293,7 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     }));
   }
   else if (!o.ownership.ok) blockers.push(`${o.ownership.reason}; pass the right --kubeconfig/--context`);
-  const cps = o.nodes.filter(isCp);
+  const cps = o.nodes.filter(isControlPlane);
   if (o.kube.ok && cps.length === 0) blockers.push('no control-plane Node found (label node-role.kubernetes.io/control-plane)');
   for (const n of cps) if (!n.ready) blockers.push(`control-plane Node ${n.name} is not Ready: fix or remove it before adding a master`);
   const kv = /^v?(\d+)\.(\d+)/.exec(o.kube.version ?? '');
@@ -353,7 +339,7 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
   }
 
   // name, adoption of a port/volume left by an interrupted run
-  const name = nextNames(c.clusterName, 'master', [...o.masters.map((s) => s.name), ...o.nodes.filter(isCp).map((n) => n.name)], 1)[0]!;
+  const name = nextNames(c.clusterName, 'master', [...o.masters.map((s) => s.name), ...cps.map((n) => n.name)], 1)[0]!;
   const port = o.ports.filter((p) => p.name === portName(name));
   const vol = o.volumes.filter((v) => v.name === volumeName(name));
   if (port.length > 1 || vol.length > 1) blockers.push(`several ports or volumes are named after ${name}; delete the duplicates first`);
@@ -405,11 +391,9 @@ export function sshConfigured(ssh: ClusterConfig['ssh'] | undefined): boolean {
   return !!ssh && (!!ssh.bastion || !!ssh.knownHosts || Object.values(ssh.hostKeys ?? {}).some((k) => k.length > 0));
 }
 
-const shq = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-
 /** `kadd add --role master --via ssh [--zone Z] [--flavor F] [extra] CFG`, shell-quoted. Pure. */
 export function viaSshCommand(o: { configArg: string; zone?: string; flavor?: string; extra?: string[] }): string {
-  return ['kadd', 'add', '--role', 'master', '--via', 'ssh', ...(o.zone ? ['--zone', o.zone] : []), ...(o.flavor ? ['--flavor', o.flavor] : []), ...(o.extra ?? []), o.configArg].map(shq).join(' ');
+  return shellJoin(['kadd', 'add', '--role', 'master', '--via', 'ssh', ...(o.zone ? ['--zone', o.zone] : []), ...(o.flavor ? ['--flavor', o.flavor] : []), ...(o.extra ?? []), o.configArg]);
 }
 
 /**

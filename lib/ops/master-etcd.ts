@@ -159,7 +159,8 @@ export interface MemberRemovalOutcome {
  */
 export async function removeServerMembers(
   etcdctl: Etcdctl,
-  target: { name: string; ip?: string; ids?: string[] },
+  /** idsOnly: match by the given ids, never by name or address (a stale member recorded by id) */
+  target: { name: string; ip?: string; ids?: string[]; idsOnly?: boolean },
   onRemoved?: (id: string, name: string) => Promise<void>,
 ): Promise<MemberRemovalOutcome> {
   const out: MemberRemovalOutcome = { removed: [], refused: [], failed: [] };
@@ -173,7 +174,7 @@ export async function removeServerMembers(
     if (!ids.length) out.failed.push({ id: '?', name: target.name, reason, fix: etcdctl.formatCommand(['member', 'list']), startedVoter: true });
     return out;
   }
-  const mine = list.filter((m) => ids.includes(m.id) || memberMatches(m, target.name, target.ip));
+  const mine = list.filter((m) => ids.includes(m.id) || (!target.idsOnly && memberMatches(m, target.name, target.ip)));
   for (const m of mine) {
     const label = `${m.id}${m.name ? ` (${m.name})` : ''}`;
     const fix = etcdctl.formatCommand(['member', 'remove', m.id]);

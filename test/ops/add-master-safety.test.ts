@@ -130,6 +130,13 @@ describe('add-master: removeServerMembers (quorum-checked removal through a surv
     assert.deepEqual(undone, ['c']);
   });
 
+  it('idsOnly: a stale member recorded by id is removed, never another member that shares its name or address', async () => {
+    const f = fake([{ id: 'a', name: 'm-1', ip: '10.0.0.1' }, { id: 'b', name: 'm-2', ip: '10.0.0.2' }, { id: 'ff', name: '', ip: '10.0.0.2', learner: true }]);
+    const r = await removeServerMembers(f.etcdctl, { name: 'm-2', ip: '10.0.0.2', ids: ['ff'], idsOnly: true });
+    assert.deepEqual(f.removed, ['ff']);
+    assert.deepEqual(r.removed, ['ff']);
+  });
+
   it('refuses (and says how to do it later) when the removal would break quorum; a started voter is flagged', async () => {
     // 3 voters, one of the old ones down: removing the new healthy voter leaves 1 healthy of 2
     const f = fake([{ id: 'a', name: 'm-1', ip: '1' }, { id: 'b', name: 'm-2', ip: '2', healthy: false }, { id: 'c', name: 'm-3', ip: '3' }]);
