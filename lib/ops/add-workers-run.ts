@@ -15,6 +15,7 @@ import { caCertHash } from '../kube/ca.js';
 import { Journal, findUnfinished, type LeftoverResource, type ResourceKind } from '../journal/index.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
+import { escapeRegex } from './naming.js';
 
 export type LeftoverChoice = 'resume' | 'cleanup' | undefined;
 
@@ -28,7 +29,7 @@ export interface AddWorkersRun {
 /** Server names an interrupted worker-add run was creating (from its servers, volumes and ports). */
 export function leftoverNodeNames(cluster: string, leftovers: LeftoverResource[]): string[] {
   const names = new Set<string>();
-  const re = new RegExp(`^(${cluster.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-node-[0-9]+)(-root|-port-0)?$`);
+  const re = new RegExp(`^(${escapeRegex(cluster)}-node-[0-9]+)(-root|-port-0)?$`);
   for (const l of leftovers) {
     if (l.kind !== 'server' && l.kind !== 'volume' && l.kind !== 'port') continue;
     const m = re.exec(l.name);
@@ -57,7 +58,7 @@ export async function runAddWorkers(
     // its etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order
     const masterOps = new Set(report.operations.filter((o) => /--role master/.test(o.command)).map((o) => o.op));
     const masterLeft = report.leftovers.filter(
-      (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${c.clusterName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-master-[0-9]+`).test(l.name),
+      (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${escapeRegex(c.clusterName)}-master-[0-9]+`).test(l.name),
     );
     if (masterLeft.length) {
       throw new PreflightError(

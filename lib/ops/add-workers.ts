@@ -16,9 +16,8 @@ import { KaddError, OperationError, PreflightError, UsageError } from '../errors
 import {
   nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
-import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle } from './observe.js';
-export { settle };
-import { BatchWaiter, Semaphore, TimeoutError, mapLimit } from './poll.js';
+import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck } from './observe.js';
+import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 
 export const NOVA_USER_DATA_LIMIT = 65535;
@@ -163,9 +162,6 @@ export interface AddWorkersDeps {
   writeConfig: (added: number) => Promise<string>;
 }
 
-const NOOP_JOURNAL: JournalLike = { async intent() {}, async done() {}, async undone() {} };
-export { NOOP_JOURNAL };
-
 function hostOf(server: string): { host: string; port: number } {
   const u = new URL(server);
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : u.protocol === 'http:' ? 80 : 443 };
@@ -183,7 +179,7 @@ export function validateRequest(req: AddWorkersRequest): void {
   if (req.amount > 500) throw new UsageError(`--amount ${req.amount} is more than 500; add large batches in several runs`);
   if (!Number.isInteger(req.concurrency) || req.concurrency < 1) throw new UsageError(`--concurrency must be a whole number >= 1, got ${req.concurrency}`);
   if (req.zone !== undefined && req.zone.trim() === '') throw new UsageError('--zone must not be empty; omit it to spread nodes over the configured availability zones');
-  if (req.tokenTtlSeconds < 300) throw new UsageError('--token-ttl must be at least 300 seconds');
+  if (!Number.isFinite(req.tokenTtlSeconds) || req.tokenTtlSeconds < 300) throw new UsageError('--token-ttl must be at least 300 seconds');
 }
 
 /** Read-only look at the cloud and the cluster. Collects every problem instead of stopping at the first. */
@@ -665,6 +661,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         await journal.undone('node', n.name);
       } catch (e) {
         left.push(`Node ${n.name}`);
+        io.log('warn', `could not delete Node ${n.name}: ${e instanceof Error ? e.message : e}`);
       }
     }
     if (left.length) {
@@ -727,7 +724,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
 
   // every node runs at once (waiting is one list call per tick for all of them); --concurrency caps the
   // create requests in flight, so a batch of 50 takes about as long as one
-  const settled = await mapLimit(states, states.length, async (s) => {
+  await Promise.all(states.map(async (s) => {
     if (signal.aborted) {
       s.outcome = 'interrupted';
       return;
@@ -747,8 +744,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         s.outcome = s.outcome === 'interrupted' ? 'interrupted' : 'rolled-back';
       }
     }
-  });
-  void settled;
+  }));
 
   // token: deleted at the end, whatever happened -- except with --no-wait, where nodes that are ACTIVE
   // have not run kubeadm join yet: the token then stays until its (short) expiry so they can still join

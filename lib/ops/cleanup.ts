@@ -10,13 +10,9 @@ import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import type { LeftoverResource, Journal } from '../journal/index.js';
 import { exactNamePattern } from './naming.js';
-import { deleteVolumeWhenFree } from './add-workers.js';
+import { deleteVolumeWhenFree, waitGone } from './add-workers.js';
 
 const ORDER = ['server', 'volume', 'port', 'lb-member', 'node', 'token', 'deployment', 'etcd-member'];
-
-async function sleep(ctx: Context, ms: number) {
-  await ctx.clock.sleep(ms);
-}
 
 export async function cleanupLeftovers(
   ctx: Context,
@@ -29,6 +25,7 @@ export async function cleanupLeftovers(
   const done: string[] = [];
   const sorted = [...leftovers].sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
   const serverIds: string[] = [];
+  let serversGone: Promise<void> | undefined;
   for (const l of sorted) {
     try {
       switch (l.kind) {
@@ -41,12 +38,11 @@ export async function cleanupLeftovers(
           break;
         }
         case 'volume': {
-          // wait for the servers to go (a volume in-use cannot be deleted)
-          for (let i = 0; i < 60 && serverIds.length; i++) {
-            const left = (await Promise.all(serverIds.map((id) => os.compute.getServer(id)))).filter(Boolean);
-            if (left.length === 0) break;
-            await sleep(ctx, 1000);
-          }
+          // wait (once, up to a minute) for the deleted servers to go: a volume in-use cannot be deleted
+          serversGone ??= Promise.all(
+            serverIds.map((id) => waitGone(() => os.compute.getServer(id), ctx, 60_000, 1000).catch(() => undefined)),
+          ).then(() => undefined);
+          await serversGone;
           const vols = l.id ? [await os.volume.getVolume(l.id)] : await os.volume.listVolumes({ name: l.name });
           for (const v of vols) {
             if (!v) continue;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { plan, assertNoBlockers, type AddWorkersRequest, type Observed } from '../../lib/ops/add-workers.js';
+import { plan, assertNoBlockers, validateRequest, type AddWorkersRequest, type Observed } from '../../lib/ops/add-workers.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
-import { PreflightError } from '../../lib/errors.js';
+import { PreflightError, UsageError } from '../../lib/errors.js';
 
 export function testConfig(over: Partial<ClusterConfig> = {}): ClusterConfig {
   return {
@@ -40,6 +40,12 @@ function observed(over: Partial<Observed> = {}): Observed {
 }
 
 describe('ops/add-workers plan', () => {
+  it('validateRequest refuses a non-numeric --token-ttl (NaN) instead of creating a token with it', () => {
+    assert.throws(() => validateRequest(req({ tokenTtlSeconds: Number.NaN })), UsageError);
+    assert.throws(() => validateRequest(req({ tokenTtlSeconds: 299 })), UsageError);
+    validateRequest(req());
+  });
+
   it('plans names after the numeric maximum, zones round-robin, network skipped when present', () => {
     const p = plan(req(), observed());
     assert.deepEqual(p.blockers, []);
