@@ -6,7 +6,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
-import { PreflightError, UsageError } from '../errors.js';
+import { OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   assertNoBlockers, execute, plan, preflight, validateRequest,
   type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult, type JournalLike,
@@ -98,9 +98,16 @@ export async function runAddWorkers(
       try {
         await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op) } });
         cleaned = await cleanupLeftovers(ctx, os, kube, report.leftovers, journal, c.clusterName);
-        await journal.end('ok');
+        await journal.end(cleaned.length === report.leftovers.length ? 'ok' : 'failed');
       } finally {
         await journal.close();
+      }
+      // never build new nodes on top of leftovers that could not be deleted (each one was named above)
+      const still = (await findUnfinished(c.file)).leftovers;
+      if (still.length) {
+        throw new OperationError('E_CLEANUP_INCOMPLETE', `--cleanup could not delete ${still.length} left-over resource(s): ${still.map(describeLeftover).join(', ')}; nothing new was created`, {
+          hint: 'see the warnings above; remove them by hand (or fix the cause) and run --cleanup again',
+        });
       }
     }
   }

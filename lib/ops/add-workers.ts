@@ -484,7 +484,13 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (tokenExpires - ctx.clock.now() >= Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
     extending = (async () => {
       const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      await kube.extendBootstrapToken(token.id, next);
+      try {
+        await kube.extendBootstrapToken(token.id, next);
+      } catch (e) {
+        // said as what it is (not as a failed poll); tried again on the next tick, before the token expires
+        io.log('warn', `extending bootstrap token ${token.id} failed, will retry (it expires ${new Date(tokenExpires).toISOString()}): ${e instanceof Error ? e.message : e}`);
+        return;
+      }
       for (const id of adoptedTokens) await kube.extendBootstrapToken(id, next).catch(() => undefined);
       tokenExpires = Date.parse(next);
       io.log('debug', `bootstrap token ${token.id} extended to ${next}`);

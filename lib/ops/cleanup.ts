@@ -47,6 +47,8 @@ export async function cleanupLeftovers(
           for (const v of vols) {
             if (!v) continue;
             if (v.metadata?.['kadd-cluster'] !== undefined && v.metadata['kadd-cluster'] !== cluster) continue;
+            // found by name only (the run died before it recorded the id): kadd's ownership metadata must prove it
+            if (!l.id && v.metadata?.['kadd-cluster'] !== cluster) throw new Error(`volume ${v.id} is named ${l.name} but carries no kadd-cluster=${cluster} metadata; not deleted`);
             if (v.status === 'deleting') continue;
             // frees a volume left `reserved` by a server deleted early in its build, then deletes it
             await deleteVolumeWhenFree(os, v.id, ctx, 1000);
@@ -54,8 +56,12 @@ export async function cleanupLeftovers(
           break;
         }
         case 'port': {
-          const ports = l.id ? [{ id: l.id }] : await os.network.listPorts({ name: l.name });
-          for (const p of ports) await os.network.deletePort(p.id);
+          const ports = l.id ? [{ id: l.id, tags: undefined as string[] | undefined }] : await os.network.listPorts({ name: l.name });
+          for (const p of ports) {
+            // found by name only: the port's kadd tag must prove it is ours (kadd tags ports right after creating them)
+            if (!l.id && !p.tags?.includes(`kadd-cluster=${cluster}`)) throw new Error(`port ${p.id} is named ${l.name} but has no kadd-cluster=${cluster} tag; not deleted`);
+            await os.network.deletePort(p.id);
+          }
           break;
         }
         case 'node':
