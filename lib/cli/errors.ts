@@ -51,7 +51,8 @@ export function formatError(e: unknown, opts: { debug?: boolean; color?: boolean
     lines.push(`${red('error:')} interrupted`);
     exitCode = 130;
   } else {
-    const msg = e instanceof Error ? e.message : String(e);
+    // one line: a library's message can span lines (a YAML snippet, a response body); --debug has it all
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
     lines.push(`${red('error:')} unexpected: ${msg}${opts.debug ? '' : ' (run with --debug for the stack trace)'}`);
     exitCode = 1;
   }

@@ -17,6 +17,7 @@ import { COMPLETION_DESCRIBE, USAGE, renderTopHelp } from './help.js';
 import type { KaddCommandModule } from './command.js';
 import type { Clock } from '../clock.js';
 import { setContextDefaults } from './defaults.js';
+import { colorEnabled } from './term.js';
 
 export interface MainDeps {
   stdout?: { write(s: string): unknown; isTTY?: boolean };
@@ -56,8 +57,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   const stderr = deps.stderr ?? process.stderr;
   const env = deps.env ?? process.env;
   const debug = argv.includes('--debug');
-  const color =
-    !argv.includes('--no-color') && !(env.NO_COLOR !== undefined && env.NO_COLOR !== '') && env.FORCE_COLOR !== '0' && !!stderr.isTTY;
+  const color = colorEnabled(env, argv.includes('--no-color') ? false : undefined, stderr.isTTY);
   const invoked = lookup(findCommandWord(argv));
   let exitCode = 0;
   const stdout = deps.stdout ?? process.stdout;
@@ -95,7 +95,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
       .recommendCommands()
       .showHelpOnFail(false)
       .exitProcess(false)
-      .wrap(Math.min(110, process.stdout.columns || 100))
+      .wrap(Math.min(110, (stdout as { columns?: number }).columns || 100))
       .fail((msg, err) => {
         if (err) throw err;
         const cmd = invoked ? `kadd ${invoked.name} --help` : 'kadd --help';

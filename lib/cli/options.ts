@@ -40,14 +40,6 @@ const OS = 'OpenStack (override clouds.yaml and OS_* variables):';
 const K8S = 'Kubernetes:';
 const OUT = 'Output:';
 
-/** The OpenStack options passed to lib/openstack/config resolveCloud() as `cli`, keyed by flag name. */
-export const OPENSTACK_FLAGS = [
-  'os-cloud', 'os-region-name', 'os-interface', 'os-cacert', 'os-cert', 'os-key', 'insecure', 'os-auth-url',
-  'os-auth-type', 'os-username', 'os-password', 'os-user-domain-name', 'os-user-domain-id', 'os-project-name',
-  'os-project-id', 'os-project-domain-name', 'os-project-domain-id', 'os-application-credential-id',
-  'os-application-credential-secret', 'os-application-credential-name',
-] as const;
-
 export const GLOBAL_OPTIONS: Record<string, Opt> = {
   'os-cloud': { type: 'string', describe: 'cloud name in clouds.yaml (env OS_CLOUD)', group: OS },
   'os-region-name': { type: 'string', describe: 'region (env OS_REGION_NAME)', group: OS },
@@ -78,6 +70,9 @@ export const GLOBAL_OPTIONS: Record<string, Opt> = {
   color: { type: 'boolean', describe: 'colour output (--no-color or NO_COLOR to disable)', default: true, group: OUT },
   yes: { type: 'boolean', describe: 'answer yes to confirmations', default: false, group: OUT },
 };
+
+/** The OpenStack options passed to lib/openstack/config resolveCloud() as `cli`: the OS group above. */
+export const OPENSTACK_FLAGS: readonly string[] = Object.keys(GLOBAL_OPTIONS).filter((k) => GLOBAL_OPTIONS[k]!.group === OS);
 
 /** Flags that take a value: needed to find the command word in argv before yargs runs. */
 export const VALUE_FLAGS: ReadonlySet<string> = new Set(

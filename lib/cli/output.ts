@@ -12,6 +12,9 @@ import { dump } from 'js-yaml';
 import type { Io, LogLevel, ProgressLine } from '../io.js';
 import { redactText, redactValue } from '../redact.js';
 import type { OutputFormat } from './options.js';
+import { colorEnabled, isCI } from './term.js';
+
+export { colorEnabled, isCI };
 
 export interface Stream {
   write(s: string): unknown;
@@ -32,17 +35,6 @@ export interface TerminalIoOptions {
   now?: () => number;
   /** override the spinner decision (tests) */
   spinners?: boolean;
-}
-
-export function colorEnabled(env: NodeJS.ProcessEnv, flag: boolean | undefined, isTTY: boolean | undefined): boolean {
-  if (flag === false) return false;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
-  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
-  return !!isTTY;
-}
-
-export function isCI(env: NodeJS.ProcessEnv): boolean {
-  return !!(env.CI && env.CI !== 'false' && env.CI !== '0') || !!env.CONTINUOUS_INTEGRATION || !!env.BUILD_NUMBER || !!env.GITHUB_ACTIONS;
 }
 
 const ansi = (code: number, close: number) => (on: boolean) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[${close}m` : s);

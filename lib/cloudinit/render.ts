@@ -415,8 +415,3 @@ export function etcdImageFor(clusterConfiguration: Record<string, unknown> | nul
   const tag = String(cc.etcd?.local?.imageTag || ETCD_TAG_BY_MINOR[nearest]);
   return `${repo}/etcd:${tag}`;
 }
-
-/** for tests: forget compiled templates */
-export function _resetTemplateCache(): void {
-  envPromise = undefined;
-}

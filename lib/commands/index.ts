@@ -7,7 +7,7 @@
  * To add a command: write lib/commands/<name>.ts exporting `default` as a KaddCommandModule
  * (lib/cli/command.ts), then add ONE line here, e.g.
  *   add: { command: 'add [config]', describe: 'add workers or a master', load: () => import('./add.js') },
- * `command` and `describe` must match the module's own (test/cli/registry.test.ts checks it).
+ * `command` and `describe` must match the module's own (test/cli/options.test.ts checks it).
  */
 import type { KaddCommandModule } from '../cli/command.js';
 

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { load, dump, SCALAR_STYLE } from 'js-yaml';
 import { ConfigError, KaddError } from '../errors.js';
 import { indexYaml } from './yaml-index.js';
+import { pidAlive } from '../journal/journal.js';
 
 /** koris's naming rule, applied to the file name: split on '.', insert "updated" before the last part. */
 export function updatedConfigPath(path: string): string {
@@ -50,14 +51,6 @@ export const nodeFs: AtomicFs = {
 
 const TMP_TAG = '.kadd-tmp-';
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Remove temporary files left by a writer that was killed (its pid is gone). */
 async function removeStaleTemps(fs: AtomicFs, target: string): Promise<void> {

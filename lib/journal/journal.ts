@@ -61,7 +61,9 @@ export interface JournalOptions {
   isAlive?: (pid: number) => boolean;
 }
 
-function defaultIsAlive(pid: number): boolean {
+/** Is process `pid` alive on this host? (EPERM: alive, owned by another user; pid 0 or less: never a holder) */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -109,11 +111,6 @@ async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) =>
   throw new PreflightError(`could not take the lock ${path}: another kadd keeps taking it`, { code: 'E_LOCKED' });
 }
 
-function clean(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (details === undefined) return undefined;
-  return redactValue(details) as Record<string, unknown>;
-}
-
 export class Journal {
   readonly path: string;
   readonly lockFile: string;
@@ -137,7 +134,7 @@ export class Journal {
   static async open(cfgPath: string, opts: JournalOptions = {}): Promise<Journal> {
     const o = { now: opts.now ?? Date.now, pid: opts.pid ?? process.pid, host: opts.host ?? hostname() };
     const lock = lockPath(cfgPath);
-    await acquireLock(lock, { pid: o.pid, host: o.host, at: new Date(o.now()).toISOString() }, opts.isAlive ?? defaultIsAlive);
+    await acquireLock(lock, { pid: o.pid, host: o.host, at: new Date(o.now()).toISOString() }, opts.isAlive ?? pidAlive);
     const path = journalPath(cfgPath);
     try {
       const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_APPEND | fsc.O_WRONLY, 0o600);
@@ -157,6 +154,7 @@ export class Journal {
     return new Date(this.now()).toISOString();
   }
 
+  /** the one place records are serialised: every record is redacted here, whatever it carries */
   private append(rec: JournalRecord): Promise<void> {
     const line = `${redactText(JSON.stringify(redactValue(rec)))}\n`;
     const run = async () => {
@@ -179,20 +177,20 @@ export class Journal {
     if (this.opId) throw new KaddError('E_JOURNAL_OP_OPEN', `journal: operation ${this.opId} is still open`, 1);
     const id = op.id ?? `${new Date(this.now()).toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
     this.opId = id;
-    await this.append({ t: 'begin', v: 1, op: id, command: op.command, args: clean(op.args) ?? {}, pid: this.pid, host: this.host, at: this.at() });
+    await this.append({ t: 'begin', v: 1, op: id, command: op.command, args: op.args ?? {}, pid: this.pid, host: this.host, at: this.at() });
     return id;
   }
 
   /** Before a side effect that creates `name`. */
   async intent(kind: ResourceKind, name: string, details?: Record<string, unknown>): Promise<void> {
     checkKind(kind);
-    await this.append({ t: 'intent', op: this.requireOp(), kind, name, ...(details ? { details: clean(details) } : {}), at: this.at() });
+    await this.append({ t: 'intent', op: this.requireOp(), kind, name, ...(details ? { details } : {}), at: this.at() });
   }
 
   /** After the side effect succeeded (or an existing resource was adopted), with its id. */
   async done(kind: ResourceKind, name: string, id?: string, details?: Record<string, unknown>): Promise<void> {
     checkKind(kind);
-    await this.append({ t: 'done', op: this.requireOp(), kind, name, ...(id ? { id } : {}), ...(details ? { details: clean(details) } : {}), at: this.at() });
+    await this.append({ t: 'done', op: this.requireOp(), kind, name, ...(id ? { id } : {}), ...(details ? { details } : {}), at: this.at() });
   }
 
   /** After the resource was deleted again (rollback, cleanup) or found not to exist. */

@@ -11,7 +11,7 @@ import type { ClusterConfig } from '../config/types.js';
 import type { KNode } from '../kube/types.js';
 import type { Member, OpenStackClient, Pool, Server } from '../openstack/types.js';
 import type { ClusterView } from '../etcd/quorum.js';
-import type { JournalReport } from '../journal/journal.js';
+import { findUnfinished, pidAlive, type JournalReport } from '../journal/journal.js';
 import { hostname } from 'node:os';
 import { KaddError } from '../errors.js';
 import { TAG_CLUSTER, TAG_ROLE, indexOf, type Role } from './naming.js';
@@ -370,15 +370,6 @@ const rethrowUsage = (e: unknown) => {
 function defaultIsRunning(pid: number, host: string): boolean {
   return host === hostname() && pidAlive(pid);
 }
-function pidAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Observe everything in parallel: one list call per kind. */
 export async function gatherStatus(ctx: Context, config: ClusterConfig, opts: GatherOptions): Promise<StatusObserved> {
@@ -399,10 +390,7 @@ export async function gatherStatus(ctx: Context, config: ClusterConfig, opts: Ga
     ? kube.listNodes().catch(rethrowUsage)
     : Promise.resolve({ error: message((kubeR as PromiseRejectedResult).reason) });
   const lbP = os ? gatherLb(os, config.loadbalancer.name) : Promise.resolve(undefined);
-  const journalP = (async () => {
-    const find = opts.findUnfinished ?? (await import('../journal/journal.js')).findUnfinished;
-    return find(config.file).catch((e: unknown) => ({ error: message(e) }));
-  })();
+  const journalP = (opts.findUnfinished ?? findUnfinished)(config.file).catch((e: unknown) => ({ error: message(e) }));
   const etcdP = opts.etcd && kube
     ? (async () => {
         const { openEtcdViaAdder, memberTable } = await import('./master-etcd.js');

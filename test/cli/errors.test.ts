@@ -30,6 +30,11 @@ describe('error mapper', () => {
     assert.match(d.text, /^error: unexpected: cannot read x\nTypeError: cannot read x\n\s+at /);
   });
 
+  it('unknown errors print one line even when the message spans several', () => {
+    const f = formatError(new Error('bad indentation of a mapping entry (3:9)\n\n 2 | password: x\n 3 |   y: z\n-----^'));
+    assert.equal(f.text, 'error: unexpected: bad indentation of a mapping entry (3:9) (run with --debug for the stack trace)\n');
+  });
+
   it('--debug shows the cause chain', () => {
     const e = new KaddError('E_X', 'outer', 1, { cause: new Error('inner') });
     assert.match(formatError(e, { debug: true }).text, /caused by: Error: inner/);

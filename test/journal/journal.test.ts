@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, findUnfinished, journalPath, lockPath, readJournal } from '../../lib/journal/index.js';
+import { Journal, findUnfinished, journalPath, lockPath, pidAlive, readJournal } from '../../lib/journal/index.js';
 import { PreflightError } from '../../lib/errors.js';
 import { clearSecrets, registerSecret } from '../../lib/redact.js';
 
@@ -143,6 +143,19 @@ describe('journal', () => {
     writeFileSync(lockPath(cfg), '');
     const j3 = await Journal.open(cfg, { isAlive: () => true });
     await j3.close();
+    // a lock naming pid 0 (kill(0, 0) would signal our own process group and "succeed") is stale
+    writeFileSync(lockPath(cfg), JSON.stringify({ pid: 0, host: (await import('node:os')).hostname(), at: 'then' }));
+    const j4 = await Journal.open(cfg);
+    await j4.close();
+  });
+
+  it('pidAlive: this process yes, a dead pid or a non-positive pid no', async () => {
+    assert.equal(pidAlive(process.pid), true);
+    assert.equal(pidAlive(0), false);
+    assert.equal(pidAlive(-1), false);
+    const child = spawn(process.execPath, ['-e', '0']);
+    await new Promise((res) => child.on('exit', res));
+    assert.equal(pidAlive(child.pid!), false);
   });
 
   it('refuses misuse', async () => {
