@@ -4,21 +4,15 @@ import { handleLogs, parseLogsArgs } from '../../lib/commands/logs.js';
 import { loadClusterConfig } from '../../lib/config/load.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
 import { UsageError } from '../../lib/errors.js';
-import { loadStartSim, startHarness, type SimHarness } from './add-master-sim.helpers.js';
+import { type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
 
 describe('kadd logs (simulator)', function () {
   this.timeout(60_000);
-  before(async function () {
-    if (!(await loadStartSim())) this.skip();
-  });
+  const sim = masterSimHooks();
   let h: SimHarness | undefined;
   let config: ClusterConfig;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
   async function start() {
-    h = await startHarness({});
+    h = await sim.start({});
     config = (await loadClusterConfig(h.cfgPath)).config;
     h.sim.resetCounters();
     return h;

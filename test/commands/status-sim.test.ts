@@ -3,23 +3,17 @@ import assert from 'node:assert/strict';
 import { handleStatus, formatStatusTable } from '../../lib/commands/status.js';
 import { loadClusterConfig } from '../../lib/config/load.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
-import { loadStartSim, startHarness, type SimHarness } from './add-master-sim.helpers.js';
+import { type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
 
 describe('kadd status (simulator)', function () {
   this.timeout(60_000);
-  before(async function () {
-    if (!(await loadStartSim())) this.skip();
-  });
+  const sim = masterSimHooks();
   let h: SimHarness | undefined;
   let config: ClusterConfig;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
   const noJournal = { findUnfinished: async (p: string) => ({ path: p, operations: [], leftovers: [], skippedLines: 0 }) };
 
   async function start(masters = 1) {
-    h = await startHarness({}, masters);
+    h = await sim.start({}, masters);
     config = (await loadClusterConfig(h.cfgPath)).config;
     // as the cloud-controller-manager does: the seeded Nodes' providerID names their servers
     for (const s of h.sim.openstack.store.servers.values()) if (h.kubeSim.node(s.name)) h.kubeSim.attachServer(s.name, s.id);
