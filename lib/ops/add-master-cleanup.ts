@@ -10,11 +10,11 @@
  */
 import type { Context } from '../context.js';
 import type { KubeApi } from '../kube/types.js';
-import type { OpenStackClient, Server } from '../openstack/types.js';
+import type { OpenStackClient, Port, Server } from '../openstack/types.js';
 import type { LeftoverResource } from '../journal/index.js';
 import type { JournalLike } from './add-workers.js';
 import { deleteVolumeWhenFree, firstIp, waitGone } from './add-workers.js';
-import { exactNamesPattern, portName, volumeName } from './naming.js';
+import { exactNamePattern, portName, volumeName } from './naming.js';
 import { removeServerMembers, type EtcdAccess } from './master-etcd.js';
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -94,14 +94,22 @@ export async function cleanupMasterLeftovers(
     // the server: by recorded id, else by exact name (it must carry this cluster's ownership metadata)
     let servers: Server[] = [];
     const ids = of('server').map((l) => l.id).filter(Boolean) as string[];
-    for (const id of ids) {
-      const s = await os.compute.getServer(id).catch(() => null);
-      if (s) servers.push(s);
+    let port: Port | undefined;
+    try {
+      // a failed lookup is not "gone": this master is left as it is, and said so
+      for (const id of ids) {
+        const s = await os.compute.getServer(id);
+        if (s) servers.push(s);
+      }
+      if (!ids.length) {
+        servers = (await os.compute.listServers({ name: exactNamePattern(name) })).filter((s) => s.metadata?.['kadd-cluster'] === o.cluster);
+      }
+      // a port found by name must carry kadd's tag for this cluster
+      port = (await os.network.listPorts({ name: portName(name) })).find((p) => p.tags?.includes(`kadd-cluster=${o.cluster}`));
+    } catch (e) {
+      left.push(`${name}: not touched, looking up its server or port failed (${e instanceof Error ? e.message : String(e)}); run --cleanup again`);
+      continue;
     }
-    if (!ids.length) {
-      servers = (await os.compute.listServers({ name: exactNamesPattern([name]) })).filter((s) => s.metadata?.['kadd-cluster'] === o.cluster);
-    }
-    const port = (await os.network.listPorts({ name: portName(name) }))[0];
     const ip = servers.map(firstIp).find(Boolean) ?? port?.fixed_ips?.[0]?.ip_address;
     const memberIds = of('etcd-member').map((l) => l.id).filter(Boolean) as string[];
 
@@ -149,9 +157,13 @@ export async function cleanupMasterLeftovers(
     }
     if (serversGone) await undone(of('server'));
     if (servers.length) await removeMembers(); // kubeadm may have added its member before the server went
+    const byName = await os.volume.listVolumes({ name: volumeName(name) }).catch((e: unknown) => {
+      left.push(`volume ${volumeName(name)}: looking it up by name failed (${e instanceof Error ? e.message : String(e)}); run --cleanup again`);
+      return [];
+    });
     const vols = [
       ...(of('volume').map((l) => l.id).filter(Boolean) as string[]),
-      ...(await os.volume.listVolumes({ name: volumeName(name) })).filter((v) => v.metadata?.['kadd-cluster'] === o.cluster).map((v) => v.id),
+      ...byName.filter((v) => v.metadata?.['kadd-cluster'] === o.cluster).map((v) => v.id),
     ];
     let volsGone = true;
     for (const id of [...new Set(vols)]) volsGone = (await step(`deleted volume ${volumeName(name)} (${id})`, () => deleteVolumeWhenFree(os, id, ctx, o.pollIntervalMs))) && volsGone;
