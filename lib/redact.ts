@@ -51,7 +51,12 @@ const PATTERNS: [RegExp, string][] = [
   // 64 hex char certificate keys
   [/(--certificate-key[= ]+)[0-9a-f]{64}/gi, `$1${REDACTED}`],
   [/(certificateKey:\s*)["']?[0-9a-f]{64}["']?/gi, `$1${REDACTED}`],
-  [/("(?:password|secret|token|user_data|X-Auth-Token|X-Subject-Token)"\s*:\s*)"[^"]*"/gi, `$1"${REDACTED}"`],
+  // a JSON "key": "value" in free text (an error body, a console log) whose key isSecretKey() would redact:
+  // *password, *_secret / *-secret, *token (X-Auth-Token, id_token...), user_data (also namespaced), certificate keys
+  [
+    /("(?:[\w:.-]*(?:password|[_-]secret|token)|secret|passphrase|adminpass|admin_pass|private_?key|certificate[-_]?key|(?:[\w.-]+:)?user_?data)"\s*:\s*)"[^"]*"/gi,
+    `$1"${REDACTED}"`,
+  ],
 ];
 
 /** Scrub secrets out of free text. */

@@ -215,7 +215,11 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
           const token: BootstrapToken = { id, secret, expiration };
           return token;
         } catch (e) {
-          if (httpStatusOf(e) === 409 && attempt < 2) continue;
+          const status = httpStatusOf(e);
+          if (status === 409 && attempt < 2) continue;
+          // no answer or a 5xx: the Secret may exist all the same, a live join token nobody would delete
+          // (it has no journal entry yet: the caller never got its id). Best effort; the TTL bounds the rest.
+          if (status === undefined || status >= 500) await api.deleteBootstrapToken(id).catch(() => undefined);
           throw e;
         }
       }

@@ -15,6 +15,7 @@ import { readFile, stat } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { registerSecret } from '../redact.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 export interface KubeCluster {
@@ -252,6 +253,8 @@ export async function loadKubeconfig(opts: LoadKubeconfigOptions): Promise<Loade
     if (!u) throw new ConfigError(`context '${contextName}' refers to user '${userName}', which is not defined in ${fileList}`, { code: 'E_KUBECONFIG' });
     user = u;
   }
+  // the user's static credentials are scrubbed from every message, trace and log from now on
+  for (const k of ['token', 'password', 'client-key-data'] as const) registerSecret(typeof user[k] === 'string' ? user[k] : undefined);
   for (const [k, p] of [
     ['certificate-authority', cluster['certificate-authority']],
     ['client-certificate', user['client-certificate']],
@@ -310,7 +313,10 @@ export async function clientNodeOptions(config: KubeconfigDoc): Promise<{
   const x = config.contexts[0]!;
   let token = u.user.token;
   // client-node reads 'token-file', kubectl 'tokenFile': kadd reads it (trimmed, like client-go)
-  if (!token && u.user.tokenFile) token = (await readFile(u.user.tokenFile, 'utf8')).trim();
+  if (!token && u.user.tokenFile) {
+    token = (await readFile(u.user.tokenFile, 'utf8')).trim();
+    registerSecret(token);
+  }
   const server = c.cluster.server;
   const cluster: Record<string, unknown> = {
     name: c.name,

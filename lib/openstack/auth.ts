@@ -9,10 +9,6 @@ import type { Http } from './http.js';
 import { parseErrorBody } from './http.js';
 import type { CatalogEntry } from './catalog.js';
 
-/**
- * The fields of a resolved cloud (lib/openstack/config.ts ResolvedCloud) the client uses.
- * Declared here structurally so the client does not depend on how the config is resolved.
- */
 /** Auth fields in clouds.yaml spelling (snake_case). */
 export interface SnakeAuth {
   username?: string;

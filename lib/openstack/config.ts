@@ -233,7 +233,10 @@ async function parseConfigFile(p: string, cwd: string, home: string): Promise<Re
   } catch (e) {
     const m = e as { mark?: { line: number; column: number }; reason?: string; message?: string };
     const where = m.mark ? `:${m.mark.line + 1}:${m.mark.column + 1}` : '';
-    throw new ConfigError(`${shown}${where}: cannot parse: ${m.reason ?? m.message ?? String(e)}`, {
+    // V8's JSON.parse message quotes the text around the error (`..."password":hunter2..."`): a secure.json
+    // must not echo its secret, so JSON errors say where, never what. js-yaml's `reason` carries no snippet.
+    const why = p.endsWith('.json') ? jsonErrorWhere(m.message) : (m.reason ?? m.message ?? String(e));
+    throw new ConfigError(`${shown}${where}: cannot parse: ${why}`, {
       code: 'E_CLOUDS_YAML',
       hint: 'fix the syntax error (kadd does not skip a broken file, so it never silently uses another cloud)',
     });
@@ -244,6 +247,12 @@ async function parseConfigFile(p: string, cwd: string, home: string): Promise<Re
     throw new ConfigError(`${shown}: 'clouds' must be a mapping of cloud names`, { code: 'E_CLOUDS_YAML' });
   }
   return data;
+}
+
+/** "invalid JSON (at position N)" from a JSON.parse error, without the quoted text V8 adds. */
+function jsonErrorWhere(message: string | undefined): string {
+  const pos = /at position (\d+)/.exec(message ?? '')?.[1];
+  return pos !== undefined ? `invalid JSON at position ${pos}` : /end of JSON input/i.test(message ?? '') ? 'invalid JSON: unexpected end of input' : 'invalid JSON';
 }
 
 /**

@@ -107,6 +107,18 @@ describe('kube/client: KubeApi on client-node 1.4 (nock)', function () {
     assert.notEqual(names[0], names[1]);
   });
 
+  it('createBootstrapToken: a 5xx on create deletes the Secret it may have made (best effort), then fails', async () => {
+    let name = '';
+    nock(SERVER)
+      .post('/api/v1/namespaces/kube-system/secrets', (b) => ((name = b.metadata.name), true))
+      .reply(503, { kind: 'Status', status: 'Failure', code: 503, message: 'etcdserver: request timed out' })
+      .delete((p) => p === `/api/v1/namespaces/kube-system/secrets/${name}`)
+      .reply(200, {});
+    const e = await rejectsKube(kube.createBootstrapToken({ ttlSeconds: 600, description: 'd' }));
+    assert.equal(e.status, 503);
+    assert.match(name, /^bootstrap-token-[a-z0-9]{6}$/);
+  });
+
   it('extendBootstrapToken: strategic merge patch of data.expiration', async () => {
     nock(SERVER)
       .matchHeader('content-type', 'application/strategic-merge-patch+json')

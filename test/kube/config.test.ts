@@ -1,10 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientNodeOptions, loadKubeconfig, type LoadKubeconfigOptions } from '../../lib/kube/config.js';
 import { ConfigError } from '../../lib/errors.js';
+import { clearSecrets, redactText } from '../../lib/redact.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/kubeconfig');
 const A = path.join(FIX, 'a/config');
@@ -150,6 +151,25 @@ describe('kube/config: handing over to @kubernetes/client-node', () => {
     assert.equal(o.clusters[0]!.caFile, path.join(FIX, 'b/ca.crt'));
     assert.equal(o.clusters[0]!.skipTLSVerify, false);
     assert.equal(o.currentContext, 'ctx-b');
+  });
+
+  it('the user\'s token, password and tokenFile contents are registered as secrets (scrubbed from any message)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kadd-kc-'));
+    try {
+      const f = path.join(dir, 'config');
+      writeFileSync(
+        f,
+        'apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters: [{name: c, cluster: {server: "https://k:6443"}}]\n' +
+          'users: [{name: u, user: {token: static-bearer-token-123, password: basic-auth-pw-456}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n',
+      );
+      await load({ kubeconfig: f });
+      assert.equal(redactText('Authorization: Bearer static-bearer-token-123 / basic-auth-pw-456'), 'Authorization: Bearer <redacted> / <redacted>');
+      await clientNodeOptions((await load({ kubeconfig: B })).config);
+      assert.equal(redactText('got b-file-token-value'), 'got <redacted>');
+    } finally {
+      clearSecrets();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('plain http:// server gets skipTLSVerify (client-node refuses http otherwise)', async () => {

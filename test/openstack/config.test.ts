@@ -180,6 +180,14 @@ describe('openstack/config: clouds.yaml + secure.yaml', () => {
     assert.match(e.message, /^\.\/clouds\.yaml:\d+:\d+: cannot parse/);
   });
 
+  it('a JSON syntax error in secure.json says where, never echoes the text around it (the secret)', async () => {
+    writeFileSync(path.join(cwd, 'clouds.yaml'), dump({ clouds: { dev: { auth: { auth_url: 'https://h/v3', username: 'u', project_id: 'p', user_domain_id: 'd' } } } }));
+    writeFileSync(path.join(cwd, 'secure.json'), '{"clouds":{"dev":{"auth":{"password":hunter2-unquoted-secret}}}}');
+    const e = await rejects(resolve({ OS_CLOUD: 'dev' }));
+    assert.match(e.message, /^\.\/secure\.json: cannot parse: invalid JSON( at position \d+)?$/);
+    assert.ok(!e.message.includes('hunter2'), e.message);
+  });
+
   it('a clouds.yaml cloud named envvars is rejected', async () => {
     writeFileSync(path.join(cwd, 'clouds.yaml'), dump({ clouds: { envvars: {} } }));
     const e = await rejects(resolve({}));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import nock from 'nock';
-import { clearSecrets } from '../../lib/redact.js';
+import { clearSecrets, redactText } from '../../lib/redact.js';
 import { APP_SECRET, KEYSTONE, NOVA, PASSWORD, appCredCloud, client, fixture, keystone, setupNock, traceIo } from './helpers.js';
 
 const USER_DATA = '#cloud-config\nruncmd:\n  - kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:00\n';
@@ -75,5 +75,16 @@ describe('openstack --debug trace redaction', () => {
     const { c } = client(undefined, { io });
     await c.compute.getLimits();
     assert.deepEqual(io.traces, []);
+  });
+});
+
+describe('redactText: JSON keys in free text (error bodies, console logs)', () => {
+  it('redacts every value whose key isSecretKey() would redact, and nothing else', () => {
+    const text =
+      '{"application_credential_secret": "ac-s3cret", "token-secret":"0123456789abcdef", "X-Auth-Token":"gAAAAAB-tok", "password":"pw",' +
+      ' "OS-EXT-SRV-ATTR:user_data":"IyFjbG91ZA==", "certificateKey":"cafe", "name":"node-1", "token-id":"abcdef", "expiration":"2024-01-01T00:00:00Z"}';
+    const out = redactText(text);
+    for (const s of ['ac-s3cret', '0123456789abcdef', 'gAAAAAB-tok', '"pw"', 'IyFjbG91ZA==', 'cafe']) assert.ok(!out.includes(s), `${s} leaks: ${out}`);
+    for (const s of ['"name":"node-1"', '"token-id":"abcdef"', '"expiration":"2024-01-01T00:00:00Z"']) assert.ok(out.includes(s), `${s} lost: ${out}`);
   });
 });
