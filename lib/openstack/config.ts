@@ -53,7 +53,7 @@ export interface ResolvedCloud {
   /** absolute paths of a client certificate and key */
   cert?: string;
   key?: string;
-  /** seconds; undefined = no timeout */
+  /** seconds per request; undefined (or api_timeout: 0) = kadd's default of 60 s: kadd never waits forever on a request */
   apiTimeout?: number;
   /** files read (clouds.yaml, secure.yaml), absolute */
   sources: string[];
