@@ -88,7 +88,8 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     openstack() {
       os ??= (async () => {
         const { resolveCloud } = await import('../openstack/config.js');
-        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd, io });
+        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd });
+        for (const n of cloud.notices ?? []) io.log(n.level, n.message);
         const { createOpenStackClient } = await import('../openstack/client.js');
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps

@@ -8,7 +8,7 @@
 import type { Clock } from '../clock.js';
 import { InterruptedError, KaddError, PreflightError } from '../errors.js';
 import type { Io } from '../io.js';
-import { KubeExecTransport } from '../etcd/kube-transport.js';
+import { KubeExecTransport } from './exec-transport.js';
 import type { KNode, KubeApi } from './types.js';
 
 export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';

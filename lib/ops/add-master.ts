@@ -21,7 +21,7 @@ import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
 import { projectAdd, projectRemove, type ClusterView, type Projection, type Verdict } from '../etcd/quorum.js';
 import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { shellJoin } from '../ssh/quote.js';
+import { shellJoin } from '../shell.js';
 import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
 import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';

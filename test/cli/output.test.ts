@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { load } from 'js-yaml';
+import { dump, load } from 'js-yaml';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TerminalIo, colorEnabled, renderResult } from '../../lib/cli/output.js';
 import { createCliContext } from '../../lib/cli/context.js';
 import { InterruptedError } from '../../lib/errors.js';
@@ -210,5 +213,25 @@ describe('createCliContext', () => {
     assert.equal(ctx.kube(), k);
     await k.catch(() => undefined);
     ctx.dispose();
+  });
+
+  it("openstack() reports the cloud resolver's notices on stderr (lib/openstack does not print)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadd-ctx-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'x');
+      const auth = { auth_url: 'https://s/v3', username: 'u', password: 'pw-abcdef', project_id: 'p', user_domain_id: 'd' };
+      writeFileSync(join(dir, 'clouds.yaml'), dump({ clouds: { solo: { verify: false, cacert: 'ca.pem', auth } } }));
+      const s = streams();
+      const ctx = createCliContext({}, { env: {}, cwd: dir, proc: fakeProc() as never, io: { stdout: s.out, stderr: s.err } });
+      await ctx.openstack();
+      ctx.dispose();
+      assert.equal(s.out.text, '');
+      assert.equal(
+        s.err.text,
+        `using cloud 'solo', the only one in ./clouds.yaml\nwarning: cloud 'solo': TLS verification is off, so cacert ${join(dir, 'ca.pem')} is not used\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

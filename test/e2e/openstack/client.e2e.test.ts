@@ -47,7 +47,7 @@ describe('e2e: kadd OpenStack client against the real services', function () {
   ): Promise<OpenStackClient> {
     const { resolveCloud } = await import('../../../lib/openstack/config.js');
     const { createOpenStackClient } = await import('../../../lib/openstack/client.js');
-    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [], io: quietIo });
+    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [] });
     return createOpenStackClient(cloud, { io: quietIo, ...opts });
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { KubeExecTransport, execArgv } from '../../lib/etcd/kube-transport.js';
+import { KubeExecTransport, execArgv } from '../../lib/kube/exec-transport.js';
 import type { KubeApi } from '../../lib/kube/types.js';
 
 describe('KubeExecTransport', () => {
