@@ -29,7 +29,11 @@ export interface CliContextDeps {
   clock?: Clock;
   io?: Partial<TerminalIoOptions>;
   /** process-like object for signals and the hard exit (tests) */
-  proc?: Pick<NodeJS.Process, 'on' | 'off'> & { exit(code: number): never | void };
+  proc?: {
+    on(event: 'SIGINT', listener: () => void): unknown;
+    off(event: 'SIGINT', listener: () => void): unknown;
+    exit(code: number): never | void;
+  };
 }
 
 /** The `cli` object for resolveCloud(): the --os-* flags as given, keyed by flag name. */

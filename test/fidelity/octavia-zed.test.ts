@@ -132,7 +132,7 @@ describe('fidelity: the simulator\'s Octavia locks and 409s like Zed', function 
         authUrl: `${sim.baseUrl}/identity/v3`, authType: 'password', verify: true,
         auth: { username: 'kadd', password: 'kadd-secret', project_name: 'kadd', user_domain_name: 'Default', project_domain_name: 'Default' },
         regionName: 'RegionOne', interface: 'public',
-      } as never,
+      },
       { io, retries: 0, backoffBaseMs: 1, clock: fastClock },
     );
     const [a, b] = await Promise.all([

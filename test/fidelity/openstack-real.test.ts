@@ -48,7 +48,7 @@ async function client(): Promise<OpenStackClient> {
     {
       authUrl: `${AUTH}/v3`, authType: 'password', verify: true, auth: { username: 'kadd', password: 'x', project_name: 'kadd', user_domain_name: 'Default', project_domain_name: 'Default' },
       regionName: 'RegionOne', interface: 'public',
-    } as never,
+    },
     { io, retries: 0, backoffBaseMs: 1 },
   );
 }
