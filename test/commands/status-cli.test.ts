@@ -1,6 +1,6 @@
 /** `kadd status` / `kadd logs` through main() (argument parsing, streams, exit codes) on the simulator. */
 import assert from 'node:assert/strict';
-import { startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+import { kubeSim, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
 
 describe('kadd status / logs through the CLI (simulator)', function () {
   this.timeout(60_000);
@@ -21,7 +21,7 @@ describe('kadd status / logs through the CLI (simulator)', function () {
     const data = JSON.parse(j.stdout);
     assert.equal(data.healthy, true);
     assert.deepEqual(data.machines.map((m: { role: string; node: string }) => [m.role, m.node]), [['master', 'Ready'], ['node', 'Ready']]);
-    (h.sim.kube as unknown as { cluster: { setNodeReady(n: string, r: boolean): void } }).cluster.setNodeReady(`${h.cluster}-node-1`, false);
+    kubeSim(h.sim).cluster.setNodeReady(`${h.cluster}-node-1`, false);
     const bad = await h.kadd(['status', h.cfgPath]);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /Node NotReady/);
