@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError, OpenStackError } from '../errors.js';
 import type { Io } from '../io.js';
 import { realClock, type Clock } from '../clock.js';
-import { Http, responseError, type HttpResponse } from './http.js';
+import { Http, responseError, type HttpOptions, type HttpResponse } from './http.js';
 import { Authenticator, type CloudAuthInput, type Token } from './auth.js';
 import { catalogRegions, resolveEndpoint, type ServiceName } from './catalog.js';
 import type { CallOptions, HttpMethod, OpenStackClient, Query, RequestCounts, ServiceCaller } from './types.js';
@@ -32,21 +32,13 @@ const MICROVERSION_HEADERS: Partial<Record<ServiceName, Record<string, string>>>
   'block-storage': { 'OpenStack-API-Version': `volume ${VOLUME_MICROVERSION}` },
 };
 
-export interface ClientOptions {
-  io: Io;
-  signal?: AbortSignal;
+/** The retry and timeout knobs are HttpOptions' (documented there, tests use backoffBaseMs: 1). */
+export interface ClientOptions
+  extends Pick<HttpOptions, 'io' | 'signal' | 'retries' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxRetryAfterMs' | 'random'> {
+  /** default: the real clock */
   clock?: Clock;
   /** per request; default: the cloud's api_timeout, else 60 s */
   timeoutMs?: number;
-  /** retries after the first attempt; default 4 */
-  retries?: number;
-  /** backoff base in ms (tests use 1); default 500 */
-  backoffBaseMs?: number;
-  /** backoff cap in ms; default 20000 */
-  backoffMaxMs?: number;
-  /** longest Retry-After honoured, ms; default 120000 */
-  maxRetryAfterMs?: number;
-  random?: () => number;
 }
 
 export function buildUrl(base: string, path: string, query?: Query): string {

@@ -17,24 +17,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import type { CamelAuth } from './auth.js';
 
 export type AuthType = 'password' | 'v3applicationcredential';
 export type Interface = 'public' | 'internal' | 'admin';
 
-export interface ResolvedAuth {
-  username?: string;
-  userId?: string;
-  password?: string;
-  userDomainName?: string;
-  userDomainId?: string;
-  projectName?: string;
-  projectId?: string;
-  projectDomainName?: string;
-  projectDomainId?: string;
-  applicationCredentialId?: string;
-  applicationCredentialName?: string;
-  applicationCredentialSecret?: string;
-}
+/** The credentials of a cloud, in the camelCase spelling the client takes (lib/openstack/auth.ts CamelAuth). */
+export type ResolvedAuth = Omit<CamelAuth, 'domainName' | 'domainId'>;
 
 export interface ResolvedCloud {
   /** cloud name from clouds.yaml, or 'envvars' (or $OS_CLOUD_NAME) for the environment/CLI-only cloud */

@@ -15,7 +15,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
-import { isControlPlane } from '../kube/adder.js';
+import { isControlPlane } from '../kube/labels.js';
 import type { Transport } from '../etcd/types.js';
 import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
 import { projectAdd, projectRemove, type ClusterView, type Projection, type Verdict } from '../etcd/quorum.js';

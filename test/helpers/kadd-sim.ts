@@ -317,6 +317,28 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
  * (token expirations, poll intervals, Retry-After), as a real client shares the apiserver's wall time.
  */
 /**
+ * Mocha hooks for a suite of whole-command runs: start() starts a harness for the current test, and an afterEach
+ * stops it (its simulator and temp dir) however the test ended.
+ *
+ *   const sims = kaddSimHooks();
+ *   it('...', async () => { const h = await sims.start({ nodes: 1 }); ... });
+ */
+export function kaddSimHooks(): { start(o?: KaddSimOptions): Promise<KaddSim> } {
+  let current: KaddSim | undefined;
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  return {
+    async start(o = {}) {
+      await current?.stop(); // a second start in one test replaces the first
+      current = await startKaddSim(o);
+      return current;
+    },
+  };
+}
+
+/**
  * The simulator's Kubernetes half with its test API (nodes(), tokens(), cluster, ...). The sim's contract types it
  * loosely (it is loaded lazily); this is the one place that says what it is.
  */

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dump } from 'js-yaml';
 import { resolveCloud, type ResolvedCloud } from '../../lib/openstack/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { rejectsConfigError as rejects } from '../helpers/assert.js';
 import { clearSecrets, redactText } from '../../lib/redact.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clouds');
@@ -29,17 +29,6 @@ afterEach(() => {
 
 function resolve(env: NodeJS.ProcessEnv, cli: Record<string, string | boolean | undefined> = {}): Promise<ResolvedCloud> {
   return resolveCloud({ cli, env, cwd, home, systemDirs: [] });
-}
-
-async function rejects(p: Promise<unknown>): Promise<ConfigError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    assert.equal(e.exitCode, 2);
-    return e;
-  }
-  assert.fail('expected a ConfigError');
 }
 
 /** Source an openrc file with bash in an empty environment and return what it exports. */
