@@ -42,11 +42,16 @@ const ALLOWED: AllowEntry[] = [
 
 const rulesOf = (v: Violation[]): Rule[] => [...new Set(v.map((x) => x.rule))].sort();
 
-describe('architecture', () => {
+describe('architecture', function () {
+  // the lead's hook runs this file with --no-config (mocha's default timeout is 2 s); a loaded machine needs more
+  this.timeout(60_000);
+
   describe('the tree', () => {
+    let files: FileSet;
     let violations: Violation[];
     before(() => {
-      violations = checkArchitecture(readTree(ROOT, ['lib', 'test', 'scripts', 'bin']));
+      files = readTree(ROOT, ['lib', 'test', 'scripts', 'bin']);
+      violations = checkArchitecture(files);
     });
 
     it('keeps the layering rules (only the allow-listed exceptions)', () => {
@@ -63,11 +68,11 @@ describe('architecture', () => {
     });
 
     it('reads the whole tree (the checker sees lib, the simulator and the tests)', () => {
-      const files = Object.keys(readTree(ROOT, ['lib', 'test', 'scripts', 'bin']));
+      const paths = Object.keys(files);
       for (const f of ['lib/cli/main.ts', 'lib/openstack/client.ts', 'test/sim/index.ts', 'bin/kadd.js']) {
-        assert.ok(files.includes(f), f);
+        assert.ok(paths.includes(f), f);
       }
-      assert.ok(files.length > 150, `only ${files.length} files`);
+      assert.ok(paths.length > 150, `only ${paths.length} files`);
     });
   });
 

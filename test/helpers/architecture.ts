@@ -58,11 +58,16 @@ const REGEX_AFTER_KEYWORD = new Set([
   'return', 'typeof', 'case', 'do', 'else', 'in', 'instanceof', 'new', 'delete', 'void', 'throw', 'yield',
   'await', 'of',
 ]);
-const ID_START = /[A-Za-z_$\u00a0-\uffff]/;
-const ID_PART = /[A-Za-z0-9_$\u00a0-\uffff]/;
-const PUNCT3 = ['>>>=', '...', '===', '!==', '**=', '<<=', '>>=', '>>>', '&&=', '||=', '??='];
-const PUNCT2 = ['=>', '==', '!=', '<=', '>=', '&&', '||', '??', '?.', '++', '--', '+=', '-=', '*=', '/=', '%=',
-  '&=', '|=', '^=', '<<', '>>', '**'];
+const isIdStart = (c: number): boolean =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36 || c >= 0xa0;
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isIdPart = (c: number): boolean => isIdStart(c) || isDigit(c);
+/** Multi-character punctuators by their first character, longest first. */
+const PUNCT_BY_FIRST = new Map<string, string[]>();
+for (const p of ['>>>=', '...', '===', '!==', '**=', '<<=', '>>=', '>>>', '&&=', '||=', '??=', '=>', '==', '!=', '<=',
+  '>=', '&&', '||', '??', '?.', '++', '--', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '^=', '<<', '>>', '**']) {
+  PUNCT_BY_FIRST.set(p[0]!, [...(PUNCT_BY_FIRST.get(p[0]!) ?? []), p].sort((a, b) => b.length - a.length));
+}
 
 /** Tokenize TypeScript/JavaScript source well enough to find imports and calls (not a full parser). */
 export function tokenize(src: string): Token[] {
@@ -92,44 +97,43 @@ export function tokenize(src: string): Token[] {
   /** Scan a template literal's text from i (just after ` or }) to its end or the next `${`. */
   const scanTemplate = (): void => {
     const startLine = line;
-    let text = '';
+    const start = i;
     while (i < n) {
-      const c = src[i];
-      if (c === '\\') {
-        text += src.slice(i, i + 2);
-        if (src[i + 1] === '\n') line++;
+      const c = src.charCodeAt(i);
+      if (c === 92 /* \\ */) {
+        if (src.charCodeAt(i + 1) === 10) line++;
         i += 2;
         continue;
       }
-      if (c === '`') {
+      if (c === 96 /* ` */) {
+        out.push({ kind: 'tpl', value: src.slice(start, i), line: startLine });
         i++;
-        out.push({ kind: 'tpl', value: text, line: startLine });
         return;
       }
-      if (c === '$' && src[i + 1] === '{') {
+      if (c === 36 /* $ */ && src.charCodeAt(i + 1) === 123 /* { */) {
+        out.push({ kind: 'tpl', value: src.slice(start, i), line: startLine });
         i += 2;
         braces.push(true);
-        out.push({ kind: 'tpl', value: text, line: startLine });
         return;
       }
-      if (c === '\n') line++;
-      text += c;
+      if (c === 10) line++;
       i++;
     }
     throw new Error(`unterminated template literal starting on line ${startLine}`);
   };
 
   while (i < n) {
-    const c = src[i];
-    if (c === '\n') {
+    const code = src.charCodeAt(i);
+    if (code === 10) {
       line++;
       i++;
       continue;
     }
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v' || c === '\ufeff') {
+    if (code === 32 || code === 9 || code === 13 || code === 12 || code === 11 || code === 0xfeff) {
       i++;
       continue;
     }
+    const c = src[i]!;
     if (c === '/' && src[i + 1] === '/') {
       while (i < n && src[i] !== '\n') i++;
       continue;
@@ -148,17 +152,21 @@ export function tokenize(src: string): Token[] {
     if (c === '"' || c === "'") {
       const startLine = line;
       let v = '';
-      i++;
+      let from = ++i;
       while (i < n && src[i] !== c) {
         if (src[i] === '\\') {
-          v += src[i + 1];
+          // keep the escaped character itself (enough for module specifiers, which have no escapes)
+          v += src.slice(from, i) + src[i + 1];
+          if (src[i + 1] === '\n') line++;
           i += 2;
+          from = i;
           continue;
         }
         if (src[i] === '\n') throw new Error(`unterminated string on line ${startLine}`);
-        v += src[i++];
+        i++;
       }
       if (i >= n) throw new Error(`unterminated string on line ${startLine}`);
+      v += src.slice(from, i);
       i++;
       out.push({ kind: 'str', value: v, line: startLine });
       continue;
@@ -190,28 +198,28 @@ export function tokenize(src: string): Token[] {
         else if (d === '/' && !inClass) break;
       }
       k++;
-      while (k < n && ID_PART.test(src[k])) k++; // flags
+      while (k < n && isIdPart(src.charCodeAt(k))) k++; // flags
       out.push({ kind: 'regex', value: src.slice(i, k), line: startLine });
       i = k;
       continue;
     }
-    if (ID_START.test(c)) {
+    if (isIdStart(code)) {
       let k = i + 1;
-      while (k < n && ID_PART.test(src[k])) k++;
+      while (k < n && isIdPart(src.charCodeAt(k))) k++;
       out.push({ kind: 'id', value: src.slice(i, k), line });
       i = k;
       continue;
     }
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {
+    if (isDigit(code) || (code === 46 && isDigit(src.charCodeAt(i + 1)))) {
       let k = i + 1;
-      while (k < n && /[0-9A-Za-z_.]/.test(src[k])) k++;
+      while (k < n && (isIdPart(src.charCodeAt(k)) || src.charCodeAt(k) === 46)) k++;
       out.push({ kind: 'num', value: src.slice(i, k), line });
       i = k;
       continue;
     }
     if (c === '{') braces.push(false);
     else if (c === '}') braces.pop();
-    const p = PUNCT3.find((s) => src.startsWith(s, i)) ?? PUNCT2.find((s) => src.startsWith(s, i)) ?? c;
+    const p = PUNCT_BY_FIRST.get(c)?.find((s) => src.startsWith(s, i)) ?? c;
     out.push({ kind: 'punct', value: p, line });
     i += p.length;
   }
@@ -232,9 +240,9 @@ export interface ImportRef {
 const isP = (t: Token | undefined, v: string): boolean => t?.kind === 'punct' && t.value === v;
 const isId = (t: Token | undefined, v: string): boolean => t?.kind === 'id' && t.value === v;
 
-/** Every module specifier the source imports or re-exports. */
-export function scanImports(src: string): ImportRef[] {
-  const toks = tokenize(src);
+/** Every module specifier the source (or its tokens) imports or re-exports. */
+export function scanImports(src: string | Token[]): ImportRef[] {
+  const toks = typeof src === 'string' ? tokenize(src) : src;
   const refs: ImportRef[] = [];
   for (let i = 0; i < toks.length; i++) {
     const t = toks[i];
@@ -323,8 +331,8 @@ export interface PrintCall {
 const IO_PRINTING = new Set(['log', 'progress', 'result', 'confirm']);
 
 /** Calls that talk to the user: io.log/progress/result/confirm (on any `…io`), console.*, process.std*.write. */
-export function scanPrints(src: string): PrintCall[] {
-  const toks = tokenize(src);
+export function scanPrints(src: string | Token[]): PrintCall[] {
+  const toks = typeof src === 'string' ? tokenize(src) : src;
   const found: PrintCall[] = [];
   for (let i = 0; i + 2 < toks.length; i++) {
     const [a, dot, b] = [toks[i], toks[i + 1], toks[i + 2]];
@@ -372,18 +380,27 @@ export interface Edge {
   call: boolean;
 }
 
-export function importGraph(files: FileSet): Map<string, Edge[]> {
-  const g = new Map<string, Edge[]>();
+/** Each source file's tokens, read once. */
+function tokensOf(files: FileSet): Map<string, Token[]> {
+  const m = new Map<string, Token[]>();
   for (const [path, text] of Object.entries(files)) {
+    if (!SOURCE_EXT.test(path)) continue;
+    try {
+      m.set(path, tokenize(text));
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    }
+  }
+  return m;
+}
+
+export function importGraph(files: FileSet, tokens = tokensOf(files)): Map<string, Edge[]> {
+  const g = new Map<string, Edge[]>();
+  for (const path of Object.keys(files)) {
     const edges: Edge[] = [];
-    if (SOURCE_EXT.test(path)) {
-      let refs: ImportRef[];
-      try {
-        refs = scanImports(text);
-      } catch (e) {
-        throw new Error(`${path}: ${(e as Error).message}`);
-      }
-      for (const r of refs) {
+    const toks = tokens.get(path);
+    if (toks) {
+      for (const r of scanImports(toks)) {
         const to = targetPath(path, r.spec, files);
         if (to) edges.push({ to, line: r.line, typeOnly: r.typeOnly, call: r.call });
       }
@@ -511,7 +528,8 @@ function describeDirCycle(g: Map<string, Edge[]>, comp: string[]): string {
 // ------------------------------------------------------------------------------------------- the rules
 
 export function checkArchitecture(files: FileSet): Violation[] {
-  const g = importGraph(files);
+  const tokens = tokensOf(files);
+  const g = importGraph(files, tokens);
   const v: Violation[] = [];
   const paths = [...g.keys()].sort();
 
@@ -536,7 +554,7 @@ export function checkArchitecture(files: FileSet): Violation[] {
         message: `a client must not import lib/ops, lib/commands or lib/cli: ${describePath(p)}`,
       });
     }
-    for (const pr of scanPrints(files[f])) {
+    for (const pr of scanPrints(tokens.get(f) ?? files[f]!)) {
       v.push({
         rule: 'client-prints',
         file: f,
