@@ -413,7 +413,7 @@ function checkTaints(c: Checker, root: Raw): ClusterConfig['nodeTaints'] {
       c.problem(p, `invalid taint value ${describeFound(value)}: ${checkLabelValue(String(value)) ?? 'expected a string'}`);
       return;
     }
-    if (!TAINT_EFFECTS.includes(effect as never)) {
+    if (!(TAINT_EFFECTS as readonly unknown[]).includes(effect)) {
       c.expected(p, `a taint effect ${TAINT_EFFECTS.join(', ')}`, effect);
       return;
     }
@@ -630,8 +630,8 @@ export function parseYamlText(text: string, display: string): unknown {
     return load(text, { filename: display });
   } catch (e) {
     if (e instanceof YAMLException) {
-      const mark = (e as unknown as { mark?: { line: number; column: number } }).mark;
-      const reason = (e as unknown as { reason?: string }).reason ?? e.message.split('\n')[0];
+      const mark = e.mark;
+      const reason = e.reason ?? e.message.split('\n')[0];
       const where = mark ? `:${mark.line + 1}:${mark.column + 1}` : '';
       throw new ConfigError(`${display}${where}: YAML syntax error: ${reason}`, {
         hint: /single document/.test(String(reason))
