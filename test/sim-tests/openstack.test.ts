@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { startApi, until, ids, sleep, type Api } from './openstack-helpers.js';
 import { DEFAULTS } from '../sim/index.js';
 import type { SimServerInfo } from '../sim/contract.js';
+import type { CatalogEntry } from '../../lib/openstack/catalog.js';
+import type { AvailabilityZone, Flavor, Port, Server, ServerAddress, Volume } from '../../lib/openstack/types.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -25,18 +27,18 @@ describe('sim openstack: keystone', function () {
     const r = await auth({ methods: ['password'], password: { user: { name: 'kadd', domain: { name: 'Default' }, password: 'kadd-secret' } } }, { project: { name: 'kadd', domain: { id: 'default' } } });
     assert.equal(r.status, 201);
     assert.ok(r.token);
-    const types = r.body.token.catalog.map((s: any) => s.type).sort();
+    const types = r.body.token.catalog.map((s: CatalogEntry) => s.type).sort();
     assert.deepEqual(types, ['block-storage', 'compute', 'identity', 'image', 'load-balancer', 'network', 'volumev3']);
-    const compute = r.body.token.catalog.find((s: any) => s.type === 'compute');
-    assert.deepEqual([...new Set(compute.endpoints.map((e: any) => e.region))].sort(), ['RegionOne', 'RegionTwo']);
-    assert.deepEqual([...new Set(compute.endpoints.map((e: any) => e.interface))].sort(), ['admin', 'internal', 'public']);
-    const vol = r.body.token.catalog.find((s: any) => s.type === 'volumev3').endpoints[0].url as string;
+    const compute: CatalogEntry = r.body.token.catalog.find((s: CatalogEntry) => s.type === 'compute');
+    assert.deepEqual([...new Set(compute.endpoints.map((e) => e.region))].sort(), ['RegionOne', 'RegionTwo']);
+    assert.deepEqual([...new Set(compute.endpoints.map((e) => e.interface))].sort(), ['admin', 'internal', 'public']);
+    const vol = r.body.token.catalog.find((s: CatalogEntry) => s.type === 'volumev3').endpoints[0].url as string;
     assert.ok(vol.endsWith(`/volume/v3/${api.sim.projectId}`));
     const userId = r.body.token.user.id;
     const byId = await auth({ methods: ['password'], password: { user: { id: userId, password: 'kadd-secret' } } }, { project: { id: api.sim.projectId } });
     assert.equal(byId.status, 201);
     // RegionTwo endpoints work too
-    const r2 = compute.endpoints.find((e: any) => e.region === 'RegionTwo' && e.interface === 'public').url;
+    const r2 = compute.endpoints.find((e) => e.region === 'RegionTwo' && e.interface === 'public')!.url;
     const fl = await fetch(`${r2}/flavors`, { headers: { 'x-auth-token': r.token! } });
     assert.equal(fl.status, 200);
     await fl.text();
@@ -54,8 +56,7 @@ describe('sim openstack: keystone', function () {
   });
 
   it('application credentials: seeded one works, new ones can be created over the API, wrong secret is 401', async () => {
-    const st = api.sim.state() as any;
-    const ac = st.openstack.identity.applicationCredentials.find((a: any) => a.name === DEFAULTS.appCredName);
+    const ac = [...api.sim.openstack.store.appCreds.values()].find((a) => a.name === DEFAULTS.appCredName)!;
     const r = await auth({ methods: ['application_credential'], application_credential: { id: ac.id, secret: DEFAULTS.appCredSecret } });
     assert.equal(r.status, 201);
     assert.equal(r.body.token.application_credential.name, DEFAULTS.appCredName);
@@ -136,7 +137,7 @@ describe('sim openstack: nova', function () {
     assert.equal(s0.status, 'BUILD');
     const s = await until(async () => { const v = await serverStatus(api, r.body.server.id); return v.status === 'ACTIVE' && v; });
     assert.equal(s['OS-EXT-STS:vm_state'], 'active');
-    assert.ok(Object.values(s.addresses as Record<string, any[]>)[0]![0].addr.startsWith('10.0.'));
+    assert.ok(Object.values(s.addresses as Record<string, ServerAddress[]>)[0]![0]!.addr.startsWith('10.0.'));
     assert.equal(events.length, 1);
     assert.equal(events[0]!.userData, '#cloud-config\nruncmd: [kubeadm join]\n');
     assert.equal(events[0]!.metadata.role, 'node');
@@ -185,7 +186,7 @@ describe('sim openstack: nova', function () {
     }
     assert.equal((await create({ name: 'ok', tags: ['a', 'b'] }, { 'OpenStack-API-Version': 'compute 2.52' })).status, 202);
     assert.equal((await create({ name: 'ok2' }, { 'OpenStack-API-Version': 'compute 2.999' })).status, 406);
-    assert.equal(api.sim.state().openstack && (api.sim.state() as any).openstack.servers.filter((s: any) => s.name === 'v').length, 0, 'no server on refusal');
+    assert.equal([...api.sim.openstack.store.servers.values()].filter((s) => s.name === 'v').length, 0, 'no server on refusal');
   });
 
   it('ports: a bound port is refused (409); a pre-created port is kept and unbound on delete', async () => {
@@ -256,7 +257,7 @@ describe('sim openstack: nova', function () {
     const mv = { 'OpenStack-API-Version': 'compute 2.52' };
     for (let i = 1; i <= 7; i++) assert.equal((await create({ name: `c-node-${i}`, tags: i % 2 ? ['odd', 'k'] : ['k'] }, mv)).status, 202);
     await create({ name: 'other' });
-    const names = async (q: string) => (await api.call('GET', `/compute/v2.1/servers/detail?${q}`, undefined, mv)).body.servers.map((s: any) => s.name);
+    const names = async (q: string) => (await api.call('GET', `/compute/v2.1/servers/detail?${q}`, undefined, mv)).body.servers.map((s: Server) => s.name);
     assert.equal((await names('name=^c-node-')).length, 7);
     assert.deepEqual(await names('name=node-1$'), ['c-node-1']);
     assert.equal((await names('tags=odd,k')).length, 4);
@@ -266,7 +267,7 @@ describe('sim openstack: nova', function () {
     let url = '/compute/v2.1/servers?limit=3&name=c-node';
     for (let pages = 0; pages < 10; pages++) {
       const r = await api.call('GET', url);
-      seen.push(...r.body.servers.map((s: any) => s.name));
+      seen.push(...r.body.servers.map((s: Server) => s.name));
       const next = r.body.servers_links?.[0]?.href as string | undefined;
       if (!next) break;
       url = next.slice(api.sim.baseUrl.length);
@@ -283,7 +284,7 @@ describe('sim openstack: nova', function () {
     await api.call('DELETE', `/compute/v2.1/servers/${r.body.server.id}`);
     await until(async () => (await api.call('GET', `/compute/v2.1/servers/${r.body.server.id}`)).status === 404);
     const list = (await api.call('GET', `/compute/v2.1/servers/detail?changes-since=${encodeURIComponent(t0)}`)).body.servers;
-    assert.equal(list.find((s: any) => s.id === r.body.server.id)?.status, 'DELETED');
+    assert.equal(list.find((s: Server) => s.id === r.body.server.id)?.status, 'DELETED');
   });
 
   it('console output grows with the boot, honours length, includes appended kubeadm text; 404 shape', async () => {
@@ -307,8 +308,8 @@ describe('sim openstack: nova', function () {
 
   it('serves flavors, keypairs, availability zones', async () => {
     const f = (await api.call('GET', '/compute/v2.1/flavors/detail')).body.flavors;
-    assert.ok(f.find((x: any) => x.name === 'm1.small' && x.vcpus === 1 && x.ram === 2048));
-    assert.deepEqual((await api.call('GET', '/compute/v2.1/os-availability-zone')).body.availabilityZoneInfo.map((z: any) => z.zoneName), ['nova', 'az2']);
+    assert.ok(f.find((x: Flavor) => x.name === 'm1.small' && x.vcpus === 1 && x.ram === 2048));
+    assert.deepEqual((await api.call('GET', '/compute/v2.1/os-availability-zone')).body.availabilityZoneInfo.map((z: AvailabilityZone) => z.zoneName), ['nova', 'az2']);
     assert.equal((await api.call('GET', '/compute/v2.1/os-keypairs/kadd')).body.keypair.name, 'kadd');
     const kp = await api.call('POST', '/compute/v2.1/os-keypairs', { keypair: { name: 'k2', public_key: DEFAULTS.publicKey } }, { 'OpenStack-API-Version': 'compute 2.10' });
     assert.equal(kp.status, 201);
@@ -344,7 +345,7 @@ describe('sim openstack: cinder, neutron, glance', function () {
     assert.equal(many.status, 413);
     assert.equal(many.body.overLimit.message, "Maximum number of volumes allowed (3) exceeded for quota 'volumes'.");
     const list = (await api.call('GET', `${V}/detail?metadata=${encodeURIComponent('{"a":"b"}')}`)).body.volumes;
-    assert.deepEqual(list.map((v: any) => v.name), ['good']);
+    assert.deepEqual(list.map((v: Volume) => v.name), ['good']);
     const page = await api.call('GET', `${V}/detail?limit=1`);
     assert.equal(page.body.volumes.length, 1);
     assert.ok(page.body.volumes_links[0].href.includes('marker='));
@@ -363,10 +364,10 @@ describe('sim openstack: cinder, neutron, glance', function () {
     const b = (await api.call('POST', P, { port: { network_id: x.net, name: 'pb' } })).body.port;
     assert.notEqual(a.fixed_ips[0].ip_address, b.fixed_ips[0].ip_address);
     assert.equal(a.fixed_ips[0].subnet_id, x.subnet);
-    assert.deepEqual((await api.call('GET', `${P}?name=pa`)).body.ports.map((p: any) => p.id), [a.id]);
-    assert.deepEqual((await api.call('GET', `${P}?device_id=dev-1`)).body.ports.map((p: any) => p.id), [a.id]);
+    assert.deepEqual((await api.call('GET', `${P}?name=pa`)).body.ports.map((p: Port) => p.id), [a.id]);
+    assert.deepEqual((await api.call('GET', `${P}?device_id=dev-1`)).body.ports.map((p: Port) => p.id), [a.id]);
     assert.equal((await api.call('PUT', `${P}/${b.id}/tags/kadd`)).status, 201);
-    assert.deepEqual((await api.call('GET', `${P}?tags=kadd`)).body.ports.map((p: any) => p.id), [b.id]);
+    assert.deepEqual((await api.call('GET', `${P}?tags=kadd`)).body.ports.map((p: Port) => p.id), [b.id]);
     const fixed = await api.call('POST', P, { port: { network_id: x.net, fixed_ips: [{ ip_address: a.fixed_ips[0].ip_address }] } });
     assert.equal(fixed.status, 409);
     assert.equal(fixed.body.NeutronError.type, 'IpAddressAlreadyAllocated');
@@ -406,7 +407,7 @@ describe('sim openstack: octavia and the seeded cluster', function () {
   afterEach(async () => api.sim.stop());
 
   it('seeds servers, volumes, network, LB, listener and pool with the masters', async () => {
-    const names = (await api.call('GET', '/compute/v2.1/servers/detail')).body.servers.map((s: any) => s.name).sort();
+    const names = (await api.call('GET', '/compute/v2.1/servers/detail')).body.servers.map((s: Server) => s.name).sort();
     assert.deepEqual(names, ['c1-master-1', 'c1-master-2', 'c1-master-3', 'c1-node-1', 'c1-node-2']);
     const lb = (await api.call('GET', '/load-balancer/v2/lbaas/loadbalancers?name=c1-lb')).body.loadbalancers[0];
     assert.equal(lb.provisioning_status, 'ACTIVE');
