@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startApi, until, ids, type Api } from './openstack-helpers.js';
 import type { Scenario } from '../sim/contract.js';
 import { loadScenario, ScenarioError } from '../sim/scenario.js';
+import type { ServerGroup } from '../../lib/openstack/types.js';
 
 const mv = (v: string) => ({ 'OpenStack-API-Version': `compute ${v}` });
 const SG = '/compute/v2.1/os-server-groups';
@@ -43,7 +44,7 @@ describe('sim openstack: nova server groups', function () {
     assert.deepEqual(Object.keys(g), ['id', 'name', 'policy', 'rules', 'members', 'project_id', 'user_id']);
     assert.deepEqual(g.policy, 'anti-affinity');
     const l64 = (await a.call('GET', SG, undefined, mv('2.67'))).body.server_groups;
-    assert.deepEqual(l64.map((x: any) => [x.name, x.policy, x.rules]), [['k8s-nodes', 'anti-affinity', { max_server_per_host: 2 }]]);
+    assert.deepEqual(l64.map((x: ServerGroup) => [x.name, x.policy, x.rules]), [['k8s-nodes', 'anti-affinity', { max_server_per_host: 2 }]]);
     const l13 = (await a.call('GET', SG, undefined, mv('2.13'))).body.server_groups[0];
     assert.deepEqual(Object.keys(l13), ['id', 'name', 'policies', 'members', 'metadata', 'project_id', 'user_id']);
     assert.deepEqual(l13.policies, ['anti-affinity']);
@@ -56,7 +57,7 @@ describe('sim openstack: nova server groups', function () {
     // limit / offset, no links (Nova's common.limited)
     const p2 = (await a.call('GET', `${SG}?offset=1&limit=1`, undefined, mv('2.67'))).body;
     assert.deepEqual(Object.keys(p2), ['server_groups']);
-    assert.deepEqual(p2.server_groups.map((x: any) => x.name), ['old']);
+    assert.deepEqual(p2.server_groups.map((x: ServerGroup) => x.name), ['old']);
     assert.equal((await a.call('GET', `${SG}?offset=9`, undefined, mv('2.67'))).body.server_groups.length, 0);
     // another project does not see them
     const t = await fetch(`${a.sim.baseUrl}/identity/v3/auth/tokens`, {
