@@ -36,7 +36,7 @@ function kubeletArgs(j: JoinCfg): Record<string, string> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function rejects(p: Promise<unknown>, cls: new (...args: any[]) => KaddError, re: RegExp): Promise<KaddError> {
+async function rejects(p: Promise<unknown>, cls: new (...args: never[]) => KaddError, re: RegExp): Promise<KaddError> {
   try {
     await p;
   } catch (e) {
