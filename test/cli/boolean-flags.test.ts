@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { checkBooleanValues } from '../../lib/cli/flags.js';
-import { FAST_FLAGS, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+import { FAST_FLAGS, startKaddSim, type KaddSim, type RunResult } from '../helpers/kadd-sim.js';
 
 const info = { booleans: ['dry-run', 'wait', 'quiet', 'q'], aliases: { quiet: ['q'], q: ['quiet'], 'dry-run': ['dryRun'] } };
 
@@ -54,7 +54,7 @@ describe('kadd add --dry-run=<word> (child process on the simulator)', function 
     h = await startKaddSim();
     for (const bad of ['--dry-run=bogus', '--wait=nope', '--dry-run=none']) {
       h.sim.resetCounters();
-      const r = await h.spawnKadd(['add', ...FAST_FLAGS, bad, h.cfgPath]).done;
+      const r: RunResult = await h.spawnKadd(['add', ...FAST_FLAGS, bad, h.cfgPath]).done;
       assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
       assert.match(r.stderr, /^error: .*(takes no value|on\/off flag).*\nhint: .+\n$/, bad);
       assert.deepEqual(h.counters(), {}, `${bad}: no request reached the simulator`);
