@@ -99,7 +99,8 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { createOpenStackClient } = await import('../openstack/client.js');
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
-        return createOpenStackClient(cloud, { io, clock });
+        const timeoutS = opts['request-timeout'];
+        return createOpenStackClient(cloud, { io, clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
       })();
       return os;
     },
@@ -108,7 +109,9 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { loadKubeconfig } = await import('../kube/config.js');
         const loaded = await loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, env, cwd });
         const { createKubeApi } = await import('../kube/client.js');
-        return createKubeApi(loaded, { io, clock });
+        // Ctrl-C aborts the reads in flight at once; every request has its deadlines (lib/kube/client.ts)
+        const timeoutS = opts['request-timeout'];
+        return createKubeApi(loaded, { io, clock, signal: controller.signal, ...(timeoutS ? { requestTimeoutMs: timeoutS * 1000 } : {}) });
       })();
       return kube;
     },

@@ -17,6 +17,7 @@ import { COMPLETION_DESCRIBE, USAGE, renderTopHelp } from './help.js';
 import type { KaddCommandModule } from './command.js';
 import type { Clock } from '../clock.js';
 import { setContextDefaults } from './defaults.js';
+import { changesSent, resetChanges } from '../effects.js';
 import { colorEnabled } from './term.js';
 import { applyBooleanOverride, booleanFollowedByWord, checkBooleanValues, type BooleanFlagInfo } from './flags.js';
 
@@ -77,6 +78,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     stdout.write(renderTopHelp(commands, Math.min(110, (stdout as { columns?: number }).columns || 100)));
     return 0;
   }
+  resetChanges();
   const restoreDefaults = setContextDefaults({
     ...(deps.env ? { env: deps.env } : {}),
     ...(deps.cwd ? { cwd: deps.cwd } : {}),
@@ -147,7 +149,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     await y.parseAsync();
     return exitCode;
   } catch (e) {
-    const f = formatError(e, { debug, color });
+    const f = formatError(e, { debug, color, nothingChanged: changesSent().count === 0 });
     stderr.write(f.text);
     return f.exitCode;
   } finally {

@@ -116,6 +116,56 @@ describe('TerminalIo', () => {
     assert.ok(s.err.text.length < 2000, `${s.err.text.length} bytes`);
   });
 
+  it('heartbeat: a line unchanged for the period is repeated as "still ..." with its budget (plain mode)', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, heartbeatMs: 60_000 });
+    const a = io.progress('demo-node-7', 'waiting for the Node to join', { budgetMs: 20 * 60_000 });
+    io.progress('demo-node-8', 'server BUILD');
+    t += 30_000;
+    io.tick();
+    assert.doesNotMatch(s.err.text, /still/, 'nothing before the period');
+    t += 5 * 60_000 - 30_000;
+    io.tick();
+    assert.match(s.err.text, /demo-node-7: still waiting for the Node to join \(5m of 20m\)\n/);
+    assert.match(s.err.text, /demo-node-8: still server BUILD \(for 5m\)\n/);
+    const before = s.err.text.length;
+    t += 10_000;
+    io.tick();
+    assert.equal(s.err.text.length, before, 'at most once per period');
+    a.succeed('Ready');
+    io.stop();
+  });
+
+  it('heartbeat with -q: one summary line at a low rate, nothing else', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, verbosity: -1, quietHeartbeatMs: 300_000 });
+    io.progress('n1', 'waiting for the Node to join').succeed('Ready');
+    io.progress('n2', 'waiting for the Node to join', { budgetMs: 1_200_000 });
+    t += 60_000;
+    io.tick();
+    assert.equal(s.err.text, '');
+    t += 240_000;
+    io.tick();
+    assert.equal(s.err.text, '03:09:05Z still working (5m): 1/2 done; n2: waiting for the Node to join (5m of 20m)\n');
+    io.stop();
+  });
+
+  it('spinner board: "k/n done" and the elapsed time', async () => {
+    const s = streams(true);
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, color: false, now: () => t });
+    const a = io.progress('n1', 'booting');
+    io.progress('n2', 'booting');
+    await io.settle();
+    a.succeed('Ready');
+    t += 75_000;
+    io.tick();
+    io.stop();
+    assert.match(s.err.text, /1\/2 done, 1m15s\n.*n2: booting/);
+  });
+
   it('spinner board on a TTY: ora loaded lazily, finished lines persisted', async () => {
     const s = streams(true);
     const io = new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, color: false });
