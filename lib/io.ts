@@ -1,8 +1,8 @@
 /**
  * The Io interface: the only way code below lib/commands talks to the user.
  * Results go to stdout (result), progress and logs to stderr.
- * Implementations: lib/cli/output.ts (terminal: ora on a TTY, plain timestamped lines otherwise)
- * and test/helpers/io.ts (captures everything for assertions).
+ * Implementations: lib/cli/output.ts (terminal: ora on a TTY, plain timestamped lines otherwise), nullIo below,
+ * and the capturing Io of test/commands/add-master-sim.helpers.ts (lines and results kept for assertions).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

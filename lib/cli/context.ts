@@ -32,7 +32,11 @@ export interface CliContextDeps {
   /** what the first Ctrl-C says the command does, after "interrupted: " (default "stopping and cleaning up") */
   onInterrupt?: string;
   /** process-like object for signals and the hard exit (tests) */
-  proc?: Pick<NodeJS.Process, 'on' | 'off'> & { exit(code: number): never | void };
+  proc?: {
+    on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+    off(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+    exit(code: number): never | void;
+  };
 }
 
 /** The `cli` object for resolveCloud(): the --os-* flags as given, keyed by flag name. */
@@ -95,7 +99,8 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     openstack() {
       os ??= (async () => {
         const { resolveCloud } = await import('../openstack/config.js');
-        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd, io });
+        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd });
+        for (const n of cloud.notices ?? []) io.log(n.level, n.message);
         const { createOpenStackClient } = await import('../openstack/client.js');
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps

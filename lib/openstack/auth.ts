@@ -29,7 +29,9 @@ export interface SnakeAuth {
 
 /** The same in lib/openstack/config.ts ResolvedAuth spelling (camelCase); either (or both) may be given. */
 export interface CamelAuth {
+  username?: string;
   userId?: string;
+  password?: string;
   userDomainName?: string;
   userDomainId?: string;
   projectName?: string;

@@ -22,9 +22,7 @@ import type { Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { redactText, redactValue } from '../redact.js';
 import { noteChange } from '../effects.js';
-import type { RequestCounts } from './types.js';
-
-export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST' | 'PATCH';
+import type { HttpMethod, RequestCounts } from './types.js';
 
 export interface HttpRequest {
   /** service type used for counting and messages: identity, compute, network, block-storage, image, load-balancer */

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { load } from 'js-yaml';
+import { dump, load } from 'js-yaml';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TerminalIo, colorEnabled, renderResult } from '../../lib/cli/output.js';
 import { createCliContext } from '../../lib/cli/context.js';
 import { InterruptedError } from '../../lib/errors.js';
+import { fake } from '../helpers/fake.js';
 import { clearSecrets, registerSecret } from '../../lib/redact.js';
 
 function streams(tty = false) {
@@ -196,8 +200,8 @@ describe('TerminalIo', () => {
 
   it('confirm: --yes answers yes, no TTY gives the default', async () => {
     const s = streams();
-    const stdin = Object.assign(process.stdin, {}) as NodeJS.ReadStream;
-    const notTty = { ...stdin, isTTY: false } as unknown as NodeJS.ReadStream;
+    // not a TTY: confirm answers the default without reading (any read would throw: the fake has no stubs)
+    const notTty = fake<NodeJS.ReadableStream & { isTTY?: boolean }>({ isTTY: false }, 'stdin');
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, yes: true }).confirm('go?', false), true);
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin: notTty }).confirm('go?', false), false);
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin: notTty }).confirm('go?', true), true);
@@ -250,7 +254,7 @@ describe('createCliContext', () => {
   it('first Ctrl-C aborts the signal, the second exits 130', () => {
     const proc = fakeProc();
     const s = streams();
-    const ctx = createCliContext({ format: 'table' }, { env: {}, proc: proc as never, io: { stdout: s.out, stderr: s.err } });
+    const ctx = createCliContext({ format: 'table' }, { env: {}, proc, io: { stdout: s.out, stderr: s.err } });
     assert.equal(ctx.signal.aborted, false);
     proc.handlers.get('SIGINT')!();
     assert.equal(ctx.signal.aborted, true);
@@ -280,7 +284,7 @@ describe('createCliContext', () => {
 
   it('maps -q/-v to verbosity and registers CLI secrets for redaction', () => {
     const s = streams();
-    const ctx = createCliContext({ quiet: true, 'os-password': 'cli-password-1' }, { env: {}, proc: fakeProc() as never, io: { stdout: s.out, stderr: s.err } });
+    const ctx = createCliContext({ quiet: true, 'os-password': 'cli-password-1' }, { env: {}, proc: fakeProc(), io: { stdout: s.out, stderr: s.err } });
     assert.equal(ctx.io.verbosity, -1);
     ctx.io.log('warn', 'using cli-password-1');
     assert.equal(s.err.text, 'warning: using <redacted>\n');
@@ -289,7 +293,7 @@ describe('createCliContext', () => {
   });
 
   it('openstack() and kube() load their modules lazily, once', async () => {
-    const ctx = createCliContext({}, { env: {}, proc: fakeProc() as never });
+    const ctx = createCliContext({}, { env: {}, proc: fakeProc() });
     const a = ctx.openstack();
     assert.equal(ctx.openstack(), a, 'memoised');
     await a.catch(() => undefined); // may fail while lib/openstack is being written; must not be sync
@@ -297,5 +301,25 @@ describe('createCliContext', () => {
     assert.equal(ctx.kube(), k);
     await k.catch(() => undefined);
     ctx.dispose();
+  });
+
+  it("openstack() reports the cloud resolver's notices on stderr (lib/openstack does not print)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadd-ctx-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'x');
+      const auth = { auth_url: 'https://s/v3', username: 'u', password: 'pw-abcdef', project_id: 'p', user_domain_id: 'd' };
+      writeFileSync(join(dir, 'clouds.yaml'), dump({ clouds: { solo: { verify: false, cacert: 'ca.pem', auth } } }));
+      const s = streams();
+      const ctx = createCliContext({}, { env: {}, cwd: dir, proc: fakeProc(), io: { stdout: s.out, stderr: s.err } });
+      await ctx.openstack();
+      ctx.dispose();
+      assert.equal(s.out.text, '');
+      assert.equal(
+        s.err.text,
+        `using cloud 'solo', the only one in ./clouds.yaml\nwarning: cloud 'solo': TLS verification is off, so cacert ${join(dir, 'ca.pem')} is not used\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -69,7 +69,7 @@ function leaked(h: KaddSim, keep: string[]) {
   const own = (n: string) => /^demo-node-\d+/.test(n) && !keep.some((k) => n.startsWith(k));
   return {
     servers: h.servers().filter((s) => own(s.name)).map((s) => s.name),
-    volumes: h.volumes().filter((v) => own(v.name) && v.status !== 'deleting').map((v) => v.name),
+    volumes: h.volumes().filter((v) => own(v.name ?? '') && v.status !== 'deleting').map((v) => v.name),
     ports: h.ports().filter((p) => own(p.name)).map((p) => p.name),
     tokens: h.bootstrapTokens().length,
   };

@@ -17,7 +17,11 @@ describe('kadd logs (simulator)', function () {
     h.sim.resetCounters();
     return h;
   }
-  const serverOf = (h: SimHarness, name: string) => [...h.sim.openstack.store.servers.values()].find((s: any) => s.name === name) as any;
+  const serverOf = (h: SimHarness, name: string) => {
+    const s = [...h.sim.openstack.store.servers.values()].find((x) => x.name === name);
+    if (!s) throw new Error(`no server ${name} in the simulator`);
+    return s;
+  };
   const computeCalls = (h: SimHarness) => (h.sim.counters().byService as Record<string, number>).compute ?? 0;
 
   it('prints the console to stdout with the join secret redacted, then the diagnosis on stderr; exit 0', async () => {
