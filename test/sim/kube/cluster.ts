@@ -811,6 +811,30 @@ export class KubeCluster {
     if (dep) this.updateDeploymentStatus(dep);
   }
 
+  /**
+   * DELETE namespace: Terminating (deletionTimestamp, phase Terminating) while the namespace controller deletes
+   * what is in it (pods gracefully); the namespace goes once no pod is left.
+   */
+  terminateNamespace(nsObj: Obj): Obj {
+    const ns = nsObj.metadata.name;
+    if (!nsObj.metadata.deletionTimestamp) {
+      nsObj.metadata.deletionTimestamp = k8sTime(this.now());
+      nsObj.status = { phase: 'Terminating' };
+      this.touch(nsObj);
+      for (const plural of ['deployments', 'replicasets', 'daemonsets', 'poddisruptionbudgets', 'configmaps', 'secrets', 'persistentvolumeclaims', 'leases']) {
+        for (const o of this.list(plural, ns)) this.remove(plural, ns, o.metadata.name);
+      }
+      for (const p of this.list('pods', ns)) this.deletePod(p);
+    }
+    const finish = () => {
+      if (!this.get('namespaces', undefined, ns)) return;
+      if (this.list('pods', ns).length) return this.later(1000, finish);
+      this.remove('namespaces', undefined, ns);
+    };
+    this.later(200, finish);
+    return nsObj;
+  }
+
   /** the DaemonSet controller's status: one pod per node it wants */
   updateDaemonSetStatus(ds: Obj): void {
     const pods = this.list('pods', ds.metadata.namespace).filter((p) => !p.metadata.deletionTimestamp && (p.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === ds.metadata.uid));
