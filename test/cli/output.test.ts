@@ -208,6 +208,22 @@ describe('TerminalIo', () => {
   });
 });
 
+describe('TerminalIo.confirm on a terminal', () => {
+  it('shows the choice once, whether or not the question carries it', async () => {
+    const { PassThrough } = await import('node:stream');
+    for (const q of ['resume it? [y/N]', 'resume it?']) {
+      const s = streams();
+      const stdin = Object.assign(new PassThrough(), { isTTY: true }) as unknown as NodeJS.ReadStream;
+      const io = new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin });
+      const answer = io.confirm(q, false);
+      setTimeout(() => stdin.write('y\n'), 20);
+      assert.equal(await answer, true);
+      assert.equal(s.err.text.match(/\[y\/N\]/g)?.length, 1, s.err.text);
+      assert.match(s.err.text, /^resume it\? \[y\/N\] /);
+    }
+  });
+});
+
 function wire(s: ReturnType<typeof streams>) {
   return { stdout: s.out, stderr: s.err };
 }
