@@ -8,6 +8,7 @@ import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { KaddError } from '../errors.js';
 import type { Io } from '../io.js';
 import { redactText } from '../redact.js';
+import { noteChange } from '../effects.js';
 import {
   algorithmsForKeyType,
   hostKeyName,
@@ -230,6 +231,8 @@ export class SshRunner {
     const line = Array.isArray(cmd) ? shellJoin(cmd, opts.env) : cmd.shell;
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const first = Array.isArray(cmd) ? cmd[0] : 'command';
+    // a remote command may change anything (etcdctl member add/remove)
+    noteChange(`ssh: ${first ?? 'command'} on ${this.describe}`);
     return new Promise((resolve, reject) => {
       this.target!.exec(line, (err, stream) => {
         if (err) return reject(new SshError('E_SSH_EXEC', `cannot start ${first} on ${this.describe}: ${err.message}`));

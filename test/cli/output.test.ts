@@ -98,6 +98,78 @@ describe('TerminalIo', () => {
     assert.equal(new TerminalIo({ ...wire(streams(false)), env: {} }).spinners, false);
   });
 
+  it('no spinner on a TTY with 0 columns (script -qfc, ssh -tt): plain lines instead', () => {
+    const s = streams(true);
+    s.err.columns = 0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => T0 });
+    assert.equal(io.spinners, false);
+    io.progress('n', 'booting').succeed('Ready');
+    assert.equal(s.err.text, '03:04:05Z n: booting\n03:04:05Z n: ok: Ready\n');
+  });
+
+  it('a terminal resized to 0 columns mid-run drops the spinner for plain lines (ora would loop forever)', async () => {
+    const s = streams(true);
+    const io = new TerminalIo({ ...wire(s), env: {}, color: false, now: () => T0 });
+    const p = io.progress('n', 'booting');
+    await io.settle();
+    s.err.columns = 0;
+    p.update('joining');
+    p.succeed('Ready');
+    io.stop();
+    assert.match(s.err.text, /03:04:05Z n: joining\n03:04:05Z n: ok: Ready\n$/);
+    assert.ok(s.err.text.length < 2000, `${s.err.text.length} bytes`);
+  });
+
+  it('heartbeat: a line unchanged for the period is repeated as "still ..." with its budget (plain mode)', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, heartbeatMs: 60_000 });
+    const a = io.progress('demo-node-7', 'waiting for the Node to join', { budgetMs: 20 * 60_000 });
+    io.progress('demo-node-8', 'server BUILD');
+    t += 30_000;
+    io.tick();
+    assert.doesNotMatch(s.err.text, /still/, 'nothing before the period');
+    t += 5 * 60_000 - 30_000;
+    io.tick();
+    assert.match(s.err.text, /demo-node-7: still waiting for the Node to join \(5m of 20m\)\n/);
+    assert.match(s.err.text, /demo-node-8: still server BUILD \(for 5m\)\n/);
+    const before = s.err.text.length;
+    t += 10_000;
+    io.tick();
+    assert.equal(s.err.text.length, before, 'at most once per period');
+    a.succeed('Ready');
+    io.stop();
+  });
+
+  it('heartbeat with -q: one summary line at a low rate, nothing else', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, verbosity: -1, quietHeartbeatMs: 300_000 });
+    io.progress('n1', 'waiting for the Node to join').succeed('Ready');
+    io.progress('n2', 'waiting for the Node to join', { budgetMs: 1_200_000 });
+    t += 60_000;
+    io.tick();
+    assert.equal(s.err.text, '');
+    t += 240_000;
+    io.tick();
+    assert.equal(s.err.text, '03:09:05Z still working (5m): 1/2 done; n2: waiting for the Node to join (5m of 20m)\n');
+    io.stop();
+  });
+
+  it('spinner board: "k/n done" and the elapsed time', async () => {
+    const s = streams(true);
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, color: false, now: () => t });
+    const a = io.progress('n1', 'booting');
+    io.progress('n2', 'booting');
+    await io.settle();
+    a.succeed('Ready');
+    t += 75_000;
+    io.tick();
+    io.stop();
+    assert.match(s.err.text, /1\/2 done, 1m15s\n.*n2: booting/);
+  });
+
   it('spinner board on a TTY: ora loaded lazily, finished lines persisted', async () => {
     const s = streams(true);
     const io = new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, color: false });
@@ -133,6 +205,22 @@ describe('TerminalIo', () => {
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, yes: true }).confirm('go?', false), true);
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin: notTty }).confirm('go?', false), false);
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin: notTty }).confirm('go?', true), true);
+  });
+});
+
+describe('TerminalIo.confirm on a terminal', () => {
+  it('shows the choice once, whether or not the question carries it', async () => {
+    const { PassThrough } = await import('node:stream');
+    for (const q of ['resume it? [y/N]', 'resume it?']) {
+      const s = streams();
+      const stdin = Object.assign(new PassThrough(), { isTTY: true }) as unknown as NodeJS.ReadStream;
+      const io = new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin });
+      const answer = io.confirm(q, false);
+      setTimeout(() => stdin.write('y\n'), 20);
+      assert.equal(await answer, true);
+      assert.equal(s.err.text.match(/\[y\/N\]/g)?.length, 1, s.err.text);
+      assert.match(s.err.text, /^resume it\? \[y\/N\] /);
+    }
   });
 });
 
@@ -191,6 +279,21 @@ describe('createCliContext', () => {
     assert.deepEqual(proc.exits, []);
     proc.handlers.get('SIGINT')!();
     assert.deepEqual(proc.exits, [130]);
+    ctx.dispose();
+    assert.equal(proc.handlers.size, 0);
+  });
+
+  it('SIGTERM stops in order like the first Ctrl-C; a second one exits 143', () => {
+    const proc = fakeProc();
+    const s = streams();
+    const ctx = createCliContext({ format: 'table' }, { env: {}, proc: proc as never, io: { stdout: s.out, stderr: s.err } });
+    proc.handlers.get('SIGTERM')!();
+    assert.equal(ctx.signal.aborted, true);
+    assert.ok(ctx.signal.reason instanceof InterruptedError);
+    assert.match(s.err.text, /terminated \(SIGTERM\): stopping and cleaning up/);
+    assert.deepEqual(proc.exits, []);
+    proc.handlers.get('SIGTERM')!();
+    assert.deepEqual(proc.exits, [143]);
     ctx.dispose();
     assert.equal(proc.handlers.size, 0);
   });

@@ -96,6 +96,23 @@ describe('kadd logs (simulator)', function () {
     assert.match(h.io.lines.join('\n'), /following demo-node-1/);
   });
 
+  it('-n 2 --follow: the last 2 lines, then only new ones; no reprint and no "skipped" warning on the first poll', async () => {
+    const h = await start();
+    const s = serverOf(h, 'demo-node-1');
+    for (let i = 1; i <= 20; i++) h.sim.core.appendConsole(s.id, `kadd-boot ${i}\n`);
+    const ac = new AbortController();
+    const ctx = { ...h.ctx, signal: ac.signal };
+    const run = handleLogs({ config: 'cfg.yml', node: 'demo-node-1', follow: true, lines: 2, 'poll-interval': 30 }, ctx, config);
+    await new Promise((r) => setTimeout(r, 200));
+    h.sim.core.appendConsole(s.id, 'kadd-test new\n');
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    assert.equal(await run, 0);
+    const out = h.io.results.join('');
+    assert.deepEqual(out.split('\n').filter((l) => /^kadd-(boot|test)/.test(l)), ['kadd-boot 19', 'kadd-boot 20', 'kadd-test new']);
+    assert.doesNotMatch(h.io.lines.join('\n'), /skipped/);
+  });
+
   it('--follow stops when the server is deleted', async () => {
     const h = await start();
     const s = serverOf(h, 'demo-node-1');
