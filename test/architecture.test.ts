@@ -37,7 +37,17 @@ const ALLOWED: AllowEntry[] = [
     // issue 9: the master-adder orchestrates (logs, journals, polls) from a client directory; the operation
     // engine moves it into lib/ops. Delete this entry when it moves.
     reason: 'issue 9: kube/adder.ts logs progress (4 io.log calls) until it moves into lib/ops',
+    max: 4,
   },
+  // The progress lines of the request-deadline work (main 4f5e036): the clients announce the endpoint they reach and
+  // show every retry. They should become events the caller renders (a progress callback on the client options, the
+  // way kubectl's drain library reports), not io.log calls; until then they are counted, so no new one slips in.
+  { rule: 'client-prints', file: 'lib/kube/client.ts', max: 2, reason: "'checking the Kubernetes API at', read retries" },
+  { rule: 'client-prints', file: 'lib/openstack/auth.ts', max: 1, reason: "'authenticating at'" },
+  { rule: 'client-prints', file: 'lib/openstack/http.ts', max: 2, reason: 'retries shown as warnings' },
+  // The simulator's PDB/eviction controller (main, sim branch) takes the whole KubeCluster while cluster.ts calls it:
+  // a type-only loop cluster.ts -> disruption.ts -> cluster.ts. Fix: hand disruption.ts a narrow interface.
+  { rule: 'cycle', file: 'test/sim/kube/cluster.ts', max: 1, reason: 'sim: disruption.ts <-> cluster.ts (type-only)' },
 ];
 
 const rulesOf = (v: Violation[]): Rule[] => [...new Set(v.map((x) => x.rule))].sort();
@@ -205,6 +215,11 @@ describe('architecture', function () {
       assert.equal(r.allowed.length, 1);
       assert.deepEqual(r.stale.map((a) => a.file), ['lib/gone.ts']);
       assert.equal(applyAllowList(withFiles({ 'lib/kube/other.ts': `export function f(io: any) { io.log('info', 'x'); }` }), allow).failures.length, 1);
+      // a counted entry excuses that many, and the next one fails
+      const two = withFiles({ 'lib/kube/adder.ts': `export function f(io: any) { io.log('info', 'x'); io.log('info', 'y'); }` });
+      const counted: AllowEntry[] = [{ rule: 'client-prints', file: 'lib/kube/adder.ts', reason: 'test', max: 1 }];
+      assert.equal(applyAllowList(two, counted).allowed.length, 1);
+      assert.equal(applyAllowList(two, counted).failures.length, 1);
     });
   });
 

@@ -41,6 +41,8 @@ export interface AllowEntry {
   file: string;
   /** why, and which issue removes it */
   reason: string;
+  /** at most this many violations of the rule in the file are excused (default: all); one more fails */
+  max?: number;
 }
 
 // ---------------------------------------------------------------------------------------------- lexer
@@ -578,11 +580,17 @@ export function applyAllowList(
   allow: AllowEntry[],
 ): { failures: Violation[]; allowed: Violation[]; stale: AllowEntry[] } {
   const matches = (a: AllowEntry, x: Violation): boolean => a.rule === x.rule && a.file === x.file;
-  return {
-    failures: violations.filter((x) => !allow.some((a) => matches(a, x))),
-    allowed: violations.filter((x) => allow.some((a) => matches(a, x))),
-    stale: allow.filter((a) => !violations.some((x) => matches(a, x))),
-  };
+  const used = new Map<AllowEntry, number>();
+  const failures: Violation[] = [];
+  const allowed: Violation[] = [];
+  for (const x of violations) {
+    const a = allow.find((e) => matches(e, x) && (used.get(e) ?? 0) < (e.max ?? Infinity));
+    if (a) {
+      used.set(a, (used.get(a) ?? 0) + 1);
+      allowed.push(x);
+    } else failures.push(x);
+  }
+  return { failures, allowed, stale: allow.filter((a) => !violations.some((x) => matches(a, x))) };
 }
 
 export function formatViolation(x: Violation): string {

@@ -52,11 +52,8 @@ export interface SimRng {
   latency(spec: LatencySpec | undefined): number;
 }
 
-export type LatencySpec =
-  | number
-  | { fixed: number }
-  | { uniform: [number, number] }
-  | { normal: { mean: number; stddev: number; min?: number } };
+import type { LatencySpec } from './latency.js';
+export type { LatencySpec } from './latency.js';
 
 /** A request handler returns true when it handled the request. */
 export type SimHandler = (req: IncomingMessage & { body?: unknown; rawBody?: Buffer }, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -197,7 +194,7 @@ export interface Scenario {
     /** allocatable (and capacity) of every seeded Node, e.g. {cpu: '2', memory: '4Gi', pods: 110} */
     nodeAllocatable?: { cpu?: string; memory?: string; pods?: number };
     /** workloads seeded after the cluster (see test/sim/kube/workloads.ts WorkloadSpec) */
-    workloads?: import('./kube/workloads.js').WorkloadSpec[];
+    workloads?: import('./kube/workload-spec.js').WorkloadSpec[];
   };
   cluster?: {
     name?: string;

@@ -7,10 +7,11 @@
  *   Node.status.volumesAttached / volumesInUse, RWO multi-attach waiting, a fault that keeps one attached.
  */
 import { createHash } from 'node:crypto';
-import type { LatencySpec } from '../contract.js';
+import type { LatencySpec } from '../latency.js';
 import type { KubeCluster } from './cluster.js';
 import { podRequests, milliCpu, parseQuantity } from './quantity.js';
 import { k8sTime, type Obj, randHex, randSuffix, uuid } from './util.js';
+import type { WorkloadSpec } from './workload-spec.js';
 
 export const CSI_DRIVER = 'cinder.csi.openstack.org';
 export const STORAGE_CLASS = 'csi-cinder-sc-delete';
@@ -23,31 +24,7 @@ export interface PodKnobs {
   crashLoop?: boolean;
 }
 
-export interface WorkloadSpec {
-  /** Deployment (default): a ReplicaSet recreates evicted pods on another schedulable node */
-  kind?: 'Deployment' | 'DaemonSet' | 'Static' | 'Bare';
-  name: string;
-  namespace?: string;
-  /** Deployment replicas (default 1); Bare/Static: how many pods (default 1 per node in `nodes`) */
-  replicas?: number;
-  /** where the seeded pods run (round-robin); default: the schedulable workers. DaemonSet: every node it tolerates */
-  nodes?: string[];
-  labels?: Record<string, string>;
-  /** per-container requests, e.g. {cpu: '500m', memory: '256Mi'} */
-  requests?: { cpu?: string; memory?: string };
-  /** an emptyDir volume (kubectl drain needs --delete-emptydir-data) */
-  emptyDir?: boolean;
-  /** a PVC bound to a Cinder CSI PV per pod (Deployment: one PVC, replicas must be 1) */
-  pvc?: boolean | { size?: string };
-  /** a PodDisruptionBudget selecting the pods */
-  pdb?: { name?: string; minAvailable?: number | string; maxUnavailable?: number | string; unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow' };
-  /** spec.terminationGracePeriodSeconds (default 30) */
-  gracePeriodSeconds?: number;
-  terminationMs?: LatencySpec;
-  crashLoop?: boolean;
-  nodeSelector?: Record<string, string>;
-  tolerations?: Obj[];
-}
+export type { WorkloadSpec } from './workload-spec.js';
 
 export interface SeededWorkload {
   pods: string[];
