@@ -10,8 +10,7 @@ import type { Transport, CommandResult } from '../etcd/types.js';
 import type { OutputFormat } from '../cli/options.js';
 import { InterruptedError, KaddError, PreflightError, UsageError } from '../errors.js';
 import type { LeftoverResource } from '../journal/index.js';
-import { describeLeftover } from '../ops/add-master-cleanup.js';
-import type { JournalLike } from '../ops/add-workers.js';
+import { describeLeftover, type LedgerJournal } from '../ops/engine/ledger.js';
 import { firstIp } from '../ops/add-workers.js';
 import { roleNamePattern } from '../ops/naming.js';
 import {
@@ -44,7 +43,7 @@ export interface AddMasterArgs {
 
 export interface AddMasterCommandDeps {
   loadConfig(path: string, ctx: Context): Promise<ClusterConfig>;
-  openJournal(cfg: ClusterConfig, ctx: Context): Promise<JournalLike & { begin(op: { command: string; args?: Record<string, unknown> }): Promise<string>; end(s: 'ok' | 'failed' | 'interrupted'): Promise<void>; close(): Promise<void> }>;
+  openJournal(cfg: ClusterConfig, ctx: Context): Promise<LedgerJournal & { begin(op: { command: string; args?: Record<string, unknown> }): Promise<string>; end(s: 'ok' | 'failed' | 'interrupted'): Promise<void>; close(): Promise<void> }>;
   /** SSH transport to a master (host = its fixed IP) */
   sshTransport(cfg: ClusterConfig, host: string, args: AddMasterArgs, ctx: Context): Promise<Transport>;
   ops: Partial<AddMasterDeps>;
@@ -133,7 +132,7 @@ async function defaultDeps(): Promise<AddMasterCommandDeps> {
   };
 }
 
-async function opsDeps(cfg: ClusterConfig, journal: JournalLike, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
+async function opsDeps(cfg: ClusterConfig, journal: LedgerJournal, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
   const [{ caCertHash }, render, etcdctl, { writeUpdatedConfig }] = await Promise.all([
     import('../kube/ca.js'), import('../cloudinit/render.js'), import('../etcd/etcdctl.js'), import('../config/write.js'),
   ]);
@@ -259,15 +258,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
           : e;
       }
     };
-    const cleanup = parsed.cleanup && report.leftovers.length
-      ? {
-          leftovers: report.leftovers,
-          cleanupOthers: async (ls: typeof report.leftovers) => {
-            const { cleanupLeftovers } = await import('../ops/cleanup.js');
-            return cleanupLeftovers(ctx, os, kube, ls, { undone: (k, n, id) => journal.undone(k, n, id) }, config.clusterName);
-          },
-        }
-      : undefined;
+    const cleanup = parsed.cleanup && report.leftovers.length ? { leftovers: report.leftovers } : undefined;
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
     const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun, cleanup });
     const fmt = argv.format ?? 'table';

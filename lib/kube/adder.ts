@@ -40,7 +40,7 @@ export interface AdderOptions {
   pollIntervalMs?: number;
   container?: string;
   /** journal hooks (kind "deployment") */
-  journal?: { intent(kind: string, name: string): Promise<void>; done(kind: string, name: string, id: string): Promise<void>; undone(kind: string, name: string, id?: string): Promise<void> };
+  journal?: { intent(kind: 'deployment', name: string): Promise<void>; done(kind: 'deployment', name: string, id: string): Promise<void>; undone(kind: 'deployment', name: string, id?: string): Promise<void> };
 }
 
 export interface Adder {

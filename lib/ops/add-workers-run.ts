@@ -9,13 +9,15 @@ import type { KubeApi } from '../kube/types.js';
 import { OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   assertNoBlockers, execute, plan, preflight, validateRequest,
-  type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult, type JournalLike,
+  type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult,
 } from './add-workers.js';
 import { caCertHash } from '../kube/ca.js';
-import { Journal, findUnfinished, type LeftoverResource, type ResourceKind } from '../journal/index.js';
+import { Journal, findUnfinished, type LeftoverResource } from '../journal/index.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
 import { escapeRegex } from './naming.js';
+import { Ledger, describeLeftover } from './engine/ledger.js';
+import { Reapers } from './engine/reapers.js';
 
 export type LeftoverChoice = 'resume' | 'cleanup' | undefined;
 
@@ -36,10 +38,6 @@ export function leftoverNodeNames(cluster: string, leftovers: LeftoverResource[]
     if (m) names.add(m[1]);
   }
   return [...names];
-}
-
-function describeLeftover(l: LeftoverResource): string {
-  return `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}${l.state === 'maybe' ? ' (may exist)' : ''}`;
 }
 
 export async function runAddWorkers(
@@ -84,7 +82,7 @@ export async function runAddWorkers(
       if (names.length > req.amount) {
         throw new UsageError(`the interrupted run was creating ${names.length} nodes (${names.join(', ')}); use --amount ${names.length} or more with --resume`);
       }
-      req = { ...req, resumeNames: names };
+      req = { ...req, resumeNames: names, journaledIds: report.leftovers.map((l) => l.id).filter((x): x is string => !!x) };
       ctx.io.log('info', `resuming ${names.join(', ')}`);
       // adopted servers were booted with the interrupted run's bootstrap token: keep it alive while this
       // run waits for them, and delete it at the end with this run's own token
@@ -97,8 +95,10 @@ export async function runAddWorkers(
       const journal = await Journal.open(c.file);
       try {
         await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op) } });
-        cleaned = await cleanupLeftovers(ctx, os, kube, report.leftovers, journal, c.clusterName);
-        await journal.end(cleaned.length === report.leftovers.length ? 'ok' : 'failed');
+        const ledger = Ledger.fromLeftovers(journal, c.clusterName, report.leftovers);
+        const r = await cleanupLeftovers(ctx.io, ledger, new Reapers({ io: ctx.io, clock: ctx.clock, os, kube, cluster: c.clusterName, pollIntervalMs: req.pollIntervalMs }));
+        cleaned = r.deleted;
+        await journal.end(r.left.length ? 'failed' : 'ok');
       } finally {
         await journal.close();
       }
@@ -126,19 +126,13 @@ export async function runAddWorkers(
   assertNoBlockers(p);
 
   const journal = await Journal.open(c.file);
-  const jl: JournalLike = {
-    intent: (kind, name, details) => journal.intent(kind as ResourceKind, name, details),
-    done: (kind, name, id, details) => journal.done(kind as ResourceKind, name, id, details),
-    undone: (kind, name, id) => journal.undone(kind as ResourceKind, name, id),
-    kept: (kind, name, id) => journal.kept(kind as ResourceKind, name, id),
-  };
   let result: AddWorkersResult | undefined;
   try {
     await journal.begin({ command: 'add --role node', args: opts.argsForJournal });
     result = await execute(ctx, req, p, os, kube, {
       renderUserData: render,
       caCertHash,
-      journal: jl,
+      ledger: new Ledger(journal, c.clusterName),
       writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': c.nNodes + added })).path,
     });
     const failed = result.nodes.some((n) => n.outcome !== 'joined' && n.outcome !== 'active');

@@ -19,7 +19,7 @@ import type { KubeApi } from '../../kube/types.js';
 import type { OpenStackClient, Port, Server, VolumeAttachment } from '../../openstack/types.js';
 import type { Etcdctl } from '../../etcd/etcdctl.js';
 import { exactNamePattern, portName, volumeName } from '../naming.js';
-import { removeServerMembers, type MemberRemovalOutcome } from '../master-etcd.js';
+import { memberMatches, removeServerMembers, type MemberRemovalOutcome } from '../master-etcd.js';
 import { isMasterName, ownedBy, type NodeReaper, type Reaped, type Ref, type TeardownOptions } from './ledger.js';
 
 /** The fixed order; lib/ops/engine/README.md explains why each step comes where it does. */
@@ -102,6 +102,7 @@ export class Reapers implements NodeReaper {
         all('failed', `looking up Node ${node} failed (${msg(e)}); nothing of ${node} was touched`);
         return out;
       }
+      if (ready && master && (await this.notJoinedMaster(node, o.ip))) ready = false;
       if (ready) {
         all('refused', `Node ${node} joined and is Ready; \`kadd remove ${node}\` drains and removes it (or \`kadd add --resume\` keeps it)`);
         return out;
@@ -166,6 +167,20 @@ export class Reapers implements NodeReaper {
     // every ref comes back with a state (an etcd member the quorum check kept, matched by nothing else)
     for (const r of refs) if (!out.some((x) => x.ref === r || (x.ref.kind === r.kind && x.ref.name === r.name))) out.push({ ref: r, state: 'failed', reason: 'not reached' });
     return out;
+  }
+
+  /**
+   * A Ready control-plane Node has not joined when its etcd member is missing, a learner or unstarted
+   * (kubeadm stopped midway): its teardown is a rollback, not a remove. Unreadable etcd: treated as joined.
+   */
+  private async notJoinedMaster(node: string, ip?: string): Promise<boolean> {
+    if (!this.rc.etcdctl) return false;
+    try {
+      const mine = (await this.rc.etcdctl.memberList()).members.filter((m) => memberMatches(m, node, ip));
+      return mine.length === 0 || mine.some((m) => m.isLearner || !m.name);
+    } catch {
+      return false;
+    }
   }
 
   /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway. */
