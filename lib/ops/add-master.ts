@@ -14,7 +14,7 @@
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
-import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
+import type { KNode, KubeApi } from '../kube/types.js';
 import { isControlPlane } from '../kube/adder.js';
 import type { Transport } from '../etcd/types.js';
 import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
@@ -23,7 +23,7 @@ import { InterruptedError, KaddError, OperationError, PreflightError, UsageError
 import { registerSecret } from '../redact.js';
 import { shellJoin } from '../ssh/quote.js';
 import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
-import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
+import { pollUntil, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
 import { apiEndpointOf, checkOwnership, firstIp, type QuotaRow } from './add-workers.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle, type CloudLookups } from './observe.js';
@@ -31,6 +31,7 @@ import type { LeftoverResource } from '../journal/index.js';
 import { findStale, memberMatches, memberTable, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
 import { Ledger, describeLeftover, describeReaped, ownedBy, portDescription, type LedgerJournal } from './engine/ledger.js';
 import { Reapers } from './engine/reapers.js';
+import { TokenLease } from './engine/token.js';
 import { cleanupLeftovers } from './cleanup.js';
 
 export const STAGES = ['active', 'registered', 'member', 'promoted', 'healthy', 'ready'] as const;
@@ -471,8 +472,9 @@ export async function executeMaster(
   const etcdctl: Etcdctl = etcd.etcdctl;
   // the first Ctrl-C starts the rollback: the reapers' waits are not stopped by it
   const reapers = new Reapers({ io, clock: ctx.clock, os, kube, etcdctl, cluster: c.clusterName, pollIntervalMs: req.pollIntervalMs, poolId: p.lb?.poolId });
+  let lease: TokenLease | undefined;
   const tokenGone = async () => {
-    for (const x of (await ledger.teardown('', reapers)).left) io.log('warn', `could not delete ${describeReaped(x)}; it expires on its own`);
+    await lease?.release(reapers);
   };
   const st: State = { portId: p.adopt.portId, volumeId: p.adopt.volumeId, stage: 'prepare' };
   const removedStale: string[] = [];
@@ -525,17 +527,14 @@ export async function executeMaster(
   }
   for (const w of verdict.warnings) if (!p.warnings.includes(w)) io.log('warn', w);
 
-  let token: BootstrapToken | undefined;
-  let tokenExpires = 0;
   try {
     // 4. certificate key + bootstrap token (never printed)
     const prep = io.progress(`${p.name}:prepare`, 'uploading control-plane certificates');
     const key = deps.certificateKey();
     registerSecret(key);
     await deps.uploadCerts(etcd.transport, key);
-    token = await ledger.create({ kind: 'token', name: 'bootstrap-token', node: '' }, () => kube.createBootstrapToken({ ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` }));
-    registerSecret(token.secret);
-    tokenExpires = Date.parse(token.expiration);
+    lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
+    const token = lease.token;
     checkAbort();
 
     // 5. port, volume, server
@@ -593,12 +592,7 @@ export async function executeMaster(
       const d = diagnose({ console: text });
       return { state: 'failed', error: new StageFailure(stage, `the join failed on ${p.name}: ${d.summary}`, d) };
     };
-    const extendToken = async () => {
-      if (!token || tokenExpires - ctx.clock.now() > Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
-      const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      await kube.extendBootstrapToken(token.id, next);
-      tokenExpires = Date.parse(next);
-    };
+    const extendToken = () => lease!.keepAlive();
 
     const server = await stage<Server>(ctx, req, p, st, 'active', async () => {
       const s = await os.compute.getServer(st.serverId!);
@@ -682,7 +676,7 @@ export async function executeMaster(
     const { rolledBack, left, kept, etcdLeft } = await rollback(ledger, reapers, p.name, st.ip, keep);
     const tokens = ledger.of('').map((r) => r.id);
     await tokenGone();
-    for (const id of tokens) if (!ledger.of('').some((r) => r.id === id)) rolledBack.push(`deleted bootstrap token ${id}`);
+    for (const id of tokens) if (id && !ledger.of('').some((r) => r.id === id)) rolledBack.push(`deleted bootstrap token ${id}`);
     if (left.length) rb.fail(`rollback left behind: ${left.join(', ')}`);
     else rb.succeed(`${keep ? 'cleaned up' : 'rolled back'}: ${rolledBack.join(', ') || 'nothing to undo'}${kept.length ? `; kept: ${kept.join(', ')}` : ''}`);
     const details = [
@@ -753,21 +747,12 @@ export function refineStall(stage: Stage | 'prepare', d: Diagnosis, p: Pick<AddM
   return d;
 }
 
-async function waitFor<T>(ctx: Context, req: AddMasterRequest, what: string, timeoutMs: number, probe: () => Promise<WaitVerdict<T>>, onNote?: (n: string) => void): Promise<T> {
-  let last: WaitVerdict<T> = { state: 'pending' };
-  const w = new BatchWaiter<T>({
-    what, clock: ctx.clock, signal: ctx.signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
-    fetch: async () => {
-      last = await probe();
-      return new Map();
-    },
-    check: () => last,
-    onObserve: (_k, _i, v) => {
-      if (v.state === 'pending' && v.note) onNote?.(v.note);
-    },
-    onFetchError: (e) => ctx.io.log('warn', `${what}: polling failed, will retry: ${e instanceof Error ? e.message : e}`),
+/** One probe per tick through the one poller (lib/poll.ts): backoff with jitter, the stage's deadline, Ctrl-C. */
+function waitFor<T>(ctx: Context, req: AddMasterRequest, what: string, timeoutMs: number, probe: () => Promise<WaitVerdict<T>>, onNote?: (n: string) => void): Promise<T> {
+  return pollUntil<T>({
+    what, timeoutMs, probe, onNote, clock: ctx.clock, signal: ctx.signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    onError: (e) => ctx.io.log('warn', `${what}: polling failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
-  return w.wait(what, timeoutMs);
 }
 
 async function stage<T>(ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, s: Stage, probe: () => Promise<WaitVerdict<T>>): Promise<T> {

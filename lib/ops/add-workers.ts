@@ -11,7 +11,7 @@ import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
   OpenStackClient, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume, Port, VolumeAttachment,
 } from '../openstack/types.js';
-import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
+import type { KNode, KubeApi } from '../kube/types.js';
 import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
@@ -20,6 +20,7 @@ import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck } from '
 import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
 import { canAdopt, describeReaped, portDescription, type Ledger } from './engine/ledger.js';
 import { Reapers, staleAttachments } from './engine/reapers.js';
+import { TokenLease } from './engine/token.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 
 export const NOVA_USER_DATA_LIMIT = 65535;
@@ -464,48 +465,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const { networkId, subnetId, sgId } = await ensureNetwork(ctx, os, p, ledger);
   const caHash = deps.caCertHash(await kube.clusterCaPem());
 
-  // one bootstrap token per run, short TTL, extended while nodes still boot, deleted at the end
-  const token: BootstrapToken = await ledger.create({ kind: 'token', name: 'bootstrap-token', node: '' }, () => kube.createBootstrapToken({
-    ttlSeconds: req.tokenTtlSeconds,
-    description: `kadd add --role node for ${c.clusterName}`,
-  }));
-  let tokenExpires = Date.parse(token.expiration);
-  const adoptedTokens: string[] = [];
-  for (const id of req.adoptTokenIds ?? []) {
-    if (id === token.id) continue;
-    try {
-      await kube.extendBootstrapToken(id, token.expiration);
-      await ledger.adopt({ kind: 'token', name: `bootstrap-token-${id}`, node: '', id });
-      adoptedTokens.push(id);
-      io.log('debug', `bootstrap token ${id} of the interrupted run kept until ${token.expiration} for the adopted servers`);
-    } catch (e) {
-      io.log('warn', `the interrupted run's bootstrap token ${id} is gone (${e instanceof Error ? e.message : e}); adopted servers that have not joined yet cannot join and will be rolled back`);
-    }
-  }
-
-  // extend the token while nodes still boot: every waiter's tick (volumes, servers, Nodes) calls this,
-  // so a slow build cannot outlive the token (a node only uses it after ACTIVE)
-  let extending: Promise<void> | undefined;
-  const keepToken = async (): Promise<void> => {
-    if (extending) return extending;
-    if (tokenExpires - ctx.clock.now() >= Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
-    extending = (async () => {
-      const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      try {
-        await kube.extendBootstrapToken(token.id, next);
-      } catch (e) {
-        // said as what it is (not as a failed poll); tried again on the next tick, before the token expires
-        io.log('warn', `extending bootstrap token ${token.id} failed, will retry (it expires ${new Date(tokenExpires).toISOString()}): ${e instanceof Error ? e.message : e}`);
-        return;
-      }
-      for (const id of adoptedTokens) await kube.extendBootstrapToken(id, next).catch(() => undefined);
-      tokenExpires = Date.parse(next);
-      io.log('debug', `bootstrap token ${token.id} extended to ${next}`);
-    })().finally(() => {
-      extending = undefined;
-    });
-    return extending;
-  };
+  // one bootstrap token per run (the lease: short TTL, extended on every poll tick while nodes still boot
+  // -- a node only uses it after ACTIVE --, deleted at the end), plus the interrupted run's when resuming
+  const lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role node for ${c.clusterName}` });
+  const token = lease.token;
+  await lease.adopt(req.adoptTokenIds ?? []);
+  const keepToken = () => lease.keepAlive();
 
   const states: NodeState[] = p.nodes.map((n) => ({ plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId }));
   const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
@@ -717,14 +682,8 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   // token: deleted at the end, whatever happened -- except with --no-wait, where nodes that are ACTIVE
   // have not run kubeadm join yet: the token then stays until its (short) expiry so they can still join
   const stillJoining = !req.wait && states.some((s) => s.outcome === 'active');
-  if (stillJoining) {
-    io.log('info', `bootstrap token ${token.id} stays until ${new Date(tokenExpires).toISOString().replace(/\.\d{3}Z$/, 'Z')} so the new nodes can join (--no-wait); \`kubeadm token delete ${token.id}\` removes it earlier`);
-    for (const r of ledger.of('').filter((x) => x.kind === 'token' && x.id === token.id)) await ledger.gone(r);
-  } else {
-    // this run's token and the adopted ones of the interrupted run
-    const t = await ledger.teardown('', reapers);
-    for (const x of t.left) io.log('warn', `could not delete ${describeReaped(x)}; it expires at ${new Date(tokenExpires).toISOString()}`);
-  }
+  if (stillJoining) await lease.leave();
+  else await lease.release(reapers);
 
   const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');
   // nodes that joined stay even when the run as a whole ends failed (partial success): not leftovers

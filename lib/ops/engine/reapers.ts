@@ -20,6 +20,8 @@ import type { OpenStackClient, Port, Server, VolumeAttachment } from '../../open
 import type { Etcdctl } from '../../etcd/etcdctl.js';
 import { exactNamePattern, portName, volumeName } from '../naming.js';
 import { memberMatches, removeServerMembers, type MemberRemovalOutcome } from '../master-etcd.js';
+import { KaddError } from '../../errors.js';
+import { pollUntil, type Verdict } from '../../poll.js';
 import { isMasterName, ownedBy, type NodeReaper, type Reaped, type Ref, type TeardownOptions } from './ledger.js';
 
 /** The fixed order; lib/ops/engine/README.md explains why each step comes where it does. */
@@ -58,25 +60,25 @@ const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export class Reapers implements NodeReaper {
   constructor(private readonly rc: ReapContext) {}
 
-  private async sleep(ms: number): Promise<void> {
-    if (this.rc.signal?.aborted) throw new Interrupted();
-    try {
-      await this.rc.clock.sleep(ms, this.rc.signal);
-    } catch {
-      throw new Interrupted();
-    }
+  /** Poll `get` (through the one poller) until it answers gone (null, DELETED, SOFT_DELETED) or the deadline passes. */
+  private async untilGone(get: () => Promise<{ status?: string } | null>, what: string, timeoutMs: number): Promise<void> {
+    await this.poll<void>(what, timeoutMs, async () => {
+      const x = await get();
+      return !x || GONE.has(x.status ?? '') ? { state: 'done', value: undefined } : { state: 'pending', note: x.status };
+    }, (last) => new Error(`${what} still present after ${Math.round(timeoutMs / 1000)}s (status ${last ?? '?'})`));
   }
 
-  /** Poll `get` until it answers gone (null, DELETED, SOFT_DELETED) or the deadline passes. */
-  private async untilGone(get: () => Promise<{ status?: string } | null>, what: string, timeoutMs: number): Promise<void> {
-    const deadline = this.rc.clock.now() + timeoutMs;
-    let wait = this.rc.pollIntervalMs;
-    for (;;) {
-      const x = await get();
-      if (!x || GONE.has(x.status ?? '')) return;
-      if (this.rc.clock.now() >= deadline) throw new Error(`${what} still present after ${Math.round(timeoutMs / 1000)}s (status ${x.status ?? '?'})`);
-      await this.sleep(wait);
-      wait = Math.min(wait * 1.5, 5000);
+  /** pollUntil with the reapers' cadence (first probe at once, backoff to 5 s) and the second-Ctrl-C signal */
+  private async poll<T>(what: string, timeoutMs: number, probe: () => Promise<Verdict<T>>, onTimeout: (lastNote?: string) => Error): Promise<T> {
+    let last: string | undefined;
+    try {
+      return await pollUntil<T>({
+        what, timeoutMs, probe, immediate: true, clock: this.rc.clock, signal: this.rc.signal, intervalMs: this.rc.pollIntervalMs, maxIntervalMs: 5000, jitter: 0,
+        onNote: (n) => (last = n), onTimeout: () => onTimeout(last),
+      });
+    } catch (e) {
+      if (KaddError.is(e) && e.code === 'E_INTERRUPTED') throw new Interrupted();
+      throw e;
     }
   }
 
@@ -356,13 +358,11 @@ export class Reapers implements NodeReaper {
   async deleteVolumeWhenFree(id: string): Promise<boolean> {
     const { os, clock } = this.rc;
     const start = clock.now();
-    const deadline = start + (this.rc.deadlines?.volume ?? 120_000);
-    let wait = this.rc.pollIntervalMs;
     let sent = false;
     let attachmentChecks = 0;
-    for (;;) {
+    return this.poll<boolean>(`volume ${id} gone`, this.rc.deadlines?.volume ?? 120_000, async () => {
       const v = await os.volume.getVolume(id);
-      if (!v) return sent;
+      if (!v) return { state: 'done', value: sent };
       if (v.status === 'available' || v.status === 'error') {
         await os.volume.deleteVolume(id);
         sent = true;
@@ -371,14 +371,17 @@ export class Reapers implements NodeReaper {
         const stale = await staleAttachments(os, id);
         for (const a of stale) await os.volume.deleteAttachment(a.id);
         if (stale.length) {
-          wait = this.rc.pollIntervalMs;
-          continue; // the volume goes back to available
+          // the volume goes back to available: look again at once
+          const again = await os.volume.getVolume(id);
+          if (!again) return { state: 'done', value: sent };
+          if (again.status === 'available' || again.status === 'error') {
+            await os.volume.deleteVolume(id);
+            sent = true;
+          }
         }
       }
-      if (clock.now() >= deadline) throw new Error(`volume ${id} stayed ${v.status}`);
-      await this.sleep(wait);
-      wait = Math.min(wait * 1.5, 5000);
-    }
+      return { state: 'pending', note: v.status };
+    }, (last) => new Error(`volume ${id} stayed ${last ?? '?'}`));
   }
 
   private async reapPorts(node: string, refs: Ref[], tornDown: string[], hasHost: boolean): Promise<Reaped[]> {
