@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { nullIo, type Io } from '../../../lib/io.js';
+import type { Context } from '../../../lib/context.js';
 import type { OpenStackClient } from '../../../lib/openstack/types.js';
 import { Recorder, Session, cloudUnavailable, e2eEnv, pollUntil, readCloud, type ApiResponse, type CloudEntry } from './helpers.js';
 import { purge } from './kadd-helpers.js';
@@ -47,7 +48,7 @@ describe('e2e: kadd OpenStack client against the real services', function () {
   ): Promise<OpenStackClient> {
     const { resolveCloud } = await import('../../../lib/openstack/config.js');
     const { createOpenStackClient } = await import('../../../lib/openstack/client.js');
-    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [], io: quietIo });
+    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [] });
     return createOpenStackClient(cloud, { io: quietIo, ...opts });
   }
 
