@@ -118,6 +118,8 @@ export interface AddMasterPlan {
   /** n-masters written on success: max(config, masters found) + 1 */
   mastersAfter: number;
   snapshot: boolean;
+  /** per-stage deadlines, ms (--timeout): what each watch waits at most */
+  timeouts: StageTimeouts;
   featureGates?: Record<string, boolean>;
   adopt: { portId?: string; volumeId?: string };
   quota: QuotaRow[];
@@ -391,7 +393,7 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     network: { id: o.network?.id ?? '', name: c.privateNet.name }, subnet: { id: o.subnet?.id ?? '', name: c.privateNet.subnet.name },
     securityGroup: { id: o.securityGroup?.id ?? '', name: c.securityGroup }, ...(sg.group ? { serverGroup: sg.group } : {}), lb,
     etcd: { via: 'error' in o.etcd ? '' : o.etcd.transport, nodeName: 'error' in o.etcd ? '' : o.etcd.nodeName, members, projection },
-    stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, featureGates: o.featureGates, adopt, quota, warnings, blockers,
+    stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, timeouts: req.timeouts, featureGates: o.featureGates, adopt, quota, warnings, blockers,
   };
 }
 
