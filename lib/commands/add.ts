@@ -162,7 +162,7 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     leftovers: argv.resume ? 'resume' : argv.cleanup ? 'cleanup' : undefined,
     argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
   });
-  if (argv['dry-run']) {
+  if (argv['dry-run'] && run.plan) {
     ctx.io.result(format === 'table' ? renderPlanTable(run.plan) : renderResult(planView(run.plan), format));
     return run.plan.blockers.length ? 2 : 0;
   }
@@ -181,7 +181,7 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     ctx.io.result(renderResult(view, format));
   }
   for (const n of r.nodes) if (n.left?.length) ctx.io.log('warn', `${n.name} kept (--keep-failed): ${n.left.join(', ')}`);
-  if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${config.nNodes + r.added})`);
+  if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${r.nNodes ?? config.nNodes + r.added})`);
   if (r.interrupted) throw new InterruptedError(`interrupted: ${r.added} of ${r.requested} nodes added, the rest rolled back`);
   if (r.added === r.requested) return 0;
   const hint = failureHint({ diagnosed, rolledBack, config: argv.config });

@@ -15,14 +15,15 @@ import { caCertHash } from '../kube/ca.js';
 import { Journal, findUnfinished, type LeftoverResource } from '../journal/index.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
-import { escapeRegex } from './naming.js';
+import { escapeRegex, roleNamePattern } from './naming.js';
 import { Ledger, describeLeftover } from './engine/ledger.js';
 import { Reapers } from './engine/reapers.js';
 
 export type LeftoverChoice = 'resume' | 'cleanup' | undefined;
 
 export interface AddWorkersRun {
-  plan: AddWorkersPlan;
+  /** absent when a resume only finished the interrupted run (nothing was planned) */
+  plan?: AddWorkersPlan;
   result?: AddWorkersResult;
   /** resources of an earlier run that were cleaned up first */
   cleaned?: string[];
@@ -51,6 +52,14 @@ export async function runAddWorkers(
   // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash)
   const report = await findUnfinished(c.file);
   let cleaned: string[] | undefined;
+  // 13.2: a resume finishes the interrupted run and never starts a new batch silently
+  const open = report.operations.filter((o) => o.command === 'add --role node' && o.status === 'unterminated');
+  if (opts.leftovers === 'resume' && report.leftovers.length === 0 && !opts.dryRun) {
+    if (!open.length) {
+      throw new UsageError(`--resume: the journal records no unfinished run on ${c.file}; nothing was changed`, { hint: 'run `kadd add` without --resume to add nodes' });
+    }
+    return { result: await finishInterrupted(ctx, c, open.map((o) => o.op)) };
+  }
   if (report.leftovers.length > 0 && !opts.dryRun) {
     // a master run's leftovers are never handled here: deleting a control-plane server without removing
     // its etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order
@@ -133,8 +142,11 @@ export async function runAddWorkers(
       renderUserData: render,
       caCertHash,
       ledger: new Ledger(journal, c.clusterName),
-      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': c.nNodes + added })).path,
+      // after a resume the file counts what exists (13.2), not the stale file's count plus this run's
+      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': req.resumeNames ? await countWorkers(ctx, c) : c.nNodes + added })).path,
     });
+    // the interrupted runs this one resumed are finished now
+    if (req.resumeNames && !result.interrupted) for (const o of report.operations) if (o.status === 'unterminated') await journal.endEarlier(o.op, 'ok');
     const failed = result.nodes.some((n) => n.outcome !== 'joined' && n.outcome !== 'active');
     await journal.end(result.interrupted ? 'interrupted' : failed ? 'failed' : 'ok');
   } catch (e) {
@@ -144,4 +156,30 @@ export async function runAddWorkers(
     await journal.close();
   }
   return { plan: p, result, cleaned };
+}
+
+/** The worker servers that exist and are ACTIVE (what the cluster file's n-nodes must say). */
+async function countWorkers(ctx: Context, c: ClusterConfig): Promise<number> {
+  const os = await ctx.openstack();
+  return (await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') })).filter((s) => s.status === 'ACTIVE').length;
+}
+
+/**
+ * An interrupted run whose every node was kept (killed while it wrote the cluster file): write the file
+ * with what exists and end that run. Nothing is created.
+ */
+async function finishInterrupted(ctx: Context, c: ClusterConfig, ops: string[]): Promise<AddWorkersResult> {
+  const started = ctx.clock.now();
+  const n = await countWorkers(ctx, c);
+  ctx.io.log('info', `resuming: the interrupted run created its nodes; writing the cluster file for the ${n} worker(s) that exist`);
+  const journal = await Journal.open(c.file);
+  try {
+    await journal.begin({ command: 'add --role node --resume', args: { finishes: ops } });
+    const updated = (await writeUpdatedConfig(c.file, { 'n-nodes': n })).path;
+    for (const op of ops) await journal.endEarlier(op, 'ok');
+    await journal.end('ok');
+    return { cluster: c.clusterName, requested: 0, added: 0, nodes: [], updatedConfig: updated, nNodes: n, interrupted: false, durationMs: ctx.clock.now() - started };
+  } finally {
+    await journal.close();
+  }
 }

@@ -133,6 +133,8 @@ export interface AddWorkersResult {
   added: number;
   nodes: NodeResult[];
   updatedConfig?: string;
+  /** n-nodes written to the updated file (when it is not the file's count plus `added`: a resume counts what exists) */
+  nNodes?: number;
   interrupted: boolean;
   durationMs: number;
 }

@@ -3,6 +3,8 @@
  * and kill -9 in the middle of a batch, against the simulator running in this process.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { journalPath } from '../../lib/journal/index.js';
 import { FAST_FLAGS, readUpdated, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
 
 function leftovers(h: KaddSim, names: string[]) {
@@ -109,5 +111,25 @@ describe('kadd add --role node, interrupted (child process on the simulator)', f
     const resumed = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', '--resume', h.cfgPath]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(readUpdated(h), /^n-nodes: 2\b/m);
+  });
+
+  it('killed while writing the cluster file, then --resume --amount 5: finishes that run (writes what exists), adds nothing (13.2)', async () => {
+    h = await startKaddSim({});
+    const first = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
+    assert.equal(first.code, 0, first.stderr);
+    // the state a kill -9 during the file write leaves: every node kept, no end record, no updated file
+    const jpath = journalPath(h.cfgPath);
+    const lines = readFileSync(jpath, 'utf8').trim().split('\n');
+    assert.match(lines.at(-1)!, /"t":"end"/);
+    writeFileSync(jpath, lines.slice(0, -1).join('\n') + '\n');
+    rmSync(h.updatedPath, { force: true });
+    h.sim.resetCounters();
+    const r = await h.kadd(['add', ...FAST_FLAGS, '--amount', '5', '--resume', h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(h.counters()['compute POST /compute/v2.1/servers'] ?? 0, 0, 'no new batch');
+    assert.match(readUpdated(h), /^n-nodes: 2\b/m, 'the file counts the workers that exist');
+    const again = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', '--resume', h.cfgPath]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /no unfinished run/);
   });
 });
