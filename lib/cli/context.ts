@@ -67,6 +67,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
 
   const controller = new AbortController();
   let interrupts = 0;
+  const hardStop = new Set<() => string>();
   const what = deps.onInterrupt ?? 'stopping and cleaning up';
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
@@ -74,6 +75,13 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
       io.log('warn', sig === 'SIGINT' ? `interrupted: ${what} (press Ctrl-C again to exit immediately)` : `terminated (SIGTERM): ${what} (send it again to exit immediately)`);
       controller.abort(new InterruptedError());
     } else {
+      for (const d of hardStop) {
+        try {
+          io.log('error', d());
+        } catch {
+          // a describe that fails must not keep kadd from stopping
+        }
+      }
       io.stop();
       proc.exit(sig === 'SIGINT' ? 130 : 143);
     }
@@ -93,6 +101,10 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     cwd,
     signal: controller.signal,
     options: opts,
+    onHardStop(d) {
+      hardStop.add(d);
+      return () => void hardStop.delete(d);
+    },
     openstack() {
       os ??= (async () => {
         const { resolveCloud } = await import('../openstack/config.js');

@@ -232,6 +232,8 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
   const journal = await deps.openJournal(config, ctx);
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  const { journalPath } = await import('../journal/journal.js');
+  const off = ctx.onHardStop?.(() => `stopped before the rollback finished; what is left is recorded in ${journalPath(config.file)}; \`kadd add --role master --cleanup ${argv.config}\` removes it (its etcd member first, behind a quorum check)`);
   try {
     // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
     const { findUnfinished } = await import('../journal/journal.js');
@@ -283,6 +285,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
     throw e;
   } finally {
+    off?.();
     await journal.end(status).catch(() => journal.close());
   }
 }

@@ -136,6 +136,7 @@ export async function runAddWorkers(
 
   const journal = await Journal.open(c.file);
   let result: AddWorkersResult | undefined;
+  const off = ctx.onHardStop?.(() => `stopped before the rollback finished; what is left is recorded in ${journal.path}; \`kadd add --cleanup ${c.file}\` deletes it (a joined, Ready node is kept: \`kadd remove\` or \`--resume\`)`);
   try {
     await journal.begin({ command: 'add --role node', args: opts.argsForJournal });
     result = await execute(ctx, req, p, os, kube, {
@@ -153,6 +154,7 @@ export async function runAddWorkers(
     await journal.end(ctx.signal.aborted ? 'interrupted' : 'failed').catch(() => undefined);
     throw e;
   } finally {
+    off?.();
     await journal.close();
   }
   return { plan: p, result, cleaned };
