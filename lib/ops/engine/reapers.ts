@@ -151,6 +151,12 @@ export class Reapers implements NodeReaper {
       }
       // kubeadm may have added its member between the first pass and the server's end
       if (master && !etcdBroken && tornDown.length) await etcdPass();
+      // and a kubelet still running re-registers its Node after the first delete: look again once it is gone
+      if ((hasHost || master) && !keep.has('node') && tornDown.length) {
+        for (const x of await this.reapNodeObject(node, [])) {
+          if (x.state === 'failed' || !out.some((y) => y.ref.kind === 'node' && y.state === 'deleted')) out.push(x);
+        }
+      }
     }
 
     // 5. volume and 6. port: never while their server is still there
@@ -254,8 +260,15 @@ export class Reapers implements NodeReaper {
   private async reapNodeObject(node: string, refs: Ref[]): Promise<Reaped[]> {
     const ref = refs[0] ?? { kind: 'node' as const, name: node, node, source: 'adopted' as const };
     try {
-      const n = await this.rc.kube.getNode(node);
-      if (!n) return refs.map((r) => ({ ref: r, state: 'absent' as const }));
+      let n: unknown;
+      try {
+        n = await this.rc.kube.getNode(node);
+      } catch (e) {
+        // after the first Ctrl-C the Kubernetes client stops reads (not writes): delete without looking
+        if (!(KaddError.is(e) && e.code === 'E_INTERRUPTED')) throw e;
+        n = undefined;
+      }
+      if (n === null) return refs.map((r) => ({ ref: r, state: 'absent' as const }));
       await this.rc.kube.deleteNode(node);
       return [{ ref, state: 'deleted' }, ...refs.slice(1).map((r) => ({ ref: r, state: 'absent' as const }))];
     } catch (e) {
