@@ -16,4 +16,10 @@ export interface Context {
   signal: AbortSignal;
   openstack(): Promise<OpenStackClient>;
   kube(): Promise<KubeApi>;
+  /**
+   * The second Ctrl-C stops kadd at once, in the middle of a rollback. An op registers what the user then
+   * needs (where the journal is, the command that finishes the cleanup); the CLI prints every registered
+   * line before it exits (issue 13.13). Returns the function that unregisters it.
+   */
+  onHardStop?(describe: () => string): () => void;
 }

@@ -11,7 +11,6 @@ import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import { realClock, type Clock } from '../clock.js';
-import { contextDefaults } from './defaults.js';
 import { InterruptedError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { TerminalIo, type TerminalIoOptions } from './output.js';
@@ -50,10 +49,10 @@ export function openstackCliOptions(opts: Partial<GlobalOptions>): Record<string
 }
 
 export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextDeps = {}): CliContext {
-  const defaults = contextDefaults();
-  const env = deps.env ?? defaults.env ?? process.env;
-  const cwd = deps.cwd ?? defaults.cwd ?? process.cwd();
-  const clock = deps.clock ?? defaults.clock ?? realClock;
+  // what main(argv, deps) was handed arrives here as `deps` (no module-global defaults)
+  const env = deps.env ?? process.env;
+  const cwd = deps.cwd ?? process.cwd();
+  const clock = deps.clock ?? realClock;
   const proc = deps.proc ?? process;
   registerSecret(opts['os-password']);
   registerSecret(opts['os-application-credential-secret']);
@@ -63,13 +62,12 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     debug: !!opts.debug,
     color: opts.color,
     yes: !!opts.yes,
-    ...(defaults.stdout ? { stdout: defaults.stdout } : {}),
-    ...(defaults.stderr ? { stderr: defaults.stderr } : {}),
     ...deps.io,
   });
 
   const controller = new AbortController();
   let interrupts = 0;
+  const hardStop = new Set<() => string>();
   const what = deps.onInterrupt ?? 'stopping and cleaning up';
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
@@ -77,6 +75,13 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
       io.log('warn', sig === 'SIGINT' ? `interrupted: ${what} (press Ctrl-C again to exit immediately)` : `terminated (SIGTERM): ${what} (send it again to exit immediately)`);
       controller.abort(new InterruptedError());
     } else {
+      for (const d of hardStop) {
+        try {
+          io.log('error', d());
+        } catch {
+          // a describe that fails must not keep kadd from stopping
+        }
+      }
       io.stop();
       proc.exit(sig === 'SIGINT' ? 130 : 143);
     }
@@ -96,6 +101,10 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     cwd,
     signal: controller.signal,
     options: opts,
+    onHardStop(d) {
+      hardStop.add(d);
+      return () => void hardStop.delete(d);
+    },
     openstack() {
       os ??= (async () => {
         const { resolveCloud } = await import('../openstack/config.js');

@@ -16,7 +16,7 @@ import { GLOBAL_OPTIONS, findCommandWord, type GlobalOptions } from './options.j
 import { COMPLETION_DESCRIBE, USAGE, renderTopHelp } from './help.js';
 import type { KaddCommandModule } from './command.js';
 import type { Clock } from '../clock.js';
-import { setContextDefaults } from './defaults.js';
+import type { CliContextDeps } from './context.js';
 import { changesSent, resetChanges } from '../effects.js';
 import { colorEnabled } from './term.js';
 import { applyBooleanOverride, booleanFollowedByWord, checkBooleanValues, type BooleanFlagInfo } from './flags.js';
@@ -79,13 +79,13 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     return 0;
   }
   resetChanges();
-  const restoreDefaults = setContextDefaults({
+  // handed to the command's handler, which builds its Context from it (no module-global defaults)
+  const ctxDeps: CliContextDeps = {
     ...(deps.env ? { env: deps.env } : {}),
     ...(deps.cwd ? { cwd: deps.cwd } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
-    ...(deps.stdout ? { stdout: deps.stdout } : {}),
-    ...(deps.stderr ? { stderr: deps.stderr } : {}),
-  });
+    io: { ...(deps.stdout ? { stdout: deps.stdout } : {}), ...(deps.stderr ? { stderr: deps.stderr } : {}) },
+  };
   try {
     const { default: yargs } = await import('yargs');
     let seenFlags: BooleanFlagInfo | undefined;
@@ -137,7 +137,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
           aliases: mod.aliases ?? entry.aliases,
           builder: (mod.builder ?? ((b: unknown) => b)) as never,
           handler: async (args: unknown) => {
-            const r = await mod.handler(args as never);
+            const r = await mod.handler(args as never, ctxDeps);
             if (typeof r === 'number') exitCode = r;
           },
         });
@@ -153,7 +153,6 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     stderr.write(f.text);
     return f.exitCode;
   } finally {
-    restoreDefaults();
   }
 }
 

@@ -321,10 +321,12 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       });
     },
 
-    async createBootstrapToken({ ttlSeconds, description, groups, usages }) {
-      // an id collision (409) is astronomically rare; retry with a fresh id a couple of times
+    async createBootstrapToken({ ttlSeconds, description, groups, usages, id: chosen }) {
+      if (chosen !== undefined) assertTokenId(chosen);
+      // an id collision (409) is astronomically rare; retry with a fresh id a couple of times (not a chosen one:
+      // the caller journaled it before the create)
       for (let attempt = 0; ; attempt++) {
-        const id = generateTokenId();
+        const id = chosen ?? generateTokenId();
         const secret = generateTokenSecret();
         registerSecret(secret);
         registerSecret(`${id}.${secret}`);
@@ -345,7 +347,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
           return token;
         } catch (e) {
           const status = httpStatusOf(e);
-          if (status === 409 && attempt < 2) continue;
+          if (status === 409 && attempt < 2 && chosen === undefined) continue;
           // no answer or a 5xx: the Secret may exist all the same, a live join token nobody would delete
           // (it has no journal entry yet: the caller never got its id). Best effort; the TTL bounds the rest.
           if (status === undefined || status >= 500) await api.deleteBootstrapToken(id).catch(() => undefined);

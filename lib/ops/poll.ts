@@ -3,9 +3,10 @@
  * (design.md section 3), with backoff and jitter, per-item deadlines, and abort on Ctrl-C.
  */
 import type { Clock } from '../clock.js';
-import { InterruptedError, KaddError } from '../errors.js';
+import { InterruptedError } from '../errors.js';
+import { Backoff, TimeoutError, type Verdict } from '../poll.js';
 
-export type Verdict<T> = { state: 'done'; value: T } | { state: 'pending'; note?: string } | { state: 'failed'; error: Error };
+export { TimeoutError, pollUntil, type Verdict } from '../poll.js';
 
 export interface BatchWaiterOptions<T, K extends string = string> {
   /** one call that returns the current state of every pending key */
@@ -39,21 +40,15 @@ interface Pending<T> {
   timeoutMs: number;
 }
 
-export class TimeoutError extends KaddError {
-  constructor(what: string, key: string, ms: number) {
-    super('E_TIMEOUT', `timed out after ${Math.round(ms / 1000)}s waiting for ${key}: ${what}`, 1);
-  }
-}
-
 export class BatchWaiter<T, K extends string = string> {
   private pending = new Map<K, Pending<T>>();
   private running = false;
-  private interval: number;
+  private readonly backoff: Backoff;
   /** number of fetch calls made (for benchmarks: one per tick) */
   ticks = 0;
 
   constructor(private readonly o: BatchWaiterOptions<T, K>) {
-    this.interval = o.intervalMs;
+    this.backoff = new Backoff(o);
   }
 
   get size(): number {
@@ -65,7 +60,7 @@ export class BatchWaiter<T, K extends string = string> {
       if (this.o.signal?.aborted) return reject(new InterruptedError());
       this.pending.set(key, { resolve, reject, deadline: this.o.clock.now() + timeoutMs, timeoutMs });
       // a new key resets the cadence so it is seen promptly
-      this.interval = this.o.intervalMs;
+      this.backoff.reset();
       if (!this.running) void this.loop();
     });
   }
@@ -78,13 +73,6 @@ export class BatchWaiter<T, K extends string = string> {
     if (err) p.reject(err);
   }
 
-  private nextDelay(): number {
-    const j = this.o.jitter ?? 0.2;
-    const r = this.o.random ?? Math.random;
-    const d = this.interval * (1 - j + 2 * j * r());
-    this.interval = Math.min(this.o.maxIntervalMs ?? this.o.intervalMs * 5, this.interval * (this.o.factor ?? 1.5));
-    return Math.max(1, Math.round(d));
-  }
 
   private rejectAll(e: Error) {
     for (const [k, p] of this.pending) {
@@ -98,7 +86,7 @@ export class BatchWaiter<T, K extends string = string> {
     try {
       while (this.pending.size > 0) {
         try {
-          await this.o.clock.sleep(this.nextDelay(), this.o.signal);
+          await this.o.clock.sleep(this.backoff.next(), this.o.signal);
         } catch {
           this.rejectAll(new InterruptedError());
           return;

@@ -283,6 +283,23 @@ describe('createCliContext', () => {
     assert.equal(proc.handlers.size, 0);
   });
 
+  it('a second Ctrl-C during the rollback says what is left and how to finish, then exits 130 (13.13)', () => {
+    const proc = fakeProc();
+    const s = streams();
+    const ctx = createCliContext({ format: 'table' }, { env: {}, proc, io: { stdout: s.out, stderr: s.err } });
+    const off = ctx.onHardStop!(() => 'stopped before the rollback finished; what is left is recorded in /x/.cfg.yml.kadd-journal.jsonl; `kadd add --cleanup cfg.yml` deletes it');
+    const gone = ctx.onHardStop!(() => 'an unregistered line');
+    gone();
+    proc.handlers.get('SIGINT')!();
+    assert.doesNotMatch(s.err.text, /rollback finished/, 'the first Ctrl-C starts the rollback; nothing is left yet');
+    proc.handlers.get('SIGINT')!();
+    assert.match(s.err.text, /what is left is recorded in \/x\/\.cfg\.yml\.kadd-journal\.jsonl; `kadd add --cleanup cfg\.yml` deletes it/);
+    assert.doesNotMatch(s.err.text, /unregistered/);
+    assert.deepEqual(proc.exits, [130]);
+    off();
+    ctx.dispose();
+  });
+
   it('SIGTERM stops in order like the first Ctrl-C; a second one exits 143', () => {
     const proc = fakeProc();
     const s = streams();

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
-import { deleteVolumeWhenFree, staleAttachments } from '../../lib/ops/add-workers.js';
+import { Reapers, staleAttachments } from '../../lib/ops/engine/reapers.js';
 import { nullIo } from '../../lib/io.js';
 import type { Context } from '../../lib/context.js';
 import type { OpenStackClient, Volume, VolumeAttachment } from '../../lib/openstack/types.js';
 import { fake } from '../helpers/fake.js';
+
+/** the reapers' volume wait, as every rollback and cleanup uses it */
+const deleteVolumeWhenFree = (os: OpenStackClient, id: string, ctx: Context, pollIntervalMs: number) =>
+  new Reapers({ io: ctx.io, clock: ctx.clock, os, kube: undefined as never, cluster: 'k', pollIntervalMs }).deleteVolumeWhenFree(id);
 
 function fakeCtx() {
   const clock = { t: 0, now: () => clock.t, sleep: async (ms: number) => { clock.t += ms; } };

@@ -327,7 +327,7 @@ describe('e2e: kadd OpenStack client against the real services', function () {
     it('a boot volume left reserved by a deleted server (dangling Cinder attachment) is freed and deleted', async function () {
       // the end state seen after a Ctrl-C right after server create: the server was deleted early in its build and
       // Nova left the volume's attachment behind. Reproduced exactly: an attachment for a server that does not exist.
-      const { deleteVolumeWhenFree } = await import('../../../lib/ops/add-workers.js');
+      const { Reapers } = await import('../../../lib/ops/engine/reapers.js');
       const { nullIo } = await import('../../../lib/io.js');
       const { realClock } = await import('../../../lib/clock.js');
       const vol = await os.volume.createVolume({ name: `${prefix}-reserved-root`, size: 1, availability_zone: env.az, metadata: { 'kadd-cluster': prefix } });
@@ -338,8 +338,8 @@ describe('e2e: kadd OpenStack client against the real services', function () {
       const atts = await os.volume.listAttachments(vol.id);
       assert.deepEqual(atts.map((a) => a.instance), [ghost]);
       await assert.rejects(os.volume.deleteVolume(vol.id), /400|status must be available|Invalid volume/i);
-      const ctx: Context = { io: nullIo, clock: realClock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => os, kube: async () => { throw new Error('no kube'); } };
-      await deleteVolumeWhenFree(os, vol.id, ctx, 500);
+      const reapers = new Reapers({ io: nullIo, clock: realClock, os, kube: undefined as never, cluster: prefix, pollIntervalMs: 500 });
+      await reapers.deleteVolumeWhenFree(vol.id);
       await pollUntil('volume deleted', async () => ((await os.volume.getVolume(vol.id)) === null ? true : undefined), 60_000, 500);
       await os.volume.deleteAttachment(atts[0]!.id); // already gone: resolves
       for (const k of ['listAttachments', 'deleteAttachment']) exercised.add(`volume.${k}`);
