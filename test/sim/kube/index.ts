@@ -135,6 +135,8 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
     if (s && meta) {
       meta.serverId = s.id;
       n.spec.providerID = `openstack:///${s.id}`;
+      // a state change that happened before this half listened (faults.serverState at an early time)
+      if (s.status === 'SHUTOFF' || s.status === 'ERROR') onServerState(c, { ...s, change: s.status === 'SHUTOFF' ? 'stopped' : 'error' });
     }
   }
   scheduleNodeFaults(c);
