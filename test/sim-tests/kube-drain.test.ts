@@ -376,3 +376,21 @@ describe('sim kube: a namespace being terminated', function () {
     assert.equal(h.sim.pods('team').length, 0);
   });
 });
+
+describe('sim kube: the drain-world scenario file', function () {
+  this.timeout(20000);
+  it('loads and seeds what it says', async () => {
+    const { loadScenario } = await import('../sim/scenario.js');
+    const sc = loadScenario('fixtures/sim/drain-world.yml');
+    const h = await startKube({}, { ...sc, timeScale: 0.001 });
+    try {
+      const apps = new Set(h.sim.pods('default').map((p) => p.metadata.labels?.app));
+      for (const a of ['web', 'api', 'db', 'flaky', 'node-agent', 'debug-shell', 'slow']) assert.ok(apps.has(a), a);
+      assert.deepEqual(h.sim.pdbs('default').map((p) => p.metadata.name).sort(), ['api', 'db', 'flaky', 'web']);
+      assert.equal(h.sim.node('demo-node-1')!.status.allocatable.cpu, '2');
+      assert.ok(h.sim.etcd.members.every((m) => m.name.endsWith('.novalocal')));
+    } finally {
+      await h.close();
+    }
+  });
+});
