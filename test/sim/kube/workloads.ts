@@ -7,47 +7,15 @@
  *   Node.status.volumesAttached / volumesInUse, RWO multi-attach waiting, a fault that keeps one attached.
  */
 import { createHash } from 'node:crypto';
-import type { LatencySpec } from '../contract.js';
-import type { KubeCluster } from './cluster.js';
+import type { PodKnobs, WorkloadSpec } from '../contract.js';
+import { type KubeCluster, mirrorAnnotations } from './cluster.js';
 import { podRequests, milliCpu, parseQuantity } from './quantity.js';
 import { k8sTime, type Obj, randHex, randSuffix, uuid } from './util.js';
 
 export const CSI_DRIVER = 'cinder.csi.openstack.org';
 export const STORAGE_CLASS = 'csi-cinder-sc-delete';
 
-/** per-pod behaviour that no API field carries */
-export interface PodKnobs {
-  /** sim ms the containers take to exit after SIGTERM (capped by the grace period); default scenario kube.podTermination */
-  terminationMs?: LatencySpec;
-  /** the container crash-loops: Running, never Ready (CrashLoopBackOff) */
-  crashLoop?: boolean;
-}
-
-export interface WorkloadSpec {
-  /** Deployment (default): a ReplicaSet recreates evicted pods on another schedulable node */
-  kind?: 'Deployment' | 'DaemonSet' | 'Static' | 'Bare';
-  name: string;
-  namespace?: string;
-  /** Deployment replicas (default 1); Bare/Static: how many pods (default 1 per node in `nodes`) */
-  replicas?: number;
-  /** where the seeded pods run (round-robin); default: the schedulable workers. DaemonSet: every node it tolerates */
-  nodes?: string[];
-  labels?: Record<string, string>;
-  /** per-container requests, e.g. {cpu: '500m', memory: '256Mi'} */
-  requests?: { cpu?: string; memory?: string };
-  /** an emptyDir volume (kubectl drain needs --delete-emptydir-data) */
-  emptyDir?: boolean;
-  /** a PVC bound to a Cinder CSI PV per pod (Deployment: one PVC, replicas must be 1) */
-  pvc?: boolean | { size?: string };
-  /** a PodDisruptionBudget selecting the pods */
-  pdb?: { name?: string; minAvailable?: number | string; maxUnavailable?: number | string; unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow' };
-  /** spec.terminationGracePeriodSeconds (default 30) */
-  gracePeriodSeconds?: number;
-  terminationMs?: LatencySpec;
-  crashLoop?: boolean;
-  nodeSelector?: Record<string, string>;
-  tolerations?: Obj[];
-}
+export type { PodKnobs, WorkloadSpec } from '../contract.js';
 
 export interface SeededWorkload {
   pods: string[];
@@ -362,10 +330,4 @@ export function seedWorkload(c: KubeCluster, w: WorkloadSpec): SeededWorkload {
     out.pdb = name;
   }
   return out;
-}
-
-/** what the kubelet puts on a mirror pod of a static manifest */
-export function mirrorAnnotations(c: KubeCluster): Record<string, string> {
-  const h = randHex(c.core, 32);
-  return { 'kubernetes.io/config.hash': h, 'kubernetes.io/config.mirror': h, 'kubernetes.io/config.seen': k8sTime(c.now()).replace('Z', '.000000000Z'), 'kubernetes.io/config.source': 'file' };
 }
