@@ -305,13 +305,17 @@ describe('sim kube: static, bare, emptyDir, DaemonSet and PV-backed pods; Volume
     const l = await J(await fetch(`${h.url}/apis/storage.k8s.io/v1/volumeattachments`));
     assert.equal(l.kind, 'VolumeAttachmentList');
     await cordon(h, 'v-node-2');
+    // the detach is held here so that the in-between state can be seen on a loaded machine too
+    h.sim.keepVolumeAttached(pvName, true);
     assert.equal((await evict(h, 'default', first.metadata.name)).status, 201);
     const repl = await until(() => podsOf(h, 'default', 'db').find((p) => p.metadata.name !== first.metadata.name && p.spec.nodeName));
     assert.notEqual(repl.spec.nodeName, 'v-node-2');
-    // the old attachment goes after the pod is gone + detach time; the new one only after that
+    // the old attachment stays while it is not detached; the new node waits for it (Multi-Attach)
     await until(() => !pod(h, 'default', first.metadata.name));
     assert.ok(h.sim.volumeAttachments().some((v) => v.spec.nodeName === 'v-node-2'), 'still attached right after the pod went');
     assert.ok(!h.sim.volumeAttachments().some((v) => v.spec.nodeName === repl.spec.nodeName), 'Multi-Attach: the new node waits');
+    assert.equal(h.sim.cluster.podReady(pod(h, 'default', repl.metadata.name)!), false);
+    h.sim.keepVolumeAttached(pvName, false);
     await until(() => !h.sim.volumeAttachments().some((v) => v.spec.nodeName === 'v-node-2'));
     assert.equal(h.sim.node('v-node-2')!.status.volumesAttached, undefined);
     await until(() => h.sim.cluster.podReady(pod(h, 'default', repl.metadata.name)!));
@@ -374,5 +378,23 @@ describe('sim kube: a namespace being terminated', function () {
     });
     await until(() => !h.sim.cluster.get('namespaces', undefined, 'team'), 5000);
     assert.equal(h.sim.pods('team').length, 0);
+  });
+});
+
+describe('sim kube: the drain-world scenario file', function () {
+  this.timeout(20000);
+  it('loads and seeds what it says', async () => {
+    const { loadScenario } = await import('../sim/scenario.js');
+    const sc = loadScenario('fixtures/sim/drain-world.yml');
+    const h = await startKube({}, { ...sc, timeScale: 0.001 });
+    try {
+      const apps = new Set(h.sim.pods('default').map((p) => p.metadata.labels?.app));
+      for (const a of ['web', 'api', 'db', 'flaky', 'node-agent', 'debug-shell', 'slow']) assert.ok(apps.has(a), a);
+      assert.deepEqual(h.sim.pdbs('default').map((p) => p.metadata.name).sort(), ['api', 'db', 'flaky', 'web']);
+      assert.equal(h.sim.node('demo-node-1')!.status.allocatable.cpu, '2');
+      assert.ok(h.sim.etcd.members.every((m) => m.name.endsWith('.novalocal')));
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -111,8 +111,8 @@ describe('sim nova: reboot and server state under a Node', function () {
     const again = await reboot(s.id, { reboot: { type: 'SOFT' } });
     assert.equal(again.status, 409);
     assert.match(again.body.conflictingRequest.message, new RegExp(`^Cannot 'reboot' instance ${s.id} while it is in task_state reboot_(pending|started)$`));
-    await untilAsync(async () => (await server('k-node-1')).status === 'ACTIVE', 5000, 5);
-    await until(() => kube.nodeState('k-node-1') === 'Ready', 5000);
+    await untilAsync(async () => (await server('k-node-1')).status === 'ACTIVE', 15000, 5);
+    await until(() => kube.nodeState('k-node-1') === 'Ready', 15000);
   });
 
   it('HARD reboot of a SHUTOFF server is allowed (SOFT is 409); the kubelet comes back', async () => {
@@ -120,26 +120,26 @@ describe('sim nova: reboot and server state under a Node', function () {
     const s = await server('k-node-2');
     assert.equal((await api.call('POST', `/compute/v2.1/servers/${s.id}/action`, { 'os-stop': null })).status, 202);
     assert.equal((await server('k-node-2')).status, 'SHUTOFF');
-    await until(() => kube.nodeState('k-node-2') === 'Unreachable', 5000);
+    await until(() => kube.nodeState('k-node-2') === 'Unreachable', 15000);
     const soft = await reboot(s.id, { reboot: { type: 'SOFT' } });
     assert.equal(soft.status, 409);
     assert.equal(soft.body.conflictingRequest.message, `Cannot 'reboot' instance ${s.id} while it is in vm_state stopped`);
     assert.equal((await reboot(s.id, { reboot: { type: 'HARD' } })).status, 202);
     assert.equal((await server('k-node-2')).status, 'HARD_REBOOT');
-    await untilAsync(async () => (await server('k-node-2')).status === 'ACTIVE', 5000, 5);
-    await until(() => kube.nodeState('k-node-2') === 'Ready', 5000);
+    await untilAsync(async () => (await server('k-node-2')).status === 'ACTIVE', 15000, 5);
+    await until(() => kube.nodeState('k-node-2') === 'Ready', 15000);
   });
 
   it('a server that goes ERROR under its Node: Unknown after the grace period; HARD reboot recovers it', async () => {
     await start({ serverState: [{ name: '^k-node-1$', at: 10, status: 'ERROR', message: 'hypervisor lost' }] });
-    await untilAsync(async () => (await server('k-node-1')).status === 'ERROR', 5000, 5);
+    await untilAsync(async () => (await server('k-node-1')).status === 'ERROR', 15000, 5);
     const s = (await api.call('GET', `/compute/v2.1/servers/${(await server('k-node-1')).id}`)).body.server;
     assert.equal(s.fault.message, 'hypervisor lost');
     assert.notEqual(kube.nodeState('k-node-1'), 'Unreachable', 'not before node-monitor-grace-period');
-    await until(() => kube.nodeState('k-node-1') === 'Unreachable', 5000);
+    await until(() => kube.nodeState('k-node-1') === 'Unreachable', 15000);
     assert.equal((await reboot(s.id, { reboot: { type: 'hard' } })).status, 202);
-    await untilAsync(async () => (await server('k-node-1')).status === 'ACTIVE', 5000, 5);
-    await until(() => kube.nodeState('k-node-1') === 'Ready', 5000);
+    await untilAsync(async () => (await server('k-node-1')).status === 'ACTIVE', 15000, 5);
+    await until(() => kube.nodeState('k-node-1') === 'Ready', 15000);
   });
 
   it('faults.rebootDoesNotHeal: the guest comes back but the kubelet stays NotReady', async () => {
@@ -147,7 +147,7 @@ describe('sim nova: reboot and server state under a Node', function () {
     const s = await server('k-node-1');
     kube.setNodeState('k-node-1', 'NotReady');
     await reboot(s.id, { reboot: { type: 'HARD' } });
-    await untilAsync(async () => (await server('k-node-1')).status === 'ACTIVE', 5000, 5);
+    await untilAsync(async () => (await server('k-node-1')).status === 'ACTIVE', 15000, 5);
     await untilAsync(() => api.sim.state().timeline && (api.sim.state().timeline as any[]).some((e) => e.type === 'kubelet.still-broken'), 5000);
     assert.equal(kube.nodeState('k-node-1'), 'NotReady');
   });

@@ -52,8 +52,11 @@ export interface SimRng {
   latency(spec: LatencySpec | undefined): number;
 }
 
-import type { LatencySpec } from './latency.js';
-export type { LatencySpec } from './latency.js';
+export type LatencySpec =
+  | number
+  | { fixed: number }
+  | { uniform: [number, number] }
+  | { normal: { mean: number; stddev: number; min?: number } };
 
 /** A request handler returns true when it handled the request. */
 export type SimHandler = (req: IncomingMessage & { body?: unknown; rawBody?: Buffer }, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -194,7 +197,7 @@ export interface Scenario {
     /** allocatable (and capacity) of every seeded Node, e.g. {cpu: '2', memory: '4Gi', pods: 110} */
     nodeAllocatable?: { cpu?: string; memory?: string; pods?: number };
     /** workloads seeded after the cluster (see test/sim/kube/workloads.ts WorkloadSpec) */
-    workloads?: import('./kube/workload-spec.js').WorkloadSpec[];
+    workloads?: WorkloadSpec[];
   };
   cluster?: {
     name?: string;
@@ -221,3 +224,39 @@ export interface Scenario {
     leader?: string;
   };
 }
+
+/** (added) a workload seeded in the kube half (test/sim/kube/workloads.ts, KubeSim.addWorkload) */
+/** per-pod behaviour that no API field carries */
+export interface PodKnobs {
+  /** sim ms the containers take to exit after SIGTERM (capped by the grace period); default scenario kube.podTermination */
+  terminationMs?: LatencySpec;
+  /** the container crash-loops: Running, never Ready (CrashLoopBackOff) */
+  crashLoop?: boolean;
+}
+
+export interface WorkloadSpec {
+  /** Deployment (default): a ReplicaSet recreates evicted pods on another schedulable node */
+  kind?: 'Deployment' | 'DaemonSet' | 'Static' | 'Bare';
+  name: string;
+  namespace?: string;
+  /** Deployment replicas (default 1); Bare/Static: how many pods (default 1 per node in `nodes`) */
+  replicas?: number;
+  /** where the seeded pods run (round-robin); default: the schedulable workers. DaemonSet: every node it tolerates */
+  nodes?: string[];
+  labels?: Record<string, string>;
+  /** per-container requests, e.g. {cpu: '500m', memory: '256Mi'} */
+  requests?: { cpu?: string; memory?: string };
+  /** an emptyDir volume (kubectl drain needs --delete-emptydir-data) */
+  emptyDir?: boolean;
+  /** a PVC bound to a Cinder CSI PV per pod (Deployment: one PVC, replicas must be 1) */
+  pvc?: boolean | { size?: string };
+  /** a PodDisruptionBudget selecting the pods */
+  pdb?: { name?: string; minAvailable?: number | string; maxUnavailable?: number | string; unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow' };
+  /** spec.terminationGracePeriodSeconds (default 30) */
+  gracePeriodSeconds?: number;
+  terminationMs?: LatencySpec;
+  crashLoop?: boolean;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Record<string, unknown>[];
+}
+

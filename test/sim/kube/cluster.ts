@@ -6,10 +6,8 @@
 import { dump } from 'js-yaml';
 import type { SimCore } from '../contract.js';
 import { SimEtcd } from './etcd.js';
-import { computePdbStatus } from './disruption.js';
-import { renewLease } from './nodefaults.js';
 import { detachedJws, pki } from './pki.js';
-import { ensureAttached, insufficient, mirrorAnnotations, type PodKnobs, releaseVolumes, setNodeAllocatable } from './workloads.js';
+import type { PodKnobs } from '../contract.js';
 import { clone, k8sTime, type Obj, randHex, randSuffix, uuid } from './util.js';
 
 export interface ResourceDef {
@@ -63,6 +61,36 @@ export interface NodeInfoSim {
   powerEpoch?: number;
 }
 
+/**
+ * The controllers that live in their own modules (disruption.ts, workloads.ts, nodefaults.ts import this one;
+ * index.ts wires them in here, so that no import cycle forms).
+ */
+export interface ClusterHooks {
+  pdbStatus(c: KubeCluster, pdb: Obj): Obj;
+  renewLease(c: KubeCluster, node: string): void;
+  /** true when every volume of the pod is attached to its node */
+  ensureAttached(c: KubeCluster, pod: Obj): boolean;
+  /** the resources a node lacks for a pod ([] when it fits) */
+  insufficient(c: KubeCluster, node: Obj, pod: Obj): string[];
+  releaseVolumes(c: KubeCluster, pod: Obj): void;
+  setNodeAllocatable(c: KubeCluster, node: string, r: { cpu?: string; memory?: string; pods?: string | number }): void;
+}
+
+const NO_HOOKS: ClusterHooks = {
+  pdbStatus: (_c, pdb) => pdb.status ?? {},
+  renewLease: () => undefined,
+  ensureAttached: () => true,
+  insufficient: () => [],
+  releaseVolumes: () => undefined,
+  setNodeAllocatable: () => undefined,
+};
+
+/** what the kubelet puts on a mirror pod of a static manifest */
+export function mirrorAnnotations(c: KubeCluster): Record<string, string> {
+  const h = randHex(c.core, 32);
+  return { 'kubernetes.io/config.hash': h, 'kubernetes.io/config.mirror': h, 'kubernetes.io/config.seen': k8sTime(c.now()).replace('Z', '.000000000Z'), 'kubernetes.io/config.source': 'file' };
+}
+
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -99,7 +127,11 @@ export class KubeCluster {
   /** PV names a fault keeps attached (VolumeAttachment never detaches) */
   readonly keepAttached = new Set<string>();
 
-  constructor(readonly core: SimCore, opts: { clusterName?: string; k8sVersion?: string }) {
+  constructor(
+    readonly core: SimCore,
+    opts: { clusterName?: string; k8sVersion?: string },
+    readonly hooks: ClusterHooks = NO_HOOKS,
+  ) {
     this.clusterName = opts.clusterName ?? core.scenario.cluster?.name ?? 'sim';
     this.k8sVersion = opts.k8sVersion ?? core.scenario.cluster?.k8sVersion ?? 'v1.30.4';
     if (!this.k8sVersion.startsWith('v')) this.k8sVersion = 'v' + this.k8sVersion;
@@ -340,8 +372,8 @@ export class KubeCluster {
     });
     if (!node.spec.taints.length) delete node.spec.taints;
     const alloc = this.core.scenario.kube?.nodeAllocatable;
-    if (alloc) setNodeAllocatable(this, name, alloc);
-    renewLease(this, name);
+    if (alloc) this.hooks.setNodeAllocatable(this, name, alloc);
+    this.hooks.renewLease(this, name);
     // kube-proxy DaemonSet pod on every node
     const ds = this.get('daemonsets', 'kube-system', 'kube-proxy');
     this.createPod('kube-system', {
@@ -551,7 +583,7 @@ export class KubeCluster {
         if (n.spec.unschedulable && !tol.some((t) => t.key === 'node.kubernetes.io/unschedulable' || (!t.key && t.operator === 'Exists'))) return no('node(s) were unschedulable'), false;
         const bad = (n.spec.taints ?? []).find((t: Obj) => t.effect !== 'PreferNoSchedule' && !this.tolerates(tol, t));
         if (bad) return no(`node(s) had untolerated taint {${bad.key}: ${bad.value ?? ''}}`), false;
-        const short = insufficient(this, n, pod);
+        const short = this.hooks.insufficient(this, n, pod);
         if (short.length) return short.forEach(no), false;
         return true;
       });
@@ -575,7 +607,7 @@ export class KubeCluster {
       return;
     }
     const nodeOk = !!node && this.nodeReady(pod.spec.nodeName) && (node.spec.taints ?? []).filter((t: Obj) => t.effect === 'NoExecute' || (t.effect === 'NoSchedule' && !pod.metadata.ownerReferences?.some((r: Obj) => r.kind === 'Node' || r.kind === 'DaemonSet'))).every((t: Obj) => this.tolerates(tol, t));
-    const volumesOk = nodeOk ? ensureAttached(this, pod) : false;
+    const volumesOk = nodeOk ? this.hooks.ensureAttached(this, pod) : false;
     const knobs = this.podKnobs.get(pod.metadata.uid);
     const running = nodeOk && volumesOk;
     const crash = running && !!knobs?.crashLoop;
@@ -714,7 +746,7 @@ export class KubeCluster {
         if (dep) this.later(this.core.rng.latency({ uniform: [200, 500] }), () => this.reconcileDeployment(dep));
       }
       this.refreshPdbs(o.metadata.namespace);
-      releaseVolumes(this, o);
+      this.hooks.releaseVolumes(this, o);
       // the kubelet recreates the mirror pod of a static manifest that is still on its disk
       const node = o.spec.nodeName;
       if (o.metadata.annotations?.['kubernetes.io/config.mirror'] && node && this.get('nodes', undefined, node)) {
@@ -879,7 +911,7 @@ export class KubeCluster {
 
   /** PDB status as the disruption controller computes it (disruption.ts) */
   pdbStatus(pdb: Obj): Obj {
-    return computePdbStatus(this, pdb);
+    return this.hooks.pdbStatus(this, pdb);
   }
 
   refreshPdbs(ns: string): void {

@@ -13,8 +13,9 @@ import { createBootstrapTokenSecret, type ExecResult, HOST_ANNOTATION, runArgv, 
 import { Kubelets } from './kubelet.js';
 import { pki } from './pki.js';
 import { hex, type Obj } from './util.js';
-import { type NodeState, nodeState, onServerState, scheduleNodeFaults, setNodeState } from './nodefaults.js';
-import { retryDetach, type SeededWorkload, seedWorkload, setNodeAllocatable, type WorkloadSpec } from './workloads.js';
+import { computePdbStatus } from './disruption.js';
+import { type NodeState, nodeState, onServerState, renewLease, scheduleNodeFaults, setNodeState } from './nodefaults.js';
+import { ensureAttached, insufficient, releaseVolumes, retryDetach, type SeededWorkload, seedWorkload, setNodeAllocatable, type WorkloadSpec } from './workloads.js';
 import { createUpgradeHandler } from './ws.js';
 
 export type { RecordedRequest } from './cluster.js';
@@ -96,7 +97,7 @@ export interface KubeSim {
 }
 
 export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim {
-  const c = new KubeCluster(core, opts);
+  const c = new KubeCluster(core, opts, { pdbStatus: computePdbStatus, renewLease, ensureAttached, insufficient, releaseVolumes, setNodeAllocatable });
   c.seed(opts.masters ?? core.scenario.cluster?.masters ?? 1, opts.nodes ?? core.scenario.cluster?.nodes ?? 1);
   if (opts.realEtcd ?? core.scenario.etcd?.real) {
     // real members for the seeded masters (throws RealEtcdUnavailable when the binaries are missing);
@@ -135,6 +136,8 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
     if (s && meta) {
       meta.serverId = s.id;
       n.spec.providerID = `openstack:///${s.id}`;
+      // a state change that happened before this half listened (faults.serverState at an early time)
+      if (s.status === 'SHUTOFF' || s.status === 'ERROR') onServerState(c, { ...s, change: s.status === 'SHUTOFF' ? 'stopped' : 'error' });
     }
   }
   scheduleNodeFaults(c);

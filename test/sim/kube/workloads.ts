@@ -7,24 +7,15 @@
  *   Node.status.volumesAttached / volumesInUse, RWO multi-attach waiting, a fault that keeps one attached.
  */
 import { createHash } from 'node:crypto';
-import type { LatencySpec } from '../latency.js';
-import type { KubeCluster } from './cluster.js';
+import type { PodKnobs, WorkloadSpec } from '../contract.js';
+import { type KubeCluster, mirrorAnnotations } from './cluster.js';
 import { podRequests, milliCpu, parseQuantity } from './quantity.js';
 import { k8sTime, type Obj, randHex, randSuffix, uuid } from './util.js';
-import type { WorkloadSpec } from './workload-spec.js';
 
 export const CSI_DRIVER = 'cinder.csi.openstack.org';
 export const STORAGE_CLASS = 'csi-cinder-sc-delete';
 
-/** per-pod behaviour that no API field carries */
-export interface PodKnobs {
-  /** sim ms the containers take to exit after SIGTERM (capped by the grace period); default scenario kube.podTermination */
-  terminationMs?: LatencySpec;
-  /** the container crash-loops: Running, never Ready (CrashLoopBackOff) */
-  crashLoop?: boolean;
-}
-
-export type { WorkloadSpec } from './workload-spec.js';
+export type { PodKnobs, WorkloadSpec } from '../contract.js';
 
 export interface SeededWorkload {
   pods: string[];
@@ -339,10 +330,4 @@ export function seedWorkload(c: KubeCluster, w: WorkloadSpec): SeededWorkload {
     out.pdb = name;
   }
   return out;
-}
-
-/** what the kubelet puts on a mirror pod of a static manifest */
-export function mirrorAnnotations(c: KubeCluster): Record<string, string> {
-  const h = randHex(c.core, 32);
-  return { 'kubernetes.io/config.hash': h, 'kubernetes.io/config.mirror': h, 'kubernetes.io/config.seen': k8sTime(c.now()).replace('Z', '.000000000Z'), 'kubernetes.io/config.source': 'file' };
 }
