@@ -184,7 +184,7 @@ export function parseStageTimeouts(v: string | number | undefined, base: StageTi
   if (v === undefined || v === '') return out;
   const secs = (x: string, what: string) => {
     const ms = parseDurationMs(x);
-    if (ms === undefined || !(ms > 0)) throw new UsageError(`--timeout ${what}: "${x}" is not a positive duration (seconds, or 90s, 5m, 1h)`);
+    if (ms === undefined || !(ms > 0)) throw new UsageError(`--timeout ${what}: "${x}" is not a positive number of seconds or a duration (90s, 5m, 1h)`);
     return ms;
   };
   const s = String(v).trim();
