@@ -1,6 +1,6 @@
 /** The shape of a command module (lib/commands/<verb>.ts). Types only: nothing is loaded at run time. */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import type { GlobalOptions } from './options.js';
+import type { GlobalOptions, OutputFormat } from './options.js';
 import type { CliContextDeps } from './context.js';
 
 export type CommandArgs<T = Record<string, unknown>> = ArgumentsCamelCase<GlobalOptions & T>;
@@ -11,6 +11,12 @@ export interface KaddCommandModule<T = Record<string, unknown>> {
   describe: string;
   aliases?: string[];
   builder?: (y: Argv<GlobalOptions>) => Argv<GlobalOptions & T>;
+  /** the result formats the command honours (default: all); others are refused before it runs (exit 2) */
+  formats?: readonly OutputFormat[];
+  /** the hint when a format is refused */
+  formatHint?: string;
+  /** a command that changes the cluster: its help lists the exit codes */
+  mutating?: boolean;
   /**
    * returns the exit code (0 when nothing is returned); failures are thrown as KaddError. `deps` carries
    * what main(argv, deps) was handed (env, cwd, clock, streams): pass it to createCliContext.

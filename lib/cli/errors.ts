@@ -11,6 +11,8 @@ import { redactText } from '../redact.js';
 export interface FormattedError {
   text: string;
   exitCode: number;
+  /** the same, for -f json (docs/schemas/error.json); redacted */
+  json: { error: { code: string; message: string; hint: string | null; details: string[]; exitCode: number } };
 }
 
 function stackOf(e: unknown): string {
@@ -77,5 +79,16 @@ export function formatError(e: unknown, opts: FormatErrorOptions = {}): Formatte
     exitCode = 1;
   }
   if (opts.debug) lines.push(stackOf(e));
-  return { text: redactText(lines.join('\n')) + '\n', exitCode };
+  const message = ke ? ke.message : interrupted ? 'interrupted' : `unexpected: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim()}`;
+  const details = ke ? [...ke.details, ...(exitCode === 2 && ke.exitCode !== 2 ? ['nothing was changed'] : [])] : [];
+  const json = {
+    error: {
+      code: ke ? ke.code : interrupted ? 'E_INTERRUPTED' : 'E_UNEXPECTED',
+      message: redactText(message),
+      hint: ke?.hint ? redactText(ke.hint) : null,
+      details: details.map((d) => redactText(d)),
+      exitCode,
+    },
+  };
+  return { text: redactText(lines.join('\n')) + '\n', exitCode, json };
 }

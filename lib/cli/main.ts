@@ -12,14 +12,17 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { commands } from '../commands/index.js';
 import { formatError } from './errors.js';
-import { GLOBAL_OPTIONS, findCommandWord, type GlobalOptions } from './options.js';
+import { GLOBAL_OPTIONS, findCommandWord, type GlobalOptions, type OutputFormat } from './options.js';
 import { COMPLETION_DESCRIBE, USAGE, renderTopHelp } from './help.js';
 import type { KaddCommandModule } from './command.js';
+import type { Argv } from 'yargs';
 import type { Clock } from '../clock.js';
 import type { CliContextDeps } from './context.js';
 import { changesSent, resetChanges } from '../effects.js';
 import { colorEnabled } from './term.js';
 import { applyBooleanOverride, booleanFollowedByWord, checkBooleanValues, type BooleanFlagInfo } from './flags.js';
+import { takeCoerceRefusal } from '../duration.js';
+import { checkNumbers, translateYargsMessage, type OptionsInfo } from './usage.js';
 
 export interface MainDeps {
   stdout?: { write(s: string): unknown; isTTY?: boolean };
@@ -47,6 +50,53 @@ export function kaddVersion(): string {
   return (cachedVersion = 'unknown');
 }
 
+/** the -f/-o/--format value as typed (the last one wins), before or without yargs */
+export function requestedFormat(argv: readonly string[]): string | undefined {
+  let f: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    const m = /^(?:-f|-o|--format)(?:=(.*))?$/.exec(a);
+    if (m) f = m[1] ?? argv[i + 1];
+  }
+  return f;
+}
+
+/** The exit codes, for the help of every command that changes the cluster (README's table, shortened). */
+export const EXIT_CODES_HELP = [
+  'Exit codes:',
+  '  0    success',
+  '  1    failed after changing something; what was rolled back is listed',
+  '  2    nothing changed: bad input, preflight refusal, unreachable or silent API, refused login',
+  '  3    partial success (k of n added, the rest rolled back)',
+  '  130  interrupted (Ctrl-C or SIGTERM); what the run created is rolled back',
+].join('\n');
+
+/**
+ * Help layout of a command: its own options first ("Options:"), then the global groups, then help and
+ * version; the exit codes at the end of every mutating command's help.
+ */
+function layoutHelp(name: string, mod: KaddCommandModule, y: unknown): unknown {
+  const b = y as Argv<GlobalOptions> & { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } };
+  const opts = b.getOptions();
+  const skip = new Set([...Object.keys(GLOBAL_OPTIONS), 'help', 'version', '$0', ...[...mod.command.matchAll(/[<[]([^\]>.]+)/g)].map((m) => m[1]!)]);
+  // an alias group is listed once, under its longest name
+  for (const [k, others] of Object.entries(opts.alias ?? {})) {
+    const group = [k, ...others];
+    const longest = group.reduce((a, c) => (c.length > a.length ? c : a));
+    for (const g of group) if (g !== longest || group.some((x) => skip.has(x))) skip.add(g);
+  }
+  const own = Object.keys(opts.key).filter((k) => !skip.has(k) && !/[A-Z]/.test(k));
+  if (own.length) b.group(own, 'Options:');
+  const byGroup = new Map<string, string[]>();
+  for (const [k, o] of Object.entries(GLOBAL_OPTIONS)) byGroup.set(o.group, [...(byGroup.get(o.group) ?? []), k]);
+  for (const [g, keys] of byGroup) b.group(keys, `Global, ${g}`);
+  b.group(['help', 'version'], 'General:');
+  if (mod.mutating) b.epilogue(EXIT_CODES_HELP);
+  void name;
+  return b;
+}
+
 function lookup(word: string | undefined) {
   if (!word) return undefined;
   for (const [name, entry] of Object.entries(commands)) {
@@ -55,9 +105,11 @@ function lookup(word: string | undefined) {
   return undefined;
 }
 
-function flagInfo(y: unknown): BooleanFlagInfo {
-  const o = (y as { getOptions?: () => { boolean?: string[]; alias?: Record<string, string[]> } }).getOptions?.() ?? {};
-  return { booleans: o.boolean ?? [], aliases: o.alias ?? {} };
+type YargsOptions = { boolean?: string[]; number?: string[]; alias?: Record<string, string[]>; key?: Record<string, unknown>; choices?: Record<string, string[]> };
+
+function flagInfo(y: unknown): BooleanFlagInfo & OptionsInfo {
+  const o: YargsOptions = (y as { getOptions?: () => YargsOptions }).getOptions?.() ?? {};
+  return { booleans: o.boolean ?? [], aliases: o.alias ?? {}, keys: Object.keys(o.key ?? {}), numbers: o.number ?? [], choices: o.choices ?? {} };
 }
 
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
@@ -74,7 +126,32 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     stdout.write(`${kaddVersion()}\n`);
     return 0;
   }
-  if (plain.length === 1 && (plain[0] === '--help' || plain[0] === '-h')) {
+  // completion: no yargs (its built-in knows nothing of lazily loaded commands' flags and values)
+  if (argv[0] === '__complete') {
+    const { complete } = await import('./completion.js');
+    const out = await complete(argv.slice(1), commands, deps.cwd ?? process.cwd()).catch(() => []);
+    if (out.length) stdout.write(out.join('\n') + '\n');
+    return 0;
+  }
+  if (plain[0] === 'completion') {
+    const rest = plain.slice(1);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      stdout.write(`kadd completion [bash|zsh]\n\n${COMPLETION_DESCRIBE}\n\n  kadd completion >> ~/.bashrc                  bash\n  kadd completion zsh > "\${fpath[1]}/_kadd"      zsh (or: source <(kadd completion zsh))\n\nCompletes commands, each command's flags, flag values (--role, --format, --zone and --flavor from the\ncluster file on the line) and node names for kadd logs.\n`);
+      return 0;
+    }
+    const shell = rest[0] ?? ((deps.env ?? process.env).SHELL?.endsWith('zsh') ? 'zsh' : 'bash');
+    if (shell !== 'bash' && shell !== 'zsh' || rest.length > 1) {
+      const f = formatError(new UsageError(`completion is available for bash and zsh, got ${JSON.stringify(rest.join(' '))}`, { hint: 'kadd completion bash, or kadd completion zsh' }), { color });
+      stderr.write(f.text);
+      return f.exitCode;
+    }
+    const { completionScript } = await import('./completion.js');
+    stdout.write(completionScript(shell));
+    return 0;
+  }
+  // `kadd help` = `kadd --help`; `kadd help add` = `kadd add --help`
+  if (plain[0] === 'help' && plain.length === 2 && lookup(plain[1])) return main([plain[1]!, '--help', ...argv.filter((a) => a === '--no-color')], deps);
+  if (plain.length === 1 && (plain[0] === '--help' || plain[0] === '-h' || plain[0] === 'help')) {
     stdout.write(renderTopHelp(commands, Math.min(110, (stdout as { columns?: number }).columns || 100)));
     return 0;
   }
@@ -88,17 +165,17 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   };
   try {
     const { default: yargs } = await import('yargs');
-    let seenFlags: BooleanFlagInfo | undefined;
+    let seenFlags: (BooleanFlagInfo & OptionsInfo) | undefined;
     const y = yargs(argv)
       .scriptName('kadd')
       .usage(USAGE)
       .parserConfiguration({ 'camel-case-expansion': true, 'strip-aliased': false })
-      .options(GLOBAL_OPTIONS as never)
-      .version(kaddVersion())
+      // groups are assigned in the command's builder (its own options first, the global ones after)
+      .options(Object.fromEntries(Object.entries(GLOBAL_OPTIONS).map(([k, o]) => [k, { ...o, group: undefined }])) as never)
+      .version('version', 'show the version number', kaddVersion())
       .alias('version', 'V')
-      .help()
+      .help('help', 'show help')
       .alias('help', 'h')
-      .completion('completion', COMPLETION_DESCRIBE)
       .demandCommand(1, 'no command given')
       .strict()
       .recommendCommands()
@@ -109,23 +186,32 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
         // on/off flags given a value (--dry-run=client): yargs read anything but "true" as false
         const info = (seenFlags = flagInfo(yy));
         for (const o of checkBooleanValues(argv, info)) applyBooleanOverride(args, o, info);
+        // numbers: echo what was typed instead of letting NaN through
+        checkNumbers(argv, args, info);
       }) as never, true)
       .fail((msg, err, yy) => {
-        if (err) throw err;
-        const cmd = invoked ? `kadd ${invoked.name} --help` : 'kadd --help';
-        let text = (msg ?? 'invalid command line').replace(/\s*\n\s*/g, ' ').trim();
-        const unknownArgs = /^Unknown arguments?: (.+)$/.exec(text)?.[1]?.split(', ');
-        if (unknownArgs) {
-          const hint = booleanFollowedByWord(argv, unknownArgs, seenFlags ?? flagInfo(yy));
-          if (hint) throw new UsageError(text, { hint });
+        if (err) {
+          // an error thrown in an option's coerce arrives as a bare YError: give back kadd's own
+          if (err.name === 'YError') throw takeCoerceRefusal(err.message) ?? new UsageError(err.message, { hint: `see ${invoked ? `kadd ${invoked.name} --help` : 'kadd --help'}` });
+          throw err;
         }
+        const cmd = invoked ? `kadd ${invoked.name} --help` : 'kadd --help';
+        const text = (msg ?? 'invalid command line').replace(/\s*\n\s*/g, ' ').trim();
         const word = findCommandWord(argv);
         if (!invoked && word !== undefined && word !== 'completion') {
           // an unknown command: say so, with yargs' suggestion if it has one
           const guess = /^Did you mean (.+)\?$/.exec(text)?.[1];
-          text = `unknown command ${JSON.stringify(word)}${guess ? `; did you mean ${guess}?` : ` (commands: ${Object.keys(commands).join(', ')})`}`;
+          throw new UsageError(`unknown command ${JSON.stringify(word)}${guess ? `; did you mean ${guess}?` : ` (commands: ${Object.keys(commands).join(', ')})`}`, { hint: `see ${cmd}` });
         }
-        throw new UsageError(text, { hint: `see ${cmd}` });
+        if (!invoked && word === undefined) throw new UsageError('no command given', { hint: 'see kadd --help' });
+        const info = seenFlags ?? flagInfo(yy);
+        const unknownArgs = /^Unknown arguments?: (.+)$/.exec(text)?.[1]?.split(', ');
+        if (unknownArgs) {
+          const hint = booleanFollowedByWord(argv, unknownArgs, info);
+          if (hint) throw new UsageError(`unexpected argument${unknownArgs.length > 1 ? 's' : ''} ${unknownArgs.map((w) => JSON.stringify(w)).join(', ')}`, { hint });
+        }
+        const t = translateYargsMessage(text, argv, info, invoked ? `kadd ${invoked.entry.command}` : undefined, cmd);
+        throw new UsageError(t.message, { hint: t.hint });
       });
 
     for (const [name, entry] of Object.entries(commands)) {
@@ -135,8 +221,14 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
           command: mod.command,
           describe: mod.describe,
           aliases: mod.aliases ?? entry.aliases,
-          builder: (mod.builder ?? ((b: unknown) => b)) as never,
+          builder: ((b: Argv<GlobalOptions>) => layoutHelp(name, mod, mod.builder ? mod.builder(b) : b)) as never,
           handler: async (args: unknown) => {
+            const format = (args as { format?: OutputFormat }).format ?? 'table';
+            if (mod.formats && !mod.formats.includes(format)) {
+              throw new UsageError(`kadd ${name} does not support -f ${format} (it supports ${mod.formats.join(', ')})`, {
+                hint: mod.formatHint ?? `leave out -f ${format}`,
+              });
+            }
             const r = await mod.handler(args as never, ctxDeps);
             if (typeof r === 'number') exitCode = r;
           },
@@ -150,7 +242,8 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     return exitCode;
   } catch (e) {
     const f = formatError(e, { debug, color, nothingChanged: changesSent().count === 0 });
-    stderr.write(f.text);
+    // -f json / -o json: the error is one JSON object on stderr as well (docs/schemas/error.json)
+    stderr.write(requestedFormat(argv) === 'json' && !debug ? `${JSON.stringify(f.json)}\n` : f.text);
     return f.exitCode;
   } finally {
   }

@@ -1,8 +1,8 @@
 /**
  * Global options, shared by every command. Kept free of heavy imports: main.ts loads this for --help.
  */
-import { durationSeconds } from './duration.js';
-export type OutputFormat = 'table' | 'json' | 'yaml';
+import { durationSeconds } from '../duration.js';
+export type OutputFormat = 'table' | 'json' | 'yaml' | 'value';
 
 export interface GlobalOptions {
   'os-cloud'?: string;
@@ -30,6 +30,8 @@ export interface GlobalOptions {
   /** seconds (from a duration: 90s, 5m) */
   'request-timeout'?: number;
   format: OutputFormat;
+  /** -c/--column, repeatable */
+  column?: string | string[];
   verbose: number;
   quiet: boolean;
   debug: boolean;
@@ -40,7 +42,7 @@ export interface GlobalOptions {
 type Opt = {
   type: 'string' | 'boolean' | 'count';
   describe: string;
-  alias?: string;
+  alias?: string | string[];
   choices?: string[];
   default?: unknown;
   group: string;
@@ -83,7 +85,21 @@ export const GLOBAL_OPTIONS: Record<string, Opt> = {
     coerce: durationSeconds('request-timeout'),
     value: 'duration',
   },
-  format: { type: 'string', alias: 'f', describe: 'result format', choices: ['table', 'json', 'yaml'], default: 'table', group: OUT },
+  format: {
+    type: 'string',
+    alias: ['f', 'o'],
+    describe: 'result format (value: the values only, as openstack -f value; -o as kubectl)',
+    choices: ['table', 'json', 'yaml', 'value'],
+    default: 'table',
+    group: OUT,
+  },
+  column: {
+    type: 'string',
+    alias: 'c',
+    describe: 'show only this column (repeat for more), as openstack -c',
+    group: OUT,
+    value: 'column',
+  },
   verbose: { type: 'count', alias: 'v', describe: 'more output (repeat for more)', group: OUT },
   quiet: { type: 'boolean', alias: 'q', describe: 'only warnings, errors and results', default: false, group: OUT },
   debug: { type: 'boolean', describe: 'trace API requests (secrets redacted) and show stack traces', default: false, group: OUT },
@@ -94,9 +110,13 @@ export const GLOBAL_OPTIONS: Record<string, Opt> = {
 /** The OpenStack options passed to lib/openstack/config resolveCloud() as `cli`: the OS group above. */
 export const OPENSTACK_FLAGS: readonly string[] = Object.keys(GLOBAL_OPTIONS).filter((k) => GLOBAL_OPTIONS[k]!.group === OS);
 
+export function aliasesOf(o: Opt): string[] {
+  return o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
+}
+
 /** Flags that take a value: needed to find the command word in argv before yargs runs. */
 export const VALUE_FLAGS: ReadonlySet<string> = new Set(
-  Object.entries(GLOBAL_OPTIONS).flatMap(([k, o]) => (o.type === 'string' ? [`--${k}`, ...(o.alias ? [`-${o.alias}`] : [])] : [])),
+  Object.entries(GLOBAL_OPTIONS).flatMap(([k, o]) => (o.type === 'string' ? [`--${k}`, ...aliasesOf(o).map((a) => `-${a}`)] : [])),
 );
 
 /** The first word in argv that is not an option or an option's value: the command name. */
@@ -111,4 +131,27 @@ export function findCommandWord(argv: readonly string[]): string | undefined {
     return a;
   }
   return undefined;
+}
+
+/**
+ * `--role`, shared by every verb that takes one: `node` (a worker) or `master`. kubectl's and kubeadm's
+ * words are accepted: worker(s)/node(s) -> node, master(s)/control-plane -> master.
+ */
+export const ROLE_WORDS: Record<string, 'node' | 'master'> = {
+  node: 'node', nodes: 'node', worker: 'node', workers: 'node',
+  master: 'master', masters: 'master', 'control-plane': 'master', controlplane: 'master',
+};
+
+export function roleOption(describe: string) {
+  return {
+    alias: 'r',
+    choices: ['node', 'master'] as const,
+    default: 'node' as const,
+    describe: `${describe} (worker = node, control-plane = master)`,
+    coerce: (v: unknown) => {
+      const raw = Array.isArray(v) ? v[v.length - 1] : v;
+      const s = String(raw).toLowerCase();
+      return ROLE_WORDS[s] ?? raw;
+    },
+  };
 }

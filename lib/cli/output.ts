@@ -13,6 +13,7 @@ import type { Io, LogLevel, ProgressLine } from '../io.js';
 import { redactText, redactValue } from '../redact.js';
 import type { OutputFormat } from './options.js';
 import { colorEnabled, isCI } from './term.js';
+import { UsageError } from '../errors.js';
 
 export { colorEnabled, isCI };
 
@@ -372,6 +373,43 @@ export interface TableSpec {
 export interface RenderOptions {
   /** replace secret-looking keys (default true) */
   redactKeys?: boolean;
+  /** -c/--column: only these keys (dotted for nested ones), in this order */
+  columns?: string[];
+}
+
+/** -c/--column as given (repeatable, or comma-separated) -> a list, or undefined. */
+export function columnsOf(c: unknown): string[] | undefined {
+  if (c === undefined || c === null || c === '') return undefined;
+  const list = (Array.isArray(c) ? c : [c]).flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter(Boolean);
+  return list.length ? list : undefined;
+}
+
+function pick(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function keysOf(value: unknown): string[] {
+  if (Array.isArray(value)) return [...new Set(value.flatMap((r) => (r && typeof r === 'object' ? Object.keys(r) : [])))];
+  return value && typeof value === 'object' ? flatten(value as Record<string, unknown>).map(([k]) => k) : [];
+}
+
+/** Keep only `columns` (refusing unknown ones, with the list of known ones). */
+function selectColumns(value: unknown, columns: string[]): unknown {
+  const known = new Set([...keysOf(value), ...(value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [])]);
+  const rows = Array.isArray(value) ? value : [value];
+  const bad = columns.filter((c) => !known.has(c) && !rows.some((r) => pick(r, c) !== undefined));
+  if (bad.length && (known.size > 0 || rows.length > 0)) {
+    throw new UsageError(`unknown column${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}`, {
+      hint: `columns: ${[...known].join(', ')}`,
+    });
+  }
+  const one = (r: unknown) => Object.fromEntries(columns.map((c) => [c, pick(r, c) ?? null]));
+  return Array.isArray(value) ? value.map(one) : one(value);
 }
 
 function cell(v: unknown): string {
@@ -397,13 +435,27 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** Render with the command line's -f/-o and -c. */
+export function renderFor(argv: { format?: OutputFormat; column?: unknown }, data: unknown, spec?: TableSpec, opts: RenderOptions = {}): string {
+  return renderResult(data, argv.format ?? 'table', spec, { ...opts, columns: opts.columns ?? columnsOf(argv.column) });
+}
+
 /**
  * Render a command's result in the chosen format. Arrays become one row per element (columns from
  * `spec` or from the keys); a single object becomes KEY/VALUE rows with nested keys dotted.
  */
 export function renderResult(data: unknown, format: OutputFormat, spec?: TableSpec, opts: RenderOptions = {}): string {
-  const value = opts.redactKeys === false ? data : redactValue(data);
+  let value = opts.redactKeys === false ? data : redactValue(data);
+  if (opts.columns?.length) value = selectColumns(value, opts.columns);
   switch (format) {
+    case 'value': {
+      // as python-openstackclient's -f value: no headers, values separated by spaces, one row per line
+      if (Array.isArray(value)) {
+        return value.map((r) => (r && typeof r === 'object' ? Object.values(r as object).map(cell).join(' ') : cell(r))).join('\n') + (value.length ? '\n' : '');
+      }
+      if (value && typeof value === 'object') return flatten(value as Record<string, unknown>).map(([, v]) => cell(v)).join('\n') + '\n';
+      return `${cell(value)}\n`;
+    }
     case 'json':
       return JSON.stringify(value, null, 2) + '\n';
     case 'yaml':
@@ -412,7 +464,7 @@ export function renderResult(data: unknown, format: OutputFormat, spec?: TableSp
       if (Array.isArray(value)) {
         const rows = value as Record<string, unknown>[];
         const cols: TableColumn[] =
-          spec?.columns ?? [...new Set(rows.flatMap((r) => (r && typeof r === 'object' ? Object.keys(r) : [])))].map((key) => ({ key }));
+          (opts.columns ? undefined : spec?.columns) ?? [...new Set(rows.flatMap((r) => (r && typeof r === 'object' ? Object.keys(r) : [])))].map((key) => ({ key }));
         return formatTable(
           cols.map((c) => (c.header ?? c.key).toUpperCase()),
           rows.map((r) => cols.map((c) => cell(c.get ? c.get(r) : r?.[c.key]))),

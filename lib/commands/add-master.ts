@@ -2,6 +2,8 @@
  * `kadd add --role master [--zone Z] [--flavor F] cfg.yml`: the handler that lib/commands/add.ts
  * dispatches `--role master` to. Thin: options -> config -> journal -> runAddMaster -> render -> exit code.
  */
+import { renderResult } from '../cli/output.js';
+import { masterPlanView } from '../cli/views.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { KubeApi } from '../kube/types.js';
@@ -274,11 +276,11 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun, cleanup });
     const fmt = argv.format ?? 'table';
     if (out.kind === 'dry-run') {
-      ctx.io.result(fmt === 'table' ? formatPlan(out.plan) : JSON.stringify(out.plan, null, 2) + '\n');
+      ctx.io.result(fmt === 'table' ? formatPlan(out.plan) : renderResult(masterPlanView(out.plan), fmt));
       status = 'ok';
       return out.plan.blockers.length ? 2 : 0;
     }
-    ctx.io.result(fmt === 'table' ? formatResult(out.result) : JSON.stringify(out.result, null, 2) + '\n');
+    ctx.io.result(fmt === 'table' ? formatResult(out.result) : renderResult(out.result, fmt));
     status = 'ok';
     return 0;
   } catch (e) {

@@ -6,10 +6,11 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { roleOption, type GlobalOptions } from '../cli/options.js';
+import { durationSeconds } from '../duration.js';
 import { createCliContext, type CliContext } from '../cli/context.js';
-import { renderResult } from '../cli/output.js';
-import { durationSeconds } from '../cli/duration.js';
+import { renderFor, renderResult } from '../cli/output.js';
+import { workerPlanView } from '../cli/views.js';
 import { loadClusterConfig } from '../config/load.js';
 import { UsageError, PartialSuccessError, OperationError, InterruptedError } from '../errors.js';
 import type { AddWorkersPlan, AddWorkersRequest, AddWorkersResult } from '../ops/add-workers.js';
@@ -46,6 +47,7 @@ export interface AddArgs {
   'adder-image'?: string;
 }
 
+/** @deprecated display-oriented; the JSON output is workerPlanView (lib/cli/views.ts, docs/schemas/add-plan.json) */
 export function planView(p: AddWorkersPlan) {
   return {
     cluster: p.cluster,
@@ -90,8 +92,8 @@ export function resultView(r: AddWorkersResult) {
     updatedConfig: r.updatedConfig ?? null,
     durationSeconds: Math.round(r.durationMs / 100) / 10,
     nodes: r.nodes.map((n) => ({
-      name: n.name, zone: n.zone ?? '', flavor: n.flavor, outcome: n.outcome, ip: n.ip ?? '', serverId: n.serverId ?? '', attempts: n.attempts,
-      cause: n.cause ?? '', diagnosis: n.diagnosis ? { cause: n.diagnosis.cause, summary: n.diagnosis.summary, nextStep: n.diagnosis.nextStep } : null,
+      name: n.name, zone: n.zone ?? null, flavor: n.flavor, outcome: n.outcome, ip: n.ip ?? null, serverId: n.serverId ?? null, attempts: n.attempts,
+      cause: n.cause ?? null, diagnosis: n.diagnosis ? { cause: n.diagnosis.cause, summary: n.diagnosis.summary, nextStep: n.diagnosis.nextStep } : null,
       left: n.left ?? [],
     })),
   };
@@ -163,7 +165,7 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
   });
   if (argv['dry-run'] && run.plan) {
-    ctx.io.result(format === 'table' ? renderPlanTable(run.plan) : renderResult(planView(run.plan), format));
+    ctx.io.result(format === 'table' && !argv.column ? renderPlanTable(run.plan) : renderFor(argv, workerPlanView(run.plan)));
     return run.plan.blockers.length ? 2 : 0;
   }
   const r = run.result!;
@@ -178,7 +180,7 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
       }),
     );
   } else {
-    ctx.io.result(renderResult(view, format));
+    ctx.io.result(renderFor(argv, format === 'value' || argv.column ? view.nodes : view));
   }
   for (const n of r.nodes) if (n.left?.length) ctx.io.log('warn', `${n.name} kept (--keep-failed): ${n.left.join(', ')}`);
   if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${r.nNodes ?? config.nNodes + r.added})`);
@@ -192,20 +194,21 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
 const add: KaddCommandModule<AddArgs> = {
   command: 'add <config>',
   describe: 'add workers (parallel) or one master (etcd-aware) to the cluster',
+  mutating: true,
   builder: (y: Argv<GlobalOptions>) =>
     y
       .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format); writes <name>.updated.<ext>' })
-      .option('role', { alias: 'r', choices: ['node', 'master'] as const, default: 'node' as const, describe: 'what to add' })
+      .option('role', roleOption('what to add'))
       .option('amount', { alias: 'a', type: 'number', default: 1, describe: 'how many workers (masters: one per run)' })
       .option('zone', { alias: 'z', type: 'string', describe: 'availability zone (default: round-robin over the config\'s zones)' })
       .option('flavor', { type: 'string', describe: 'flavor (default: node_flavor / master_flavor)' })
       .option('concurrency', { type: 'number', default: 10, describe: 'create requests in flight at once (every node is waited for in parallel)' })
       .option('timeout', { type: 'string', describe: 'workers: how long a node may take to join after ACTIVE (seconds or 20m; default 1200); masters: every stage (600) or per stage (active=600,ready=900)' })
-      .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and for the server to become ACTIVE' })
+      .option('boot-timeout', { type: 'string', default: 600, coerce: durationSeconds('boot-timeout'), describe: 'how long the boot volume and the server may take to become ACTIVE (10m, 600)' })
       .option('wait', { type: 'boolean', default: true, describe: 'wait until each Node is Ready (--no-wait stops at ACTIVE)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'run the preflight and print the plan; change nothing' })
       .option('keep-failed', { type: 'boolean', default: false, describe: 'leave failed servers in place for inspection (says where)' })
-      .option('token-ttl', { type: 'number', describe: 'bootstrap token lifetime in seconds, extended while nodes boot (default: workers 900, masters 1800)' })
+      .option('token-ttl', { type: 'string', coerce: durationSeconds('token-ttl'), describe: 'bootstrap token lifetime (15m, 900; extended while nodes boot; default: workers 900, masters 1800)' })
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
       .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })

@@ -50,6 +50,8 @@ export async function handleLogs(argv: LogsArgs, ctx: Context, config: ClusterCo
 const logs: KaddCommandModule<LogsArgs> = {
   command: 'logs <config> <node>',
   describe: "show a server's console log and the boot diagnosis (--follow to watch)",
+  formats: ['table'],
+  formatHint: 'the console log is text; `kadd status CONFIG -f json` is the machine-readable view of a server',
   builder: (y: Argv<GlobalOptions>) =>
     y
       .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format, e.g. cfg.yml)' })

@@ -13,7 +13,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
 import { createCliContext, type CliContextDeps } from '../cli/context.js';
-import { formatTable, renderResult } from '../cli/output.js';
+import { columnsOf, formatTable, renderResult } from '../cli/output.js';
 
 export interface StatusArgs {
   config: string;
@@ -60,8 +60,6 @@ export function formatStatusTable(r: StatusReport): string {
       if (p.hint) out.push(`    fix: ${p.hint}`);
     }
   }
-  for (const w of r.warnings) out.push(`warning: ${w}`);
-  for (const n of r.notes) out.push(`note: ${n}`);
   return out.join('\n') + '\n';
 }
 
@@ -70,7 +68,16 @@ export async function handleStatus(argv: StatusArgs, ctx: Context, config: Clust
   const obs = await gatherStatus(ctx, config, { etcd: !!argv.etcd, ...opts });
   const report = classifyStatus(config, obs, argv.config);
   const format = argv.format ?? 'table';
-  ctx.io.result(format === 'table' ? formatStatusTable(report) : renderResult(report, format));
+  const columns = columnsOf((argv as { column?: unknown }).column);
+  if (format === 'table' && !columns) {
+    ctx.io.result(formatStatusTable(report));
+    // results on stdout, warnings and notes on stderr (a script parsing the table never meets them)
+    for (const w of report.warnings) ctx.io.log('warn', w);
+    for (const n of report.notes) ctx.io.log('info', `note: ${n}`);
+  } else if (columns || format === 'value') {
+    // -c / -f value pick from the machines (one row per server or Node)
+    ctx.io.result(renderResult(report.machines, format, undefined, columns ? { columns } : {}));
+  } else ctx.io.result(renderResult(report, format));
   ctx.io.log(
     report.healthy ? 'info' : 'warn',
     report.healthy
@@ -89,6 +96,7 @@ const status: KaddCommandModule<StatusArgs> = {
       .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members (runs a short-lived master-adder pod on a control-plane node)' })
       .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems')
       .example('kadd status cfg.yml --etcd -f json', 'everything, etcd members included, as JSON')
+      .example('kadd status cfg.yml -f value -c name -c node', 'one line per machine: its name and its Node state')
       .epilog('Exit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
   async handler(argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) {
     const ctx = createCliContext(argv, deps);

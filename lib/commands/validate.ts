@@ -7,7 +7,7 @@ import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
 import type { GlobalOptions } from '../cli/options.js';
 import { createCliContext, type CliContextDeps } from '../cli/context.js';
-import { renderResult } from '../cli/output.js';
+import { renderFor } from '../cli/output.js';
 import { loadClusterConfig } from '../config/load.js';
 import type { ClusterConfig } from '../config/types.js';
 import { redactValue } from '../redact.js';
@@ -69,7 +69,7 @@ const validate: KaddCommandModule<ValidateArgs> = {
       const data = effectiveConfig(config);
       // the effective config holds no secrets (user_data is not carried; addons are redacted above);
       // key-based redaction would hide the ssh.private_key *path*, which the operator needs to see
-      ctx.io.result(renderResult(data, argv.format ?? 'table', undefined, { redactKeys: false }));
+      ctx.io.result(renderFor(argv, data, undefined, { redactKeys: false }));
       ctx.io.log(
         'info',
         `${argv.config}: valid (cluster ${config.clusterName}: ${config.nMasters} master${config.nMasters === 1 ? '' : 's'}, ${config.nNodes} worker${config.nNodes === 1 ? '' : 's'}${warnings.length ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})`,

@@ -14,7 +14,8 @@
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
-import type { KNode, KubeApi } from '../kube/types.js';
+import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
+import { parseDurationMs } from '../duration.js';
 import { isControlPlane } from '../kube/labels.js';
 import type { Transport } from '../etcd/types.js';
 import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
@@ -188,9 +189,9 @@ export function parseStageTimeouts(v: string | number | undefined, base: StageTi
   const out = { ...base };
   if (v === undefined || v === '') return out;
   const secs = (x: string, what: string) => {
-    const n = Number(x);
-    if (!/^\d+(\.\d+)?$/.test(x.trim()) || !(n > 0)) throw new UsageError(`--timeout ${what}: "${x}" is not a positive number of seconds`);
-    return n * 1000;
+    const ms = parseDurationMs(x);
+    if (ms === undefined || !(ms > 0)) throw new UsageError(`--timeout ${what}: "${x}" is not a positive number of seconds or a duration (90s, 5m, 1h)`);
+    return ms;
   };
   const s = String(v).trim();
   if (!s.includes('=')) {

@@ -97,10 +97,11 @@ const scenarios: Record<number, Scenario[]> = {
   130: [
     {
       what: 'Ctrl-C while the servers build',
-      sim: { scenario: { latency: { serverBuild: { fixed: 4000 } } } },
+      sim: { scenario: { latency: { serverBuild: { fixed: 8000 } } } },
       run: async (h) => {
-        const c = h.spawnKadd(['add', ...FAST_FLAGS, h.cfgPath]);
-        await c.waitFor(/demo-node-2: server BUILD/);
+        const c = h.spawnKadd(['add', ...FAST_FLAGS, '--boot-timeout', '60', h.cfgPath]);
+        // generous: a cold tsx start on a busy machine takes tens of seconds
+        await c.waitFor(/demo-node-2: server BUILD/, 90_000);
         c.proc.kill('SIGINT');
         return c.done;
       },
@@ -110,7 +111,7 @@ const scenarios: Record<number, Scenario[]> = {
 };
 
 describe("README's exit-code table, row by row (simulator)", function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   const table = readmeTable();
   let h: KaddSim | undefined;
   afterEach(async () => {

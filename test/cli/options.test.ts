@@ -25,7 +25,7 @@ describe('global options and the registry', () => {
   it('top-level help lists every registered command and global option', () => {
     const h = renderTopHelp(commands, 100);
     for (const e of Object.values(commands)) assert.ok(h.includes(`kadd ${e.command}`));
-    for (const o of ['--os-cloud', '--os-region-name', '--os-interface', '--os-cacert', '--insecure', '--os-application-credential-secret', '--kubeconfig', '--context', '-f, --format', '-v, --verbose', '-q, --quiet', '--debug', '--no-color', '--yes']) {
+    for (const o of ['--os-cloud', '--os-region-name', '--os-interface', '--os-cacert', '--insecure', '--os-application-credential-secret', '--kubeconfig', '--context', '-f, -o, --format', '-c, --column', '--request-timeout', '-v, --verbose', '-q, --quiet', '--debug', '--no-color', '--yes']) {
       assert.ok(h.includes(o), o);
     }
     assert.ok(h.split('\n').every((l) => l.length <= 100), 'wrapped to the width');

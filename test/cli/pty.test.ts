@@ -56,8 +56,8 @@ function inPty(h: KaddSim, cols: number, args: string[], o: { limitMs?: number; 
         }
       }
       p.kill('SIGKILL');
-      reject(new Error(`kadd in a ${cols}-column pty did not finish within ${o.limitMs ?? 30_000} ms (${bytes} bytes written); output tail:\n${output.slice(-2000)}`));
-    }, o.limitMs ?? 30_000);
+      reject(new Error(`kadd in a ${cols}-column pty did not finish within ${o.limitMs ?? 120_000} ms (${bytes} bytes written); output tail:\n${output.slice(-2000)}`));
+    }, o.limitMs ?? 120_000);
     p.on('close', (code) => {
       clearTimeout(limit);
       resolve({ code, output, bytes, ms: Date.now() - t0 });
@@ -76,7 +76,7 @@ function leaked(h: KaddSim, keep: string[]) {
 }
 
 (haveScript ? describe : describe.skip)('kadd in a pty (util-linux script)', function () {
-  this.timeout(90_000);
+  this.timeout(300_000);
   let h: KaddSim | undefined;
   afterEach(async () => {
     await h?.stop();

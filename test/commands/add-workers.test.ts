@@ -190,7 +190,8 @@ describe('kadd add --role node (whole command on the simulator)', function () {
 
     const dry = await add(h, '--amount', '1', '--dry-run', '-f', 'json');
     assert.equal(dry.code, 0, dry.stderr);
-    assert.deepEqual(JSON.parse(dry.stdout).nodes, [{ name: 'demo-node-2', zone: 'nova', flavor: 'm1.small', adopt: 'volume,port' }]);
+    // the plan's JSON shape (docs/schemas/add-plan.json): adopted resources as a list, not a display string
+    assert.deepEqual(JSON.parse(dry.stdout).nodes, [{ name: 'demo-node-2', zone: 'nova', flavor: 'm1.small', adopts: ['volume', 'port'] }]);
 
     h.sim.resetCounters();
     const r = await add(h, '--amount', '1');
