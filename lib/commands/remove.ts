@@ -146,7 +146,10 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       if (!(await ctx.io.confirm(`remove ${plan.victims.map((v) => v.name).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
     }
     await journal!.begin({ command: 'remove', args: { config: config.file, victims: plan.victims, request: { ...request } } });
-    const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']) });
+    const reapers = createRemoveReapers(ctx, os, kube, {
+      cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
+      etcdctl: () => access?.etcdctl ?? null,
+    });
     const result = await executeRemove(ctx, request, obs, kube, {
       journal: journal!, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
       volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
