@@ -168,7 +168,10 @@ export async function observeAndPlan(
     try {
       access = await deps.openEtcd([v.name]);
       const view = await access.etcdctl.view();
-      const alarms = await access.etcdctl.alarmList().catch((e) => [`cannot read alarms: ${msg(e)}`]);
+      const alarms = await access.etcdctl.alarmList().catch((e) => {
+        warnings.push(`etcd: cannot read alarms (${msg(e)}); the member list and health checks still apply`);
+        return [] as string[];
+      });
       const stale = findStale(view, nodes.filter((n) => n.name !== v.name));
       const mine = view.members.find((s) => memberMatchesNode(s.member, { name: v.name, addresses: v.ip ? [{ address: v.ip }] : [] }));
       const recId = fixed?.find((x) => x.name === v.name)?.etcd?.memberId;
