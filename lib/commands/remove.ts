@@ -93,7 +93,7 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
   ]);
   // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
   const report = await findUnfinished(config.file);
-  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove');
+  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && o.resources.length > 0);
   let fixed: VictimPlan[] | undefined;
   let recordedReq: Partial<RemoveRequest> = {};
   if (argv.resume) {
@@ -151,8 +151,18 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
       etcdctl: () => access?.etcdctl ?? null,
     });
+    const j = journal!;
+    const stepJournal = {
+      async step(step: string, node: string, state: 'start' | 'done' | 'skipped', details?: Record<string, unknown>) {
+        await j.step(step, node, state, details);
+        ctx.io.log('debug', `step ${step} ${node} ${state}`);
+      },
+      intent: (kind: Parameters<typeof j.intent>[0], name: string, details?: Record<string, unknown>) => j.intent(kind, name, details),
+      undone: (kind: Parameters<typeof j.undone>[0], name: string, id?: string) => j.undone(kind, name, id),
+      kept: (kind: Parameters<typeof j.kept>[0], name: string, id?: string) => j.kept(kind, name, id),
+    };
     const result = await executeRemove(ctx, request, obs, kube, {
-      journal: journal!, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
+      journal: stepJournal, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
       volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
       writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
     });

@@ -38,6 +38,8 @@ export interface StepJournal {
   step(step: string, node: string, state: 'start' | 'done' | 'skipped', details?: Record<string, unknown>): Promise<void>;
   intent(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, details?: Record<string, unknown>): Promise<void>;
   undone(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, id?: string): Promise<void>;
+  /** the resource stays on purpose (a victim whose removal stopped before anything was deleted) */
+  kept(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, id?: string): Promise<void>;
 }
 
 export interface RemoveDeps {
@@ -472,6 +474,12 @@ export async function executeRemove(ctx: Context, req: RemoveRequest, obs: Obser
   const started = ctx.clock.now();
   const plan = obs.plan;
   const result: RemoveResult = { cluster: plan.cluster, role: plan.role, removed: [], victims: [], warnings: [...plan.warnings], durationMs: 0 };
+  // every victim is recorded before anything is touched: an unfinished remove is visible to every other
+  // command (one membership change at a time) and --resume knows what it was about
+  for (const v of plan.victims) {
+    if (v.serverId) await deps.journal.intent('server', v.name, { remove: true, id: v.serverId, ip: v.ip });
+    if (v.node) await deps.journal.intent('node', v.node, { remove: true });
+  }
   if (plan.role === 'master') {
     const v = plan.victims[0]!;
     const access = obs.etcd ?? (await deps.openEtcd([v.name]));
@@ -486,6 +494,13 @@ export async function executeRemove(ctx: Context, req: RemoveRequest, obs: Obser
     }
   }
   result.removed = result.victims.filter((x) => x.outcome === 'removed').map((x) => x.name);
+  // a victim that stopped before anything of it was deleted (drain timeout, blocked pods) stays on purpose
+  for (const vr of result.victims) {
+    if (vr.outcome === 'removed' || vr.steps.some((s) => /deleted|removed|gone/.test(s))) continue;
+    const v = plan.victims.find((x) => x.name === vr.name)!;
+    if (v.serverId) await deps.journal.kept('server', v.name, v.serverId);
+    if (v.node) await deps.journal.kept('node', v.node);
+  }
   if (result.removed.length) {
     const changes: Record<string, number> = plan.role === 'master' ? { 'n-masters': Math.max(0, plan.config.nMasters - result.removed.length) } : { 'n-nodes': Math.max(0, plan.config.nNodes - result.removed.length) };
     result.updatedConfig = await deps.writeConfig(changes);

@@ -10,6 +10,11 @@ import { journalPath } from '../../lib/journal/journal.js';
 
 const FAST = ['--yes', '--poll-interval', '25', '--evict-retry', '200'];
 
+function lastIndex(xs: any[], f: (x: any) => boolean): number {
+  for (let i = xs.length - 1; i >= 0; i--) if (f(xs[i])) return i;
+  return -1;
+}
+
 function journal(h: KaddSim): any[] {
   return readFileSync(journalPath(h.cfgPath), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
@@ -60,7 +65,7 @@ describe('kadd remove: masters on the simulator', function () {
         at((x) => x.t === 'step' && x.step === 'member-remove' && x.state === 'start'),
         at((x) => x.t === 'step' && x.step === 'verify' && x.state === 'done'),
         at((x) => x.t === 'step' && x.step === 'teardown' && x.state === 'done'),
-        at((x) => x.t === 'intent' && x.kind === 'node'),
+        lastIndex(recs, (x) => x.t === 'intent' && x.kind === 'node'),
       ];
       assert.ok(idx.every((x) => x >= 0), JSON.stringify(idx));
       assert.deepEqual([...idx].sort((a, b) => a - b), idx, `journal order ${JSON.stringify(idx)}`);
