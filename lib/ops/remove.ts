@@ -174,8 +174,11 @@ export async function observeAndPlan(
         warnings.push(`etcd: cannot read alarms (${msg(e)}); the member list and health checks still apply`);
         return [] as string[];
       });
-      const stale = findStale(view, nodes.filter((n) => n.name !== v.name));
-      const mine = view.members.find((s) => memberMatchesNode(s.member, { name: v.name, addresses: v.ip ? [{ address: v.ip }] : [] }));
+      const stale = findStale(view, nodes);
+      // by name, or by peer address: the Node's addresses and the server's IP (member names may differ from Node names)
+      const vNode = nodes.find((n) => n.name === (v.node ?? v.name));
+      const addresses = [...(vNode?.addresses ?? []), ...(v.ip ? [{ type: 'InternalIP', address: v.ip }] : [])];
+      const mine = view.members.find((s) => memberMatchesNode(s.member, { name: v.name, addresses }));
       const recId = fixed?.find((x) => x.name === v.name)?.etcd?.memberId;
       const target = mine ?? (recId ? view.members.find((s) => s.member.id === recId) : undefined);
       const staleOthers = stale.filter((s) => s.id !== target?.member.id);
@@ -365,6 +368,7 @@ async function ensureNotLeader(ctx: Context, etcdctl: Etcdctl, victimId: string,
     if (ctx.clock.now() >= deadline) throw new OperationError('E_ETCD_LEADER_MOVE', `etcd leadership is still on the member being removed (${victimId}) after ${Math.round(timeoutMs / 1000)}s`, { hint: 'check the etcd logs; the member is NOT removed; run kadd remove --resume to retry' });
     if (l.id === victimId && l.endpoint && targetId) {
       try {
+        ctx.io.log('info', `etcd: moving leadership from ${victimId} to ${targetId} (sent to the leader's endpoint ${l.endpoint})`);
         await etcdctl.moveLeader(targetId, l.endpoint);
         moved = true;
       } catch (e) {
