@@ -218,7 +218,7 @@ const remove: KaddCommandModule<RemoveArgs> = {
       .option('allow-single-master', { type: 'boolean', default: false, describe: 'allow going from 2 masters to 1 (no failure tolerance)' })
       .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted kadd remove (the recorded victims)' })
       .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove stale etcd members/learners first' })
-      .option('concurrency', { type: 'number', default: 5, describe: 'workers removed at once' })
+      .option('concurrency', { type: 'number', default: 10, describe: 'workers removed at once' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
       .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
       .option('volume-detach-timeout', { type: 'string', default: '5m', describe: 'wait for the node\'s VolumeAttachments to go', hidden: true })

@@ -116,9 +116,9 @@ export async function observeAndPlan(
     return null;
   }) : null;
 
-  const plans: VictimPlan[] = [];
   const previews = new Map<string, Awaited<ReturnType<typeof previewDrain>>>();
-  for (const v of victims) {
+  // every victim observed at once (drain previews are independent)
+  const plans: VictimPlan[] = await Promise.all(victims.map(async (v) => {
     const c = candidates.find((x) => x.name === v.name);
     const rec = fixed?.find((x) => x.name === v.name);
     const server = c?.server;
@@ -149,8 +149,8 @@ export async function observeAndPlan(
         warnings.push(...a.warnings);
       } else warnings.push(`${v.name}: ${dead ? 'dead' : 'unreachable'}: only an unreachable-node drain (grace 1 s, pods terminating > 1 s ignored); PodDisruptionBudgets may not be honoured`);
     }
-    plans.push(vp);
-  }
+    return vp;
+  }));
 
   // capacity of the remaining schedulable nodes (a misfit warns)
   let capacity: RemovePlan['capacity'];
