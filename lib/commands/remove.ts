@@ -78,6 +78,36 @@ export function buildRemoveRequest(a: CommandArgs<RemoveArgs> | RemoveArgs): Rem
   };
 }
 
+/**
+ * Stop the removed master's control plane over SSH when its host key is pinned in the cluster file:
+ * `kubeadm reset -f --skip-phases=remove-etcd-member` (the member was removed by kadd already; reset would
+ * only warn if it tried). Returns null when the node cannot be reached (no pinned key, no IP, no answer).
+ */
+async function stopControlPlaneViaSsh(ctx: Context, config: ClusterConfig, v: VictimPlan): Promise<string | null> {
+  const s = config.ssh;
+  const pinned = !!s.knownHosts || Object.keys(s.hostKeys).length > 0;
+  if (!v.ip || !pinned) return null;
+  const { SshTransport } = await import('../ssh/transport.js');
+  const { SudoTransport } = await import('./add-master.js');
+  let raw;
+  try {
+    raw = new SshTransport({ host: v.ip, port: s.port, user: s.user, privateKey: s.privateKey, bastion: s.bastion, hostKeys: s.hostKeys, knownHostsFile: s.knownHosts, io: ctx.io, env: ctx.env });
+  } catch {
+    return null;
+  }
+  const t = s.user === 'root' ? raw : new SudoTransport(raw);
+  try {
+    const r = await t.run(['kubeadm', 'reset', '-f', '--skip-phases=remove-etcd-member'], { timeoutMs: 180_000 });
+    if (r.exitCode !== 0) throw new Error(`kubeadm reset exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0] ?? ''}`);
+    return 'stopped (kubeadm reset -f --skip-phases=remove-etcd-member over SSH)';
+  } catch (e) {
+    if (/connect|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT|timed out/i.test(e instanceof Error ? e.message : String(e))) return null;
+    throw e;
+  } finally {
+    await t.close().catch(() => undefined);
+  }
+}
+
 function planView(p: import('../ops/remove-plan.js').RemovePlan) {
   return p;
 }
@@ -165,6 +195,7 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       journal: stepJournal, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
       volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
       writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
+      stopControlPlane: (v) => stopControlPlaneViaSsh(ctx, config, v),
     });
     if (format === 'table') {
       const lines = result.victims.map((v) => `${v.name}: ${v.outcome}${v.steps.length ? ` (${v.steps.join(', ')})` : ''}${v.error ? `: ${v.error}` : ''}`);
