@@ -168,4 +168,20 @@ describe('kadd remove: masters on the simulator', function () {
       assert.equal(members(h).length, 2);
     }, { faults: { lbHold: [{ lb: 'demo-lb', at: 0, for: 3 }] } });
   });
+
+  it('an unstarted learner blocks the removal (exit 2); --fix-stale removes it first, then the master', async () => {
+    await withSim(3, async (h) => {
+      const add = await kubeSim(h).exec('kube-system', 'etcd-demo-master-1', ['etcdctl', 'member', 'add', 'ghost', '--learner', '--peer-urls=https://10.0.0.99:2380']);
+      assert.equal(add.exitCode, 0, add.stderr);
+      assert.equal(members(h).length, 4);
+      const r = await h.kadd(['remove', ...FAST, h.cfgPath, 'demo-master-3']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /learner|never started|stale member/);
+      assert.equal(members(h).length, 4, 'nothing removed');
+      const ok = await h.kadd(['remove', ...FAST, '--fix-stale', h.cfgPath, 'demo-master-3']);
+      assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+      assert.deepEqual(members(h).map((m) => m.name).sort(), ['demo-master-1', 'demo-master-2']);
+      assert.match(ok.stdout, /stale member [0-9a-f]+ removed/);
+    });
+  });
 });
