@@ -9,7 +9,7 @@
  * the same factor). Polls are the servers/detail list calls beyond the ones observation makes (a --dry-run
  * of the same removal measures those); ticks are bursts of them separated by a gap.
  */
-import type { Benchmark } from './index.js';
+import type { Benchmark } from './types.js';
 
 const POLL_KEY = 'compute GET /compute/v2.1/servers/detail';
 

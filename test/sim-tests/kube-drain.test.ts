@@ -345,3 +345,34 @@ describe('sim kube: static, bare, emptyDir, DaemonSet and PV-backed pods; Volume
     assert.equal(new Set(placed.map((x) => x.spec.nodeName)).size, placed.length, 'at most one per node');
   });
 });
+
+describe('sim kube: a namespace being terminated', function () {
+  this.timeout(20000);
+  let h: Harness;
+  after(() => h?.close());
+
+  it('evictions in it are Forbidden with the NamespaceTerminating cause (kubectl drain waits on those)', async () => {
+    h = await startKube({ masters: 1, nodes: 1, clusterName: 'ns' }, { seed: 29 });
+    h.sim.addWorkload({ kind: 'Bare', name: 'slowpoke', namespace: 'team', terminationMs: 600_000, gracePeriodSeconds: 900 });
+    h.sim.addWorkload({ kind: 'Bare', name: 'other', namespace: 'team', terminationMs: 600_000, gracePeriodSeconds: 900 });
+    const del = await fetch(`${h.url}/api/v1/namespaces/team`, { method: 'DELETE' });
+    assert.equal(del.status, 200);
+    const ns = await J(await fetch(`${h.url}/api/v1/namespaces/team`));
+    assert.equal(ns.status.phase, 'Terminating');
+    assert.ok(pod(h, 'team', 'slowpoke')!.metadata.deletionTimestamp);
+    const r = await evict(h, 'team', 'other');
+    assert.equal(r.status, 403);
+    assert.deepEqual(await J(r), {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'pods "other" is forbidden: unable to create new content in namespace team because it is being terminated',
+      reason: 'Forbidden',
+      details: { name: 'other', kind: 'pods', causes: [{ reason: 'NamespaceTerminating', message: 'namespace team is being terminated', field: 'metadata.namespace' }] },
+      code: 403,
+    });
+    await until(() => !h.sim.cluster.get('namespaces', undefined, 'team'), 5000);
+    assert.equal(h.sim.pods('team').length, 0);
+  });
+});

@@ -215,6 +215,16 @@ async function route(c: KubeCluster, req: IncomingMessage & { body?: unknown; ra
   if (r.namespaced && ns === undefined && name !== undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (!r.namespaced && ns !== undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (ns !== undefined && !c.get('namespaces', undefined, ns) && method !== 'GET') throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+  // NamespaceLifecycle admission: nothing new (evictions included) in a namespace being terminated
+  if (ns !== undefined && method === 'POST' && c.get('namespaces', undefined, ns)?.metadata.deletionTimestamp) {
+    const what = name ?? '';
+    throw new ApiError(403, 'Forbidden', `${r.plural}${r.group ? '.' + r.group : ''} "${what}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`, {
+      ...(what ? { name: what } : {}),
+      ...(r.group ? { group: r.group } : {}),
+      kind: r.plural,
+      causes: [{ reason: 'NamespaceTerminating', message: `namespace ${ns} is being terminated`, field: 'metadata.namespace' }],
+    });
+  }
   return crud(c, r, ns, name, sub, method, req, url);
 }
 
@@ -272,6 +282,7 @@ async function crud(c: KubeCluster, r: ResourceDef, ns: string | undefined, name
         const still = c.get('pods', ns, name);
         return { code: 200, body: still ?? { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'pods', uid: obj.metadata.uid } } };
       }
+      if (r.plural === 'namespaces') return { code: 200, body: c.terminateNamespace(obj) };
       c.remove(r.plural, r.namespaced ? ns : undefined, name);
       return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, ...(r.group ? { group: r.group } : {}), kind: r.plural, uid: obj.metadata.uid } } };
     }

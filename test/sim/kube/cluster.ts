@@ -188,7 +188,16 @@ export class KubeCluster {
     }
     this.put('configmaps', { metadata: { name: 'cluster-info', namespace: 'kube-public' }, data: { kubeconfig: this.clusterInfoKubeconfig() } });
     this.put('configmaps', { metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: { ClusterConfiguration: this.clusterConfiguration() } });
-    this.put('daemonsets', { metadata: { name: 'kube-proxy', namespace: 'kube-system', labels: { 'k8s-app': 'kube-proxy' } }, spec: { selector: { matchLabels: { 'k8s-app': 'kube-proxy' } } }, status: {} });
+    this.put('daemonsets', {
+      metadata: { name: 'kube-proxy', namespace: 'kube-system', generation: 1, labels: { 'k8s-app': 'kube-proxy' }, annotations: { 'deprecated.daemonset.template.generation': '1' } },
+      spec: {
+        selector: { matchLabels: { 'k8s-app': 'kube-proxy' } },
+        template: { metadata: { labels: { 'k8s-app': 'kube-proxy' } }, spec: { containers: [{ name: 'kube-proxy', image: `registry.k8s.io/kube-proxy:${this.k8sVersion}` }], hostNetwork: true, priorityClassName: 'system-node-critical', serviceAccountName: 'kube-proxy', tolerations: [{ operator: 'Exists' }] } },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } },
+        revisionHistoryLimit: 10,
+      },
+      status: { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 },
+    });
     for (let i = 1; i <= masters; i++) {
       const name = `${this.clusterName}-master-${i}`;
       const ip = `10.0.0.${10 + i}`;
@@ -793,10 +802,57 @@ export class KubeCluster {
   }
 
   updateOwnerStatus(pod: Obj): void {
+    const dsRef = (pod.metadata.ownerReferences ?? []).find((r: Obj) => r.controller && r.kind === 'DaemonSet');
+    if (dsRef) {
+      const ds = this.list('daemonsets', pod.metadata.namespace).find((d) => d.metadata.uid === dsRef.uid);
+      if (ds) this.updateDaemonSetStatus(ds);
+    }
     const uid = this.podDep.get(pod.metadata.uid);
     if (!uid) return;
     const dep = this.list('deployments', pod.metadata.namespace).find((d) => d.metadata.uid === uid);
     if (dep) this.updateDeploymentStatus(dep);
+  }
+
+  /**
+   * DELETE namespace: Terminating (deletionTimestamp, phase Terminating) while the namespace controller deletes
+   * what is in it (pods gracefully); the namespace goes once no pod is left.
+   */
+  terminateNamespace(nsObj: Obj): Obj {
+    const ns = nsObj.metadata.name;
+    if (!nsObj.metadata.deletionTimestamp) {
+      nsObj.metadata.deletionTimestamp = k8sTime(this.now());
+      nsObj.status = { phase: 'Terminating' };
+      this.touch(nsObj);
+      for (const plural of ['deployments', 'replicasets', 'daemonsets', 'poddisruptionbudgets', 'configmaps', 'secrets', 'persistentvolumeclaims', 'leases']) {
+        for (const o of this.list(plural, ns)) this.remove(plural, ns, o.metadata.name);
+      }
+      for (const p of this.list('pods', ns)) this.deletePod(p);
+    }
+    const finish = () => {
+      if (!this.get('namespaces', undefined, ns)) return;
+      if (this.list('pods', ns).length) return this.later(1000, finish);
+      this.remove('namespaces', undefined, ns);
+    };
+    this.later(200, finish);
+    return nsObj;
+  }
+
+  /** the DaemonSet controller's status: one pod per node it wants */
+  updateDaemonSetStatus(ds: Obj): void {
+    const pods = this.list('pods', ds.metadata.namespace).filter((p) => !p.metadata.deletionTimestamp && (p.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === ds.metadata.uid));
+    const scheduled = new Set(pods.map((p) => p.spec.nodeName).filter(Boolean)).size;
+    const ready = pods.filter((p) => this.podReady(p)).length;
+    const desired = this.list('nodes').length;
+    ds.status = {
+      currentNumberScheduled: scheduled,
+      numberMisscheduled: 0,
+      desiredNumberScheduled: desired,
+      numberReady: ready,
+      observedGeneration: ds.metadata.generation ?? 1,
+      updatedNumberScheduled: scheduled,
+      numberAvailable: ready,
+      ...(desired - ready > 0 ? { numberUnavailable: desired - ready } : {}),
+    };
   }
 
   updateDeploymentStatus(dep: Obj): void {
