@@ -11,6 +11,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { InterruptedError, OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
 import type { RemoveRequest, VictimPlan } from '../ops/remove-plan.js';
+import { parseDurationMs } from '../cli/duration.js';
 
 export interface RemoveArgs {
   config: string;
@@ -38,19 +39,10 @@ export interface RemoveArgs {
   strict: boolean;
 }
 
-/** "15m", "90s", "1h30m", "2h", or a bare number of seconds -> ms. NaN when invalid. */
+/** "15m", "90s", "1h30m", or a bare number of seconds -> ms (lib/cli/duration.ts); NaN when invalid. */
 export function parseDuration(v: string | number): number {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : NaN;
-  const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
-  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(s); m; m = re.exec(s)) {
-    total += Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  return pos === s.length && pos > 0 ? total : NaN;
+  return parseDurationMs(v) ?? NaN;
 }
 
 /** Pure: argv -> the request (UsageError, exit 2, before any API call). */
