@@ -172,6 +172,7 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
     const reapers = createRemoveReapers(ctx, os, kube, {
       cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
       etcdctl: () => access?.etcdctl ?? null,
+      lbName: config.loadbalancer.name || `${config.clusterName}-lb`,
     });
     const j = journal!;
     const stepJournal = {

@@ -42,6 +42,8 @@ export interface RemoveReaperOptions {
   /** Octavia ACTIVE before and after a member delete (default 120 s) */
   lbActiveTimeoutMs?: number;
   etcdctl?: () => Etcdctl | null;
+  /** the API load balancer's name (cluster file `loadbalancer.name`; default `<cluster>-lb`) */
+  lbName?: string;
 }
 
 const GONE = new Set(['DELETED', 'SOFT_DELETED']);
@@ -86,7 +88,7 @@ export function createRemoveReapers(ctx: Context, os: OpenStackClient, kube: Kub
     const limit = o.lbActiveTimeoutMs ?? 120_000;
     const deadline = ctx.clock.now() + limit;
     for (;;) {
-      const lb = await os.loadbalancer.findLoadBalancer(`${o.cluster}-lb`);
+      const lb = await os.loadbalancer.findLoadBalancer(o.lbName ?? `${o.cluster}-lb`);
       if (!lb || lb.provisioning_status === 'ACTIVE') return;
       if (lb.provisioning_status === 'ERROR') throw new Error(`the API load balancer is in ERROR ${what}`);
       if (ctx.clock.now() >= deadline) throw new Error(`the API load balancer stayed ${lb.provisioning_status} ${what} for ${Math.round(limit / 1000)}s`);

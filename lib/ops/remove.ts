@@ -74,8 +74,8 @@ async function listClusterServers(os: OpenStackClient, cluster: string): Promise
   return [...m, ...n].filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED');
 }
 
-async function findPool(os: OpenStackClient, cluster: string): Promise<{ lb: LoadBalancer; poolId: string; members: Member[] } | null> {
-  const lb = await os.loadbalancer.findLoadBalancer(`${cluster}-lb`);
+async function findPool(os: OpenStackClient, cluster: string, lbName: string): Promise<{ lb: LoadBalancer; poolId: string; members: Member[] } | null> {
+  const lb = await os.loadbalancer.findLoadBalancer(lbName);
   if (!lb) return null;
   const pools = await os.loadbalancer.listPools({ loadbalancer_id: lb.id });
   const pool = pools.find((p) => p.name === `master-pool-${cluster}`) ?? pools[0];
@@ -111,7 +111,7 @@ export async function observeAndPlan(
   const role: Role = victims[0]?.role ?? req.role ?? 'node';
   if (role === 'master' && victims.length > 1) blockers.push(`masters are removed one per run (etcd changes one member at a time); got ${victims.length}: ${victims.map((v) => v.name).join(', ')}`);
   const now = ctx.clock.now();
-  const pool = role === 'master' ? await findPool(os, cluster).catch((e) => {
+  const pool = role === 'master' ? await findPool(os, cluster, config.loadbalancer.name || `${cluster}-lb`).catch((e) => {
     warnings.push(`cannot read the API load balancer: ${msg(e)}`);
     return null;
   }) : null;

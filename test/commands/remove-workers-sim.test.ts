@@ -287,4 +287,27 @@ describe('kadd remove: workers on the simulator', function () {
       assert.deepEqual(realMutations(h), before);
     });
   });
+
+  it('a worker kadd added (its own port and boot volume), whose port was already deleted out of band: removed, nothing of it left', async () => {
+    await withSim({ nodes: 1 }, async (h) => {
+      const add = await h.kadd(['add', '--poll-interval', '25', '--timeout', '10', '--boot-timeout', '10', h.cfgPath]);
+      assert.equal(add.code, 0, add.stderr);
+      const port = h.ports().find((p) => p.name === 'demo-node-2-port-0');
+      assert.ok(port, JSON.stringify(h.ports()));
+      assert.ok(h.volumes().some((v) => v.name === 'demo-node-2-root'));
+      const tok = await fetch(`${h.sim.baseUrl}/identity/v3/auth/tokens`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'kadd', domain: { name: 'Default' }, password: 'kadd-secret' } } }, scope: { project: { name: 'kadd', domain: { name: 'Default' } } } } }),
+      });
+      const del = await fetch(`${h.sim.baseUrl}/network/v2.0/ports/${port!.id}`, { method: 'DELETE', headers: { 'x-auth-token': tok.headers.get('x-subject-token')! } });
+      assert.equal(del.status, 204);
+      const r = await h.kadd(['remove', ...FAST, h.cfgPath, 'demo-node-2']);
+      assert.equal(r.code, 0, r.stderr);
+      for (let i = 0; i < 100 && h.volumes().some((v) => v.name === 'demo-node-2-root'); i++) await new Promise((res) => setTimeout(res, 50));
+      assert.ok(!h.servers().some((x) => x.name === 'demo-node-2'));
+      assert.ok(!h.volumes().some((v) => v.name === 'demo-node-2-root'), JSON.stringify(h.volumes()));
+      assert.ok(!h.ports().some((p) => p.name.startsWith('demo-node-2')));
+      assert.ok(!h.nodes().has('demo-node-2'));
+    });
+  });
 });
