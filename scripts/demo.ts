@@ -5,7 +5,8 @@
  * writes clouds.yaml, a kubeconfig and a commented cluster file into a temporary directory, then runs
  * `node bin/kadd.js ...` in that directory, printing each command line first:
  *   kadd validate cfg.yml; kadd add --dry-run cfg.yml; kadd add --role node --amount 2 cfg.yml;
- *   kadd add --role master cfg.yml twice (1 -> 2 -> 3 masters) with the etcd member table after each
+ *   kadd add --role master cfg.yml twice (1 -> 2 -> 3 masters) with the etcd member table after each;
+ *   kadd remove of one worker and one master (dry run first; the member table before and after)
  * and shows what changed in the cluster file. Cleans up the temp dir and the simulator at the end.
  */
 import { spawn } from 'node:child_process';
@@ -103,6 +104,39 @@ async function masterSteps(d: DemoEnv): Promise<number> {
   return 0;
 }
 
+/**
+ * The remove steps: a dry run and the removal of one worker, then one master (kadd picks the newest of each),
+ * with the etcd member table before and after (kadd remove prints both for a master).
+ */
+async function removeSteps(d: DemoEnv): Promise<number> {
+  const updated = join(d.dir, 'demo.updated.yml');
+  if (existsSync(updated)) {
+    out(`\n${bold('$ mv demo.updated.yml demo.yml')}`);
+    renameSync(updated, d.cfg);
+  }
+  const steps: [string[], number[]][] = [
+    [['remove', '--dry-run', '--role', 'node', '--amount', '1', 'demo.yml'], [0]],
+    [['remove', '--yes', '--role', 'node', '--amount', '1', 'demo.yml'], [0]],
+    [['remove', '--dry-run', '--role', 'master', '--amount', '1', 'demo.yml'], [0]],
+    [['remove', '--yes', '--role', 'master', '--amount', '1', 'demo.yml'], [0]],
+  ];
+  for (const [args, ok] of steps) {
+    const before = readFileSync(d.cfg, 'utf8');
+    const code = await kadd(d, args);
+    if (!ok.includes(code)) {
+      out(`\nkadd ${args.join(' ')} exited ${code}; the demo stops here`);
+      return 1;
+    }
+    if (existsSync(updated) && !args.includes('--dry-run')) {
+      out(`\n${bold('demo.updated.yml')} (changes against demo.yml):`);
+      showDiff(before, readFileSync(updated, 'utf8'));
+      out(`\n${bold('$ mv demo.updated.yml demo.yml')}`);
+      renameSync(updated, d.cfg);
+    }
+  }
+  return 0;
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   const sim = await startSim({ scenario: join(ROOT, 'fixtures', 'sim', 'cluster-1m1n.yml'), requireKube: true });
@@ -152,6 +186,7 @@ async function main(): Promise<number> {
     out(`\nNodes in the cluster now: ${nodes.map((n) => `${n.metadata.name}${n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? ' (Ready)' : ''}`).join(', ')}`);
 
     if ((await masterSteps(d)) !== 0) return 1;
+    if ((await removeSteps(d)) !== 0) return 1;
     out(`\ndone in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return 0;
   } finally {

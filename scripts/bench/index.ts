@@ -5,8 +5,9 @@
  */
 import { helpColdStart } from './help-cold-start.js';
 import { addWorkers } from './add-workers.js';
+import { removeWorkers } from './remove-workers.js';
 import type { Benchmark } from './types.js';
 
 export type { BenchContext, Benchmark } from './types.js';
 
-export const benchmarks: Benchmark[] = [helpColdStart, addWorkers];
+export const benchmarks: Benchmark[] = [helpColdStart, addWorkers, removeWorkers];

@@ -700,6 +700,8 @@ export class KubeCluster {
       // a shorter grace period may shorten a running deletion
       if (grace < (p.metadata.deletionGracePeriodSeconds ?? Infinity)) {
         p.metadata.deletionGracePeriodSeconds = grace;
+        // as the apiserver's BeforeDelete: the deletion deadline moves to now + the shorter grace period
+        p.metadata.deletionTimestamp = k8sTime(this.now() + grace * 1000);
         this.touch(p);
         this.scheduleTermination(p, grace);
       }
