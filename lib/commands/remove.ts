@@ -11,7 +11,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { InterruptedError, OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
 import type { RemoveRequest, VictimPlan } from '../ops/remove-plan.js';
-import { parseDurationMs } from '../cli/duration.js';
+import { parseDurationMs } from '../duration.js';
 
 export interface RemoveArgs {
   config: string;
@@ -39,7 +39,7 @@ export interface RemoveArgs {
   strict: boolean;
 }
 
-/** "15m", "90s", "1h30m", or a bare number of seconds -> ms (lib/cli/duration.ts); NaN when invalid. */
+/** "15m", "90s", "1h30m", or a bare number of seconds -> ms (lib/duration.ts); NaN when invalid. */
 export function parseDuration(v: string | number): number {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : NaN;
   return parseDurationMs(v) ?? NaN;
