@@ -18,6 +18,7 @@ import {
   DEFAULT_STAGE_TIMEOUTS, STAGES, parseStageTimeouts, runAddMaster, type AddMasterDeps, type AddMasterPlan, type AddMasterRequest,
   type AddMasterResult,
 } from '../ops/add-master.js';
+import { acquireClusterLock, withLock, type ClusterLock } from '../ops/engine/lock.js';
 import { DEFAULT_SNAPSHOT_DIR, formatMemberTable, openEtcdViaAdder, type EtcdAccess } from '../ops/master-etcd.js';
 
 export interface AddMasterArgs {
@@ -38,6 +39,7 @@ export interface AddMasterArgs {
   adderImage?: string;
   resume?: boolean;
   cleanup?: boolean;
+  forceUnlock?: boolean;
   format?: OutputFormat;
   [k: string]: unknown;
 }
@@ -224,7 +226,13 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
   const journal = await deps.openJournal(config, ctx);
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  let clusterLock: ClusterLock | undefined;
   try {
+    // the cluster-wide lock (Lease kube-system/kadd-lock) before anything changes; a dry run changes nothing
+    if (!parsed.dryRun) {
+      clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
+      ctx = withLock(ctx, clusterLock);
+    }
     // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
     const { findUnfinished } = await import('../journal/journal.js');
     const report = await findUnfinished(config.file);
@@ -281,9 +289,10 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     return 0;
   } catch (e) {
     status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
-    throw e;
+    throw clusterLock?.lost() ?? e;
   } finally {
     await journal.end(status).catch(() => journal.close());
+    await clusterLock?.release();
   }
 }
 

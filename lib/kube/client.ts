@@ -8,7 +8,7 @@ import type { Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { realClock } from '../clock.js';
 import { redactText, registerSecret } from '../redact.js';
-import type { BootstrapToken, ExecResult, KNode, KubeApi } from './types.js';
+import type { BootstrapToken, ExecResult, KNode, KubeApi, LeaseObject, LeaseWrite } from './types.js';
 import type { LoadedKubeconfig } from './config.js';
 import {
   BOOTSTRAP_TOKEN_NAMESPACE,
@@ -114,12 +114,38 @@ function toKNode(n: K8s.V1Node): KNode {
   return out;
 }
 
+function microTime(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  const d = v instanceof Date ? v : new Date(String(v));
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+function toLease(l: K8s.V1Lease): LeaseObject {
+  const s = l.spec ?? {};
+  const out: LeaseObject = {
+    name: l.metadata?.name ?? '',
+    namespace: l.metadata?.namespace ?? '',
+    uid: l.metadata?.uid ?? '',
+    resourceVersion: l.metadata?.resourceVersion ?? '',
+    annotations: { ...(l.metadata?.annotations ?? {}) },
+  };
+  if (s.holderIdentity) out.holderIdentity = s.holderIdentity;
+  if (typeof s.leaseDurationSeconds === 'number') out.leaseDurationSeconds = s.leaseDurationSeconds;
+  if (typeof s.leaseTransitions === 'number') out.leaseTransitions = s.leaseTransitions;
+  const acquire = microTime(s.acquireTime);
+  if (acquire) out.acquireTime = acquire;
+  const renew = microTime(s.renewTime);
+  if (renew) out.renewTime = renew;
+  return out;
+}
+
 interface Clients {
   k8s: typeof K8s;
   kc: K8s.KubeConfig;
   core: K8s.CoreV1Api;
   apps: K8s.AppsV1Api;
   version: K8s.VersionApi;
+  coordination: K8s.CoordinationV1Api;
   smp: ReturnType<typeof K8s.setHeaderOptions>;
 }
 
@@ -137,6 +163,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
         core: kc.makeApiClient(k8s.CoreV1Api),
         apps: kc.makeApiClient(k8s.AppsV1Api),
         version: kc.makeApiClient(k8s.VersionApi),
+        coordination: kc.makeApiClient(k8s.CoordinationV1Api),
         smp: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
       };
     })());
@@ -164,6 +191,23 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     } catch (e) {
       if (httpStatusOf(e) !== 404) throw e;
     }
+  }
+
+  /** MicroTime fields go out with six fractional digits, as the API server's RFC3339Micro parser wants */
+  async function leaseBody(name: string, namespace: string, resourceVersion: string | undefined, l: LeaseWrite): Promise<K8s.V1Lease> {
+    const { V1MicroTime } = (await clients()).k8s;
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace, annotations: l.annotations, ...(resourceVersion ? { resourceVersion } : {}) },
+      spec: {
+        holderIdentity: l.holderIdentity,
+        leaseDurationSeconds: l.leaseDurationSeconds,
+        acquireTime: new V1MicroTime(l.acquireTime),
+        renewTime: new V1MicroTime(l.renewTime),
+        leaseTransitions: l.leaseTransitions,
+      },
+    };
   }
 
   const api: KubeApi = {
@@ -290,6 +334,27 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     async deleteDeployment(namespace, name) {
       await ignore404(
         call(`delete Deployment ${namespace}/${name}`, (c) => c.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' })),
+      );
+    },
+
+    async getLease(namespace, name) {
+      const l = await orNull(call(`get Lease ${namespace}/${name}`, (c) => c.coordination.readNamespacedLease({ name, namespace })));
+      return l ? toLease(l) : null;
+    },
+
+    async createLease(namespace, name, lease) {
+      const body = await leaseBody(name, namespace, undefined, lease);
+      return toLease(await call(`create Lease ${namespace}/${name}`, (c) => c.coordination.createNamespacedLease({ namespace, body })));
+    },
+
+    async replaceLease(namespace, name, resourceVersion, lease) {
+      const body = await leaseBody(name, namespace, resourceVersion, lease);
+      return toLease(await call(`replace Lease ${namespace}/${name}`, (c) => c.coordination.replaceNamespacedLease({ name, namespace, body })));
+    },
+
+    async deleteLease(namespace, name, preconditions) {
+      await ignore404(
+        call(`delete Lease ${namespace}/${name}`, (c) => c.coordination.deleteNamespacedLease({ name, namespace, body: { preconditions } })),
       );
     },
 

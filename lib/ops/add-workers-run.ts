@@ -12,7 +12,8 @@ import {
   type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult, type JournalLike,
 } from './add-workers.js';
 import { caCertHash } from '../kube/ca.js';
-import { Journal, findUnfinished, type LeftoverResource, type ResourceKind } from '../journal/index.js';
+import { Journal, findUnfinished, lockClusterFile, type FileLock, type LeftoverResource, type ResourceKind } from '../journal/index.js';
+import { acquireClusterLock, withLock, type ClusterLock } from './engine/lock.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
 import { escapeRegex } from './naming.js';
@@ -42,12 +43,38 @@ function describeLeftover(l: LeftoverResource): string {
   return `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}${l.state === 'maybe' ? ' (may exist)' : ''}`;
 }
 
-export async function runAddWorkers(
-  ctx: Context,
-  req: AddWorkersRequest,
-  opts: { dryRun: boolean; leftovers: LeftoverChoice; argsForJournal: Record<string, unknown> },
-): Promise<AddWorkersRun> {
+export interface RunAddWorkersOptions {
+  dryRun: boolean;
+  leftovers: LeftoverChoice;
+  argsForJournal: Record<string, unknown>;
+  /** take the cluster lock even when another kadd holds it (warns) */
+  forceUnlock?: boolean;
+}
+
+/**
+ * Locks first (the cluster file's, then the cluster's Lease), then everything else: a second run is told
+ * that another kadd is running before it reads the journal. A dry run takes neither (it changes nothing).
+ */
+export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions): Promise<AddWorkersRun> {
   validateRequest(req);
+  if (opts.dryRun) return runAddWorkersLocked(ctx, req, opts, undefined);
+  const fileLock = await lockClusterFile(req.config.file, { now: () => ctx.clock.now() });
+  let cluster: ClusterLock | undefined;
+  try {
+    cluster = await acquireClusterLock(ctx, await ctx.kube(), { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
+    const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock);
+    const lost = cluster.lost();
+    if (lost) throw lost;
+    return out;
+  } catch (e) {
+    throw cluster?.lost() ?? e;
+  } finally {
+    await cluster?.release();
+    await fileLock.release();
+  }
+}
+
+async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions, fileLock: FileLock | undefined): Promise<AddWorkersRun> {
   const c: ClusterConfig = req.config;
 
   // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash)
@@ -94,7 +121,7 @@ export async function runAddWorkers(
     if (choice === 'cleanup') {
       const os = await ctx.openstack();
       const kube = await ctx.kube();
-      const journal = await Journal.open(c.file);
+      const journal = await Journal.open(c.file, { heldLock: fileLock });
       try {
         await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op) } });
         cleaned = await cleanupLeftovers(ctx, os, kube, report.leftovers, journal, c.clusterName);
@@ -125,7 +152,7 @@ export async function runAddWorkers(
   for (const w of p.warnings) ctx.io.log('warn', w);
   assertNoBlockers(p);
 
-  const journal = await Journal.open(c.file);
+  const journal = await Journal.open(c.file, { heldLock: fileLock });
   const jl: JournalLike = {
     intent: (kind, name, details) => journal.intent(kind as ResourceKind, name, details),
     done: (kind, name, id, details) => journal.done(kind as ResourceKind, name, id, details),

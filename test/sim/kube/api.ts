@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimHandler } from '../contract.js';
 import { apiVersionOf, type KubeCluster, RESOURCES, type ResourceDef, resource } from './cluster.js';
+import { routeLeases } from './leases.js';
 import { clone, getPath, type Obj, parseFieldSelector, parseLabelSelector } from './util.js';
 
 export class ApiError extends Error {
@@ -172,6 +173,7 @@ async function route(c: KubeCluster, req: IncomingMessage & { body?: unknown; ra
   const group = m[2] ?? '';
   const version = m[1] ?? m[3]!;
   const rest = (m[4] ?? '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (group === 'coordination.k8s.io' && version === 'v1') return routeLeases(c, method, rest, () => parseJson(req), ApiError);
   const defs = RESOURCES.filter((r) => r.group === group && r.version === version);
   if (defs.length === 0) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (rest.length === 0) {
