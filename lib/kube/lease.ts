@@ -32,7 +32,7 @@ export interface LeaseHolder {
 }
 
 export type AcquireOutcome =
-  | { acquired: true; lease: LeaseObject; previous?: LeaseHolder }
+  | { acquired: true; lease: LeaseObject; previous?: LeaseHolder & { live: boolean } }
   | { acquired: false; holder: LeaseHolder };
 
 export type RenewOutcome = { renewed: true } | { renewed: false; holder: LeaseHolder | null };
@@ -93,7 +93,7 @@ export class LeaseLock {
    * renewing for longer than its duration), or when `force`. A held Lease is reported, not waited for.
    * A 409 means another writer got there between the read and the write: read again (a few times).
    */
-  async tryAcquire(opts: { force?: boolean } = {}): Promise<AcquireOutcome> {
+  async tryAcquire(opts: { force?: boolean; holderGone?: (identity: string) => boolean } = {}): Promise<AcquireOutcome> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.o.now();
       const existing = await this.kube.getLease(this.namespace, this.name);
@@ -107,11 +107,12 @@ export class LeaseLock {
         }
       }
       const holder = holderOf(existing, now);
-      if (holder && holder.identity !== this.o.identity && holder.expiresInMs > 0 && !opts.force) return { acquired: false, holder };
+      const live = holder && holder.identity !== this.o.identity && holder.expiresInMs > 0 && !opts.holderGone?.(holder.identity);
+      if (holder && live && !opts.force) return { acquired: false, holder };
       const transitions = (existing.leaseTransitions ?? 0) + (holder && holder.identity === this.o.identity ? 0 : 1);
       try {
         this.current = await this.kube.replaceLease(this.namespace, this.name, existing.resourceVersion, this.write(now, now, transitions));
-        return { acquired: true, lease: this.current, ...(holder && holder.identity !== this.o.identity ? { previous: holder } : {}) };
+        return { acquired: true, lease: this.current, ...(holder && holder.identity !== this.o.identity ? { previous: { ...holder, live: !!live } } : {}) };
       } catch (e) {
         if (isConflict(e)) continue;
         throw e;

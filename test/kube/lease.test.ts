@@ -12,7 +12,7 @@ import { createKubeApi, httpStatusOf } from '../../lib/kube/client.js';
 import { loadKubeconfig } from '../../lib/kube/config.js';
 import { LeaseLock, LOCK_NAME, LOCK_NAMESPACE } from '../../lib/kube/lease.js';
 import type { KubeApi } from '../../lib/kube/types.js';
-import { acquireClusterLock } from '../../lib/ops/engine/lock.js';
+import { acquireClusterLock, lockIdentity } from '../../lib/ops/engine/lock.js';
 import type { Io } from '../../lib/io.js';
 import { nullIo } from '../../lib/io.js';
 import { realClock } from '../../lib/clock.js';
@@ -139,6 +139,21 @@ describe('cluster lock: coordination.k8s.io/v1 Lease on the simulator', function
     assert.equal(stored()!.spec.holderIdentity, 'bob@h2 pid 22');
     await second.release();
     assert.equal(stored(), undefined);
+  });
+
+  it('a Lease held by a kadd process of this host that no longer runs is taken over at once; a live one on this host is not', async () => {
+    const me = lockIdentity();
+    const dead = me.replace(/ pid \d+$/, ' pid 999999999');
+    await lockAs(dead).tryAcquire();
+    const io = recordingIo();
+    const l = await acquireClusterLock({ io, clock: realClock }, kube, { operation: 'add --role node' });
+    assert.equal(stored()!.spec.holderIdentity, me);
+    assert.match(io.lines.join('\n'), /took over the cluster lock from .* pid 999999999 .*no longer runs on this host/);
+    await l.release();
+    // a live process of this host (this test's own pid under another identity string) is respected
+    await lockAs(me.replace(/^[^@]*/, 'someone-else')).tryAcquire();
+    const refused = await acquireClusterLock({ io: nullIo, clock: realClock }, kube, { operation: 'add --role node', identity: me.replace(/ pid \d+$/, ' pid 1') }).catch((e) => e);
+    assert.equal(refused.code, 'E_CLUSTER_LOCKED');
   });
 
   it('a renewal that cannot reach the API before the Lease would expire aborts the operation', async () => {

@@ -19,6 +19,7 @@ import type { Clock } from '../../clock.js';
 import type { Io } from '../../io.js';
 import { KaddError, OperationError, PreflightError } from '../../errors.js';
 import { httpStatusOf } from '../../kube/client.js';
+import { pidAlive } from '../../journal/journal.js';
 import { ANN_CLUSTER_FILE, ANN_OPERATION, LOCK_NAME, LOCK_NAMESPACE, LeaseLock, type LeaseHolder } from '../../kube/lease.js';
 import type { KubeApi } from '../../kube/types.js';
 
@@ -55,6 +56,17 @@ export function lockIdentity(): string {
     user = process.env.USER ?? process.env.LOGNAME ?? 'unknown';
   }
   return `${user}@${hostname()} pid ${process.pid}`;
+}
+
+/**
+ * Is the holder a kadd process on this host that no longer runs? (kill -9, a crash: its Lease is taken over
+ * at once, as the local lock file is; a holder on another host is only ever judged by its renewTime)
+ */
+export function holderGoneHere(identity: string, me: string = lockIdentity()): boolean {
+  const theirs = /^(.*)@(.+) pid (\d+)$/.exec(identity);
+  const mine = /^(.*)@(.+) pid (\d+)$/.exec(me);
+  if (!theirs || !mine || theirs[2] !== mine[2]) return false;
+  return !pidAlive(Number(theirs[3]));
 }
 
 const secs = (ms: number) => Math.max(0, Math.round(ms / 1000));
@@ -94,7 +106,7 @@ export async function acquireClusterLock(ctx: { io: Io; clock: Clock }, kube: Ku
   });
   let got;
   try {
-    got = await lease.tryAcquire({ force: o.force });
+    got = await lease.tryAcquire({ force: o.force, holderGone: (id) => holderGoneHere(id, identity) });
   } catch (e) {
     throw apiProblem(e, kube);
   }
@@ -108,8 +120,10 @@ export async function acquireClusterLock(ctx: { io: Io; clock: Clock }, kube: Ku
     });
   }
   if (got.previous) {
-    if (got.previous.expiresInMs > 0) {
+    if (got.previous.live) {
       ctx.io.log('warn', `--force-unlock: took the cluster lock from ${describeHolder(got.previous, now)}; if that kadd is still running, it stops at its next renewal`);
+    } else if (got.previous.expiresInMs > 0) {
+      ctx.io.log('info', `took over the cluster lock from ${describeHolder(got.previous, now)}: that process no longer runs on this host`);
     } else {
       ctx.io.log('info', `took over the cluster lock from ${describeHolder(got.previous, now)}: it stopped renewing it`);
     }
