@@ -36,6 +36,24 @@ function quota(v: unknown): QuotaDetail | undefined {
   return { used: num(o.used), limit: num(o.limit), reserved: num(o.reserved) };
 }
 
+/**
+ * The description kadd writes into a port's create request (POST /ports, with the exact name): the port's
+ * ownership proof from the create itself. Neutron without `tag-creation` (Zed) gets kadd's tags only in a
+ * second request; a crash between the two must not leave a port that cleanup cannot prove is kadd's (13.1).
+ */
+export function kaddPortDescription(cluster: string, server: string): string {
+  return `kadd: ${cluster} ${server}`;
+}
+
+/**
+ * Is this port, found by its exact name `<server>-port-0`, kadd's for `cluster` and `server`? Its tag
+ * `kadd-cluster=<cluster>` (set after the create) or the description written in the create proves it;
+ * callers also hold the journal's intent record for that name (the create was kadd's own).
+ */
+export function portOwnedByKadd(p: Pick<Port, 'tags' | 'description'>, cluster: string, server: string): boolean {
+  return !!p.tags?.includes(`kadd-cluster=${cluster}`) || p.description === kaddPortDescription(cluster, server);
+}
+
 export function createNetworkApi(c: ServiceCaller): NetworkApi {
   return {
     async findNetwork(name: string): Promise<Network | null> {

@@ -119,6 +119,8 @@ export interface Router { id: string; name: string; external_gateway_info?: { ne
 export interface Port {
   id: string; name: string; network_id: string; device_id?: string; device_owner?: string; status?: string;
   fixed_ips?: { subnet_id: string; ip_address: string }[]; security_groups?: string[]; tags?: string[];
+  /** written by kadd at create (`kadd: <cluster> <server>`): its ownership proof before the tags are set */
+  description?: string;
 }
 export interface CreatePortRequest {
   name: string; network_id: string; fixed_ips?: { subnet_id: string; ip_address?: string }[];

@@ -8,6 +8,7 @@
  * its server running (deleting it would take a healthy voter away without a removal). Without etcd access
  * no master server is touched. Worker leftovers in the same journal go through lib/ops/cleanup.ts.
  */
+import { portOwnedByKadd } from '../openstack/network.js';
 import type { Context } from '../context.js';
 import type { KubeApi } from '../kube/types.js';
 import type { OpenStackClient, Port, Server } from '../openstack/types.js';
@@ -104,8 +105,8 @@ export async function cleanupMasterLeftovers(
       if (!ids.length) {
         servers = (await os.compute.listServers({ name: exactNamePattern(name) })).filter((s) => s.metadata?.['kadd-cluster'] === o.cluster);
       }
-      // a port found by name must carry kadd's tag for this cluster
-      port = (await os.network.listPorts({ name: portName(name) })).find((p) => p.tags?.includes(`kadd-cluster=${o.cluster}`));
+      // a port found by name must prove it is kadd's: its tag, or the description written in the create (13.1)
+      port = (await os.network.listPorts({ name: portName(name) })).find((p) => portOwnedByKadd(p, o.cluster, name));
     } catch (e) {
       left.push(`${name}: not touched, looking up its server or port failed (${e instanceof Error ? e.message : String(e)}); run --cleanup again`);
       continue;

@@ -11,6 +11,7 @@
  * member -> cfg.updated.yml. Rollback removes the new etcd member FIRST (through a surviving member,
  * quorum re-checked), then the Node, server, volume, port, pool member; the token always goes.
  */
+import { kaddPortDescription } from '../openstack/network.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
@@ -536,7 +537,7 @@ export async function executeMaster(
       prep.update('creating port');
       await journal.intent('port', p.portName, { network: p.network.id });
       const port = await os.network.createPort({
-        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: `kadd: ${c.clusterName} ${p.name}`,
+        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: kaddPortDescription(c.clusterName, p.name),
       });
       st.portId = port.id;
       st.ip = port.fixed_ips?.find((f) => f.subnet_id === p.subnet.id)?.ip_address ?? port.fixed_ips?.[0]?.ip_address;

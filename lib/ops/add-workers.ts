@@ -5,6 +5,7 @@
  *   plan(req, observed)      -> Plan          (pure)
  *   execute(plan, ctx, deps) -> Result        (side effects, journaled, rolled back on failure)
  */
+import { kaddPortDescription } from '../openstack/network.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type {
@@ -579,7 +580,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (!s.portId) {
       say(s, 'creating port');
       await journal.intent('port', n.portName, { network: networkId });
-      const port = await slots.use(() => os.network.createPort({ name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}` }));
+      const port = await slots.use(() => os.network.createPort({ name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: kaddPortDescription(c.clusterName, n.name) }));
       s.portId = port.id;
       await journal.done('port', n.portName, port.id);
       os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));

@@ -6,7 +6,8 @@
  * Networks, subnets, routers and security groups are shared infrastructure and are kept.
  */
 import type { Context } from '../context.js';
-import type { OpenStackClient } from '../openstack/types.js';
+import type { OpenStackClient, Port } from '../openstack/types.js';
+import { portOwnedByKadd } from '../openstack/network.js';
 import type { KubeApi } from '../kube/types.js';
 import type { LeftoverResource, Journal } from '../journal/index.js';
 import { exactNamePattern } from './naming.js';
@@ -56,10 +57,12 @@ export async function cleanupLeftovers(
           break;
         }
         case 'port': {
-          const ports = l.id ? [{ id: l.id, tags: undefined as string[] | undefined }] : await os.network.listPorts({ name: l.name });
+          const ports: Pick<Port, 'id' | 'tags' | 'description'>[] = l.id ? [{ id: l.id }] : await os.network.listPorts({ name: l.name });
           for (const p of ports) {
-            // found by name only: the port's kadd tag must prove it is ours (kadd tags ports right after creating them)
-            if (!l.id && !p.tags?.includes(`kadd-cluster=${cluster}`)) throw new Error(`port ${p.id} is named ${l.name} but has no kadd-cluster=${cluster} tag; not deleted`);
+            // found by name only: its tag or the description written in the create itself must prove it is ours
+            if (!l.id && !portOwnedByKadd(p, cluster, l.name.replace(/-port-0$/, ''))) {
+              throw new Error(`port ${p.id} is named ${l.name} but has no kadd-cluster=${cluster} tag or kadd description; not deleted`);
+            }
             await os.network.deletePort(p.id);
           }
           break;
