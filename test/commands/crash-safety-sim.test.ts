@@ -1,0 +1,70 @@
+/**
+ * Issue 13 items on the simulator, through the CLI (in process and as child processes):
+ * 13.1 a kill -9 between a port's create and its tags leaves nothing cleanup cannot remove.
+ */
+import assert from 'node:assert/strict';
+import { FAST_FLAGS, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rawPorts = (h: KaddSim): any[] => {
+  const ports = (h.sim.state() as any).openstack?.ports ?? [];
+  return Array.isArray(ports) ? ports : Object.values(ports);
+};
+
+describe('crash safety (issue 13) on the simulator', function () {
+  this.timeout(120_000);
+  let h: KaddSim | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+
+  it('13.1: kill -9 while the port create is in flight: the port (untagged, id never journaled) is proven kadd\'s by its create and deleted by --cleanup', async () => {
+    h = await startKaddSim({ nodes: 1 });
+    h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: { network: { fixed: 1500 } } };
+    const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
+    await c.waitFor(/demo-node-2: creating port/, 90_000);
+    await sleep(500); // the POST is on its way (Neutron answers after 1.5 s): kill inside that window
+    c.proc.kill('SIGKILL');
+    await c.done;
+    h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: {} };
+    // the POST reached Neutron before the kill: the port appears, without tags, its id in no journal
+    let port: any;
+    for (let i = 0; i < 100 && !port; i++) {
+      port = rawPorts(h).find((p) => p.name === 'demo-node-2-port-0');
+      if (!port) await sleep(50);
+    }
+    assert.ok(port, 'the in-flight create made the port');
+    assert.deepEqual(port.tags ?? [], [], 'killed before the tags were set');
+    const { findUnfinished } = await import('../../lib/journal/index.js');
+    const left = (await findUnfinished(h.cfgPath)).leftovers.filter((l) => l.kind === 'port');
+    assert.deepEqual(left.map((l) => [l.name, l.state, l.id]), [['demo-node-2-port-0', 'maybe', undefined]]);
+
+    const r = await h.kadd(['add', ...FAST_FLAGS, '--cleanup', '--amount', '1', h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /deleted left over port demo-node-2-port-0/);
+    assert.equal(rawPorts(h).filter((p) => p.id === port.id).length, 0, 'the untagged port is gone');
+    assert.equal((await findUnfinished(h.cfgPath)).leftovers.length, 0);
+  });
+
+  it('13.1: a port of that name without kadd\'s tag or create-time description is not deleted by --cleanup', async () => {
+    h = await startKaddSim({ nodes: 1 });
+    const { Journal } = await import('../../lib/journal/index.js');
+    // a run died after its intent; a port of that name was made by someone else (no tag, another description)
+    const j = await Journal.open(h.cfgPath);
+    await j.begin({ command: 'add --role node', args: {} });
+    await j.intent('port', 'demo-node-2-port-0');
+    await j.close();
+    const { resolveCloud } = await import('../../lib/openstack/config.js');
+    const { createOpenStackClient } = await import('../../lib/openstack/client.js');
+    const { nullIo } = await import('../../lib/io.js');
+    const cloud = await resolveCloud({ cli: {}, env: h.env, cwd: h.dir, io: nullIo } as never);
+    const client = createOpenStackClient(cloud as never, { io: nullIo } as never);
+    const network = await client.network.findNetwork('demo-net');
+    const foreign = await client.network.createPort({ name: 'demo-node-2-port-0', network_id: network!.id, description: 'made by hand' });
+    const r = await h.kadd(['add', ...FAST_FLAGS, '--cleanup', '--amount', '1', h.cfgPath]);
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /port \S+ is named demo-node-2-port-0 but has no kadd-cluster=demo tag or kadd description; not deleted/);
+    assert.equal(rawPorts(h).filter((p) => p.id === foreign.id).length, 1, 'the foreign port stays');
+  });
+});
