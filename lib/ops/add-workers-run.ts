@@ -58,10 +58,13 @@ export interface RunAddWorkersOptions {
 export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions): Promise<AddWorkersRun> {
   validateRequest(req);
   if (opts.dryRun) return runAddWorkersLocked(ctx, req, opts, undefined);
+  // bad clouds.yaml / kubeconfig input (exit 2) before anything, the Lease included, is touched
+  const kube = await ctx.kube();
+  await ctx.openstack();
   const fileLock = await lockClusterFile(req.config.file, { now: () => ctx.clock.now() });
   let cluster: ClusterLock | undefined;
   try {
-    cluster = await acquireClusterLock(ctx, await ctx.kube(), { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
+    cluster = await acquireClusterLock(ctx, kube, { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
     const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock);
     const lost = cluster.lost();
     if (lost) throw lost;

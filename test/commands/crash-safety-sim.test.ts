@@ -1,7 +1,10 @@
 /**
  * Issue 13 items on the simulator, through the CLI (in process and as child processes):
  * 13.1 a kill -9 between a port's create and its tags leaves nothing cleanup cannot remove.
+ * 13.14 bad input found in preflight: a kubeconfig CA that is no certificate, an auth_url that is no URL.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { FAST_FLAGS, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
 
@@ -66,5 +69,39 @@ describe('crash safety (issue 13) on the simulator', function () {
     assert.notEqual(r.code, 0, r.stderr);
     assert.match(r.stderr, /port \S+ is named demo-node-2-port-0 but has no kadd-cluster=demo tag or kadd description; not deleted/);
     assert.equal(rawPorts(h).filter((p) => p.id === foreign.id).length, 1, 'the foreign port stays');
+  });
+
+  for (const [what, ca] of [
+    ['bad base64', 'bm90IGJhc2U2NCEhIQ=!'],
+    ['base64 of something that is not PEM', Buffer.from('hello, not a certificate').toString('base64')],
+    ['a PEM block that is no certificate', Buffer.from('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n').toString('base64')],
+  ] as const) {
+    it(`13.14: a kubeconfig whose CA is ${what} is refused with exit 2 before anything is created`, async () => {
+      h = await startKaddSim({ nodes: 1 });
+      const kc = readFileSync(h.env.KUBECONFIG!, 'utf8').replace('    insecure-skip-tls-verify: true\n', `    certificate-authority-data: ${ca}\n`);
+      const bad = join(h.dir, 'bad-kubeconfig');
+      writeFileSync(bad, kc);
+      const before = JSON.stringify(h.mutations());
+      for (const role of ['node', 'master']) {
+        const r = await h.kadd(['add', '--role', role, ...FAST_FLAGS, h.cfgPath], { env: { KUBECONFIG: bad } });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /certificate-authority-data of cluster 'sim' .* (is not valid base64|is not a PEM certificate|holds a PEM block that is not a certificate)/);
+      }
+      assert.equal(JSON.stringify(h.mutations()), before, 'no network, subnet, router, Lease or anything else');
+    });
+  }
+
+  it('13.14: an auth_url that is not a URL is bad input: exit 2, no request retried, nothing created', async () => {
+    h = await startKaddSim({ nodes: 1 });
+    const clouds = readFileSync(h.env.OS_CLIENT_CONFIG_FILE!, 'utf8').replace(/auth_url: .*/, 'auth_url: keystone.example.com:5000/v3');
+    const bad = join(h.dir, 'bad-clouds.yaml');
+    writeFileSync(bad, clouds);
+    const before = JSON.stringify(h.counters());
+    const t0 = Date.now();
+    const r = await h.kadd(['add', ...FAST_FLAGS, h.cfgPath], { env: { OS_CLIENT_CONFIG_FILE: bad } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /auth_url 'keystone\.example\.com:5000\/v3' of cloud 'sim' is not an http\(s\) URL/);
+    assert.equal(JSON.stringify(h.counters()), before, 'not one request reached the cloud or the cluster');
+    assert.ok(Date.now() - t0 < 10_000);
   });
 });
