@@ -12,7 +12,7 @@ import {
   type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult, type JournalLike,
 } from './add-workers.js';
 import { caCertHash } from '../kube/ca.js';
-import { Journal, findUnfinished, lockClusterFile, type FileLock, type LeftoverResource, type ResourceKind } from '../journal/index.js';
+import { Journal, findUnfinished, lockClusterFile, type FileLock, type JournalReport, type LeftoverResource, type ResourceKind } from '../journal/index.js';
 import { acquireClusterLock, withLock, type ClusterLock } from './engine/lock.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
@@ -57,15 +57,18 @@ export interface RunAddWorkersOptions {
  */
 export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions): Promise<AddWorkersRun> {
   validateRequest(req);
-  if (opts.dryRun) return runAddWorkersLocked(ctx, req, opts, undefined);
-  // bad clouds.yaml / kubeconfig input (exit 2) before anything, the Lease included, is touched
-  const kube = await ctx.kube();
-  await ctx.openstack();
+  if (opts.dryRun) return runAddWorkersLocked(ctx, req, opts, undefined, await findUnfinished(req.config.file));
   const fileLock = await lockClusterFile(req.config.file, { now: () => ctx.clock.now() });
   let cluster: ClusterLock | undefined;
   try {
+    // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash), read under the lock
+    const report = await findUnfinished(req.config.file);
+    refuseMasterLeftovers(req.config, report);
+    // bad clouds.yaml / kubeconfig input (exit 2) before anything, the Lease included, is touched
+    const kube = await ctx.kube();
+    await ctx.openstack();
     cluster = await acquireClusterLock(ctx, kube, { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
-    const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock);
+    const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock, report);
     const lost = cluster.lost();
     if (lost) throw lost;
     return out;
@@ -77,25 +80,29 @@ export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: 
   }
 }
 
-async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions, fileLock: FileLock | undefined): Promise<AddWorkersRun> {
-  const c: ClusterConfig = req.config;
+/**
+ * A master run's leftovers are never handled here: deleting a control-plane server without removing its
+ * etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order.
+ */
+function refuseMasterLeftovers(c: ClusterConfig, report: JournalReport): void {
+  if (report.leftovers.length === 0) return;
+  const masterOps = new Set(report.operations.filter((o) => /--role master/.test(o.command)).map((o) => o.op));
+  const masterLeft = report.leftovers.filter(
+    (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${escapeRegex(c.clusterName)}-master-[0-9]+`).test(l.name),
+  );
+  if (masterLeft.length) {
+    throw new PreflightError(
+      `an interrupted \`kadd add --role master\` left ${masterLeft.length} resource(s): ${masterLeft.map(describeLeftover).join(', ')}`,
+      { code: 'E_MASTER_LEFTOVERS', hint: `run \`kadd add --role master --cleanup ${c.file}\` first: it removes the etcd member before the server (journal: ${report.path})` },
+    );
+  }
+}
 
-  // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash)
-  const report = await findUnfinished(c.file);
+async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions, fileLock: FileLock | undefined, report: JournalReport): Promise<AddWorkersRun> {
+  const c: ClusterConfig = req.config;
   let cleaned: string[] | undefined;
   if (report.leftovers.length > 0 && !opts.dryRun) {
-    // a master run's leftovers are never handled here: deleting a control-plane server without removing
-    // its etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order
-    const masterOps = new Set(report.operations.filter((o) => /--role master/.test(o.command)).map((o) => o.op));
-    const masterLeft = report.leftovers.filter(
-      (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${escapeRegex(c.clusterName)}-master-[0-9]+`).test(l.name),
-    );
-    if (masterLeft.length) {
-      throw new PreflightError(
-        `an interrupted \`kadd add --role master\` left ${masterLeft.length} resource(s): ${masterLeft.map(describeLeftover).join(', ')}`,
-        { code: 'E_MASTER_LEFTOVERS', hint: `run \`kadd add --role master --cleanup ${c.file}\` first: it removes the etcd member before the server (journal: ${report.path})` },
-      );
-    }
+    refuseMasterLeftovers(c, report);
     const list = report.leftovers.map(describeLeftover);
     let choice = opts.leftovers;
     if (!choice) {
