@@ -135,7 +135,7 @@ async function defaultDeps(): Promise<AddMasterCommandDeps> {
   };
 }
 
-async function opsDeps(cfg: ClusterConfig, journal: JournalLike, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
+async function opsDeps(cfg: ClusterConfig, journal: JournalLike, over: Partial<AddMasterDeps>, kube?: KubeApi): Promise<AddMasterDeps> {
   const [{ caCertHash }, render, etcdctl, { writeUpdatedConfig }] = await Promise.all([
     import('../kube/ca.js'), import('../cloudinit/render.js'), import('../etcd/etcdctl.js'), import('../config/write.js'),
   ]);
@@ -144,7 +144,8 @@ async function opsDeps(cfg: ClusterConfig, journal: JournalLike, over: Partial<A
     caCertHash,
     renderUserData: async (input) => render.renderMasterUserData(input),
     certificateKey: etcdctl.generateCertificateKey,
-    uploadCerts: (t, key) => etcdctl.kubeadmUploadCerts(t, key),
+    // the key goes to kubeadm through stdin and a --config file, with the cluster's ClusterConfiguration (13.7)
+    uploadCerts: async (t, key) => etcdctl.kubeadmUploadCerts(t, key, { clusterConfiguration: kube ? await kube.getClusterConfiguration().catch(() => null) : null }),
     writeConfig: async (n) => (await writeUpdatedConfig(cfg.file, { 'n-masters': n })).path,
     ...over,
   };
@@ -246,7 +247,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
       command: 'add --role master',
       args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun: parsed.dryRun },
     });
-    const ops = await opsDeps(config, journal, deps.ops);
+    const ops = await opsDeps(config, journal, deps.ops, kube);
     const openEtcd = async (): Promise<EtcdAccess> => {
       if (parsed.via === 'ssh') return openEtcdViaSsh(ctx, config, os, argv, deps);
       try {

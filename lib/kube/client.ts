@@ -387,7 +387,12 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
             cb();
           },
         });
-      const stdin = execOpts.stdin !== undefined ? Readable.from([Buffer.from(execOpts.stdin)]) : null;
+      // stdinEof false: the data is sent and stdin stays open until the command ends (see Transport.run)
+      let stdin: InstanceType<typeof Readable> | null = null;
+      if (execOpts.stdin !== undefined && execOpts.stdinEof === false) {
+        stdin = new Readable({ read() {} });
+        stdin.push(Buffer.from(execOpts.stdin));
+      } else if (execOpts.stdin !== undefined) stdin = Readable.from([Buffer.from(execOpts.stdin)]);
       const what = `exec in ${namespace}/${pod}[${container}]: ${command[0] ?? ''}`;
       opts.io.trace(`kube: ${what}`);
       let status: ExecStatus | undefined;
@@ -419,6 +424,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
           reject(toKubeError(e, what, server));
         });
       });
+      if (execOpts.stdinEof === false) stdin?.destroy();
       const result: ExecResult = {
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),

@@ -84,5 +84,5 @@ export interface KubeApi {
   deleteLease(namespace: string, name: string, preconditions: { uid: string; resourceVersion: string }): Promise<void>;
 
   /** exec a command in a pod (WebSocket exec API), collecting output */
-  exec(namespace: string, pod: string, container: string, command: string[], opts?: { stdin?: string; timeoutMs?: number }): Promise<ExecResult>;
+  exec(namespace: string, pod: string, container: string, command: string[], opts?: { stdin?: string; stdinEof?: boolean; timeoutMs?: number }): Promise<ExecResult>;
 }

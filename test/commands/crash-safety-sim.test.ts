@@ -1,6 +1,8 @@
 /**
  * Issue 13 items on the simulator, through the CLI (in process and as child processes):
  * 13.1 a kill -9 between a port's create and its tags leaves nothing cleanup cannot remove.
+ * 13.7 the certificate key never travels in an exec request URL (nor in any argv).
+ * 13.10 a run's master adder is its own: another operation's adder is never deleted.
  * 13.14 bad input found in preflight: a kubeconfig CA that is no certificate, an auth_url that is no URL.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -103,5 +105,44 @@ describe('crash safety (issue 13) on the simulator', function () {
     assert.match(r.stderr, /auth_url 'keystone\.example\.com:5000\/v3' of cloud 'sim' is not an http\(s\) URL/);
     assert.equal(JSON.stringify(h.counters()), before, 'not one request reached the cloud or the cluster');
     assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  it('13.10: a master run deletes only its own adder; another operation\'s adder is left alone (and reported)', async () => {
+    h = await startKaddSim({});
+    const { renderAdderDeployment } = await import('../../lib/cloudinit/render.js');
+    const { createKubeApi } = await import('../../lib/kube/client.js');
+    const { loadKubeconfig } = await import('../../lib/kube/config.js');
+    const { nullIo } = await import('../../lib/io.js');
+    const kube = createKubeApi(await loadKubeconfig({ env: h.env, cwd: h.dir }), { io: nullIo });
+    const theirs = await renderAdderDeployment({ clusterName: 'demo', nodeName: 'demo-master-1', image: 'registry.k8s.io/etcd:3.5.12-0', operationId: '20261204T100000-abcdef' });
+    await kube.createDeployment(theirs.namespace, theirs.object);
+    const deployments = () => ((h!.sim.kube as any).deployments('kube-system') as any[]).map((d) => d.metadata.name as string).filter((n) => n.startsWith('kadd-master-adder'));
+    for (let i = 0; i < 100 && !(await kube.listPods('kube-system', { labelSelector: theirs.labelSelector })).some((p) => p.ready); i++) await sleep(50);
+    const r = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /another operation's master-adder is present \(kadd-master-adder-20261204t100000-abcdef-\S+\); left alone/);
+    assert.doesNotMatch(r.stderr, /deleting a master-adder left behind/);
+    assert.deepEqual(deployments(), ['kadd-master-adder-20261204t100000-abcdef'], 'theirs stays, ours is gone');
+  });
+
+  it('13.7: the certificate key reaches kubeadm through stdin, never in an exec URL; the master joins with it', async () => {
+    h = await startKaddSim({});
+    const r = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    const { execUrls } = await import('../sim/kube/ws.js');
+    const urls = execUrls((h.sim.kube as any).cluster);
+    const upload = urls.filter((u) => decodeURIComponent(u).includes('upload-certs'));
+    assert.equal(upload.length, 1, 'the certificates were uploaded through the adder');
+    assert.match(decodeURIComponent(upload[0]!), /--config \/tmp\/kadd-upload-certs-[0-9a-f]+\.yaml/);
+    assert.match(upload[0]!, /[?&]stdin=true/);
+    for (const u of urls) {
+      const d = decodeURIComponent(u.replace(/\+/g, ' '));
+      assert.doesNotMatch(d, /certificate-key|certificateKey/, d);
+      assert.doesNotMatch(d, /[0-9a-f]{64}/, `no 64-hex secret in ${d}`);
+    }
+    // the key that went through stdin is the one the new master joined with: kubeadm-certs was written
+    // with it (the join would fail with "certificate key rejected" otherwise)
+    assert.match(r.stdout, /master demo-master-2 added/);
+    assert.doesNotMatch(r.stderr + r.stdout, /[0-9a-f]{64}/);
   });
 });
