@@ -15,7 +15,7 @@ import type {
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
 import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
-  nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
+  nameClaimRival, nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck } from './observe.js';
 import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
@@ -522,6 +522,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     onFetchError: (e) => io.log('warn', `polling volumes failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
 
+  const nameTaken = new Map<string, Server>();
   const serverWaiter = new BatchWaiter<Server>({
     what: 'server ACTIVE',
     clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
@@ -529,9 +530,19 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       // One call for the whole batch. The filter is the role's name pattern, not an alternation of the
       // pending names: Nova on MySQL/MariaDB escapes `|` in the name regex, so `^(a|b)$` matches nothing.
       const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') });
-      return new Map(list.filter((s) => ids.includes(s.id)).map((s) => [s.id, s]));
+      const mine = list.filter((s) => ids.includes(s.id));
+      // the same list shows a server that took one of our names after the preflight (13.8): no extra request
+      for (const s of mine) {
+        const rival = nameClaimRival(s, list);
+        if (rival) nameTaken.set(s.id, rival);
+      }
+      return new Map(mine.map((s) => [s.id, s]));
     },
     check: (id, s) => {
+      const rival = nameTaken.get(id);
+      if (rival) {
+        return { state: 'failed', error: new OperationError('E_NAME_TAKEN', `server name ${rival.name} was taken by another server (${rival.id}, created ${rival.created ?? '?'}) after the preflight; this node is rolled back instead of becoming a duplicate`, { hint: 'another kadd, or someone by hand, is adding servers to this cluster; run kadd add again for the missing node' }) };
+      }
       if (!s) return { state: 'pending', note: 'not listed yet' };
       if (s.status === 'ACTIVE') return { state: 'done', value: s };
       if (s.status === 'ERROR') return { state: 'failed', error: new ServerErrorState(s) };

@@ -2,6 +2,7 @@
  * Issue 13 items on the simulator, through the CLI (in process and as child processes):
  * 13.1 a kill -9 between a port's create and its tags leaves nothing cleanup cannot remove.
  * 13.7 the certificate key never travels in an exec request URL (nor in any argv).
+ * 13.8 a server name taken by someone else after the preflight is detected: that node is rolled back, not duplicated.
  * 13.10 a run's master adder is its own: another operation's adder is never deleted.
  * 13.14 bad input found in preflight: a kubeconfig CA that is no certificate, an auth_url that is no URL.
  */
@@ -144,5 +145,29 @@ describe('crash safety (issue 13) on the simulator', function () {
     // with it (the join would fail with "certificate key rejected" otherwise)
     assert.match(r.stdout, /master demo-master-2 added/);
     assert.doesNotMatch(r.stderr + r.stdout, /[0-9a-f]{64}/);
+  });
+
+  it('13.8: a server named demo-node-2 created by someone else after the preflight: kadd rolls its own back, no duplicate', async () => {
+    h = await startKaddSim({ nodes: 1 });
+    // someone else, ready to create demo-node-2 (the name kadd's preflight will choose)
+    const { resolveCloud } = await import('../../lib/openstack/config.js');
+    const { createOpenStackClient } = await import('../../lib/openstack/client.js');
+    const { nullIo } = await import('../../lib/io.js');
+    const client = createOpenStackClient((await resolveCloud({ cli: {}, env: h.env, cwd: h.dir, io: nullIo } as never)) as never, { io: nullIo } as never);
+    const net = (await client.network.findNetwork('demo-net'))!;
+    const flavor = (await client.compute.listFlavors()).find((f: { name: string }) => f.name === 'm1.small')!;
+    const image = (await client.image.findImage('ubuntu-22.04'))!;
+    h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: { network: { fixed: 1500 } } };
+    const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
+    await c.waitFor(/demo-node-2: creating port/, 90_000);
+    // kadd's port create is in flight: the other server gets the name first
+    const theirs = await client.compute.createServer({ name: 'demo-node-2', flavorRef: flavor.id, imageRef: image.id, networks: [{ uuid: net.id }] } as never);
+    h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: {} };
+    const r = await c.done;
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr + r.stdout, /server name demo-node-2 was taken by another server \(\S+, created /);
+    const named = h.servers().filter((s) => s.name === 'demo-node-2');
+    assert.deepEqual(named.map((s) => s.id), [theirs.id], 'only theirs carries the name: kadd deleted its own');
+    assert.equal(h.ports().filter((p) => p.name === 'demo-node-2-port-0').length, 0, 'its port rolled back');
   });
 });
