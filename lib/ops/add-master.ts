@@ -23,7 +23,7 @@ import { projectAdd, projectRemove, type ClusterView, type Projection, type Verd
 import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { shellJoin } from '../ssh/quote.js';
-import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
+import { exactNamePattern, nameClaimRival, nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
 import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
 import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
@@ -599,7 +599,13 @@ export async function executeMaster(
     const server = await stage<Server>(ctx, req, p, st, 'active', async () => {
       const s = await os.compute.getServer(st.serverId!);
       if (!s) return { state: 'failed', error: new StageFailure('active', `server ${p.name} disappeared`) };
-      if (s.status === 'ACTIVE') return { state: 'done', value: s };
+      if (s.status === 'ACTIVE') {
+        // names are claimed, not assumed (13.8): a server that took this name after the preflight keeps it
+        // when it was created first; this one is rolled back instead of becoming a duplicate
+        const rival = nameClaimRival(s, await os.compute.listServers({ name: exactNamePattern(p.name) }));
+        if (rival) return { state: 'failed', error: new StageFailure('active', `server name ${p.name} was taken by another server (${rival.id}, created ${rival.created ?? '?'}) after the preflight; this master is rolled back instead of becoming a duplicate`) };
+        return { state: 'done', value: s };
+      }
       if (s.status === 'ERROR') return { state: 'failed', error: new StageFailure('active', `server ${p.name} went to ERROR: ${s.fault?.message ?? 'no fault message'}`, groupDiagnosis(diagnose({ fault: s.fault, status: 'ERROR' }), p.serverGroup)) };
       return { state: 'pending', note: `${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}` };
     });
