@@ -91,6 +91,28 @@ export function resultView(r: AddWorkersResult) {
   };
 }
 
+/**
+ * A diagnosis' next step must work: after a rollback the server is gone, so "run `kadd logs NODE`" cannot;
+ * it points to --keep-failed instead (issue 12 point 12).
+ */
+export function reachableNextStep<D extends { nextStep: string }>(d: D, serverKept: boolean, config: string, name: string): D {
+  if (/kadd logs/.test(d.nextStep)) {
+    return serverKept
+      ? { ...d, nextStep: d.nextStep.replace(/kadd logs NODE/g, `kadd logs ${config} ${name}`) }
+      : { ...d, nextStep: `the server was deleted by the rollback; run again with --keep-failed to keep a failed server, then \`kadd logs ${config} ${name}\`` };
+  }
+  return d;
+}
+
+/** The hint after failed nodes: "see the diagnosis above" only when one was printed. */
+export function failureHint(o: { diagnosed: boolean; rolledBack: boolean; config: string }): string {
+  const parts: string[] = [];
+  if (o.diagnosed) parts.push('see the diagnosis above');
+  if (o.rolledBack) parts.push('the failed servers were deleted; --keep-failed keeps them for `kadd logs` and inspection');
+  if (!parts.length) parts.push(`\`kadd status ${o.config}\` shows the cluster now`);
+  return parts.join('; ');
+}
+
 export function buildRequest(argv: CommandArgs<AddArgs>, config: AddWorkersRequest['config']): AddWorkersRequest {
   const poll = argv['poll-interval'];
   return {
@@ -126,7 +148,9 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
   }
   const r = run.result!;
   const view = resultView(r);
-  for (const n of r.nodes) if (n.diagnosis) ctx.io.log('error', formatDiagnosis(n.name, n.diagnosis));
+  for (const n of r.nodes) if (n.diagnosis) ctx.io.log('error', formatDiagnosis(n.name, reachableNextStep(n.diagnosis, !!n.left?.length, argv.config, n.name)));
+  const diagnosed = r.nodes.some((n) => n.diagnosis);
+  const rolledBack = r.nodes.some((n) => (n.outcome === 'rolled-back' || n.outcome === 'failed') && !n.left?.length);
   if (format === 'table') {
     ctx.io.result(
       renderResult(view.nodes, 'table', {
@@ -140,8 +164,9 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
   if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${config.nNodes + r.added})`);
   if (r.interrupted) throw new InterruptedError(`interrupted: ${r.added} of ${r.requested} nodes added, the rest rolled back`);
   if (r.added === r.requested) return 0;
-  if (r.added > 0) throw new PartialSuccessError(`${r.added} of ${r.requested} nodes added; the others were rolled back`, { hint: 'see the diagnosis above; run kadd add again for the missing nodes' });
-  throw new OperationError('E_ADD_FAILED', `0 of ${r.requested} nodes added; everything created was rolled back`, { hint: 'see the diagnosis above' });
+  const hint = failureHint({ diagnosed, rolledBack, config: argv.config });
+  if (r.added > 0) throw new PartialSuccessError(`${r.added} of ${r.requested} nodes added; the others were rolled back`, { hint: `${hint}; run kadd add again for the missing nodes` });
+  throw new OperationError('E_ADD_FAILED', `0 of ${r.requested} nodes added; everything created was rolled back`, { hint });
 }
 
 const add: KaddCommandModule<AddArgs> = {

@@ -62,7 +62,7 @@ const logs: KaddCommandModule<LogsArgs> = {
       .epilog('The console goes to stdout (secrets redacted), the Nova fault and the diagnosis to stderr.\nExit codes: 0 shown; 2 the name is not one of the cluster\'s servers (they are listed).') as unknown as Argv<GlobalOptions & LogsArgs>,
   async handler(argv: CommandArgs<LogsArgs>) {
     parseLogsArgs(argv); // bad options fail before the config is read
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, { onInterrupt: 'stopping' });
     try {
       const { loadClusterConfig } = await import('../config/load.js');
       const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });

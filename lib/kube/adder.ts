@@ -8,11 +8,9 @@
 import type { Clock } from '../clock.js';
 import { InterruptedError, KaddError, PreflightError } from '../errors.js';
 import type { Io } from '../io.js';
-import { KubeExecTransport } from '../etcd/kube-transport.js';
+import { KubeExecTransport } from './exec-transport.js';
+import { isControlPlane } from './labels.js';
 import type { KNode, KubeApi } from './types.js';
-
-export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
-export const LEGACY_MASTER_LABEL = 'node-role.kubernetes.io/master';
 
 export interface AdderManifest {
   object: Record<string, unknown>;
@@ -53,11 +51,6 @@ export interface Adder {
   transport: KubeExecTransport;
   /** delete the Deployment (idempotent; safe after Ctrl-C) */
   close(): Promise<void>;
-}
-
-/** A control-plane Node, by its role label (current or legacy). */
-export function isControlPlane(n: Pick<KNode, 'labels'>): boolean {
-  return CONTROL_PLANE_LABEL in n.labels || LEGACY_MASTER_LABEL in n.labels;
 }
 
 /**

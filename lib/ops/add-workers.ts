@@ -13,7 +13,7 @@ import type {
   OpenStackClient, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume, Port, VolumeAttachment,
 } from '../openstack/types.js';
 import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
-import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
+import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   nameClaimRival, nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
@@ -193,7 +193,7 @@ export async function preflight(
 ): Promise<Observed> {
   const c = req.config;
   const errors: string[] = [];
-  ctx.io.log('debug', `preflight for ${c.clusterName}`);
+  ctx.io.log('info', `preflight for ${c.clusterName}: reading the cloud and the cluster (changes nothing)`);
 
   const cl = await observeCloud(os, c, 'node', errors, { lbRequired: false });
 
@@ -206,6 +206,8 @@ export async function preflight(
     kubeInfo.version = v.gitVersion;
     caHash = deps.caCertHash(await kube.clusterCaPem());
   } catch (e) {
+    // Ctrl-C while waiting for the API is an interruption (exit 130), not a preflight finding
+    if (ctx.signal.aborted) throw KaddError.is(ctx.signal.reason) ? ctx.signal.reason : new InterruptedError();
     kubeInfo.error = e instanceof Error ? e.message : String(e);
   }
   const ownership = kubeInfo.ok ? await checkOwnership(c, kube, cl.lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
@@ -503,7 +505,8 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
 
   const states: NodeState[] = p.nodes.map((n) => ({ plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId }));
   const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
-  const say = (s: NodeState, text: string) => lines.get(s.plan.name)!.update(text);
+  const say = (s: NodeState, text: string, budgetMs?: number) => lines.get(s.plan.name)!.update(text, { budgetMs });
+  io.log('info', `creating ${states.length} server${states.length === 1 ? '' : 's'}, then waiting for ${states.length === 1 ? 'it' : 'them'} to boot (up to ${Math.round(req.bootTimeoutMs / 1000)}s)${req.wait ? ` and join (up to ${Math.round(req.joinTimeoutMs / 1000)}s)` : ''}`);
 
   const volumeWaiter = new BatchWaiter<Volume>({
     what: 'volume available',
@@ -634,7 +637,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       s.serverId = created.id;
       await journal.done('server', n.name, created.id);
     }
-    say(s, 'server BUILD');
+    say(s, 'server BUILD', req.bootTimeoutMs);
     return serverWaiter.wait(s.serverId!, req.bootTimeoutMs);
   }
 
@@ -725,7 +728,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       lines.get(n.name)!.succeed(`ACTIVE ${s.ip ?? ''}`.trim());
       return;
     }
-    say(s, 'ACTIVE, waiting for the Node to join');
+    say(s, 'ACTIVE, waiting for the Node to join', req.joinTimeoutMs);
     try {
       await nodeWaiter.wait(n.name, req.joinTimeoutMs);
     } catch (e) {

@@ -193,20 +193,23 @@ export async function runLogs(ctx: Context, os: OpenStackClient, req: LogsReques
     }
   };
 
-  let text = await readConsole(req.lines);
+  const windowSize = Math.max(req.lines ?? 0, req.followWindow ?? 1000);
+  // following: read as much as each poll will (the window), print only the asked-for tail; the first poll
+  // then finds what was read in its window and prints only what is new (no reprint, no "skipped" warning)
+  let text = await readConsole(req.follow && req.lines !== undefined ? windowSize : req.lines);
   if (text === null) throw new KaddError('E_SERVER_GONE', `server ${name} was deleted while reading its console`, 1);
   if (text === '' && server.status !== 'ACTIVE') io.log('info', `${name}: no console output yet (server ${server.status})`);
   let { lines: seen, partial } = splitLines(text);
+  const shown = req.follow && req.lines !== undefined ? seen.slice(-req.lines) : seen;
   // following: a line still being written (e.g. the "login:" prompt) is held back until it is complete
   // or following stops, so it is never printed twice
-  const head = seen.join('\n') + (seen.length ? '\n' : '') + (req.follow ? '' : partial);
+  const head = shown.join('\n') + (shown.length ? '\n' : '') + (req.follow ? '' : partial);
   if (head) io.result(head);
   let fullText = text;
   let ended: LogsOutcome['ended'];
 
   if (req.follow) {
     const interval = req.intervalMs ?? 2000;
-    const windowSize = Math.max(req.lines ?? 0, req.followWindow ?? 1000);
     const keep = windowSize;
     seen = seen.slice(-keep);
     io.log('info', `following ${name} (every ${Math.round(interval / 100) / 10} s; Ctrl-C to stop)`);

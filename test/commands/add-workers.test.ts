@@ -120,6 +120,8 @@ describe('kadd add --role node (whole command on the simulator)', function () {
     assert.match(r.stderr, /demo-node-2/);
     assert.match(r.stdout, /did not join within 1s/);
     assert.match(r.stderr, /pre-flight checks|preflight/i, 'the console tail is part of the diagnosis');
+    assert.doesNotMatch(r.stderr, /next step: run .kadd logs/, 'no hint that cannot work: the server was rolled back');
+    assert.match(r.stderr, /hint: .*--keep-failed/);
     assertGone(h, 'demo-node-2');
     assert.equal(h.nodes().has('demo-node-2'), false);
   });

@@ -38,6 +38,11 @@ export interface SimEventMap {
   'server.deleted': [SimServerInfo];
   /** (added by the OpenStack half) a Nova server went to ERROR */
   'server.error': [SimServerInfo & { fault: string }];
+  /**
+   * (added) a server's power/state changed after it was ACTIVE: stopped (os-stop, SHUTOFF fault), started
+   * (os-start, back to ACTIVE), rebooting / rebooted (reboot action), error (ERROR fault)
+   */
+  'server.state': [SimServerInfo & { change: 'stopped' | 'started' | 'rebooting' | 'rebooted' | 'error'; rebootType?: 'SOFT' | 'HARD' }];
 }
 
 export interface SimRng {
@@ -128,6 +133,8 @@ export interface Scenario {
     lbProvision?: LatencySpec;
     /** (added) Octavia PENDING_* -> ACTIVE for listeners, pools, members; default 1000 */
     lbChange?: LatencySpec;
+    /** (added) reboot action -> ACTIVE again; default SOFT {uniform:[25000,40000]}, HARD {uniform:[15000,25000]} */
+    serverReboot?: LatencySpec;
     /** (added) seconds-scale pacing of console output: cloud-init stage spacing in ms; default 2000 */
     bootStage?: LatencySpec;
   };
@@ -157,6 +164,40 @@ export interface Scenario {
      * them (not delete_on_termination) until DELETE /attachments/{id}. Default false (Nova cleans up).
      */
     leaveReservedOnEarlyDelete?: boolean;
+    /** (added) load balancers (name regex or id) held PENDING_UPDATE (or ERROR) from `at` for `for` seconds: writes answer 409 immutable */
+    lbHold?: { lb: string; at: number; for: number; status?: 'PENDING_UPDATE' | 'ERROR' }[];
+    /** (added) servers (name regex) that go SHUTOFF or ERROR at `at` seconds after start, under their Node */
+    serverState?: { name: string; at: number; status: 'SHUTOFF' | 'ERROR'; message?: string }[];
+    /** (added) Nodes whose kubelet does NOT come back after a reboot of their server (name regex) */
+    rebootDoesNotHeal?: string[];
+    /**
+     * (added) Node state changes at a time: `state` Unreachable (kubelet stops answering: Ready Unknown),
+     * NotReady (kubelet answers, Ready False) or Ready, at `at` seconds after start, for `for` seconds (then Ready)
+     */
+    nodes?: { node: string; at: number; state: 'Unreachable' | 'NotReady' | 'Ready'; for?: number; reason?: string }[];
+    /** (added) PVs (or PVC names) matching these regexes never detach: their VolumeAttachment stays */
+    volumeStaysAttached?: string[];
+  };
+  /**
+   * (added) the Kubernetes half's controllers and seeded workloads (test/sim/kube). Latencies in sim ms.
+   */
+  kube?: {
+    /** pod created -> scheduled and Running/Ready; default {uniform:[300,800]} */
+    podStartup?: LatencySpec;
+    /** SIGTERM -> containers gone (capped by the grace period); default {uniform:[200,600]} */
+    podTermination?: LatencySpec;
+    /** VolumeAttachment created -> attached; default {uniform:[1000,3000]} */
+    volumeAttach?: LatencySpec;
+    /** last pod using a volume gone -> VolumeAttachment deleted; default {uniform:[1000,3000]} */
+    volumeDetach?: LatencySpec;
+    /** kubelet gone -> Node Ready Unknown (node-monitor-grace-period) for server stop/reboot/error; default 40000 */
+    nodeMonitorGrace?: LatencySpec;
+    /** guest back ACTIVE after a reboot/start -> kubelet posts Ready; default {uniform:[5000,15000]} */
+    kubeletRestart?: LatencySpec;
+    /** allocatable (and capacity) of every seeded Node, e.g. {cpu: '2', memory: '4Gi', pods: 110} */
+    nodeAllocatable?: { cpu?: string; memory?: string; pods?: number };
+    /** workloads seeded after the cluster (see test/sim/kube/workloads.ts WorkloadSpec) */
+    workloads?: import('./kube/workloads.js').WorkloadSpec[];
   };
   cluster?: {
     name?: string;
@@ -175,5 +216,11 @@ export interface Scenario {
    */
   etcd?: {
     real?: boolean;
+    /** (added) member names of the seeded masters, e.g. '{node}.novalocal' or 'etcd-{ip}'; default the node name */
+    memberName?: string;
+    /** (added) fault: leadership goes back to these members (name regex) after a move-leader away from them, right after the next `endpoint status`; `times` default 1 */
+    leaderReturns?: { member: string; times?: number }[];
+    /** (added) the member that leads at start (name regex); default the first master */
+    leader?: string;
   };
 }

@@ -85,6 +85,21 @@ export async function startSim(opts: StartSimOptions = {}): Promise<Sim> {
     core.kubeHandler = kube.handler;
     if (kube.upgradeHandler) core.kubeUpgrade = kube.upgradeHandler;
     core.stateProviders.kube = () => kube!.state();
+    // honesty: a seeded Node's providerID names its seeded Nova server (as the cloud provider would set
+    // it), so kadd's "server was recreated" check sees a consistent cluster
+    const attach = (kube as { attachServer?: (node: string, serverId: string) => void }).attachServer;
+    const cn = core.scenario.cluster?.name;
+    if (attach && cn) {
+      for (const srv of os.store.servers.values()) {
+        if (new RegExp(`^${cn}-(master|node)-\\d+$`).test(srv.name)) {
+          try {
+            attach(srv.name.toLowerCase(), srv.id);
+          } catch {
+            /* a server without a seeded Node */
+          }
+        }
+      }
+    }
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const missing = err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('kube');

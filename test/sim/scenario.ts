@@ -76,12 +76,46 @@ function validate(sc: Scenario): void {
   if (f.quota) for (const [k, v] of Object.entries(f.quota)) {
     if (!Number.isInteger(v)) throw new ScenarioError(`scenario faults.quota.${k} must be an integer (-1 for unlimited)`);
   }
+  for (const [i, r] of (f.volumeStaysAttached ?? []).entries()) {
+    try { new RegExp(String(r)); } catch { throw new ScenarioError(`scenario faults.volumeStaysAttached[${i}] is not a valid regular expression`); }
+  }
+  for (const [i, e] of (f.lbHold ?? []).entries()) {
+    if (typeof e?.lb !== 'string' || typeof e.at !== 'number' || typeof e.for !== 'number' || e.for < 0 || (e.status !== undefined && !['PENDING_UPDATE', 'ERROR'].includes(e.status)))
+      throw new ScenarioError(`scenario faults.lbHold[${i}] needs lb (name regex or id), at and for (seconds), and optionally status PENDING_UPDATE or ERROR`);
+  }
+  for (const [i, e] of (f.serverState ?? []).entries()) {
+    if (typeof e?.name !== 'string' || typeof e.at !== 'number' || !['SHUTOFF', 'ERROR'].includes(e.status)) throw new ScenarioError(`scenario faults.serverState[${i}] needs name (regex), at (seconds) and status SHUTOFF or ERROR`);
+  }
+  for (const [i, e] of (f.nodes ?? []).entries()) {
+    if (typeof e?.node !== 'string' || typeof e.at !== 'number' || !['Unreachable', 'NotReady', 'Ready'].includes(e.state) || (e.for !== undefined && !(typeof e.for === 'number' && e.for >= 0)))
+      throw new ScenarioError(`scenario faults.nodes[${i}] needs node (regex), at (seconds), state Unreachable, NotReady or Ready, and optionally for (seconds)`);
+  }
+  for (const [i, r] of (f.rebootDoesNotHeal ?? []).entries()) {
+    try { new RegExp(String(r)); } catch { throw new ScenarioError(`scenario faults.rebootDoesNotHeal[${i}] is not a valid regular expression`); }
+  }
+  const k = sc.kube;
+  if (k) {
+    for (const key of ['podStartup', 'podTermination', 'volumeAttach', 'volumeDetach', 'nodeMonitorGrace', 'kubeletRestart'] as const) checkLatency(`kube.${key}`, k[key]);
+    if (k.workloads !== undefined && !Array.isArray(k.workloads)) throw new ScenarioError('scenario kube.workloads must be a list');
+    for (const [i, w] of (k.workloads ?? []).entries()) {
+      if (typeof w?.name !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(w.name)) throw new ScenarioError(`scenario kube.workloads[${i}].name must be a DNS label`);
+      if (w.kind !== undefined && !['Deployment', 'DaemonSet', 'Static', 'Bare'].includes(w.kind)) throw new ScenarioError(`scenario kube.workloads[${i}].kind must be Deployment, DaemonSet, Static or Bare`);
+    }
+  }
   const c = sc.cluster;
   if (c) {
     if (c.name !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(c.name)) throw new ScenarioError('scenario cluster.name must be a DNS label (lowercase letters, digits, dashes)');
     for (const k of ['masters', 'nodes'] as const) {
       const v = c[k];
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new ScenarioError(`scenario cluster.${k} must be an integer >= 0`);
+    }
+  }
+  const e = sc.etcd;
+  if (e) {
+    if (e.memberName !== undefined && !(typeof e.memberName === 'string' && /^[A-Za-z0-9{}._-]+$/.test(e.memberName))) throw new ScenarioError("scenario etcd.memberName must be a name template with {node} and/or {ip} (e.g. '{node}.novalocal')");
+    for (const [i, r] of (e.leaderReturns ?? []).entries()) {
+      if (typeof r?.member !== 'string') throw new ScenarioError(`scenario etcd.leaderReturns[${i}].member (name regex) is required`);
+      try { new RegExp(r.member); } catch { throw new ScenarioError(`scenario etcd.leaderReturns[${i}].member is not a valid regular expression`); }
     }
   }
   const hpz = sc.compute?.hostsPerZone;

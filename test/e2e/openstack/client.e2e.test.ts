@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { nullIo, type Io } from '../../../lib/io.js';
+import type { Context } from '../../../lib/context.js';
 import type { OpenStackClient } from '../../../lib/openstack/types.js';
 import { Recorder, Session, cloudUnavailable, e2eEnv, pollUntil, readCloud, type ApiResponse, type CloudEntry } from './helpers.js';
 import { purge } from './kadd-helpers.js';
@@ -47,7 +48,7 @@ describe('e2e: kadd OpenStack client against the real services', function () {
   ): Promise<OpenStackClient> {
     const { resolveCloud } = await import('../../../lib/openstack/config.js');
     const { createOpenStackClient } = await import('../../../lib/openstack/client.js');
-    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [], io: quietIo });
+    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [] });
     return createOpenStackClient(cloud, { io: quietIo, ...opts });
   }
 
@@ -337,8 +338,8 @@ describe('e2e: kadd OpenStack client against the real services', function () {
       const atts = await os.volume.listAttachments(vol.id);
       assert.deepEqual(atts.map((a) => a.instance), [ghost]);
       await assert.rejects(os.volume.deleteVolume(vol.id), /400|status must be available|Invalid volume/i);
-      const ctx = { io: nullIo, clock: realClock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => os, kube: async () => { throw new Error('no kube'); } };
-      await deleteVolumeWhenFree(os, vol.id, ctx as never, 500);
+      const ctx: Context = { io: nullIo, clock: realClock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => os, kube: async () => { throw new Error('no kube'); } };
+      await deleteVolumeWhenFree(os, vol.id, ctx, 500);
       await pollUntil('volume deleted', async () => ((await os.volume.getVolume(vol.id)) === null ? true : undefined), 60_000, 500);
       await os.volume.deleteAttachment(atts[0]!.id); // already gone: resolves
       for (const k of ['listAttachments', 'deleteAttachment']) exercised.add(`volume.${k}`);

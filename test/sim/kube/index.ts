@@ -6,14 +6,20 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SimCore, SimHandler, SimServerInfo } from '../contract.js';
 import { createApiHandler } from './api.js';
-import { KubeCluster } from './cluster.js';
+import { KubeCluster, type RecordedRequest } from './cluster.js';
 import type { SimEtcd } from './etcd.js';
 import { RealEtcd } from './etcd-real.js';
 import { createBootstrapTokenSecret, type ExecResult, HOST_ANNOTATION, runArgv, uploadCerts } from './exec.js';
 import { Kubelets } from './kubelet.js';
 import { pki } from './pki.js';
-import type { Obj } from './util.js';
+import { hex, type Obj } from './util.js';
+import { type NodeState, nodeState, onServerState, scheduleNodeFaults, setNodeState } from './nodefaults.js';
+import { retryDetach, type SeededWorkload, seedWorkload, setNodeAllocatable, type WorkloadSpec } from './workloads.js';
 import { createUpgradeHandler } from './ws.js';
+
+export type { RecordedRequest } from './cluster.js';
+export type { SeededWorkload, WorkloadSpec } from './workloads.js';
+export type { NodeState } from './nodefaults.js';
 
 export { parseJoin } from './kubelet.js';
 export type { SimMember } from './etcd.js';
@@ -64,6 +70,29 @@ export interface KubeSim {
   attachServer(nodeName: string, serverId: string): void;
   /** take a node's kubelet (and its etcd member) down or up, without deleting the server */
   setNodeDown(name: string, down: boolean): void;
+  /** Ready, NotReady (kubelet answers, Ready False; reason = the condition message) or Unreachable (Ready Unknown) */
+  setNodeState(name: string, state: NodeState, o?: { reason?: string }): void;
+  nodeState(name: string): NodeState | undefined;
+  /** the etcd leader (simulated mode: now; real mode: use realEtcd.leader()) */
+  etcdLeader(): { id: string; name: string; node: string } | undefined;
+  /** move the etcd leadership to a member by name (as `etcdctl move-leader` through the leader would) */
+  moveEtcdLeader(toName: string): Promise<void>;
+  /** take one etcd member's process down or up while its node stays Ready (a second unhealthy member) */
+  setEtcdMemberUp(name: string, up: boolean): void;
+  /** fault: leadership goes back to this member after the next move away from it, right after the next endpoint status */
+  etcdLeaderReturns(name: string, times?: number): void;
+  /** seed a workload (Deployment, DaemonSet, Static, Bare; emptyDir, PVC, requests, PDB, crash loop, termination time) */
+  addWorkload(spec: WorkloadSpec): SeededWorkload;
+  /** set a Node's capacity and allocatable (cpu, memory, pods) */
+  setNodeAllocatable(node: string, r: { cpu?: string; memory?: string; pods?: string | number }): void;
+  /** fault: the VolumeAttachments of this PV never detach (false lifts it and detaches if unused) */
+  keepVolumeAttached(pvName: string, keep: boolean): void;
+  /** make a pod crash-loop (Running, not Ready) or recover */
+  setCrashLoop(ns: string, pod: string, on: boolean): void;
+  /** write requests the API received (method, path, query, content type, parsed body), oldest first */
+  requests(filter?: { method?: string; path?: RegExp }): RecordedRequest[];
+  volumeAttachments(): Obj[];
+  pdbs(ns?: string): Obj[];
 }
 
 export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim {
@@ -74,6 +103,20 @@ export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim
     // KubeSim.realEtcd.ready resolves once they are healthy, and every real operation waits for it
     c.etcd.real = RealEtcd.launch(c.etcd.members.map((m) => ({ name: m.name, node: m.node, ip: m.ip })), { dir: opts.realEtcdDir });
   }
+  const lr = (core.scenario.etcd?.leaderReturns ?? []).map((r) => ({ name: new RegExp(r.member), times: r.times ?? 1 }));
+  c.etcd.leaderReturns = lr.map((x) => ({ ...x }));
+  if (c.etcd.real) c.etcd.real.leaderReturns = lr.map((x) => ({ ...x }));
+  const lead = core.scenario.etcd?.leader;
+  if (lead) {
+    const m = c.etcd.members.find((x) => new RegExp(lead).test(x.name));
+    if (!m) throw new Error(`scenario etcd.leader: no member matches ${lead}`);
+    if (c.etcd.real) void c.etcd.real.ready.then(() => c.etcd.real!.moveLeader(m.name)).catch(() => undefined);
+    else if (m.id !== c.etcd.leaderId) {
+      c.etcd.leaderId = m.id;
+      c.etcd.raftTerm++;
+    }
+  }
+  for (const w of core.scenario.kube?.workloads ?? []) seedWorkload(c, w);
   return assemble(core, c);
 }
 
@@ -81,8 +124,20 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
   const kubelets = new Kubelets(c);
   const onActive = (s: SimServerInfo) => kubelets.onServerActive(s);
   const onDeleted = (s: SimServerInfo) => kubelets.onServerDeleted(s);
+  const onState = (s: SimServerInfo & { change: 'stopped' | 'started' | 'rebooting' | 'rebooted' | 'error' }) => onServerState(c, s);
   core.events.on('server.active', onActive);
   core.events.on('server.deleted', onDeleted);
+  core.events.on('server.state', onState);
+  // seeded Nodes run on the seeded servers of the same name (providerID as the OpenStack CCM sets it)
+  for (const n of c.list('nodes')) {
+    const s = core.openstack?.getServer(n.metadata.name);
+    const meta = c.nodeMeta.get(n.metadata.name);
+    if (s && meta) {
+      meta.serverId = s.id;
+      n.spec.providerID = `openstack:///${s.id}`;
+    }
+  }
+  scheduleNodeFaults(c);
   const ws = createUpgradeHandler(c);
   const handler = createApiHandler(c);
   return {
@@ -98,6 +153,7 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
       c.stop();
       core.events.off('server.active', onActive);
       core.events.off('server.deleted', onDeleted);
+      core.events.off('server.state', onState);
       ws.close();
       if (c.etcd.real) return c.etcd.real.stop();
     },
@@ -135,12 +191,56 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
       n.spec.providerID = `openstack:///${serverId}`;
       c.touch(n);
     },
-    setNodeDown: (name, down) => {
-      const meta = c.nodeMeta.get(name);
-      if (meta) meta.gone = down;
-      c.setNodeReady(name, down ? 'Unknown' : true);
-      for (const m of c.etcd.members) if (m.node === name) c.etcd.setUp(m.id, !down);
-      c.etcd.real?.setNodeDown(name, down);
+    setNodeDown: (name, down) => setNodeState(c, name, down ? 'Unreachable' : 'Ready'),
+    setNodeState: (name, state, o) => setNodeState(c, name, state, o),
+    nodeState: (name) => nodeState(c, name),
+    etcdLeader: () => {
+      const m = c.etcd.leader();
+      return m ? { id: hex(m.id), name: m.name, node: m.node } : undefined;
+    },
+    moveEtcdLeader: async (toName) => {
+      if (c.etcd.real) {
+        const r = await c.etcd.real.moveLeader(toName);
+        if (r.exitCode !== 0) throw new Error(r.stderr.trim());
+        return;
+      }
+      const to = c.etcd.members.find((m) => m.name === toName);
+      const lead = c.etcd.leader();
+      if (!to || !lead) throw new Error(`no etcd member ${toName} or no leader`);
+      c.etcd.moveLeader(lead, to.id);
+    },
+    setEtcdMemberUp: (name, up) => {
+      const m = c.etcd.members.find((x) => x.name === name);
+      if (!m && !c.etcd.real) throw new Error(`no etcd member ${name}`);
+      if (m) c.etcd.setUp(m.id, up);
+      c.etcd.real?.setMemberDown(name, !up);
+    },
+    etcdLeaderReturns: (name, times = 1) => {
+      const f = { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), times };
+      c.etcd.leaderReturns.push(f);
+      c.etcd.real?.leaderReturns.push({ ...f });
+    },
+    addWorkload: (spec) => seedWorkload(c, spec),
+    setNodeAllocatable: (node, r) => setNodeAllocatable(c, node, r),
+    keepVolumeAttached: (pv, keep) => {
+      if (keep) c.keepAttached.add(pv);
+      else {
+        c.keepAttached.delete(pv);
+        retryDetach(c, pv);
+      }
+    },
+    setCrashLoop: (ns, pod, on) => {
+      const p = c.get('pods', ns, pod);
+      if (!p) throw new Error(`pods "${pod}" not found`);
+      c.podKnobs.set(p.metadata.uid, { ...(c.podKnobs.get(p.metadata.uid) ?? {}), crashLoop: on });
+      c.evaluatePod(p);
+    },
+    requests: (f = {}) => c.requests.filter((r) => (!f.method || r.method === f.method) && (!f.path || f.path.test(r.path))),
+    volumeAttachments: () => c.list('volumeattachments'),
+    pdbs: (ns) => {
+      const l = c.list('poddisruptionbudgets', ns);
+      for (const p of l) p.status = c.pdbStatus(p);
+      return l;
     },
   };
 }

@@ -1,7 +1,7 @@
 /** In-memory state of the simulated cloud, plus the operations several services share. */
 import type { SimCoreImpl } from '../core.js';
 import type { SimRng } from '../contract.js';
-import { intToIp, ipToInt, parseCidr } from './util.js';
+import { intToIp, ipToInt, parseCidr } from './ip.js';
 
 export interface Domain { id: string; name: string }
 export interface Project { id: string; name: string; domainId: string }
@@ -66,11 +66,13 @@ export interface Server {
   groupId?: string;
   /** deleted while still BUILD before spawning (scenario fault leaveReservedOnEarlyDelete acts on it) */
   earlyDelete?: boolean;
+  /** bumped by every reboot or state change, so a superseded reboot does not complete */
+  rebootGen?: number;
 }
 /** Nova server group (instance group): one policy; rules only for anti-affinity (max_server_per_host) */
 export interface ServerGroup { id: string; name: string; policy: string; rules: { max_server_per_host?: number }; members: string[]; projectId: string; userId: string }
 export interface DeletedServer { id: string; name: string; projectId: string; userId: string; created: number; updated: number; flavorId: string; imageId: string; tags: string[]; metadata: Record<string, string>; az: string }
-export interface LoadBalancer { id: string; name: string; description: string; projectId: string; vipSubnetId: string; vipNetworkId: string; vipPortId: string; vipAddress: string; provisioning: string; operating: string; adminStateUp: boolean; provider: string; created: number; updated: number | null; listeners: string[]; pools: string[]; tags: string[]; flavorId: string | null; az: string | null }
+export interface LoadBalancer { id: string; name: string; description: string; projectId: string; vipSubnetId: string; vipNetworkId: string; vipPortId: string; vipAddress: string; provisioning: string; operating: string; adminStateUp: boolean; provider: string; created: number; updated: number | null; listeners: string[]; pools: string[]; tags: string[]; flavorId: string | null; az: string | null; /** sim ms until which a fault holds it PENDING_UPDATE / ERROR */ holdUntil?: number }
 export interface Listener { id: string; name: string; description: string; projectId: string; lbId: string; protocol: string; protocolPort: number; defaultPoolId: string | null; provisioning: string; operating: string; adminStateUp: boolean; connectionLimit: number; created: number; updated: number | null; tags: string[] }
 export interface Pool { id: string; name: string; description: string; projectId: string; lbId: string; listenerId: string | null; protocol: string; lbAlgorithm: string; provisioning: string; operating: string; adminStateUp: boolean; members: string[]; created: number; updated: number | null; tags: string[] }
 export interface Member { id: string; name: string; projectId: string; poolId: string; address: string; protocolPort: number; subnetId: string | null; weight: number; provisioning: string; operating: string; adminStateUp: boolean; monitorAddress: string | null; monitorPort: number | null; backup: boolean; created: number; updated: number | null; tags: string[] }
