@@ -265,7 +265,8 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       opts.io.log('info', `checking the Kubernetes API at ${server}`);
     }
     const read = isRead(what);
-    if (!read) noteChange(`kube: ${what}`);
+    // kadd's own lock Lease is bookkeeping, deleted again at the end of every run: not a change to the cluster
+    if (!read && !/^(create|replace|delete) Lease /.test(what)) noteChange(`kube: ${what}`);
     for (let attempt = 0; ; attempt++) {
       if (read && opts.signal?.aborted) throw interrupted();
       opts.io.trace(`kube: ${what}${attempt ? ` (retry ${attempt})` : ''}`);
