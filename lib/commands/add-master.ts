@@ -231,6 +231,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   try {
     // the cluster-wide lock (Lease kube-system/kadd-lock) before anything changes; a dry run changes nothing
     if (!parsed.dryRun) {
+      await os.projectId(); // credentials that do not work are refused before the cluster is touched
       clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
       ctx = withLock(ctx, clusterLock);
     }

@@ -65,8 +65,10 @@ export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: 
     const report = await findUnfinished(req.config.file);
     refuseMasterLeftovers(req.config, report);
     // bad clouds.yaml / kubeconfig input (exit 2) before anything, the Lease included, is touched
+    // and credentials that do not work (a wrong password, a Keystone that is not there) refused before the
+    // cluster is touched at all: the first request is the authentication
     const kube = await ctx.kube();
-    await ctx.openstack();
+    await (await ctx.openstack()).projectId();
     cluster = await acquireClusterLock(ctx, kube, { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
     const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock, report);
     const lost = cluster.lost();
