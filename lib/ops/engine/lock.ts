@@ -108,6 +108,8 @@ export async function acquireClusterLock(ctx: { io: Io; clock: Clock }, kube: Ku
   try {
     got = await lease.tryAcquire({ force: o.force, holderGone: (id) => holderGoneHere(id, identity) });
   } catch (e) {
+    // Ctrl-C while waiting for the API, and bad local input, pass through unchanged
+    if (KaddError.is(e) && (e.exitCode === 130 || e.exitCode === 2)) throw e;
     throw apiProblem(e, kube);
   }
   const now = ctx.clock.now();
