@@ -15,7 +15,7 @@ import type { JournalLike } from '../ops/add-workers.js';
 import { firstIp } from '../ops/add-workers.js';
 import { roleNamePattern } from '../ops/naming.js';
 import {
-  DEFAULT_STAGE_TIMEOUTS, STAGES, parseStageTimeouts, runAddMaster, type AddMasterDeps, type AddMasterPlan, type AddMasterRequest,
+  DEFAULT_STAGE_TIMEOUTS, STAGES, assertMasterPlan, parseStageTimeouts, runAddMaster, type AddMasterDeps, type AddMasterPlan, type AddMasterRequest,
   type AddMasterResult,
 } from '../ops/add-master.js';
 import { acquireClusterLock, withLock, type ClusterLock } from '../ops/engine/lock.js';
@@ -230,11 +230,20 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   let clusterLock: ClusterLock | undefined;
   try {
     // the cluster-wide lock (Lease kube-system/kadd-lock) before anything changes; a dry run changes nothing
+    // An API that does not answer cannot give the lock: the preflight then runs as a dry run (nothing
+    // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
+    let lockApiError: KaddError | undefined;
     if (!parsed.dryRun) {
       await os.projectId(); // credentials that do not work are refused before the cluster is touched
-      clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
-      ctx = withLock(ctx, clusterLock);
+      try {
+        clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
+        ctx = withLock(ctx, clusterLock);
+      } catch (e) {
+        if (!KaddError.is(e) || e.code !== 'E_CLUSTER_LOCK_API') throw e;
+        lockApiError = e;
+      }
     }
+    const dryRun = parsed.dryRun || !!lockApiError;
     // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
     const { findUnfinished } = await import('../journal/journal.js');
     const report = await findUnfinished(config.file);
@@ -246,7 +255,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     }
     const opId = await journal.begin({
       command: 'add --role master',
-      args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun: parsed.dryRun },
+      args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun },
     });
     const ops = await opsDeps(config, journal, deps.ops, kube);
     const openEtcd = async (): Promise<EtcdAccess> => {
@@ -279,7 +288,11 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
         }
       : undefined;
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
-    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun, cleanup });
+    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun, cleanup: lockApiError ? undefined : cleanup });
+    if (lockApiError) {
+      if (out.kind === 'dry-run') assertMasterPlan(out.plan);
+      throw lockApiError;
+    }
     const fmt = argv.format ?? 'table';
     if (out.kind === 'dry-run') {
       ctx.io.result(fmt === 'table' ? formatPlan(out.plan) : JSON.stringify(out.plan, null, 2) + '\n');

@@ -87,6 +87,7 @@ function apiProblem(e: unknown, kube: KubeApi): PreflightError {
   }
   return new PreflightError(`cannot take the cluster lock (Lease ${LOCK_NAMESPACE}/${LOCK_NAME}) at ${kube.server()}: ${msg}; nothing was changed`, {
     code: 'E_CLUSTER_LOCK_API',
+    cause: e,
     hint: 'check that the Kubernetes API answers (--kubeconfig/--context, the API load balancer) and run again',
   });
 }
