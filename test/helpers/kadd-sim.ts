@@ -276,8 +276,8 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
     mutations(mo = {}) {
       const out: Record<string, number> = {};
       if (mo.exceptClusterLock) {
-        const left = (sim.kube as unknown as { cluster: Record<symbol, Map<string, unknown> | undefined> }).cluster[Symbol.for('kadd.sim.leases')];
-        if (left?.size) out['Lease left behind'] = left.size;
+        const c = (sim.kube as unknown as { cluster: { get(p: string, ns: string, n: string): unknown } }).cluster;
+        if (c.get('leases', 'kube-system', 'kadd-lock')) out['Lease left behind'] = 1;
       }
       for (const [k, v] of Object.entries(sim.counters().requests)) {
         const [svc, method] = k.split(' ');

@@ -5,27 +5,37 @@
  * whose preconditions (uid, resourceVersion) no longer hold 409 Conflict. MicroTime fields must carry six
  * fractional digits (the API server parses them with Go's RFC3339Micro layout), leaseDurationSeconds > 0.
  *
- * Kept apart from api.ts: api.ts routes the coordination.k8s.io group here (routeLeases).
+ * Leases live in the cluster's store (cluster.ts, with the node Leases of kube-node-lease); api.ts serves
+ * them with the generic CRUD and calls validateLease.
  */
 import type { KubeCluster } from './cluster.js';
-import { clone, k8sTime, type Obj, uuid } from './util.js';
+import type { Obj } from './util.js';
 
 type ErrorCtor = new (code: number, reason: string, message: string, details?: Obj) => Error;
-type Result = { code: number; body: Obj };
 
 const GROUP = 'coordination.k8s.io';
-/** kept on the cluster object under a registered symbol: a test may load this module twice (CJS and ESM) */
-const STORE = Symbol.for('kadd.sim.leases');
-
-/** The Leases of a simulated cluster ("namespace/name" -> object); tests read and change them here. */
-export function leasesOf(c: KubeCluster): Map<string, Obj> {
-  const holder = c as unknown as Record<symbol, Map<string, Obj> | undefined>;
-  return (holder[STORE] ??= new Map());
+/**
+ * The Leases of a simulated cluster ("namespace/name" -> the stored object, in the cluster's own store):
+ * tests read and change them here; delete() removes one as the API server would.
+ */
+export function leasesOf(c: KubeCluster): { get(key: string): Obj | undefined; delete(key: string): void; clear(): void; readonly size: number } {
+  const split = (key: string) => key.split('/') as [string, string];
+  return {
+    get: (key) => c.get('leases', split(key)[0], split(key)[1]),
+    delete: (key) => void c.remove('leases', split(key)[0], split(key)[1]),
+    clear: () => {
+      for (const l of c.list('leases')) if (l.metadata.namespace !== 'kube-node-lease') c.remove('leases', l.metadata.namespace, l.metadata.name);
+    },
+    get size() {
+      return c.list('leases').filter((l) => l.metadata.namespace !== 'kube-node-lease').length;
+    },
+  };
 }
 
 const MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/;
 
-function validate(o: Obj, Err: ErrorCtor): void {
+/** What the API server checks in a Lease beyond the generic object rules (api.ts calls it on create and update). */
+export function validateLease(o: Obj, Err: ErrorCtor): void {
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Err(400, 'BadRequest', 'the object provided is unrecognized');
   if (o.apiVersion && o.apiVersion !== `${GROUP}/v1`) throw new Err(400, 'BadRequest', `the API version in the data (${o.apiVersion}) does not match the expected API version (${GROUP}/v1)`);
   if (o.kind && o.kind !== 'Lease') throw new Err(400, 'BadRequest', `the kind in the data (${o.kind}) does not match the expected kind (Lease)`);
@@ -46,87 +56,5 @@ function validate(o: Obj, Err: ErrorCtor): void {
   if (causes.length) {
     const name = o.metadata?.name ?? '';
     throw new Err(422, 'Invalid', `Lease.${GROUP} "${name}" is invalid: ${causes.map((x) => `${x.field}: ${x.message}`).join(', ')}`, { name, group: GROUP, kind: 'Lease', causes });
-  }
-}
-
-function conflict(name: string, Err: ErrorCtor, message?: string): Error {
-  return new Err(409, 'Conflict', message ?? `Operation cannot be fulfilled on leases.${GROUP} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: GROUP, kind: 'leases' });
-}
-
-/**
- * /apis/coordination.k8s.io/v1/... : `rest` is the path after the version, split and decoded.
- * readJson reads the request body (undefined when empty).
- */
-export async function routeLeases(c: KubeCluster, method: string, rest: string[], readJson: () => Promise<any>, Err: ErrorCtor): Promise<Result> {
-  const store = leasesOf(c);
-  if (rest.length === 0) {
-    return { code: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${GROUP}/v1`, resources: [{ name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] }] } };
-  }
-  if (rest[0] !== 'namespaces' || rest.length < 3 || rest[2] !== 'leases' || rest.length > 4) throw new Err(404, 'NotFound', 'the server could not find the requested resource');
-  const ns = rest[1]!;
-  const name = rest[3];
-  if (!c.get('namespaces', undefined, ns) && method !== 'GET') throw new Err(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
-  const notFound = (n: string) => new Err(404, 'NotFound', `leases.${GROUP} "${n}" not found`, { name: n, group: GROUP, kind: 'leases' });
-  const key = (n: string) => `${ns}/${n}`;
-
-  if (name === undefined) {
-    if (method === 'GET') {
-      const items = [...store.values()].filter((o) => o.metadata.namespace === ns).map((o) => {
-        const { kind: _k, apiVersion: _a, ...rest2 } = clone(o);
-        return rest2;
-      });
-      return { code: 200, body: { kind: 'LeaseList', apiVersion: `${GROUP}/v1`, metadata: { resourceVersion: c.currentRv() }, items } };
-    }
-    if (method !== 'POST') throw new Err(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-    const body = await readJson();
-    validate(body, Err);
-    const n = body.metadata?.name;
-    if (!n) throw new Err(422, 'Invalid', 'Lease.coordination.k8s.io "" is invalid: metadata.name: Required value: name or generateName is required', { kind: 'Lease', group: GROUP });
-    if (store.has(key(n))) throw new Err(409, 'AlreadyExists', `leases.${GROUP} "${n}" already exists`, { name: n, group: GROUP, kind: 'leases' });
-    const o: Obj = {
-      kind: 'Lease',
-      apiVersion: `${GROUP}/v1`,
-      metadata: { ...(body.metadata.annotations ? { annotations: { ...body.metadata.annotations } } : {}), ...(body.metadata.labels ? { labels: { ...body.metadata.labels } } : {}), name: n, namespace: ns, uid: uuid(c.core), resourceVersion: c.nextRv(), creationTimestamp: k8sTime(c.now()) },
-      spec: clone(body.spec ?? {}),
-    };
-    store.set(key(n), o);
-    return { code: 201, body: clone(o) };
-  }
-
-  const cur = store.get(key(name));
-  switch (method) {
-    case 'GET':
-      if (!cur) throw notFound(name);
-      return { code: 200, body: clone(cur) };
-    case 'PUT': {
-      if (!cur) throw notFound(name);
-      const body = await readJson();
-      validate(body, Err);
-      if (body.metadata?.name && body.metadata.name !== name) throw new Err(400, 'BadRequest', `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`);
-      const rv = body.metadata?.resourceVersion;
-      if (rv !== undefined && rv !== '' && rv !== cur.metadata.resourceVersion) throw conflict(name, Err);
-      cur.metadata = { ...(body.metadata?.annotations ? { annotations: { ...body.metadata.annotations } } : {}), ...(body.metadata?.labels ? { labels: { ...body.metadata.labels } } : {}), name, namespace: ns, uid: cur.metadata.uid, creationTimestamp: cur.metadata.creationTimestamp, resourceVersion: c.nextRv() };
-      cur.spec = clone(body.spec ?? {});
-      return { code: 200, body: clone(cur) };
-    }
-    case 'DELETE': {
-      if (!cur) throw notFound(name);
-      let opts: Obj = {};
-      try {
-        opts = (await readJson()) ?? {};
-      } catch {
-        opts = {};
-      }
-      const pre = opts.preconditions ?? {};
-      if (pre.uid && pre.uid !== cur.metadata.uid) throw conflict(name, Err, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
-      if (pre.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion) {
-        throw conflict(name, Err, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
-      }
-      store.delete(key(name));
-      c.nextRv();
-      return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: GROUP, kind: 'leases', uid: cur.metadata.uid } } };
-    }
-    default:
-      throw new Err(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
   }
 }
