@@ -229,7 +229,16 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
   let clusterLock: ClusterLock | undefined;
   try {
-    // the cluster-wide lock (Lease kube-system/kadd-lock) before anything changes; a dry run changes nothing
+    // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
+    const { findUnfinished } = await import('../journal/journal.js');
+    const report = await findUnfinished(config.file);
+    if (report.leftovers.length && !parsed.cleanup && !parsed.dryRun) {
+      throw leftoversError(report.leftovers, argv.config, report.path);
+    }
+    if (report.leftovers.length && parsed.dryRun && !parsed.cleanup) {
+      ctx.io.log('warn', `${leftoversError(report.leftovers, argv.config, report.path).message}:\n  ${report.leftovers.map(describeLeftover).join('\n  ')}\nthe real run refuses until \`kadd add --role master --cleanup ${argv.config}\``);
+    }
+    // the cluster-wide lock (Lease kube-system/kadd-lock) before anything changes; a dry run changes nothing.
     // An API that does not answer cannot give the lock: the preflight then runs as a dry run (nothing
     // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
     let lockApiError: KaddError | undefined;
@@ -244,15 +253,6 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
       }
     }
     const dryRun = parsed.dryRun || !!lockApiError;
-    // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
-    const { findUnfinished } = await import('../journal/journal.js');
-    const report = await findUnfinished(config.file);
-    if (report.leftovers.length && !parsed.cleanup && !parsed.dryRun) {
-      throw leftoversError(report.leftovers, argv.config, report.path);
-    }
-    if (report.leftovers.length && parsed.dryRun && !parsed.cleanup) {
-      ctx.io.log('warn', `${leftoversError(report.leftovers, argv.config, report.path).message}:\n  ${report.leftovers.map(describeLeftover).join('\n  ')}\nthe real run refuses until \`kadd add --role master --cleanup ${argv.config}\``);
-    }
     const opId = await journal.begin({
       command: 'add --role master',
       args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun },
