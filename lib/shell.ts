@@ -14,7 +14,12 @@ export interface Transport {
   readonly kind: 'kube' | 'ssh' | 'local';
   /** human description, e.g. "ssh root@10.0.0.5 via bastion 1.2.3.4" */
   readonly describe: string;
-  run(argv: string[], opts?: { env?: Record<string, string>; timeoutMs?: number; stdin?: string }): Promise<CommandResult>;
+  /**
+   * `stdinEof: false`: send stdin but do not close it (the command reads what it needs line by line):
+   * pod exec over the v4 WebSocket protocol can only signal the end of stdin by closing the whole
+   * connection, which loses the command's output and exit status
+   */
+  run(argv: string[], opts?: { env?: Record<string, string>; timeoutMs?: number; stdin?: string; stdinEof?: boolean }): Promise<CommandResult>;
   close(): Promise<void>;
 }
 

@@ -305,6 +305,18 @@ export async function renderMasterUserData(input: MasterJoinInput): Promise<Rend
 export const ADDER_NAME = 'kadd-master-adder';
 export const ADDER_NAMESPACE = 'kube-system';
 export const ADDER_LABEL_SELECTOR = 'app.kubernetes.io/name=kadd-master-adder,app.kubernetes.io/managed-by=kadd';
+export const ADDER_OPERATION_LABEL = 'kadd.io/operation-id';
+
+/**
+ * Pure: the adder of one operation (13.10): `kadd-master-adder-<operation id>`, labelled with the id, so
+ * that a run finds and deletes only its own adder, never another run's. Without an id: the shared name.
+ */
+export function adderIdentity(operationId?: string): { name: string; label?: string } {
+  const label = (operationId ?? '').replace(/[^A-Za-z0-9._-]/g, '').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '').slice(0, 63);
+  if (!label) return { name: ADDER_NAME };
+  const suffix = label.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '');
+  return { name: `${ADDER_NAME}-${suffix}`.slice(0, 63).replace(/-+$/, ''), label };
+}
 
 /**
  * The adder's command. The etcd image (registry.k8s.io/etcd) has bash-static as /bin/sh but no `sleep`
@@ -348,6 +360,8 @@ export interface RenderedManifest {
   name: string;
   namespace: string;
   labelSelector: string;
+  /** every kadd adder, whatever its operation (to tell of others, never to delete them) */
+  familySelector?: string;
   /** ISO UTC */
   expiresAt: string;
 }
@@ -376,11 +390,13 @@ export async function renderAdderDeployment(input: AdderInput): Promise<Rendered
   const etcdEndpoint = input.etcdEndpoint ?? 'https://127.0.0.1:2379';
   if (!/^https:\/\/[A-Za-z0-9.:[\]-]+$/.test(etcdEndpoint)) throw new ConfigError(`invalid etcd endpoint ${JSON.stringify(etcdEndpoint)}`, { code: 'E_INVALID_VALUE' });
   const expiresAt = new Date(deadline * 1000).toISOString();
+  const id = adderIdentity(input.operationId);
   const view = {
     clusterName, nodeName, image: input.image, expiresAt, deadlineEpoch: String(deadline), sleepScript: ADDER_SLEEP_SCRIPT,
     uploadCerts: input.uploadCerts === true, kubeadmPath, snapshotDir, etcdEndpoint,
     operationId: freeText('operation id', input.operationId, ''), requestedBy: freeText('requestedBy', input.requestedBy, ''),
     kaddVersion: input.kaddVersion ?? kaddVersion(),
+    name: id.name, operationLabel: id.label ?? '',
   };
   const text = (await template('adder-deployment.yaml.hbs'))(view);
   let object: Record<string, unknown>;
@@ -389,7 +405,10 @@ export async function renderAdderDeployment(input: AdderInput): Promise<Rendered
   } catch (e) {
     templateBug(`adder deployment is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  return { text, object, name: ADDER_NAME, namespace: ADDER_NAMESPACE, labelSelector: ADDER_LABEL_SELECTOR, expiresAt };
+  return {
+    text, object, name: id.name, namespace: ADDER_NAMESPACE, expiresAt, familySelector: ADDER_LABEL_SELECTOR,
+    labelSelector: id.label ? `${ADDER_LABEL_SELECTOR},${ADDER_OPERATION_LABEL}=${id.label}` : ADDER_LABEL_SELECTOR,
+  };
 }
 
 /** The etcd tag kubeadm x.y.0 deploys; patch releases may bump it, the running etcd pod is authoritative. */

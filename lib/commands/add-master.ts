@@ -16,9 +16,10 @@ import { describeLeftover, type LedgerJournal } from '../ops/engine/ledger.js';
 import { firstIp } from '../ops/add-workers.js';
 import { roleNamePattern } from '../ops/naming.js';
 import {
-  DEFAULT_STAGE_TIMEOUTS, STAGES, parseStageTimeouts, runAddMaster, type AddMasterDeps, type AddMasterPlan, type AddMasterRequest,
+  DEFAULT_STAGE_TIMEOUTS, STAGES, assertMasterPlan, parseStageTimeouts, runAddMaster, type AddMasterDeps, type AddMasterPlan, type AddMasterRequest,
   type AddMasterResult,
 } from '../ops/add-master.js';
+import { acquireClusterLock, withLock, type ClusterLock } from '../ops/engine/lock.js';
 import { DEFAULT_SNAPSHOT_DIR, formatMemberTable, openEtcdViaAdder, type EtcdAccess } from '../ops/master-etcd.js';
 
 export interface AddMasterArgs {
@@ -39,6 +40,7 @@ export interface AddMasterArgs {
   adderImage?: string;
   resume?: boolean;
   cleanup?: boolean;
+  forceUnlock?: boolean;
   format?: OutputFormat;
   [k: string]: unknown;
 }
@@ -142,7 +144,7 @@ async function defaultDeps(): Promise<AddMasterCommandDeps> {
   };
 }
 
-async function opsDeps(cfg: ClusterConfig, journal: LedgerJournal, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
+async function opsDeps(cfg: ClusterConfig, journal: LedgerJournal, over: Partial<AddMasterDeps>, kube?: KubeApi): Promise<AddMasterDeps> {
   const [{ caCertHash }, render, etcdctl, { writeUpdatedConfig }] = await Promise.all([
     import('../kube/ca.js'), import('../cloudinit/render.js'), import('../etcd/etcdctl.js'), import('../config/write.js'),
   ]);
@@ -151,7 +153,8 @@ async function opsDeps(cfg: ClusterConfig, journal: LedgerJournal, over: Partial
     caCertHash,
     renderUserData: async (input) => render.renderMasterUserData(input),
     certificateKey: etcdctl.generateCertificateKey,
-    uploadCerts: (t, key) => etcdctl.kubeadmUploadCerts(t, key),
+    // the key goes to kubeadm through stdin and a --config file, with the cluster's ClusterConfiguration (13.7)
+    uploadCerts: async (t, key) => etcdctl.kubeadmUploadCerts(t, key, { clusterConfiguration: kube ? await kube.getClusterConfiguration().catch(() => null) : null }),
     writeConfig: async (n) => (await writeUpdatedConfig(cfg.file, { 'n-masters': n })).path,
     ...over,
   };
@@ -236,6 +239,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
   const { journalPath } = await import('../journal/journal.js');
   const off = ctx.onHardStop?.(() => `stopped before the rollback finished; what is left is recorded in ${journalPath(config.file)}; \`kadd add --role master --cleanup ${argv.config}\` removes it (its etcd member first, behind a quorum check)`);
+  let clusterLock: ClusterLock | undefined;
   try {
     // what an earlier run left (crash, kill -9, --keep-failed): refused unless --cleanup; never resumed
     const { findUnfinished } = await import('../journal/journal.js');
@@ -246,11 +250,26 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     if (report.leftovers.length && parsed.dryRun && !parsed.cleanup) {
       ctx.io.log('warn', `${leftoversError(report.leftovers, argv.config, report.path).message}:\n  ${report.leftovers.map(describeLeftover).join('\n  ')}\nthe real run refuses until \`kadd add --role master --cleanup ${argv.config}\``);
     }
+    // the cluster-wide lock (Lease kube-system/kadd-lock) before anything changes; a dry run changes nothing.
+    // An API that does not answer cannot give the lock: the preflight then runs as a dry run (nothing
+    // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
+    let lockApiError: KaddError | undefined;
+    if (!parsed.dryRun) {
+      await os.projectId(); // credentials that do not work are refused before the cluster is touched
+      try {
+        clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
+        ctx = withLock(ctx, clusterLock);
+      } catch (e) {
+        if (!KaddError.is(e) || e.code !== 'E_CLUSTER_LOCK_API') throw e;
+        lockApiError = e;
+      }
+    }
+    const dryRun = parsed.dryRun || !!lockApiError;
     const opId = await journal.begin({
       command: 'add --role master',
-      args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun: parsed.dryRun },
+      args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun },
     });
-    const ops = await opsDeps(config, journal, deps.ops);
+    const ops = await opsDeps(config, journal, deps.ops, kube);
     const openEtcd = async (): Promise<EtcdAccess> => {
       if (parsed.via === 'ssh') return openEtcdViaSsh(ctx, config, os, argv, deps);
       try {
@@ -273,7 +292,11 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     };
     const cleanup = parsed.cleanup && report.leftovers.length ? { leftovers: report.leftovers } : undefined;
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
-    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun, cleanup });
+    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun, cleanup: lockApiError ? undefined : cleanup });
+    if (lockApiError) {
+      if (out.kind === 'dry-run') assertMasterPlan(out.plan);
+      throw lockApiError;
+    }
     const fmt = argv.format ?? 'table';
     if (out.kind === 'dry-run') {
       ctx.io.result(fmt === 'table' ? formatPlan(out.plan) : renderResult(masterPlanView(out.plan), fmt));
@@ -285,10 +308,11 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     return 0;
   } catch (e) {
     status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
-    throw e;
+    throw clusterLock?.lost() ?? e;
   } finally {
     off?.();
     await journal.end(status).catch(() => journal.close());
+    await clusterLock?.release();
   }
 }
 

@@ -38,6 +38,7 @@ export interface AddArgs {
   strict: boolean;
   resume?: boolean;
   cleanup?: boolean;
+  'force-unlock'?: boolean;
   'poll-interval': number;
   // master only
   via?: 'kube' | 'ssh';
@@ -162,6 +163,7 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
   const run = await runAddWorkers(ctx, req, {
     dryRun: argv['dry-run'],
     leftovers: argv.resume ? 'resume' : argv.cleanup ? 'cleanup' : undefined,
+    forceUnlock: argv['force-unlock'],
     argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
   });
   if (argv['dry-run'] && run.plan) {
@@ -212,6 +214,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
       .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })
+      .option('force-unlock', { type: 'boolean', describe: 'take the cluster lock (Lease kube-system/kadd-lock) even if another kadd holds it; only when that kadd is gone' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
       .option('via', { choices: ['kube', 'ssh'] as const, describe: 'masters: reach etcd through the adder pod (kube) or SSH' })
       .option('snapshot', { type: 'boolean', default: true, describe: 'masters: snapshot etcd before the change (--no-snapshot skips)' })

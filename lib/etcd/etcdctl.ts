@@ -348,13 +348,38 @@ export function generateCertificateKey(): string {
  * re-uploads the control-plane certificates into the kubeadm-certs Secret, encrypted with KEY,
  * valid for 2 hours. Neither the key nor kubeadm's output (which echoes it) is ever logged.
  */
-export async function kubeadmUploadCerts(transport: Transport, certificateKey: string, opts: { timeoutMs?: number; kubeadm?: string } = {}): Promise<void> {
+/**
+ * Pure: the kubeadm --config documents for upload-certs, one JSON line each: an InitConfiguration carrying
+ * the key, and the cluster's own ClusterConfiguration (kubeadm-config) so that kubeadm uses the cluster's
+ * certificatesDir and etcd settings instead of its defaults (and does not look up a version online).
+ */
+export function uploadCertsConfigDocs(certificateKey: string, clusterConfiguration?: Record<string, unknown> | null): string[] {
+  const v = clusterConfiguration?.apiVersion;
+  const apiVersion = typeof v === 'string' && /^kubeadm\.k8s\.io\/v1beta[34]$/.test(v) ? v : 'kubeadm.k8s.io/v1beta3';
+  const docs: Record<string, unknown>[] = [{ apiVersion, kind: 'InitConfiguration', certificateKey }];
+  if (clusterConfiguration) docs.push({ ...clusterConfiguration, apiVersion, kind: 'ClusterConfiguration' });
+  return docs.map((d) => JSON.stringify(d));
+}
+
+export async function kubeadmUploadCerts(
+  transport: Transport,
+  certificateKey: string,
+  opts: { timeoutMs?: number; kubeadm?: string; clusterConfiguration?: Record<string, unknown> | null } = {},
+): Promise<void> {
   if (!/^[0-9a-f]{64}$/.test(certificateKey)) {
     throw new KaddError('E_USAGE', 'invalid certificate key: expected 64 lowercase hex characters (32 bytes)', 2);
   }
   registerSecret(certificateKey);
-  const argv = [opts.kubeadm ?? 'kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs', '--certificate-key', certificateKey];
-  const r = await transport.run(argv, { timeoutMs: opts.timeoutMs ?? 120_000 });
+  // the key never travels in argv or in the exec request's URL (its command= parameters land in the API
+  // server's logs and audit log, 13.7): kubeadm reads it from a --config file that a shell writes from
+  // stdin, one JSON document per line (no end-of-stdin needed), mode 0600, removed afterwards
+  const docs = uploadCertsConfigDocs(certificateKey, opts.clusterConfiguration);
+  const file = `/tmp/kadd-upload-certs-${randomBytes(6).toString('hex')}.yaml`;
+  const reads = docs.map((_, i) => `IFS= read -r d${i}`).join('; ');
+  const printf = `printf '${docs.map(() => '%s').join('\\n---\\n')}\\n' ${docs.map((_, i) => `"$d${i}"`).join(' ')} > ${file}`;
+  const kubeadm = shellJoin([opts.kubeadm ?? "kubeadm"]);
+  const script = `umask 077; ${reads}; ${printf} && ${kubeadm} init phase upload-certs --upload-certs --config ${file}; r=$?; rm -f ${file}; exit $r`;
+  const r = await transport.run(['sh', '-c', script], { timeoutMs: opts.timeoutMs ?? 120_000, stdin: docs.map((d) => `${d}\n`).join(''), stdinEof: false });
   if (r.exitCode !== 0) {
     const tail = redactText((r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | '));
     throw new KaddError('E_KUBEADM_UPLOAD_CERTS', `kubeadm upload-certs failed on ${transport.describe}: ${tail || `exit code ${r.exitCode}`}`, 1, {

@@ -115,9 +115,37 @@ async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) =>
   throw new PreflightError(`could not take the lock ${path}: another kadd keeps taking it`, { code: 'E_LOCKED' });
 }
 
+/** The cluster file's local lock, held on its own (taken before the journal is read). */
+export interface FileLock {
+  readonly path: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Take the cluster file's lock (exit 2 naming the holder when another live kadd has it). Take it before
+ * reading the journal, so that a second run is told that another kadd is running, not that an earlier run
+ * did not finish; hand it to Journal.open as `heldLock`.
+ */
+export async function lockClusterFile(cfgPath: string, opts: JournalOptions = {}): Promise<FileLock> {
+  const now = opts.now ?? Date.now;
+  const path = lockPath(cfgPath);
+  await acquireLock(path, { pid: opts.pid ?? process.pid, host: opts.host ?? hostname(), at: new Date(now()).toISOString() }, opts.isAlive ?? pidAlive);
+  let released = false;
+  return {
+    path,
+    async release() {
+      if (released) return;
+      released = true;
+      await fsp.rm(path, { force: true });
+    },
+  };
+}
+
 export class Journal {
   readonly path: string;
   readonly lockFile: string;
+  /** false when the lock was taken by lockClusterFile and handed in: its holder releases it */
+  private ownsLock = true;
   private fh: fsp.FileHandle | undefined;
   private opId: string | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -135,17 +163,20 @@ export class Journal {
   }
 
   /** Take the cluster file's lock and open its journal for appending (created 0600). */
-  static async open(cfgPath: string, opts: JournalOptions = {}): Promise<Journal> {
+  static async open(cfgPath: string, opts: JournalOptions & { heldLock?: FileLock } = {}): Promise<Journal> {
     const o = { now: opts.now ?? Date.now, pid: opts.pid ?? process.pid, host: opts.host ?? hostname() };
     const lock = lockPath(cfgPath);
-    await acquireLock(lock, { pid: o.pid, host: o.host, at: new Date(o.now()).toISOString() }, opts.isAlive ?? pidAlive);
+    if (!opts.heldLock) await acquireLock(lock, { pid: o.pid, host: o.host, at: new Date(o.now()).toISOString() }, opts.isAlive ?? pidAlive);
+    else if (resolve(opts.heldLock.path) !== lock) throw new KaddError('E_JOURNAL_LOCK', `journal: the lock handed in (${opts.heldLock.path}) is not ${lock}`, 1);
     const path = journalPath(cfgPath);
     try {
       const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_APPEND | fsc.O_WRONLY, 0o600);
       await fh.chmod(0o600);
-      return new Journal(path, lock, fh, o);
+      const j = new Journal(path, lock, fh, o);
+      j.ownsLock = !opts.heldLock;
+      return j;
     } catch (e) {
-      await fsp.rm(lock, { force: true });
+      if (!opts.heldLock) await fsp.rm(lock, { force: true });
       throw e;
     }
   }
@@ -243,7 +274,7 @@ export class Journal {
     const fh = this.fh;
     this.fh = undefined;
     if (fh) await fh.close();
-    await fsp.rm(this.lockFile, { force: true });
+    if (this.ownsLock) await fsp.rm(this.lockFile, { force: true });
   }
 }
 

@@ -18,6 +18,8 @@ export interface AdderManifest {
   name: string;
   namespace: string;
   labelSelector: string;
+  /** every kadd adder of any operation: others are reported, never deleted (13.10) */
+  familySelector?: string;
   expiresAt: string;
 }
 
@@ -83,7 +85,13 @@ export async function startAdder(o: AdderOptions): Promise<Adder> {
   const m = await o.render(nodeName);
   const container = o.container ?? 'adder';
 
-  // a leftover adder from a crashed run: delete it and wait for its pods to go
+  // adders of other operations (another run, or a crashed one): not ours to delete; they expire on their own
+  if (m.familySelector && m.familySelector !== m.labelSelector) {
+    const mine = new Set((await kube.listPods(m.namespace, { labelSelector: m.labelSelector })).map((p) => p.name));
+    const others = (await kube.listPods(m.namespace, { labelSelector: m.familySelector })).filter((p) => !mine.has(p.name));
+    if (others.length) io.log('warn', `another operation's master-adder is present (${others.map((p) => p.name).join(', ')}); left alone: it belongs to that run (its journal's cleanup deletes it) and stops working at its kadd.io/expires-at`);
+  }
+  // this operation's own adder left from an earlier attempt: delete it and wait for its pods to go
   const leftovers = await kube.listPods(m.namespace, { labelSelector: m.labelSelector });
   if (leftovers.length) {
     io.log('warn', `deleting a master-adder left behind by an earlier run (${leftovers.map((p) => p.name).join(', ')})`);

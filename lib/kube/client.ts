@@ -18,7 +18,7 @@ import type { Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { realClock } from '../clock.js';
 import { redactText, registerSecret } from '../redact.js';
-import type { BootstrapToken, EvictionOutcome, ExecResult, KNode, KPdb, KPod, KubeApi, KVolumeAttachment, LabelSelector } from './types.js';
+import type { BootstrapToken, EvictionOutcome, ExecResult, KNode, KPdb, KPod, KubeApi, KVolumeAttachment, LabelSelector, LeaseObject, LeaseWrite } from './types.js';
 import { cpuMilli, memoryBytes } from './quantity.js';
 import type { LoadedKubeconfig } from './config.js';
 import {
@@ -293,6 +293,26 @@ function statusOf(e: unknown): { message?: string; reason?: string; retryAfterSe
   return { message: o.message, reason: o.reason, retryAfterSeconds: o.details?.retryAfterSeconds, causes: o.details?.causes };
 }
 
+
+function toLease(l: K8s.V1Lease): LeaseObject {
+  const s = l.spec ?? {};
+  const out: LeaseObject = {
+    name: l.metadata?.name ?? '',
+    namespace: l.metadata?.namespace ?? '',
+    uid: l.metadata?.uid ?? '',
+    resourceVersion: l.metadata?.resourceVersion ?? '',
+    annotations: { ...(l.metadata?.annotations ?? {}) },
+  };
+  if (s.holderIdentity) out.holderIdentity = s.holderIdentity;
+  if (typeof s.leaseDurationSeconds === 'number') out.leaseDurationSeconds = s.leaseDurationSeconds;
+  if (typeof s.leaseTransitions === 'number') out.leaseTransitions = s.leaseTransitions;
+  const acquire = isoOf(s.acquireTime);
+  if (acquire) out.acquireTime = acquire;
+  const renew = isoOf(s.renewTime);
+  if (renew) out.renewTime = renew;
+  return out;
+}
+
 interface Clients {
   k8s: typeof K8s;
   kc: K8s.KubeConfig;
@@ -301,6 +321,7 @@ interface Clients {
   policy: K8s.PolicyV1Api;
   storage: K8s.StorageV1Api;
   version: K8s.VersionApi;
+  coordination: K8s.CoordinationV1Api;
   smp: ReturnType<typeof K8s.setHeaderOptions>;
 }
 
@@ -328,6 +349,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
         policy: new k8s.PolicyV1Api(config),
         storage: new k8s.StorageV1Api(config),
         version: new k8s.VersionApi(config),
+        coordination: new k8s.CoordinationV1Api(config),
         smp: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
       };
     })());
@@ -344,7 +366,8 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       opts.io.log('info', `checking the Kubernetes API at ${server}`);
     }
     const read = isRead(what);
-    if (!read) noteChange(`kube: ${what}`);
+    // kadd's own lock Lease is bookkeeping, deleted again at the end of every run: not a change to the cluster
+    if (!read && !/^(create|replace|delete) Lease /.test(what)) noteChange(`kube: ${what}`);
     for (let attempt = 0; ; attempt++) {
       if (read && opts.signal?.aborted) throw interrupted();
       opts.io.trace(`kube: ${what}${attempt ? ` (retry ${attempt})` : ''}`);
@@ -399,6 +422,23 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     } catch (e) {
       if (httpStatusOf(e) !== 404) throw e;
     }
+  }
+
+  /** MicroTime fields go out with six fractional digits, as the API server's RFC3339Micro parser wants */
+  async function leaseBody(name: string, namespace: string, resourceVersion: string | undefined, l: LeaseWrite): Promise<K8s.V1Lease> {
+    const { V1MicroTime } = (await clients()).k8s;
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name, namespace, annotations: l.annotations, ...(resourceVersion ? { resourceVersion } : {}) },
+      spec: {
+        holderIdentity: l.holderIdentity,
+        leaseDurationSeconds: l.leaseDurationSeconds,
+        acquireTime: new V1MicroTime(l.acquireTime),
+        renewTime: new V1MicroTime(l.renewTime),
+        leaseTransitions: l.leaseTransitions,
+      },
+    };
   }
 
   const api: KubeApi = {
@@ -612,6 +652,27 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       );
     },
 
+    async getLease(namespace, name) {
+      const l = await orNull(call(`get Lease ${namespace}/${name}`, (c) => c.coordination.readNamespacedLease({ name, namespace })));
+      return l ? toLease(l) : null;
+    },
+
+    async createLease(namespace, name, lease) {
+      const body = await leaseBody(name, namespace, undefined, lease);
+      return toLease(await call(`create Lease ${namespace}/${name}`, (c) => c.coordination.createNamespacedLease({ namespace, body })));
+    },
+
+    async replaceLease(namespace, name, resourceVersion, lease) {
+      const body = await leaseBody(name, namespace, resourceVersion, lease);
+      return toLease(await call(`replace Lease ${namespace}/${name}`, (c) => c.coordination.replaceNamespacedLease({ name, namespace, body })));
+    },
+
+    async deleteLease(namespace, name, preconditions) {
+      await ignore404(
+        call(`delete Lease ${namespace}/${name}`, (c) => c.coordination.deleteNamespacedLease({ name, namespace, body: { preconditions } })),
+      );
+    },
+
     async listPods(namespace, { labelSelector, fieldSelector }) {
       const list = await call(`list Pods in ${namespace}`, (c) =>
         c.core.listNamespacedPod({ namespace, ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) }),
@@ -641,7 +702,12 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
             cb();
           },
         });
-      const stdin = execOpts.stdin !== undefined ? Readable.from([Buffer.from(execOpts.stdin)]) : null;
+      // stdinEof false: the data is sent and stdin stays open until the command ends (see Transport.run)
+      let stdin: InstanceType<typeof Readable> | null = null;
+      if (execOpts.stdin !== undefined && execOpts.stdinEof === false) {
+        stdin = new Readable({ read() {} });
+        stdin.push(Buffer.from(execOpts.stdin));
+      } else if (execOpts.stdin !== undefined) stdin = Readable.from([Buffer.from(execOpts.stdin)]);
       const what = `exec in ${namespace}/${pod}[${container}]: ${command[0] ?? ''}`;
       opts.io.trace(`kube: ${what}`);
       let status: ExecStatus | undefined;
@@ -691,6 +757,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
           reject(toKubeError(e, what, server));
         });
       });
+      if (execOpts.stdinEof === false) stdin?.destroy();
       const result: ExecResult = {
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),

@@ -266,6 +266,8 @@ export async function loadKubeconfig(opts: LoadKubeconfigOptions): Promise<Loade
     }
   }
 
+  await checkCa(cluster, clusterName, contextName, fileList);
+
   const config: KubeconfigDoc = {
     apiVersion: 'v1',
     kind: 'Config',
@@ -356,4 +358,39 @@ async function buildClientNode(config: KubeconfigDoc): Promise<KubeConfig> {
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions(await clientNodeOptions(config));
   return kc;
+}
+
+/**
+ * A CA that cannot be a certificate is bad input, found before anything is created (13.14): the cluster's
+ * certificate-authority-data must be base64 of a PEM certificate, a certificate-authority file a PEM
+ * certificate. Without this, the first TLS handshake fails deep inside an operation.
+ */
+async function checkCa(cluster: KubeCluster, clusterName: string, contextName: string, fileList: string): Promise<void> {
+  const data = cluster['certificate-authority-data'];
+  const file = cluster['certificate-authority'];
+  const fix = 'copy the cluster entry again from /etc/kubernetes/admin.conf on a master (certificate-authority-data is the base64 of ca.crt)';
+  let pem: string | undefined;
+  let what = '';
+  if (typeof data === 'string' && data) {
+    what = `certificate-authority-data of cluster '${clusterName}' (context '${contextName}', ${fileList})`;
+    const compact = data.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.length % 4 !== 0) {
+      throw new ConfigError(`${what} is not valid base64`, { code: 'E_KUBECONFIG_CA', hint: fix });
+    }
+    pem = Buffer.from(compact, 'base64').toString('utf8');
+  } else if (typeof file === 'string' && file) {
+    what = `certificate-authority ${file} (context '${contextName}')`;
+    pem = await readFile(file, 'utf8');
+  }
+  if (pem === undefined) return;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) throw new ConfigError(`${what} is not a PEM certificate (no BEGIN CERTIFICATE block)`, { code: 'E_KUBECONFIG_CA', hint: fix });
+  const { X509Certificate } = await import('node:crypto');
+  for (const b of blocks) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new ConfigError(`${what} holds a PEM block that is not a certificate: ${(e as Error).message}`, { code: 'E_KUBECONFIG_CA', hint: fix });
+    }
+  }
 }

@@ -43,11 +43,12 @@ export class KubeExecTransport implements Transport {
     this.describe = `pod ${target.namespace}/${target.pod}${target.nodeName ? ` on ${target.nodeName}` : ''}`;
   }
 
-  async run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stdin?: string } = {}): Promise<CommandResult> {
+  async run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; stdin?: string; stdinEof?: boolean } = {}): Promise<CommandResult> {
     if (this.closed) throw new KaddError('E_TRANSPORT_CLOSED', `${this.describe}: the transport was closed`, 1);
     const cmd = execArgv(argv, opts.env);
     const r = await this.kube.exec(this.target.namespace, this.target.pod, this.target.container, cmd, {
       ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+      ...(opts.stdinEof === false ? { stdinEof: false } : {}),
       timeoutMs: opts.timeoutMs ?? this.defaults.timeoutMs ?? 60_000,
     });
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };

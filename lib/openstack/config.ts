@@ -223,8 +223,9 @@ async function parseConfigFile(p: string, cwd: string, home: string): Promise<Re
   try {
     if (p.endsWith('.json')) data = JSON.parse(text);
     else {
-      const { load } = await import('js-yaml');
+      const { load, FAILSAFE_SCHEMA } = await import('js-yaml');
       data = load(text);
+      keepAuthScalarsAsWritten(data, load(text, { schema: FAILSAFE_SCHEMA }));
     }
   } catch (e) {
     const m = e as { mark?: { line: number; column: number }; reason?: string; message?: string };
@@ -243,6 +244,27 @@ async function parseConfigFile(p: string, cwd: string, home: string): Promise<Re
     throw new ConfigError(`${shown}: 'clouds' must be a mapping of cloud names`, { code: 'E_CLOUDS_YAML' });
   }
   return data;
+}
+
+/**
+ * Credentials are strings: an unquoted `password: 0123` is read by YAML as the number 123, and sending
+ * that would fail authentication with a misleading 401. Every auth key (top level or under `auth:`) of
+ * every cloud is taken from the source text as written (YAML's failsafe schema) when YAML typed it (13.14).
+ */
+function keepAuthScalarsAsWritten(typed: unknown, raw: unknown): void {
+  if (!isObj(typed) || !isObj(raw) || !isObj(typed.clouds) || !isObj(raw.clouds)) return;
+  for (const [name, cloud] of Object.entries(typed.clouds)) {
+    const rawCloud = (raw.clouds as Record<string, unknown>)[name];
+    if (!isObj(cloud) || !isObj(rawCloud)) continue;
+    const fix = (t: Record<string, unknown>, r: Record<string, unknown>) => {
+      for (const k of Object.keys(t)) {
+        const v = t[k];
+        if ((AUTH_KEYS.has(k) || LEGACY[k] === 'project_name' || LEGACY[k] === 'project_id') && (typeof v === 'number' || typeof v === 'boolean') && typeof r[k] === 'string') t[k] = r[k];
+      }
+    };
+    fix(cloud, rawCloud);
+    if (isObj(cloud.auth) && isObj(rawCloud.auth)) fix(cloud.auth, rawCloud.auth);
+  }
 }
 
 /** "invalid JSON (at position N)" from a JSON.parse error, without the quoted text V8 adds. */
@@ -464,6 +486,7 @@ export async function resolveCloud(opts: ResolveCloudOptions): Promise<ResolvedC
   let authUrl = str(all.auth_url) ?? '';
   if (!authUrl) missing('auth_url');
   if (regionName) authUrl = authUrl.replace(/\{region_name\}/g, regionName);
+  checkAuthUrl(authUrl, name);
 
   const auth: ResolvedAuth = {};
   const put = (k: keyof ResolvedAuth, key: string) => {
@@ -569,4 +592,21 @@ export async function resolveCloud(opts: ResolveCloudOptions): Promise<ResolvedC
   if (key) out.key = key;
   if (apiTimeout !== undefined) out.apiTimeout = apiTimeout;
   return out;
+}
+
+/**
+ * auth_url must be an http(s) URL with a host: anything else is bad input (exit 2, no request), not a
+ * network error to retry (13.14).
+ */
+export function checkAuthUrl(authUrl: string, cloud: string): void {
+  const hint = 'auth_url is the Keystone endpoint, e.g. https://keystone.example.com:5000/v3 (clouds.yaml auth.auth_url or OS_AUTH_URL)';
+  let u: URL | undefined;
+  try {
+    u = new URL(authUrl);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname || /\s/.test(authUrl)) {
+    throw new ConfigError(`auth_url '${authUrl}' of cloud '${cloud}' is not an http(s) URL`, { code: 'E_AUTH_URL', hint });
+  }
 }

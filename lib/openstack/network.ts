@@ -35,6 +35,16 @@ function quota(v: unknown): QuotaDetail | undefined {
   return { used: num(o.used), limit: num(o.limit), reserved: num(o.reserved) };
 }
 
+/**
+ * The description kadd writes into a port's create request (POST /ports, with the exact name): the port's
+ * ownership proof from the create itself. Neutron without `tag-creation` (Zed) gets kadd's tags only in a
+ * second request; a crash between the two must not leave a port that cleanup cannot prove is kadd's (13.1).
+ */
+export function kaddPortDescription(cluster: string, server: string): string {
+  return `kadd: ${cluster} ${server}`;
+}
+
+
 export function createNetworkApi(c: ServiceCaller): NetworkApi {
   return {
     async findNetwork(name: string): Promise<Network | null> {

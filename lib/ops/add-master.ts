@@ -11,6 +11,7 @@
  * member -> cfg.updated.yml. Rollback removes the new etcd member FIRST (through a surviving member,
  * quorum re-checked), then the Node, server, volume, port, pool member; the token always goes.
  */
+import { kaddPortDescription } from '../openstack/network.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
@@ -23,14 +24,14 @@ import { projectAdd, projectRemove, type ClusterView, type Projection, type Verd
 import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { shellJoin } from '../shell.js';
-import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
+import { exactNamePattern, nameClaimRival, nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
 import { pollUntil, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
 import { apiEndpointOf, checkOwnership, firstIp, type QuotaRow } from './add-workers.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle, type CloudLookups } from './observe.js';
 import type { LeftoverResource } from '../journal/index.js';
 import { findStale, memberMatches, memberTable, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
-import { Ledger, describeLeftover, describeReaped, ownedBy, portDescription, type LedgerJournal } from './engine/ledger.js';
+import { Ledger, describeLeftover, describeReaped, ownedBy, type LedgerJournal } from './engine/ledger.js';
 import { Reapers } from './engine/reapers.js';
 import { TokenLease } from './engine/token.js';
 import { cleanupLeftovers } from './cleanup.js';
@@ -548,7 +549,7 @@ export async function executeMaster(
     if (!st.portId) {
       prep.update('creating port');
       const port = await ledger.create({ kind: 'port', name: p.portName, node: p.name, details: { network: p.network.id } }, () => os.network.createPort({
-        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: portDescription(c.clusterName, p.name),
+        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: kaddPortDescription(c.clusterName, p.name),
       }));
       st.portId = port.id;
       st.ip = port.fixed_ips?.find((f) => f.subnet_id === p.subnet.id)?.ip_address ?? port.fixed_ips?.[0]?.ip_address;
@@ -600,7 +601,13 @@ export async function executeMaster(
     const server = await stage<Server>(ctx, req, p, st, 'active', async () => {
       const s = await os.compute.getServer(st.serverId!);
       if (!s) return { state: 'failed', error: new StageFailure('active', `server ${p.name} disappeared`) };
-      if (s.status === 'ACTIVE') return { state: 'done', value: s };
+      if (s.status === 'ACTIVE') {
+        // names are claimed, not assumed (13.8): a server that took this name after the preflight keeps it
+        // when it was created first; this one is rolled back instead of becoming a duplicate
+        const rival = nameClaimRival(s, await os.compute.listServers({ name: exactNamePattern(p.name) }));
+        if (rival) return { state: 'failed', error: new StageFailure('active', `server name ${p.name} was taken by another server (${rival.id}, created ${rival.created ?? '?'}) after the preflight; this master is rolled back instead of becoming a duplicate`) };
+        return { state: 'done', value: s };
+      }
       if (s.status === 'ERROR') return { state: 'failed', error: new StageFailure('active', `server ${p.name} went to ERROR: ${s.fault?.message ?? 'no fault message'}`, groupDiagnosis(diagnose({ fault: s.fault, status: 'ERROR' }), p.serverGroup)) };
       return { state: 'pending', note: `${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}` };
     });

@@ -12,7 +12,8 @@ import {
   type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult,
 } from './add-workers.js';
 import { caCertHash } from '../kube/ca.js';
-import { Journal, findUnfinished, type LeftoverResource } from '../journal/index.js';
+import { Journal, findUnfinished, lockClusterFile, type FileLock, type JournalReport, type LeftoverResource } from '../journal/index.js';
+import { acquireClusterLock, withLock, type ClusterLock } from './engine/lock.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
 import { escapeRegex, roleNamePattern } from './naming.js';
@@ -41,16 +42,66 @@ export function leftoverNodeNames(cluster: string, leftovers: LeftoverResource[]
   return [...names];
 }
 
-export async function runAddWorkers(
-  ctx: Context,
-  req: AddWorkersRequest,
-  opts: { dryRun: boolean; leftovers: LeftoverChoice; argsForJournal: Record<string, unknown> },
-): Promise<AddWorkersRun> {
-  validateRequest(req);
-  const c: ClusterConfig = req.config;
+export interface RunAddWorkersOptions {
+  dryRun: boolean;
+  leftovers: LeftoverChoice;
+  argsForJournal: Record<string, unknown>;
+  /** take the cluster lock even when another kadd holds it (warns) */
+  forceUnlock?: boolean;
+}
 
-  // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash)
-  const report = await findUnfinished(c.file);
+
+/**
+ * Locks first (the cluster file's, then the cluster's Lease), then everything else: a second run is told
+ * that another kadd is running before it reads the journal. A dry run takes neither (it changes nothing).
+ */
+export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions): Promise<AddWorkersRun> {
+  validateRequest(req);
+  if (opts.dryRun) return runAddWorkersLocked(ctx, req, opts, undefined, await findUnfinished(req.config.file));
+  const fileLock = await lockClusterFile(req.config.file, { now: () => ctx.clock.now() });
+  let cluster: ClusterLock | undefined;
+  try {
+    // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash), read under the lock
+    const report = await findUnfinished(req.config.file);
+    refuseMasterLeftovers(req.config, report);
+    // bad clouds.yaml / kubeconfig input (exit 2) before anything, the Lease included, is touched
+    // and credentials that do not work (a wrong password, a Keystone that is not there) refused before the
+    // cluster is touched at all: the first request is the authentication
+    const kube = await ctx.kube();
+    await (await ctx.openstack()).projectId();
+    cluster = await acquireClusterLock(ctx, kube, { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
+    const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock, report);
+    const lost = cluster.lost();
+    if (lost) throw lost;
+    return out;
+  } catch (e) {
+    throw cluster?.lost() ?? e;
+  } finally {
+    await cluster?.release();
+    await fileLock.release();
+  }
+}
+
+/**
+ * A master run's leftovers are never handled here: deleting a control-plane server without removing its
+ * etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order.
+ */
+function refuseMasterLeftovers(c: ClusterConfig, report: JournalReport): void {
+  if (report.leftovers.length === 0) return;
+  const masterOps = new Set(report.operations.filter((o) => /--role master/.test(o.command)).map((o) => o.op));
+  const masterLeft = report.leftovers.filter(
+    (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${escapeRegex(c.clusterName)}-master-[0-9]+`).test(l.name),
+  );
+  if (masterLeft.length) {
+    throw new PreflightError(
+      `an interrupted \`kadd add --role master\` left ${masterLeft.length} resource(s): ${masterLeft.map(describeLeftover).join(', ')}`,
+      { code: 'E_MASTER_LEFTOVERS', hint: `run \`kadd add --role master --cleanup ${c.file}\` first: it removes the etcd member before the server (journal: ${report.path})` },
+    );
+  }
+}
+
+async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: RunAddWorkersOptions, fileLock: FileLock | undefined, report: JournalReport): Promise<AddWorkersRun> {
+  const c: ClusterConfig = req.config;
   let cleaned: string[] | undefined;
   // 13.2: a resume finishes the interrupted run and never starts a new batch silently
   const open = report.operations.filter((o) => o.command === 'add --role node' && o.status === 'unterminated');
@@ -58,21 +109,10 @@ export async function runAddWorkers(
     if (!open.length) {
       throw new UsageError(`--resume: the journal records no unfinished run on ${c.file}; nothing was changed`, { hint: 'run `kadd add` without --resume to add nodes' });
     }
-    return { result: await finishInterrupted(ctx, c, open.map((o) => o.op)) };
+    return { result: await finishInterrupted(ctx, c, open.map((o) => o.op), fileLock) };
   }
   if (report.leftovers.length > 0 && !opts.dryRun) {
-    // a master run's leftovers are never handled here: deleting a control-plane server without removing
-    // its etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order
-    const masterOps = new Set(report.operations.filter((o) => /--role master/.test(o.command)).map((o) => o.op));
-    const masterLeft = report.leftovers.filter(
-      (l) => masterOps.has(l.op) || ['etcd-member', 'lb-member', 'deployment', 'certificate-key'].includes(l.kind) || new RegExp(`^${escapeRegex(c.clusterName)}-master-[0-9]+`).test(l.name),
-    );
-    if (masterLeft.length) {
-      throw new PreflightError(
-        `an interrupted \`kadd add --role master\` left ${masterLeft.length} resource(s): ${masterLeft.map(describeLeftover).join(', ')}`,
-        { code: 'E_MASTER_LEFTOVERS', hint: `run \`kadd add --role master --cleanup ${c.file}\` first: it removes the etcd member before the server (journal: ${report.path})` },
-      );
-    }
+    refuseMasterLeftovers(c, report);
     const list = report.leftovers.map(describeLeftover);
     let choice = opts.leftovers;
     if (!choice) {
@@ -101,7 +141,7 @@ export async function runAddWorkers(
     if (choice === 'cleanup') {
       const os = await ctx.openstack();
       const kube = await ctx.kube();
-      const journal = await Journal.open(c.file);
+      const journal = await Journal.open(c.file, { heldLock: fileLock });
       try {
         await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op) } });
         const ledger = Ledger.fromLeftovers(journal, c.clusterName, report.leftovers);
@@ -134,7 +174,7 @@ export async function runAddWorkers(
   for (const w of p.warnings) ctx.io.log('warn', w);
   assertNoBlockers(p);
 
-  const journal = await Journal.open(c.file);
+  const journal = await Journal.open(c.file, { heldLock: fileLock });
   let result: AddWorkersResult | undefined;
   const off = ctx.onHardStop?.(() => `stopped before the rollback finished; what is left is recorded in ${journal.path}; \`kadd add --cleanup ${c.file}\` deletes it (a joined, Ready node is kept: \`kadd remove\` or \`--resume\`)`);
   try {
@@ -170,11 +210,11 @@ async function countWorkers(ctx: Context, c: ClusterConfig): Promise<number> {
  * An interrupted run whose every node was kept (killed while it wrote the cluster file): write the file
  * with what exists and end that run. Nothing is created.
  */
-async function finishInterrupted(ctx: Context, c: ClusterConfig, ops: string[]): Promise<AddWorkersResult> {
+async function finishInterrupted(ctx: Context, c: ClusterConfig, ops: string[], fileLock: FileLock | undefined): Promise<AddWorkersResult> {
   const started = ctx.clock.now();
   const n = await countWorkers(ctx, c);
   ctx.io.log('info', `resuming: the interrupted run created its nodes; writing the cluster file for the ${n} worker(s) that exist`);
-  const journal = await Journal.open(c.file);
+  const journal = await Journal.open(c.file, { heldLock: fileLock });
   try {
     await journal.begin({ command: 'add --role node --resume', args: { finishes: ops } });
     const updated = (await writeUpdatedConfig(c.file, { 'n-nodes': n })).path;

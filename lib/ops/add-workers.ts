@@ -5,6 +5,7 @@
  *   plan(req, observed)      -> Plan          (pure)
  *   execute(plan, ctx, deps) -> Result        (side effects, journaled, rolled back on failure)
  */
+import { kaddPortDescription } from '../openstack/network.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type {
@@ -14,11 +15,11 @@ import type {
 import type { KNode, KubeApi } from '../kube/types.js';
 import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
-  nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
+  nameClaimRival, nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck } from './observe.js';
 import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
-import { canAdopt, describeReaped, portDescription, type Ledger } from './engine/ledger.js';
+import { canAdopt, describeReaped, type Ledger } from './engine/ledger.js';
 import { Reapers, staleAttachments } from './engine/reapers.js';
 import { TokenLease } from './engine/token.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
@@ -498,6 +499,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     onFetchError: (e) => io.log('warn', `polling volumes failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
 
+  const nameTaken = new Map<string, Server>();
   const serverWaiter = new BatchWaiter<Server>({
     what: 'server ACTIVE',
     clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
@@ -505,9 +507,19 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       // One call for the whole batch. The filter is the role's name pattern, not an alternation of the
       // pending names: Nova on MySQL/MariaDB escapes `|` in the name regex, so `^(a|b)$` matches nothing.
       const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') });
-      return new Map(list.filter((s) => ids.includes(s.id)).map((s) => [s.id, s]));
+      const mine = list.filter((s) => ids.includes(s.id));
+      // the same list shows a server that took one of our names after the preflight (13.8): no extra request
+      for (const s of mine) {
+        const rival = nameClaimRival(s, list);
+        if (rival) nameTaken.set(s.id, rival);
+      }
+      return new Map(mine.map((s) => [s.id, s]));
     },
     check: (id, s) => {
+      const rival = nameTaken.get(id);
+      if (rival) {
+        return { state: 'failed', error: new OperationError('E_NAME_TAKEN', `server name ${rival.name} was taken by another server (${rival.id}, created ${rival.created ?? '?'}) after the preflight; this node is rolled back instead of becoming a duplicate`, { hint: 'another kadd, or someone by hand, is adding servers to this cluster; run kadd add again for the missing node' }) };
+      }
       if (!s) return { state: 'pending', note: 'not listed yet' };
       if (s.status === 'ACTIVE') return { state: 'done', value: s };
       if (s.status === 'ERROR') return { state: 'failed', error: new ServerErrorState(s) };
@@ -556,7 +568,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (!s.portId) {
       say(s, 'creating port');
       const port = await ledger.create({ kind: 'port', name: n.portName, node: n.name, details: { network: networkId } }, () => slots.use(() => os.network.createPort({
-        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: portDescription(c.clusterName, n.name),
+        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: kaddPortDescription(c.clusterName, n.name),
       })));
       s.portId = port.id;
       os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));

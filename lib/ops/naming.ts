@@ -76,3 +76,18 @@ export function retryZone(current: string | undefined, explicit: string | undefi
   const i = zones.indexOf(current);
   return zones[(i + 1) % zones.length];
 }
+
+/**
+ * Pure: names are claimed, not assumed (13.8). Nova allows two servers with one name; when another server
+ * took `mine.name` (another kadd, or someone by hand, after kadd's preflight), the earliest created keeps
+ * the name (ties: the smaller id), so that both sides decide the same way. Returns the server that keeps
+ * the name when it is not `mine`.
+ */
+export function nameClaimRival<S extends { id: string; name: string; created?: string }>(mine: S, listed: S[]): S | undefined {
+  const same = listed.filter((s) => s.name === mine.name);
+  if (!same.some((s) => s.id === mine.id)) same.push(mine);
+  if (same.length < 2) return undefined;
+  const t = (s: S) => (s.created ? Date.parse(s.created) : Number.POSITIVE_INFINITY);
+  same.sort((a, b) => t(a) - t(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return same[0]!.id === mine.id ? undefined : same[0];
+}

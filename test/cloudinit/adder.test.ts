@@ -15,16 +15,23 @@ describe('cloudinit/adder deployment', () => {
     const d = r.object as any;
     assert.equal(d.apiVersion, 'apps/v1');
     assert.equal(d.kind, 'Deployment');
-    assert.equal(d.metadata.name, 'kadd-master-adder');
+    // named and labelled per operation (13.10): a run finds and deletes only its own adder
+    assert.equal(d.metadata.name, 'kadd-master-adder-op-1');
+    assert.equal(r.name, 'kadd-master-adder-op-1');
     assert.equal(d.metadata.namespace, 'kube-system');
     assert.equal(d.metadata.labels['app.kubernetes.io/managed-by'], 'kadd');
     assert.equal(d.metadata.annotations['kadd.io/requested-by'], 'me "x"\n');
     assert.equal(d.metadata.annotations['kadd.io/expires-at'], '2026-03-04T06:06:07.000Z');
     assert.equal(r.expiresAt, '2026-03-04T06:06:07.000Z');
     assert.equal(d.spec.replicas, 1);
-    assert.deepEqual(d.spec.selector.matchLabels, { 'app.kubernetes.io/name': 'kadd-master-adder', 'app.kubernetes.io/managed-by': 'kadd' });
+    assert.deepEqual(d.spec.selector.matchLabels, { 'app.kubernetes.io/name': 'kadd-master-adder', 'app.kubernetes.io/managed-by': 'kadd', 'kadd.io/operation-id': 'op-1' });
     for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) assert.equal(d.spec.template.metadata.labels[k], v);
-    assert.equal(r.labelSelector, 'app.kubernetes.io/name=kadd-master-adder,app.kubernetes.io/managed-by=kadd');
+    assert.equal(r.labelSelector, 'app.kubernetes.io/name=kadd-master-adder,app.kubernetes.io/managed-by=kadd,kadd.io/operation-id=op-1');
+    assert.equal(r.familySelector, 'app.kubernetes.io/name=kadd-master-adder,app.kubernetes.io/managed-by=kadd');
+    const other = await renderAdderDeployment({ clusterName: 'demo', nodeName: 'demo-master-1', image: 'registry.k8s.io/etcd:3.5.12-0', now: NOW, operationId: '20260304T050607-a1b2c3' });
+    assert.equal(other.name, 'kadd-master-adder-20260304t050607-a1b2c3');
+    assert.notEqual(other.name, r.name);
+    assert.match(other.labelSelector, /kadd\.io\/operation-id=20260304T050607-a1b2c3$/);
     const pod = d.spec.template.spec;
     assert.deepEqual(pod.nodeSelector, { 'kubernetes.io/hostname': 'demo-master-1' });
     const tol = pod.tolerations.map((t: any) => `${t.key}:${t.effect}`);

@@ -9,7 +9,7 @@ import { FAST_FLAGS, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
 
 const flags = (timeout: string) => ['--poll-interval', '25', '--timeout', timeout, '--boot-timeout', '6'];
 const members = (h: KaddSim): { name: string; id: bigint; isLearner: boolean; started: boolean }[] => (h.sim.kube as any).etcd.members;
-const adders = (h: KaddSim) => (h.sim.kube as any).deployments('kube-system').filter((d: any) => d.metadata.name === 'kadd-master-adder').length;
+const adders = (h: KaddSim) => (h.sim.kube as any).deployments('kube-system').filter((d: any) => d.metadata.name.startsWith('kadd-master-adder')).length;
 /** kadd's own bootstrap tokens (kubeadm's upload-certs proxy token for kubeadm-certs lives its 2 h, as on any cluster) */
 const kaddTokens = (h: KaddSim): string[] =>
   (h.sim.kube as any).tokens().map((t: any) => Buffer.from(t.data?.description ?? '', 'base64').toString()).filter((d: string) => /^kadd /.test(d));

@@ -13,7 +13,7 @@ import { FAST, type SimHarness, masterSimHooks } from './add-master-sim.helpers.
 
 const T = '20';
 const members = (h: SimHarness): { name: string; isLearner: boolean; started: boolean; id: bigint }[] => h.kubeSim.etcd.members;
-const adders = (h: SimHarness) => h.kubeSim.deployments('kube-system').filter((d: any) => d.metadata.name === 'kadd-master-adder').length;
+const adders = (h: SimHarness) => h.kubeSim.deployments('kube-system').filter((d: any) => d.metadata.name.startsWith('kadd-master-adder')).length;
 const masterTokens = (h: SimHarness) => h.kubeSim.tokens().filter((t: any) => /master/.test(Buffer.from(t.data?.description ?? '', 'base64').toString())).length;
 const servers = (h: SimHarness, name: string) => [...h.sim.openstack.store.servers.values()].filter((s: any) => s.name === name && s.status !== 'DELETED');
 const volumes = (h: SimHarness, name: string) => [...h.sim.openstack.store.volumes.values()].filter((v: any) => v.name === `${name}-root` && v.status !== 'deleting');

@@ -12,10 +12,10 @@ const fx = (n: string) => readFileSync(new URL(`../../fixtures/etcd/${n}`, impor
 class ScriptedTransport implements Transport {
   readonly kind = 'local' as const;
   readonly describe = 'scripted';
-  calls: { argv: string[]; env?: Record<string, string> }[] = [];
+  calls: { argv: string[]; env?: Record<string, string>; stdin?: string; stdinEof?: boolean }[] = [];
   constructor(private readonly reply: (argv: string[]) => CommandResult) {}
-  async run(argv: string[], opts: { env?: Record<string, string> } = {}) {
-    this.calls.push({ argv, env: opts.env });
+  async run(argv: string[], opts: { env?: Record<string, string>; stdin?: string; stdinEof?: boolean } = {}) {
+    this.calls.push({ argv, env: opts.env, ...(opts.stdin !== undefined ? { stdin: opts.stdin, stdinEof: opts.stdinEof } : {}) });
     return this.reply(argv);
   }
   async close() {}
@@ -170,13 +170,22 @@ describe('Etcdctl over a Transport', () => {
     const key = generateCertificateKey();
     assert.match(key, /^[0-9a-f]{64}$/);
     assert.equal(redactText(`x ${key} y`), 'x <redacted> y');
-    const t = new ScriptedTransport((a) => ({ stdout: `[upload-certs] Using certificate key:\n${a[6]}\n`, stderr: `error: something failed with key ${a[6]}`, exitCode: 1 }));
-    await assert.rejects(kubeadmUploadCerts(t, key), (err: KaddError) => {
+    const t = new ScriptedTransport(() => ({ stdout: `[upload-certs] Using certificate key:\n${key}\n`, stderr: `error: something failed with key ${key}`, exitCode: 1 }));
+    await assert.rejects(kubeadmUploadCerts(t, key, { clusterConfiguration: { apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'ClusterConfiguration', kubernetesVersion: 'v1.31.1' } }), (err: KaddError) => {
       assert.equal(err.code, 'E_KUBEADM_UPLOAD_CERTS');
       assert.ok(!err.message.includes(key), err.message);
       return true;
     });
-    assert.deepEqual(t.calls[0].argv, ['kubeadm', 'init', 'phase', 'upload-certs', '--upload-certs', '--certificate-key', key]);
+    // 13.7: never in argv (nor, over pod exec, in the request URL's command= parameters): stdin only,
+    // left open (read line by line), written to a --config file by the shell
+    const call = t.calls[0]!;
+    assert.ok(!call.argv.join(' ').includes(key), call.argv.join(' '));
+    assert.equal(call.argv[0], 'sh');
+    assert.match(call.argv[2]!, /umask 077; IFS= read -r d0; IFS= read -r d1; printf .* > (\/tmp\/kadd-upload-certs-[0-9a-f]+\.yaml) && kubeadm init phase upload-certs --upload-certs --config \1; r=\$\?; rm -f \1; exit \$r$/);
+    assert.equal(call.stdinEof, false);
+    const lines = call.stdin!.split('\n');
+    assert.deepEqual(JSON.parse(lines[0]!), { apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'InitConfiguration', certificateKey: key });
+    assert.deepEqual(JSON.parse(lines[1]!), { apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'ClusterConfiguration', kubernetesVersion: 'v1.31.1' });
     await assert.rejects(kubeadmUploadCerts(t, 'short'), { code: 'E_USAGE' });
     const good = new ScriptedTransport(() => ok('done'));
     await new Etcdctl(good, { endpoints: ['http://x:1'] }).kubeadmUploadCerts(key);

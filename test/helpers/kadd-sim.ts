@@ -80,8 +80,12 @@ export interface KaddSim {
   spawnKadd(args: string[], opts?: { env?: Record<string, string> }): Child;
   /** requests counted by the sim, "service METHOD /path" -> n */
   counters(): Record<string, number>;
-  /** number of mutating requests (POST/PUT/PATCH/DELETE) to OpenStack and Kubernetes since the last reset */
-  mutations(): Record<string, number>;
+  /**
+   * number of mutating requests (POST/PUT/PATCH/DELETE) to OpenStack and Kubernetes since the last reset;
+   * `exceptClusterLock`: without kadd's own Lease kube-system/kadd-lock (taken before preflight, deleted
+   * at the end of every run), and then it also checks that no Lease is left
+   */
+  mutations(opts?: { exceptClusterLock?: boolean }): Record<string, number>;
   /** Nova servers of the cluster's role "node" (names) */
   serverNames(role?: 'node' | 'master'): string[];
   /** the sim's Nova servers with status */
@@ -269,11 +273,16 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
       };
     },
     counters: () => sim.counters().requests,
-    mutations() {
+    mutations(mo = {}) {
       const out: Record<string, number> = {};
+      if (mo.exceptClusterLock) {
+        const c = (sim.kube as unknown as { cluster: { get(p: string, ns: string, n: string): unknown } }).cluster;
+        if (c.get('leases', 'kube-system', 'kadd-lock')) out['Lease left behind'] = 1;
+      }
       for (const [k, v] of Object.entries(sim.counters().requests)) {
         const [svc, method] = k.split(' ');
         if (svc === 'identity') continue; // token requests create no resource
+        if (mo.exceptClusterLock && svc === 'kube' && k.includes('/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases')) continue;
         if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') out[k] = v;
       }
       return out;

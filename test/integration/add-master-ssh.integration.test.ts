@@ -65,8 +65,10 @@ describe('integration: kadd add --role master --via ssh (real sshd, real etcd me
       const body: Buffer[] = [];
       req.on('data', (d: Buffer) => body.push(d));
       req.on('end', async () => {
-        const { argv, env, stdin } = JSON.parse(Buffer.concat(body).toString('utf8'));
+        const { argv, env, stdin, files } = JSON.parse(Buffer.concat(body).toString('utf8'));
         bridged.push(argv);
+        // files the command reads on the host (kubeadm --config) are put on the simulated node
+        for (const [p, text] of Object.entries((files ?? {}) as Record<string, string>)) h!.kubeSim.cluster.fs('demo-master-1').set(p, text);
         const r = await h!.kubeSim.hostExec('demo-master-1', argv, env, stdin).catch((e: Error) => ({ stdout: '', stderr: `${e.message}\n`, exitCode: 1 }));
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(r));
       });

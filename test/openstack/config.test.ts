@@ -338,3 +338,29 @@ describe('openstack/config: TLS', () => {
     assert.equal((await resolve({ ...base, OS_API_TIMEOUT: '12.5' })).apiTimeout, 12.5);
   });
 });
+
+describe('openstack/config: bad input found before any request (13.14)', () => {
+  it('an auth_url that is not an http(s) URL with a host is a ConfigError (exit 2), not a network error to retry', async () => {
+    for (const bad of ['keystone.example.com:5000/v3', 'ftp://keystone.example.com/v3', 'https://', 'not a url', 'https://key stone.example.com/v3']) {
+      writeFileSync(path.join(cwd, 'clouds.yaml'), dump({ clouds: { c: { auth: { auth_url: bad, username: 'u', password: 'p', project_name: 'x', user_domain_name: 'Default', project_domain_name: 'Default' } } } }));
+      const e = await rejects(resolve({ OS_CLOUD: 'c' }));
+      assert.equal(e.code, 'E_AUTH_URL', bad);
+      assert.match(e.message, /is not an http\(s\) URL/);
+      assert.match(e.hint ?? '', /https:\/\/keystone\.example\.com:5000\/v3/);
+    }
+    writeFileSync(path.join(cwd, 'clouds.yaml'), dump({ clouds: { c: { auth: { auth_url: 'http://10.0.0.5:5000/v3', username: 'u', password: 'p', project_name: 'x', user_domain_name: 'Default', project_domain_name: 'Default' } } } }));
+    assert.equal((await resolve({ OS_CLOUD: 'c' })).authUrl, 'http://10.0.0.5:5000/v3');
+  });
+
+  it('an unquoted password YAML reads as a number (0123) is taken as written, in clouds.yaml and secure.yaml', async () => {
+    writeFileSync(
+      path.join(cwd, 'clouds.yaml'),
+      'clouds:\n  c:\n    auth:\n      auth_url: https://keystone.example.com:5000/v3\n      username: u\n      password: 0123\n      project_name: 007\n      user_domain_name: Default\n      project_domain_name: Default\n    api_timeout: 30\n',
+    );
+    const c = await resolve({ OS_CLOUD: 'c' });
+    assert.equal(c.auth.password, '0123');
+    assert.equal(c.auth.projectName, '007');
+    writeFileSync(path.join(cwd, 'secure.yaml'), 'clouds:\n  c:\n    auth:\n      password: 1e3\n');
+    assert.equal((await resolve({ OS_CLOUD: 'c' })).auth.password, '1e3');
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { exactNamePattern, exactNamesPattern, indexOf, nextNames, retryZone, roleNamePattern, zoneFor } from '../../lib/ops/naming.js';
+import { exactNamePattern, nameClaimRival, exactNamesPattern, indexOf, nextNames, retryZone, roleNamePattern, zoneFor } from '../../lib/ops/naming.js';
 
 describe('ops/naming', () => {
   it('numbers numerically, not by string sort (koris bug: node-9 sorted after node-10)', () => {
@@ -41,5 +41,20 @@ describe('ops/naming', () => {
     assert.equal(retryZone('b', undefined, ['a', 'b']), 'a');
     assert.equal(retryZone('a', 'a', ['a', 'b']), 'a');
     assert.equal(retryZone('a', undefined, ['a']), 'a');
+  });
+});
+
+describe('naming: names are claimed before use (13.8)', () => {
+  const s = (id: string, created?: string, name = 'demo-node-2') => ({ id, name, ...(created ? { created } : {}) });
+  it('the earliest created server keeps a name, ties by id, and both sides decide the same way', () => {
+    const a = s('a1', '2026-12-04T10:00:00Z');
+    const b = s('b2', '2026-12-04T10:00:01Z');
+    assert.equal(nameClaimRival(a, [a, b]), undefined);
+    assert.deepEqual(nameClaimRival(b, [a, b]), a);
+    const c = s('c3', '2026-12-04T10:00:00Z');
+    assert.equal(nameClaimRival(a, [c, a]), undefined, 'same second: the smaller id keeps it');
+    assert.deepEqual(nameClaimRival(c, [c, a]), a);
+    assert.equal(nameClaimRival(a, [a, s('x', '2026-12-04T09:00:00Z', 'demo-node-3')]), undefined, 'other names do not matter');
+    assert.deepEqual(nameClaimRival(b, [a]), a, 'mine not listed yet: still compared');
   });
 });

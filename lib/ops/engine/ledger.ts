@@ -11,6 +11,7 @@
  * journal that `--cleanup` and `--resume` read back into a ledger (Ledger.fromLeftovers). Secrets never
  * enter it: a Ref holds kinds, names, ids and plain details; the journal redacts on top of that.
  */
+import { kaddPortDescription } from '../../openstack/network.js';
 import type { LeftoverResource, ResourceKind } from '../../journal/index.js';
 import { exactNamePattern, escapeRegex } from '../naming.js';
 
@@ -131,12 +132,7 @@ export function canAdopt(o: {
 
 /** Pure: kadd's ownership proof on a resource found by name (metadata, tag, or the description written at create). */
 export function ownedBy(cluster: string, node: string, r: { metadata?: Record<string, string>; tags?: string[]; description?: string }): boolean {
-  return r.metadata?.['kadd-cluster'] === cluster || !!r.tags?.includes(`kadd-cluster=${cluster}`) || r.description === portDescription(cluster, node);
-}
-
-/** The description kadd writes into a port's create request (provable even before the tags are set, 13.1). */
-export function portDescription(cluster: string, node: string): string {
-  return `kadd: ${cluster} ${node}`;
+  return r.metadata?.['kadd-cluster'] === cluster || !!r.tags?.includes(`kadd-cluster=${cluster}`) || r.description === kaddPortDescription(cluster, node);
 }
 
 /** What a reaper did with one ref. Only `deleted` means a DELETE was sent and the thing is gone now. */

@@ -4,7 +4,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { Journal, findUnfinished } from '../../../lib/journal/index.js';
-import { Ledger, portDescription } from '../../../lib/ops/engine/ledger.js';
+import { Ledger } from '../../../lib/ops/engine/ledger.js';
+import { kaddPortDescription } from '../../../lib/openstack/network.js';
 import { REAP_ORDER, Reapers, type ReapContext } from '../../../lib/ops/engine/reapers.js';
 import { masterSimHooks, type SimHarness } from '../../commands/add-master-sim.helpers.js';
 import type { OpenStackClient } from '../../../lib/openstack/types.js';
@@ -38,7 +39,7 @@ async function buildWorker(h: SimHarness, name: string, o: { describe?: boolean 
   const sub = await h.os.network.findSubnet('demo-subnet', net!.id);
   const img = await h.os.image.findImage('ubuntu-22.04');
   const port = await h.os.network.createPort({
-    name: `${name}-port-0`, network_id: net!.id, fixed_ips: [{ subnet_id: sub!.id }], ...(o.describe === false ? {} : { description: portDescription('demo', name) }),
+    name: `${name}-port-0`, network_id: net!.id, fixed_ips: [{ subnet_id: sub!.id }], ...(o.describe === false ? {} : { description: kaddPortDescription('demo', name) }),
   });
   const vol = await h.os.volume.createVolume({ name: `${name}-root`, size: 10, imageRef: img!.id, availability_zone: 'nova', metadata: { 'kadd-cluster': 'demo', 'kadd-role': 'node' } });
   await until(async () => (await h.os.volume.getVolume(vol.id))?.status === 'available', 10_000, 'volume available');

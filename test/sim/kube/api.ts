@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimHandler } from '../contract.js';
 import { apiVersionOf, type KubeCluster, RESOURCES, type ResourceDef, resource } from './cluster.js';
+import { validateLease } from './leases.js';
 import { EvictionError, evictPod } from './disruption.js';
 import { renewLeases } from './nodefaults.js';
 import { clone, getPath, type Obj, parseFieldSelector, parseLabelSelector } from './util.js';
@@ -273,6 +274,7 @@ async function crud(c: KubeCluster, r: ResourceDef, ns: string | undefined, name
       }
       const pre = opts?.preconditions;
       if (pre?.uid && pre.uid !== obj.metadata.uid) throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`, { name, kind: r.plural });
+      if (pre?.resourceVersion && pre.resourceVersion !== obj.metadata.resourceVersion) throw new ApiError(409, 'Conflict', `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`, { name, kind: r.plural });
       if (q.get('dryRun') === 'All' || (opts?.dryRun ?? []).includes('All')) return { code: 200, body: obj };
       if (r.plural === 'pods') {
         const g = q.get('gracePeriodSeconds') ?? opts?.gracePeriodSeconds;
@@ -351,6 +353,7 @@ function normalizeSecret(o: Obj): void {
 }
 
 function validate(r: ResourceDef, o: Obj): void {
+  if (r.plural === 'leases') validateLease(o, ApiError);
   const causes: Obj[] = [];
   if (r.plural === 'nodes' && o.spec?.taints) {
     for (const [i, t] of (o.spec.taints as Obj[]).entries()) {

@@ -29,7 +29,7 @@ const fail = (stderr: string, code = 1, stdout = ''): ExecResult => ({ stdout, s
 
 /** which commands a pod offers */
 function binaries(pod: Obj): Set<string> {
-  const base = ['sh', 'test', '[', 'ls', 'cat', 'echo', 'true', 'false', 'exit', 'export', 'env', 'mkdir', 'rm'];
+  const base = ['sh', 'test', '[', 'ls', 'cat', 'echo', 'printf', 'true', 'false', 'exit', 'export', 'env', 'mkdir', 'rm'];
   const isAdder = pod.metadata.namespace === 'kube-system' && (pod.metadata.ownerReferences ?? []).some((r: Obj) => r.kind === 'ReplicaSet');
   // a control-plane host's own shell (KubeSim.hostExec: what an SSH session on a master runs)
   if (isAdder || pod.metadata.annotations?.[HOST_ANNOTATION] === 'true') return new Set([...base, 'etcdctl', 'kubeadm']);
@@ -130,6 +130,8 @@ export async function runShell(script: string, ctx: ExecCtx): Promise<ExecResult
   let skip = false;
   let i = 0;
   const env = { ...ctx.env };
+  // what is left of stdin: the `read` builtin takes one line at a time, commands get the rest
+  let stdinRest = ctx.stdin;
   while (i < toks.length) {
     const cmd: string[] = [];
     let redirect: { path: string; append: boolean } | undefined;
@@ -154,6 +156,19 @@ export async function runShell(script: string, ctx: ExecCtx): Promise<ExecResult
       }
       if (words.length === 0) Object.assign(env, localEnv);
       else if (words[0] === 'exit') return { stdout, stderr, exitCode: Number(words[1] ?? last) || 0 };
+      else if (words[0] === 'umask') last = /^[0-7]{3,4}$/.test(words[1] ?? '') ? 0 : 2;
+      else if (words[0] === 'read') {
+        // read [-r] NAME: one line of stdin (without its newline); status 1 at the end of stdin
+        const names = words.slice(1).filter((w) => !w.startsWith('-'));
+        const nl = stdinRest.indexOf('\n');
+        if (stdinRest === '') last = 1;
+        else {
+          const line = nl < 0 ? stdinRest : stdinRest.slice(0, nl);
+          stdinRest = nl < 0 ? '' : stdinRest.slice(nl + 1);
+          if (names[0]) env[names[0]] = line;
+          last = nl < 0 ? 1 : 0;
+        }
+      }
       else if (words[0] === 'export') {
         for (const w of words.slice(1)) {
           const [k, ...v] = w.split('=');
@@ -161,7 +176,7 @@ export async function runShell(script: string, ctx: ExecCtx): Promise<ExecResult
         }
         last = 0;
       } else {
-        const r = await runArgv(words, { ...ctx, env: { ...env, ...localEnv } });
+        const r = await runArgv(words, { ...ctx, env: { ...env, ...localEnv }, stdin: stdinRest });
         if (redirect) {
           const { fs, path } = resolvePath(ctx, redirect.path);
           fs.set(path, (redirect.append ? (fs.get(path) ?? '') : '') + r.stdout);
@@ -196,6 +211,17 @@ export async function runArgv(argv: string[], ctx: ExecCtx): Promise<ExecResult>
       return fail('');
     case 'echo':
       return ok(args.join(' ') + '\n');
+    case 'printf': {
+      // %s and the escapes \n \t \\; the format is reused while arguments are left (as POSIX printf)
+      const [fmt = '', ...rest] = args;
+      const esc = (x: string) => x.replace(/\\(n|t|\\)/g, (_m, e) => (e === 'n' ? '\n' : e === 't' ? '\t' : '\\'));
+      let out = '';
+      let k = 0;
+      do {
+        out += esc(fmt).replace(/%s/g, () => rest[k++] ?? '');
+      } while (k < rest.length && fmt.includes('%s'));
+      return ok(out);
+    }
     case 'env':
       return ok(Object.entries(ctx.env).map(([k, v]) => `${k}=${v}\n`).join(''));
     case 'test':
@@ -564,8 +590,21 @@ async function kubeadm(args: string[], ctx: ExecCtx): Promise<ExecResult> {
   const [a, b, cc] = pos;
   if (a === 'version') return ok(f.o === 'short' || f.output === 'short' ? `${c.k8sVersion}\n` : `kubeadm version: &version.Info{Major:"1", Minor:"${c.k8sVersion.split('.')[1]}", GitVersion:"${c.k8sVersion}", GoVersion:"go1.22.5", Compiler:"gc", Platform:"linux/amd64"}\n`);
   if (a === 'init' && b === 'phase' && cc === 'upload-certs') {
+    if (typeof f.config === 'string' && f['certificate-key'] !== undefined) return fail(`can not mix '--config' with arguments [certificate-key]\nTo see the stack trace of this error execute with --v=5 or higher\n`, 1);
+    let fromConfig: string | undefined;
+    if (typeof f.config === 'string') {
+      // kubeadm's --config: YAML (JSON is YAML) documents separated by ---; InitConfiguration.certificateKey
+      const { fs, path } = resolvePath(ctx, f.config);
+      const text = fs.get(path);
+      if (text === undefined) return fail(`unable to read config from "${f.config}" : open ${f.config}: no such file or directory\nTo see the stack trace of this error execute with --v=5 or higher\n`, 1);
+      for (const doc of text.split(/^---$/m)) {
+        const m = /"?kind"?\s*:\s*"?InitConfiguration"?/.test(doc) ? /"?certificateKey"?\s*:\s*"?([^"\s,}]*)"?/.exec(doc) : null;
+        if (m) fromConfig = m[1];
+      }
+    }
     if (f['upload-certs'] !== true) return ok('[upload-certs] Skipping phase. Please see --upload-certs\n');
-    const key = typeof f['certificate-key'] === 'string' && f['certificate-key'] ? f['certificate-key'] : randHex(c.core, 64);
+    const given = typeof f['certificate-key'] === 'string' && f['certificate-key'] ? f['certificate-key'] : fromConfig;
+    const key = given || randHex(c.core, 64);
     try {
       const out = `[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace\n`;
       uploadCerts(c, key);

@@ -37,8 +37,19 @@ if (mode === 'bridge') {
   const [url, ...argv] = rest;
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(ETCDCTL_|KUBECONFIG$)/.test(k)));
   const stdin = await readStdin();
+  // a file the command reads (kubeadm --config FILE) lives on this host: send it along for the simulator's node
+  const files = {};
+  for (let i = 0; i < argv.length - 1; i++) {
+    if (argv[i] === '--config') {
+      try {
+        files[argv[i + 1]] = readFileSync(argv[i + 1], 'utf8');
+      } catch {
+        /* missing: the simulator's kubeadm says so */
+      }
+    }
+  }
   try {
-    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ argv, env, stdin }) });
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ argv, env, stdin, files }) });
     const j = await r.json();
     process.stdout.write(j.stdout ?? '');
     process.stderr.write(j.stderr ?? '');

@@ -17,6 +17,13 @@ function reject(socket: Duplex, code: number, text: string, body: object): void 
   socket.end(`HTTP/1.1 ${code} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(s)}\r\nConnection: close\r\n\r\n${s}`);
 }
 
+const EXEC_URLS = Symbol.for('kadd.sim.execUrls');
+/** every pod exec request's path and query, in order (tests check what travelled in URLs) */
+export function execUrls(c: KubeCluster): string[] {
+  const holder = c as unknown as Record<symbol, string[] | undefined>;
+  return (holder[EXEC_URLS] ??= []);
+}
+
 export function createUpgradeHandler(c: KubeCluster) {
   const wss = new WebSocketServer({
     noServer: true,
@@ -32,6 +39,7 @@ export function createUpgradeHandler(c: KubeCluster) {
     const m = url.pathname.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach)$/);
     if (!m) return false;
     c.core.count('kube', 'GET', '/api/v1/namespaces/{namespace}/pods/{name}/exec');
+    execUrls(c).push(url.pathname + url.search);
     c.gc();
     const [, ns, name] = m;
     const pod = c.get('pods', ns, decodeURIComponent(name!));
@@ -71,9 +79,11 @@ export function createUpgradeHandler(c: KubeCluster) {
       };
       let stdin = '';
       let ran = false;
+      let idle: NodeJS.Timeout | undefined;
       const run = async () => {
         if (ran) return;
         ran = true;
+        if (idle) clearTimeout(idle);
         const r = await runArgv(command, { c, pod, env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOSTNAME: pod.metadata.name }, stdin });
         if (r.stdout && url.searchParams.get('stdout') !== 'false') sendCh(1, r.stdout);
         if (r.stderr && url.searchParams.get('stderr') !== 'false') sendCh(2, r.stderr);
@@ -91,8 +101,13 @@ export function createUpgradeHandler(c: KubeCluster) {
         let buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
         if (!isBinary && b64) buf = Buffer.concat([Buffer.from([buf[0]! - 48]), Buffer.from(buf.subarray(1).toString(), 'base64')]);
         const ch = buf[0];
-        if (ch === 0) stdin += buf.subarray(1).toString('utf8');
-        else if (ch === 255 && buf[1] === 0) void run();
+        if (ch === 0) {
+          stdin += buf.subarray(1).toString('utf8');
+          // a process reads stdin as it streams: a client that keeps stdin open (no close frame, v4 or
+          // v5) gets its command run once its input has arrived
+          if (idle) clearTimeout(idle);
+          idle = setTimeout(() => void run(), 100);
+        } else if (ch === 255 && buf[1] === 0) void run();
       });
       ws.on('close', () => {
         /* v4 clients close the socket when stdin ends: nothing more can be sent */
