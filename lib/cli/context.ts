@@ -6,6 +6,7 @@
  * - openstack() / kube(): created on first use, with dynamic imports so commands that never talk to
  *   a service never load its code
  */
+import { writeFileSync } from 'node:fs';
 import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
@@ -30,6 +31,22 @@ export interface CliContextDeps {
   io?: Partial<TerminalIoOptions>;
   /** process-like object for signals and the hard exit (tests) */
   proc?: Pick<NodeJS.Process, 'on' | 'off'> & { exit(code: number): never | void };
+}
+
+/**
+ * KADD_STATS_FILE=path: when the command ends, write its OpenStack request counts (every request sent,
+ * retries and Keystone included, keyed `service METHOD`) as JSON, for benchmarks (scripts/bench-cloud.ts).
+ * Counts only, never URLs or bodies.
+ */
+export function writeStats(path: string | undefined, os: OpenStackClient | undefined, ms: number, io: { log(level: 'debug', m: string): void }): void {
+  if (!path) return;
+  const requests = os ? os.counts() : {};
+  const total = Object.values(requests).reduce((a, b) => a + b, 0);
+  try {
+    writeFileSync(path, JSON.stringify({ ms, total, requests }) + '\n', { mode: 0o600 });
+  } catch (e) {
+    io.log('debug', `could not write KADD_STATS_FILE ${path}: ${e instanceof Error ? e.message : e}`);
+  }
 }
 
 /** The `cli` object for resolveCloud(): the --os-* flags as given, keyed by flag name. */
@@ -76,7 +93,9 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
   proc.on('SIGINT', onSigint);
 
   let os: Promise<OpenStackClient> | undefined;
+  let osClient: OpenStackClient | undefined;
   let kube: Promise<KubeApi> | undefined;
+  const started = Date.now();
 
   return {
     io,
@@ -92,7 +111,8 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { createOpenStackClient } = await import('../openstack/client.js');
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
-        return createOpenStackClient(cloud, { io, clock });
+        osClient = createOpenStackClient(cloud, { io, clock });
+        return osClient;
       })();
       return os;
     },
@@ -108,6 +128,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     dispose() {
       proc.off('SIGINT', onSigint);
       io.stop();
+      writeStats(env.KADD_STATS_FILE, osClient, Date.now() - started, io);
     },
   };
 }
