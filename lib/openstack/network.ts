@@ -98,6 +98,10 @@ export function createNetworkApi(c: ServiceCaller): NetworkApi {
     async setPortTags(id: string, tags: string[]): Promise<void> {
       await c.call('network', 'PUT', `/ports/${encodeURIComponent(id)}/tags`, { body: { tags }, ok: [200, 201, 204] });
     },
+    async listExtensions(): Promise<string[]> {
+      const r = await c.call<{ extensions?: { alias?: string }[] }>('network', 'GET', '/extensions');
+      return (r?.extensions ?? []).map((e) => e.alias).filter((a): a is string => typeof a === 'string');
+    },
     async getQuotaDetails(projectId: string): Promise<NeutronQuotaDetails> {
       const r = await c.call<{ quota: Record<string, unknown> }>('network', 'GET', `/quotas/${encodeURIComponent(projectId)}/details`);
       const q = r?.quota ?? {};

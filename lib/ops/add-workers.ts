@@ -18,7 +18,7 @@ import {
 } from './naming.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck } from './observe.js';
 import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
-import { diagnose, type Diagnosis } from './diagnose.js';
+import { diagnose, diagnoseVolume, type Diagnosis } from './diagnose.js';
 
 export const NOVA_USER_DATA_LIMIT = 65535;
 
@@ -52,7 +52,7 @@ export interface QuotaRow { resource: string; need: number; free: number | 'unli
 export interface PlannedNode {
   name: string;
   zone?: string;
-  flavor: { id: string; name: string; vcpus: number; ram: number };
+  flavor: { id: string; name: string; vcpus: number; ram: number; extraSpecs?: Record<string, string> };
   volumeName: string;
   portName: string;
   /** existing resources adopted by exact name */
@@ -80,6 +80,8 @@ export interface AddWorkersPlan {
   warnings: string[];
   blockers: string[];
   zones: string[];
+  /** Neutron has `tag-creation`: the ownership tags go in the port create (else one PUT per port after it) */
+  portTagsOnCreate?: boolean;
 }
 
 export interface Observed {
@@ -101,6 +103,8 @@ export interface Observed {
   /** null: no server_group configured, or not found */
   serverGroup?: ServerGroup | null;
   serverGroupFailed?: boolean;
+  /** Neutron extension aliases; null/absent when unknown */
+  neutronExtensions?: string[] | null;
   kube: { ok: boolean; version?: string; error?: string; server: string };
   ownership: { ok: boolean; reason: string };
   userDataBytes: number;
@@ -194,7 +198,7 @@ export async function preflight(
   const errors: string[] = [];
   ctx.io.log('debug', `preflight for ${c.clusterName}`);
 
-  const cl = await observeCloud(os, c, 'node', errors, { lbRequired: false });
+  const cl = await observeCloud(os, c, 'node', errors, { lbRequired: false, extensions: true });
 
   // Kubernetes side: reachable, and the cluster is the one of this project
   const kubeInfo: Observed['kube'] = { ok: false, server: kube.server() };
@@ -228,7 +232,7 @@ export async function preflight(
     flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
     subnet: cl.subnet, router: cl.router, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
     neutronQuota: cl.neutronQuota, servers: cl.servers, volumes: cl.volumes, ports: cl.ports,
-    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed,
+    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed, neutronExtensions: cl.neutronExtensions,
     kube: kubeInfo, ownership, userDataBytes, errors,
   };
 }
@@ -300,7 +304,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     return {
       name,
       zone: zoneFor(i, req.zone, c.availabilityZones),
-      flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
+      flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram, ...(flavor.extra_specs ? { extraSpecs: flavor.extra_specs } : {}) } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
       volumeName: volumeName(name),
       portName: portName(name),
       adopt: { serverId: srv[0]?.id, volumeId: vol[0]?.id, portId: prt[0]?.id },
@@ -364,6 +368,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     warnings,
     blockers,
     zones: c.availabilityZones,
+    portTagsOnCreate: !!o.neutronExtensions?.includes('tag-creation'),
   };
 }
 
@@ -514,7 +519,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     check: (id, v) => {
       if (!v) return { state: 'pending', note: 'not listed yet' };
       if (v.status === 'available') return { state: 'done', value: v };
-      if (v.status === 'error') return { state: 'failed', error: new OperationError('E_VOLUME_ERROR', `volume ${v.name ?? id} went to error`) };
+      if (v.status === 'error') return { state: 'failed', error: new VolumeErrorState(v) };
       return { state: 'pending', note: v.status };
     },
     onTick: keepToken,
@@ -579,10 +584,13 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (!s.portId) {
       say(s, 'creating port');
       await journal.intent('port', n.portName, { network: networkId });
-      const port = await slots.use(() => os.network.createPort({ name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}` }));
+      const port = await slots.use(() => os.network.createPort({
+        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}`,
+        ...(p.portTagsOnCreate ? { tags } : {}),
+      }));
       s.portId = port.id;
       await journal.done('port', n.portName, port.id);
-      os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
+      if (!p.portTagsOnCreate) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
     }
     if (!s.serverId && !s.volumeId) {
       say(s, 'creating volume');
@@ -689,10 +697,21 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
           const full = await os.compute.getServer(e.server.id).catch(() => null);
           if (full?.fault) e.server.fault = full.fault;
         }
-        if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2) {
+        // a quota fault (Nova's conductor re-checks quota when creates race) comes back on a retry: fail now
+        const quotaFault = e instanceof ServerErrorState && diagnose({ fault: e.server.fault }).cause === 'quota';
+        if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2 || quotaFault) {
           if (e instanceof ServerErrorState) {
-            s.diagnosis = groupDiagnosis(diagnose({ fault: e.server.fault, status: 'ERROR' }), p.serverGroup);
-            s.cause = `server went to ERROR twice: ${e.server.fault?.message ?? 'no fault message'}`;
+            s.diagnosis = groupDiagnosis(diagnose({ fault: e.server.fault, status: 'ERROR', flavor: n.flavor }), p.serverGroup);
+            s.cause = quotaFault
+              ? `server went to ERROR over quota (not retried): ${e.server.fault?.message ?? 'no fault message'}`
+              : `server went to ERROR twice: ${e.server.fault?.message ?? 'no fault message'}`;
+          } else if (e instanceof VolumeErrorState && !signal.aborted) {
+            const messages = await os.volume.listMessages(e.volume.id).catch((err: unknown) => {
+              io.log('debug', `reading Cinder's messages about ${e.volume.id}: ${err instanceof Error ? err.message : err}`);
+              return [];
+            });
+            s.diagnosis = diagnoseVolume({ name: n.volumeName, id: e.volume.id, zone: s.zone, type: p.volumeType }, messages);
+            s.cause = `boot volume ${n.volumeName} went to error${messages.length ? `: ${messages.at(-1)!.user_message}` : ''}`;
           } else if (!signal.aborted) {
             s.cause = e instanceof Error ? e.message : String(e);
           }
@@ -746,7 +765,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       } else {
         lines.get(s.plan.name)!.update('rolling back');
         await rollback(s, s.cause ?? 'interrupted');
-        lines.get(s.plan.name)!.fail(s.outcome === 'interrupted' ? 'interrupted, rolled back' : `failed: ${s.cause}`);
+        lines.get(s.plan.name)!.fail(s.outcome === 'interrupted' ? 'interrupted, rolled back' : s.cause ?? 'failed');
         s.outcome = s.outcome === 'interrupted' ? 'interrupted' : 'rolled-back';
       }
     }
@@ -798,6 +817,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       left: s.outcome === 'kept' ? [s.serverId && `server ${s.serverId}`, s.volumeId && `volume ${s.volumeId}`, s.portId && `port ${s.portId}`].filter(Boolean) as string[] : undefined,
     })),
   };
+}
+
+export class VolumeErrorState extends OperationError {
+  constructor(readonly volume: Volume) {
+    super('E_VOLUME_ERROR', `volume ${volume.name ?? volume.id} went to error`);
+  }
 }
 
 export class ServerErrorState extends Error {

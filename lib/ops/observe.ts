@@ -44,6 +44,8 @@ export interface CloudLookups {
   serverGroup: ServerGroup | null;
   /** the server group lookup itself failed (its error is in `errors`) */
   serverGroupFailed: boolean;
+  /** Neutron's extension aliases (asked only with opts.extensions); null when not asked or the call failed */
+  neutronExtensions: string[] | null;
 }
 
 export async function observeCloud(
@@ -51,11 +53,11 @@ export async function observeCloud(
   c: ClusterConfig,
   role: Role,
   errors: string[],
-  opts: { lbRequired: boolean },
+  opts: { lbRequired: boolean; extensions?: boolean },
 ): Promise<CloudLookups> {
   const projectId = await os.projectId(); // auth errors surface here, before anything else
   let serverGroupFailed = false;
-  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb, serverGroup] =
+  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb, serverGroup, neutronExtensions] =
     await Promise.all([
       settle(os.compute.listFlavors(), errors, 'listing flavors'),
       settle(os.image.findImage(c.image), errors, 'looking up the image'),
@@ -79,6 +81,8 @@ export async function observeCloud(
           return null;
         })
         : Promise.resolve(null),
+      // feature detection only (tags in the port create): a failure means "not there", never a blocker
+      opts.extensions ? os.network.listExtensions().catch(() => null) : Promise.resolve(null),
     ]);
   const [subnet, ports] = await Promise.all([
     network ? settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : Promise.resolve(null),
@@ -87,6 +91,7 @@ export async function observeCloud(
   return {
     projectId, flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, novaLimits, cinderLimits, neutronQuota,
     network, subnet, router, securityGroup, servers: servers ?? [], volumes: volumes ?? [], ports: ports ?? [], lb, serverGroup, serverGroupFailed,
+    neutronExtensions,
   };
 }
 

@@ -18,7 +18,7 @@ export class Neutron {
     return [
       route('GET', '', (ctx) => send(ctx.res, 200, { versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${ctx.base}/v2.0/`, rel: 'self' }] }] })),
       route('GET', '/v2.0', (ctx) => send(ctx.res, 200, { resources: ['networks', 'subnets', 'ports', 'routers', 'security-groups'].map((n) => ({ name: n.replace(/s$/, ''), collection: n, links: [{ href: `${ctx.base}/v2.0/${n}`, rel: 'self' }] })) })),
-      route('GET', '/v2.0/extensions', (ctx) => send(ctx.res, 200, { extensions: ['external-net', 'router', 'security-group', 'standard-attr-tag', 'quota_details', 'port-security', 'binding'].map((a) => ({ alias: a, name: a, description: a, updated: '2013-01-01T00:00:00-00:00', links: [] })) })),
+      route('GET', '/v2.0/extensions', (ctx) => send(ctx.res, 200, { extensions: this.extensions().map((a) => ({ alias: a, name: a, description: a, updated: '2013-01-01T00:00:00-00:00', links: [] })) })),
       // networks
       route('GET', '/v2.0/networks', (ctx) => this.list(ctx, 'networks', [...this.store.networks.values()].map((n) => this.netBody(n)))),
       route('GET', '/v2.0/networks/:id', (ctx, [id]) => {
@@ -278,9 +278,15 @@ export class Neutron {
     this.list(ctx, 'ports', rows);
   }
 
+  private extensions(): string[] {
+    return [...new Set(['external-net', 'router', 'security-group', 'standard-attr-tag', 'quota_details', 'port-security', 'binding', ...(this.core.scenario.network?.extensions ?? [])])];
+  }
+
   private createPort(ctx: Ctx): void {
     const b = (ctx.body as { port?: Record<string, unknown> })?.port;
     if (!b) return nerr(ctx, 400, 'HTTPBadRequest', 'Resource body required');
+    // tags in a create body need the tag-creation extension (Neutron 2023.2+); Zed refuses them
+    if (b.tags !== undefined && !this.extensions().includes('tag-creation')) return nerr(ctx, 400, 'HTTPBadRequest', "Unrecognized attribute(s) 'tags'");
     if (!b.network_id) return nerr(ctx, 400, 'HTTPBadRequest', "Failed to parse request. Required attribute 'network_id' not specified");
     const project = ctx.token!.projectId;
     const q = this.store.quotas.ports;
