@@ -138,7 +138,11 @@ async function kaddAdd(n: number, round: number, bin: string): Promise<KaddSampl
   const r = await runKadd(['add', '--no-wait', '--amount', String(n), '--yes', cfg], bin);
   if (r.code !== 0) throw new Error(`${bin} add --amount ${n} failed: ${show(r)}`);
   const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as { total: number; requests: Record<string, number> };
-  const logged = (await apiLog.since()).filter((x) => x.user === user.userId || (USERLESS.has(x.service) && !x.user));
+  // Keystone's access log names no user and also holds the services' own token validations (GET
+  // /v3/auth/tokens by nova, neutron, ...): only kadd's token POSTs are kadd's
+  const logged = (await apiLog.since()).filter((x) => x.service === 'identity'
+    ? x.method === 'POST' && x.path.startsWith('/v3/auth/tokens')
+    : x.user === user.userId || (USERLESS.has(x.service) && !x.user));
   const byService: Record<string, number> = {};
   for (const [k, v] of Object.entries(stats.requests)) {
     const svc = k.split(' ')[0]!;

@@ -378,13 +378,13 @@ export class Cinder {
       if (fails) {
         vol.status = 'error';
         this.core.record('volume.error', vol.name ?? vol.id);
-        // what Cinder's scheduler records for the owner when no backend fits (event VOLUME_VOLUME_001_002)
+        // what Cinder's scheduler records for the owner when no backend fits (event VOLUME_VOLUME_001_003, seen on Zed)
         const msg = fails.message ?? 'schedule allocate volume:Could not find any available weighted backend.';
         const at = this.core.now();
         this.messages.push({
           project: vol.projectId,
           body: {
-            id: this.store.uuid(), event_id: fails.message ? 'VOLUME_VOLUME_001_000' : 'VOLUME_VOLUME_001_002', user_message: msg, message_level: 'ERROR',
+            id: this.store.uuid(), event_id: fails.message ? 'VOLUME_VOLUME_001_000' : 'VOLUME_VOLUME_001_003', user_message: msg, message_level: 'ERROR',
             resource_type: 'VOLUME', resource_uuid: vol.id, created_at: isoMicro(at), guaranteed_until: isoMicro(at + 30 * 86400_000), request_id: `req-${this.store.uuid()}`,
           },
         });
