@@ -49,7 +49,8 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-export type Query = Record<string, string | number | boolean | undefined | null>;
+/** an array value is sent as the parameter repeated (Neutron ORs repeated filters) */
+export type Query = Record<string, string | number | boolean | readonly string[] | undefined | null>;
 
 export interface CallOptions {
   query?: Query;
@@ -73,7 +74,8 @@ export interface ServiceCaller {
 export function buildUrl(base: string, path: string, query?: Query): string {
   const u = new URL(base + (path.startsWith('/') ? path : `/${path}`));
   for (const [k, v] of Object.entries(query ?? {})) {
-    if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
+    if (Array.isArray(v)) for (const x of v) u.searchParams.append(k, x);
+    else if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
   }
   return u.toString();
 }

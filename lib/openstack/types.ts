@@ -65,6 +65,8 @@ export interface ListServersQuery {
   status?: string;
   tags?: string[];
   limit?: number;
+  /** ISO time: only servers changed since then (deleted ones included, status DELETED) */
+  changesSince?: string;
 }
 
 export interface NovaLimits {
@@ -195,7 +197,8 @@ export interface NetworkApi {
   createSecurityGroup(req: { name: string; description?: string }): Promise<SecurityGroup>;
   createPort(req: CreatePortRequest): Promise<Port>;
   /** `id`: one port by id (Neutron's id filter), [] when it is gone */
-  listPorts(q?: { id?: string; name?: string; network_id?: string; device_id?: string }): Promise<Port[]>;
+  /** several names: ports with any of them (Neutron ORs a repeated filter), in one request */
+  listPorts(q?: { id?: string; name?: string | string[]; network_id?: string; device_id?: string }): Promise<Port[]>;
   deletePort(id: string): Promise<void>;
   setPortTags(id: string, tags: string[]): Promise<void>;
   /** the aliases of Neutron's API extensions (GET /extensions), e.g. 'tag-creation' */

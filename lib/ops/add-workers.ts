@@ -82,6 +82,8 @@ export interface AddWorkersPlan {
   zones: string[];
   /** Neutron has `tag-creation`: the ownership tags go in the port create (else one PUT per port after it) */
   portTagsOnCreate?: boolean;
+  /** the CA pin for the join (read in the preflight; execute does not read cluster-info again) */
+  caCertHash?: string;
 }
 
 export interface Observed {
@@ -109,6 +111,8 @@ export interface Observed {
   ownership: { ok: boolean; reason: string };
   userDataBytes: number;
   errors: string[];
+  /** sha256 of the cluster CA's public key, read once in the preflight */
+  caCertHash?: string;
 }
 
 export type NodeOutcome = 'joined' | 'active' | 'failed' | 'rolled-back' | 'kept' | 'interrupted';
@@ -198,43 +202,75 @@ export async function preflight(
   const errors: string[] = [];
   ctx.io.log('debug', `preflight for ${c.clusterName}`);
 
-  const cl = await observeCloud(os, c, 'node', errors, { lbRequired: false, extensions: true });
-
-  // Kubernetes side: reachable, and the cluster is the one of this project
+  // Three things at once, none waiting for another: the Kubernetes side (client-node's import, version,
+  // CA: reachable, and the cluster is this project's), the OpenStack burst, the user-data size check
   const kubeInfo: Observed['kube'] = { ok: false, server: kube.server() };
   let caHash = '';
-  try {
-    const v = await kube.serverVersion();
-    kubeInfo.ok = true;
-    kubeInfo.version = v.gitVersion;
-    caHash = deps.caCertHash(await kube.clusterCaPem());
-  } catch (e) {
-    kubeInfo.error = e instanceof Error ? e.message : String(e);
-  }
+  const kubeSide = (async () => {
+    try {
+      const [v, pem] = await Promise.all([kube.serverVersion(), kube.clusterCaPem()]);
+      kubeInfo.ok = true;
+      kubeInfo.version = v.gitVersion;
+      caHash = deps.caCertHash(pem);
+    } catch (e) {
+      kubeInfo.ok = false;
+      kubeInfo.error = e instanceof Error ? e.message : String(e);
+    }
+  })();
+
+  // size of the largest user-data (names differ per node; a placeholder token and CA hash of the real length)
+  const rendered = (async () => {
+    try {
+      const probeName = `${c.clusterName}-node-${'9'.repeat(6)}`;
+      const ud = await deps.renderUserData({
+        nodeName: probeName, clusterName: c.clusterName, apiEndpoint: apiEndpointOf(kube.server()),
+        token: { id: 'abcdef', secret: '0123456789abcdef' }, caCertHash: `sha256:${'0'.repeat(64)}`,
+        k8sVersion: c.version.k8s, labels: workerLabels(c), taints: c.nodeTaints,
+      });
+      return { bytes: Buffer.byteLength(Buffer.from(ud, 'utf8').toString('base64')) };
+    } catch (e) {
+      return { error: e };
+    }
+  })();
+
+  // the load balancer only serves the ownership check: not looked up when the config's floating IP or DNS
+  // name is the kubeconfig's API host already
+  const lbNeeded = !ownershipByAddress(c, kube.server());
+  const cl = await observeCloud(os, c, 'node', errors, {
+    lbRequired: false, extensions: true, lookupLb: lbNeeded,
+    portNames: (servers) => plannedNames(req, servers.map((s) => s.name)).map(portName),
+  });
+  await kubeSide;
   const ownership = kubeInfo.ok ? await checkOwnership(c, kube, cl.lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
 
-  // size of the largest user-data (names differ per node; render with a placeholder token)
   let userDataBytes = 0;
-  try {
-    const probeName = `${c.clusterName}-node-${'9'.repeat(6)}`;
-    const ud = await deps.renderUserData({
-      nodeName: probeName, clusterName: c.clusterName, apiEndpoint: apiEndpointOf(kube.server()),
-      token: { id: 'abcdef', secret: '0123456789abcdef' }, caCertHash: caHash || `sha256:${'0'.repeat(64)}`,
-      k8sVersion: c.version.k8s, labels: workerLabels(c), taints: c.nodeTaints,
-    });
-    userDataBytes = Buffer.byteLength(Buffer.from(ud, 'utf8').toString('base64'));
-  } catch (e) {
+  const r = await rendered;
+  if ('error' in r) {
+    const e = r.error;
     if (e instanceof KaddError && e.exitCode === 2) throw e;
     errors.push(`rendering the user-data: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  } else userDataBytes = r.bytes;
 
   return {
     flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
     subnet: cl.subnet, router: cl.router, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
     neutronQuota: cl.neutronQuota, servers: cl.servers, volumes: cl.volumes, ports: cl.ports,
     serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed, neutronExtensions: cl.neutronExtensions,
-    kube: kubeInfo, ownership, userDataBytes, errors,
+    kube: kubeInfo, ownership, userDataBytes, errors, ...(caHash ? { caCertHash: caHash } : {}),
   };
+}
+
+/** Server names of this run: the numeric max + 1 onwards, or those of an interrupted run being resumed. */
+export function plannedNames(req: Pick<AddWorkersRequest, 'config' | 'amount' | 'resumeNames'>, existing: string[]): string[] {
+  return req.resumeNames?.length ? req.resumeNames.slice(0, req.amount) : nextNames(req.config.clusterName, 'node', existing, req.amount);
+}
+
+/** The kubeconfig's API host is the config's load balancer floating IP or DNS name (no lookup needed). */
+function ownershipByAddress(c: ClusterConfig, server: string): string | undefined {
+  const { host } = hostOf(server);
+  if (c.loadbalancer.floatingip && c.loadbalancer.floatingip === host) return `API endpoint ${host} is the configured floating IP`;
+  if (c.loadbalancer.dnsname && c.loadbalancer.dnsname === host) return `API endpoint ${host} is the configured DNS name`;
+  return undefined;
 }
 
 export function workerLabels(c: ClusterConfig): Record<string, string> {
@@ -291,8 +327,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
   if (o.userDataBytes > NOVA_USER_DATA_LIMIT) blockers.push(`the rendered user-data is ${o.userDataBytes} bytes after base64, over Nova's limit of ${NOVA_USER_DATA_LIMIT}`);
 
   // names: numeric max + 1, or the names of an interrupted run being resumed
-  const existingNames = o.servers.map((s) => s.name);
-  const names = req.resumeNames?.length ? req.resumeNames.slice(0, req.amount) : nextNames(c.clusterName, 'node', existingNames, req.amount);
+  const names = plannedNames(req, o.servers.map((s) => s.name));
 
   const nodes: PlannedNode[] = names.map((name, i) => {
     const srv = o.servers.filter((s) => s.name === name);
@@ -369,6 +404,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     blockers,
     zones: c.availabilityZones,
     portTagsOnCreate: !!o.neutronExtensions?.includes('tag-creation'),
+    ...(o.caCertHash ? { caCertHash: o.caCertHash } : {}),
   };
 }
 
@@ -458,7 +494,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const tags = ownershipTags(c.clusterName, 'node');
 
   const { networkId, subnetId, sgId } = await ensureNetwork(ctx, os, p, journal);
-  const caHash = deps.caCertHash(await kube.clusterCaPem());
+  const caHash = p.caCertHash ?? deps.caCertHash(await kube.clusterCaPem());
 
   // one bootstrap token per run, short TTL, extended while nodes still boot, deleted at the end
   await journal.intent('token', 'bootstrap-token');
@@ -509,9 +545,14 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
   const say = (s: NodeState, text: string) => lines.get(s.plan.name)!.update(text);
 
+  // Adaptive polling: a boot volume is often available within a second (first check at a third of the poll
+  // interval), a server a few seconds after its create; both are checked at half the poll interval while
+  // anything moves (status, task state) or a server is `spawning`, backing off only while nothing changes.
+  const fastMs = Math.max(1, Math.round(req.pollIntervalMs / 2));
   const volumeWaiter = new BatchWaiter<Volume>({
     what: 'volume available',
-    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    clock: ctx.clock, signal, intervalMs: fastMs, firstIntervalMs: Math.max(1, Math.round(req.pollIntervalMs / 3)), maxIntervalMs: req.maxPollIntervalMs,
+    progressOf: (v) => v.status,
     fetch: async (ids) => {
       const vols = await os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } });
       return new Map(vols.filter((v) => ids.includes(v.id)).map((v) => [v.id, v]));
@@ -526,14 +567,28 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     onFetchError: (e) => io.log('warn', `polling volumes failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
 
+  // only this run's servers: changes-since a moment before the run (5 min of slack for the local clock
+  // against the cloud's); if a server we wait for is missing from two lists in a row (a clock far ahead),
+  // the filter is dropped for the rest of the run
+  let changesSince: string | undefined = new Date(started - 300_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  let missedTicks = 0;
   const serverWaiter = new BatchWaiter<Server>({
     what: 'server ACTIVE',
-    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    clock: ctx.clock, signal, intervalMs: fastMs, maxIntervalMs: req.maxPollIntervalMs,
+    progressOf: (s) => `${s.status}/${s['OS-EXT-STS:task_state'] ?? ''}`,
+    soon: (s) => s.status === 'BUILD' && s['OS-EXT-STS:task_state'] === 'spawning',
     fetch: async (ids) => {
       // One call for the whole batch. The filter is the role's name pattern, not an alternation of the
       // pending names: Nova on MySQL/MariaDB escapes `|` in the name regex, so `^(a|b)$` matches nothing.
-      const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') });
-      return new Map(list.filter((s) => ids.includes(s.id)).map((s) => [s.id, s]));
+      const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node'), changesSince });
+      const found = new Map(list.filter((s) => ids.includes(s.id)).map((s) => [s.id, s]));
+      if (changesSince && found.size < ids.length) {
+        if (++missedTicks >= 2) {
+          io.log('debug', `servers missing from the changes-since=${changesSince} list: polling without it`);
+          changesSince = undefined;
+        }
+      } else missedTicks = 0;
+      return found;
     },
     check: (id, s) => {
       if (!s) return { state: 'pending', note: 'not listed yet' };
@@ -581,6 +636,15 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       if (n.adopt.volumeId) await journal.done('volume', n.volumeName, n.adopt.volumeId, { adopted: true });
       if (n.adopt.serverId) await journal.done('server', n.name, n.adopt.serverId, { adopted: true });
     }
+    // the port and the boot volume do not need each other: both at once; the server create waits for both.
+    // allSettled, not all: a failure of one must not start the rollback while the other is still being made
+    const made = await Promise.allSettled([createPort(s), s.serverId ? Promise.resolve() : createVolume(s).then(() => volumeReady(s))]);
+    for (const m of made) if (m.status === 'rejected') throw m.reason;
+    return createServer(s);
+  }
+
+  async function createPort(s: NodeState): Promise<void> {
+    const n = s.plan;
     if (!s.portId) {
       say(s, 'creating port');
       await journal.intent('port', n.portName, { network: networkId });
@@ -592,6 +656,10 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       await journal.done('port', n.portName, port.id);
       if (!p.portTagsOnCreate) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
     }
+  }
+
+  async function createVolume(s: NodeState): Promise<void> {
+    const n = s.plan;
     if (!s.serverId && !s.volumeId) {
       say(s, 'creating volume');
       await journal.intent('volume', n.volumeName, { size: p.volumeSize, zone: s.zone });
@@ -602,17 +670,25 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       s.volumeId = v.id;
       await journal.done('volume', n.volumeName, v.id);
     }
-    if (!s.serverId) {
-      say(s, 'volume creating');
-      if (n.adopt.volumeId && s.volumeId === n.adopt.volumeId) {
-        // an adopted boot volume may still be held by the interrupted run's server, deleted early in its
-        // build: free it from attachments whose server is gone before waiting for it to be available
-        const v = await os.volume.getVolume(s.volumeId);
-        if (v && ['reserved', 'attaching', 'in-use'].includes(v.status)) {
-          for (const a of await staleAttachments(os, s.volumeId)) await os.volume.deleteAttachment(a.id);
-        }
+  }
+
+  async function volumeReady(s: NodeState): Promise<void> {
+    const n = s.plan;
+    say(s, 'volume creating');
+    if (n.adopt.volumeId && s.volumeId === n.adopt.volumeId) {
+      // an adopted boot volume may still be held by the interrupted run's server, deleted early in its
+      // build: free it from attachments whose server is gone before waiting for it to be available
+      const v = await os.volume.getVolume(s.volumeId);
+      if (v && ['reserved', 'attaching', 'in-use'].includes(v.status)) {
+        for (const a of await staleAttachments(os, s.volumeId)) await os.volume.deleteAttachment(a.id);
       }
-      await volumeWaiter.wait(s.volumeId!, req.volumeTimeoutMs);
+    }
+    await volumeWaiter.wait(s.volumeId!, req.volumeTimeoutMs);
+  }
+
+  async function createServer(s: NodeState): Promise<Server> {
+    const n = s.plan;
+    if (!s.serverId) {
       if (signal.aborted) throw new OperationError('E_INTERRUPTED', 'interrupted');
       say(s, 'creating server');
       const userData = await deps.renderUserData({

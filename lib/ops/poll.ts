@@ -30,6 +30,18 @@ export interface BatchWaiterOptions<T, K extends string = string> {
   onTick?: () => Promise<void> | void;
   /** what is being waited for, for timeout messages ("server ACTIVE") */
   what: string;
+  /**
+   * Adaptive cadence. firstIntervalMs: the first check after a new key (default intervalMs), e.g. shortly
+   * after a create that often finishes within a second.
+   */
+  firstIntervalMs?: number;
+  /**
+   * progress of one item ("BUILD/spawning"): while any pending item's key changes from one tick to the next,
+   * the interval stays at intervalMs; it backs off (factor, up to maxIntervalMs) only while nothing changes.
+   */
+  progressOf?: (item: T) => string;
+  /** an item expected to be done soon (a server `spawning`): the next check comes after intervalMs, no backoff */
+  soon?: (item: T) => boolean;
 }
 
 interface Pending<T> {
@@ -65,10 +77,13 @@ export class BatchWaiter<T, K extends string = string> {
       if (this.o.signal?.aborted) return reject(new InterruptedError());
       this.pending.set(key, { resolve, reject, deadline: this.o.clock.now() + timeoutMs, timeoutMs });
       // a new key resets the cadence so it is seen promptly
-      this.interval = this.o.intervalMs;
+      this.interval = this.o.firstIntervalMs ?? this.o.intervalMs;
       if (!this.running) void this.loop();
     });
   }
+
+  /** last progress key per pending key (adaptive cadence) */
+  private progress = new Map<K, string>();
 
   /** stop waiting for a key (e.g. the node was given up) */
   forget(key: K, err?: Error): void {
@@ -82,7 +97,8 @@ export class BatchWaiter<T, K extends string = string> {
     const j = this.o.jitter ?? 0.2;
     const r = this.o.random ?? Math.random;
     const d = this.interval * (1 - j + 2 * j * r());
-    this.interval = Math.min(this.o.maxIntervalMs ?? this.o.intervalMs * 5, this.interval * (this.o.factor ?? 1.5));
+    // after the first check the cadence starts from intervalMs (a short first check does not shrink it)
+    this.interval = Math.min(this.o.maxIntervalMs ?? this.o.intervalMs * 5, Math.max(this.interval, this.o.intervalMs / (this.o.factor ?? 1.5)) * (this.o.factor ?? 1.5));
     return Math.max(1, Math.round(d));
   }
 
@@ -129,6 +145,19 @@ export class BatchWaiter<T, K extends string = string> {
           this.expire();
           continue;
         }
+        let moving = false;
+        for (const key of keys) {
+          const item = items.get(key);
+          if (item === undefined || !this.pending.has(key)) continue;
+          if (this.o.soon?.(item)) moving = true;
+          if (this.o.progressOf) {
+            const pk = this.o.progressOf(item);
+            if (this.progress.has(key) && this.progress.get(key) !== pk) moving = true;
+            this.progress.set(key, pk);
+          }
+        }
+        // something moved (or is about to): look again soon instead of backing off
+        if (moving) this.interval = Math.min(this.interval, this.o.intervalMs);
         for (const key of keys) {
           const p = this.pending.get(key);
           if (!p) continue;
@@ -137,9 +166,11 @@ export class BatchWaiter<T, K extends string = string> {
           this.o.onObserve?.(key, item, v);
           if (v.state === 'done') {
             this.pending.delete(key);
+            this.progress.delete(key);
             p.resolve(v.value);
           } else if (v.state === 'failed') {
             this.pending.delete(key);
+            this.progress.delete(key);
             p.reject(v.error);
           }
         }
