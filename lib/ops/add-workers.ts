@@ -547,7 +547,8 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
 
   // Adaptive polling: a boot volume is often available within a second (first check at a third of the poll
   // interval), a server a few seconds after its create; both are checked at half the poll interval while
-  // anything moves (status, task state) or a server is `spawning`, backing off only while nothing changes.
+  // anything moves (a status or task state changed since the last look), backing off only while nothing
+  // changes. Not "fast while spawning": on a real hypervisor spawning is the long part of the build.
   const fastMs = Math.max(1, Math.round(req.pollIntervalMs / 2));
   const volumeWaiter = new BatchWaiter<Volume>({
     what: 'volume available',
@@ -576,7 +577,6 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     what: 'server ACTIVE',
     clock: ctx.clock, signal, intervalMs: fastMs, maxIntervalMs: req.maxPollIntervalMs,
     progressOf: (s) => `${s.status}/${s['OS-EXT-STS:task_state'] ?? ''}`,
-    soon: (s) => s.status === 'BUILD' && s['OS-EXT-STS:task_state'] === 'spawning',
     fetch: async (ids) => {
       // One call for the whole batch. The filter is the role's name pattern, not an alternation of the
       // pending names: Nova on MySQL/MariaDB escapes `|` in the name regex, so `^(a|b)$` matches nothing.
