@@ -176,7 +176,7 @@ export interface Scenario {
   network?: {
     /**
      * extension aliases announced besides the default ones, e.g. 'tag-creation' (Neutron 2023.2+: `tags` in a
-     * POST body). Without 'tag-creation' a create carrying `tags` is refused as Zed does it (400 Unrecognized attribute).
+     * POST body). Without 'tag-creation' a port create carrying `tags` succeeds and drops them, as Zed does.
      */
     extensions?: string[];
   };

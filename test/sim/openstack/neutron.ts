@@ -285,8 +285,9 @@ export class Neutron {
   private createPort(ctx: Ctx): void {
     const b = (ctx.body as { port?: Record<string, unknown> })?.port;
     if (!b) return nerr(ctx, 400, 'HTTPBadRequest', 'Resource body required');
-    // tags in a create body need the tag-creation extension (Neutron 2023.2+); Zed refuses them
-    if (b.tags !== undefined && !this.extensions().includes('tag-creation')) return nerr(ctx, 400, 'HTTPBadRequest', "Unrecognized attribute(s) 'tags'");
+    // tags in a create body need the tag-creation extension (Neutron 2023.2+); Zed answers 201 and drops them
+    // (seen on the e2e cloud: the port has tags [])
+    const createTags = this.extensions().includes('tag-creation') && Array.isArray(b.tags) ? (b.tags as string[]) : [];
     if (!b.network_id) return nerr(ctx, 400, 'HTTPBadRequest', "Failed to parse request. Required attribute 'network_id' not specified");
     const project = ctx.token!.projectId;
     const q = this.store.quotas.ports;
@@ -299,7 +300,7 @@ export class Neutron {
     const r = this.store.createPort({
       networkId: String(b.network_id), projectId: project, name: typeof b.name === 'string' ? b.name : '', deviceId: typeof b.device_id === 'string' ? b.device_id : '',
       deviceOwner: typeof b.device_owner === 'string' ? b.device_owner : '', securityGroups: sgs, fixedIps: Array.isArray(b.fixed_ips) ? (b.fixed_ips as { subnet_id?: string; ip_address?: string }[]) : undefined,
-      tags: Array.isArray(b.tags) ? (b.tags as string[]) : [], description: typeof b.description === 'string' ? b.description : '', portSecurity: b.port_security_enabled !== false,
+      tags: createTags, description: typeof b.description === 'string' ? b.description : '', portSecurity: b.port_security_enabled !== false,
     });
     if ('error' in r) return nerr(ctx, r.error.status, r.error.type, r.error.message);
     this.core.record('port.created', r.port.name || r.port.id);
