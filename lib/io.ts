@@ -1,14 +1,19 @@
 /**
  * The Io interface: the only way code below lib/commands talks to the user.
  * Results go to stdout (result), progress and logs to stderr.
- * Implementations: lib/cli/output.ts (terminal: ora on a TTY, plain timestamped lines otherwise)
- * and test/helpers/io.ts (captures everything for assertions).
+ * Implementations: lib/cli/output.ts (terminal: ora on a TTY, plain timestamped lines otherwise), nullIo below,
+ * and the capturing Io of test/commands/add-master-sim.helpers.ts (lines and results kept for assertions).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+export interface ProgressOptions {
+  /** how long this step may take (the heartbeat says "5m of 20m"); undefined: elapsed time only */
+  budgetMs?: number;
+}
+
 export interface ProgressLine {
   /** Update the line's text (spinner on a TTY; a plain timestamped line otherwise, only when the text changes). */
-  update(text: string): void;
+  update(text: string, opts?: ProgressOptions): void;
   succeed(text?: string): void;
   fail(text?: string): void;
   warn(text?: string): void;
@@ -18,7 +23,7 @@ export interface Io {
   /** Log to stderr (filtered by verbosity). Text is redacted before it is written. */
   log(level: LogLevel, msg: string): void;
   /** A progress line, e.g. one per node. */
-  progress(key: string, text: string): ProgressLine;
+  progress(key: string, text: string, opts?: ProgressOptions): ProgressLine;
   /** Write a result to stdout (already formatted). */
   result(text: string): void;
   /** Debug trace of an HTTP request or similar (only with --debug). Already redacted by the caller. */

@@ -1,6 +1,7 @@
 /** The shape of a command module (lib/commands/<verb>.ts). Types only: nothing is loaded at run time. */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { GlobalOptions } from './options.js';
+import type { CliContextDeps } from './context.js';
 
 export type CommandArgs<T = Record<string, unknown>> = ArgumentsCamelCase<GlobalOptions & T>;
 
@@ -10,6 +11,9 @@ export interface KaddCommandModule<T = Record<string, unknown>> {
   describe: string;
   aliases?: string[];
   builder?: (y: Argv<GlobalOptions>) => Argv<GlobalOptions & T>;
-  /** returns the exit code (0 when nothing is returned); failures are thrown as KaddError */
-  handler: (argv: CommandArgs<T>) => Promise<number | void> | number | void;
+  /**
+   * returns the exit code (0 when nothing is returned); failures are thrown as KaddError. `deps` carries
+   * what main(argv, deps) was handed (env, cwd, clock, streams): pass it to createCliContext.
+   */
+  handler: (argv: CommandArgs<T>, deps?: CliContextDeps) => Promise<number | void> | number | void;
 }

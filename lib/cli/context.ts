@@ -2,7 +2,8 @@
  * Build the Context (lib/context.ts) for a command from the parsed global options.
  *
  * - io: TerminalIo; clock: realClock; env, cwd
- * - signal: aborted by the first Ctrl-C (an InterruptedError as the reason); a second Ctrl-C exits 130 at once
+ * - signal: aborted by the first Ctrl-C or SIGTERM (an InterruptedError as the reason): the command stops
+ *   in order and rolls back; a second one exits at once (130 after Ctrl-C, 143 after SIGTERM)
  * - openstack() / kube(): created on first use, with dynamic imports so commands that never talk to
  *   a service never load its code
  */
@@ -11,7 +12,6 @@ import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import { realClock, type Clock } from '../clock.js';
-import { contextDefaults } from './defaults.js';
 import { InterruptedError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { TerminalIo, type TerminalIoOptions } from './output.js';
@@ -29,8 +29,14 @@ export interface CliContextDeps {
   cwd?: string;
   clock?: Clock;
   io?: Partial<TerminalIoOptions>;
+  /** what the first Ctrl-C says the command does, after "interrupted: " (default "stopping and cleaning up") */
+  onInterrupt?: string;
   /** process-like object for signals and the hard exit (tests) */
-  proc?: Pick<NodeJS.Process, 'on' | 'off'> & { exit(code: number): never | void };
+  proc?: {
+    on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+    off(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
+    exit(code: number): never | void;
+  };
 }
 
 /**
@@ -60,10 +66,10 @@ export function openstackCliOptions(opts: Partial<GlobalOptions>): Record<string
 }
 
 export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextDeps = {}): CliContext {
-  const defaults = contextDefaults();
-  const env = deps.env ?? defaults.env ?? process.env;
-  const cwd = deps.cwd ?? defaults.cwd ?? process.cwd();
-  const clock = deps.clock ?? defaults.clock ?? realClock;
+  // what main(argv, deps) was handed arrives here as `deps` (no module-global defaults)
+  const env = deps.env ?? process.env;
+  const cwd = deps.cwd ?? process.cwd();
+  const clock = deps.clock ?? realClock;
   const proc = deps.proc ?? process;
   registerSecret(opts['os-password']);
   registerSecret(opts['os-application-credential-secret']);
@@ -73,24 +79,26 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     debug: !!opts.debug,
     color: opts.color,
     yes: !!opts.yes,
-    ...(defaults.stdout ? { stdout: defaults.stdout } : {}),
-    ...(defaults.stderr ? { stderr: defaults.stderr } : {}),
     ...deps.io,
   });
 
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  const what = deps.onInterrupt ?? 'stopping and cleaning up';
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
     if (interrupts === 1) {
-      io.log('warn', 'interrupted: stopping and cleaning up (press Ctrl-C again to exit immediately)');
+      io.log('warn', sig === 'SIGINT' ? `interrupted: ${what} (press Ctrl-C again to exit immediately)` : `terminated (SIGTERM): ${what} (send it again to exit immediately)`);
       controller.abort(new InterruptedError());
     } else {
       io.stop();
-      proc.exit(130);
+      proc.exit(sig === 'SIGINT' ? 130 : 143);
     }
   };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
   proc.on('SIGINT', onSigint);
+  proc.on('SIGTERM', onSigterm);
 
   let os: Promise<OpenStackClient> | undefined;
   let osClient: OpenStackClient | undefined;
@@ -107,11 +115,13 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     openstack() {
       os ??= (async () => {
         const { resolveCloud } = await import('../openstack/config.js');
-        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd, io });
+        const cloud = await resolveCloud({ cli: openstackCliOptions(opts), env, cwd });
+        for (const n of cloud.notices ?? []) io.log(n.level, n.message);
         const { createOpenStackClient } = await import('../openstack/client.js');
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
-        osClient = createOpenStackClient(cloud, { io, clock });
+        const timeoutS = opts['request-timeout'];
+        osClient = createOpenStackClient(cloud, { io, clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
         return osClient;
       })();
       return os;
@@ -121,12 +131,15 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { loadKubeconfig } = await import('../kube/config.js');
         const loaded = await loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, env, cwd });
         const { createKubeApi } = await import('../kube/client.js');
-        return createKubeApi(loaded, { io, clock });
+        // Ctrl-C aborts the reads in flight at once; every request has its deadlines (lib/kube/client.ts)
+        const timeoutS = opts['request-timeout'];
+        return createKubeApi(loaded, { io, clock, signal: controller.signal, ...(timeoutS ? { requestTimeoutMs: timeoutS * 1000 } : {}) });
       })();
       return kube;
     },
     dispose() {
       proc.off('SIGINT', onSigint);
+      proc.off('SIGTERM', onSigterm);
       io.stop();
       writeStats(env.KADD_STATS_FILE, osClient, Date.now() - started, io);
     },

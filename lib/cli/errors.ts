@@ -1,6 +1,7 @@
 /**
  * The top-level error mapper: one place that turns anything thrown into stderr text and an exit code.
- * KaddError -> "error: <message>" (+ detail lines, + "hint: ..."), its own exit code.
+ * KaddError -> "error: <message>" (+ detail lines, + "hint: ..."), its own exit code; an API that could
+ * not be reached or authenticated at before anything was changed is exit 2, not 1.
  * Anything else -> "error: unexpected: <message> (run with --debug for the stack trace)", exit 1.
  * Stack traces only with --debug. Everything is redacted.
  */
@@ -36,7 +37,22 @@ function asKaddError(e: unknown): KaddError | undefined {
   return undefined;
 }
 
-export function formatError(e: unknown, opts: { debug?: boolean; color?: boolean } = {}): FormattedError {
+/**
+ * A failure to reach, authenticate at or get an answer from an API (OpenStack, Kubernetes): when no
+ * request that could change anything was sent before it, nothing changed, and the exit code says so (2).
+ */
+function isEndpointFailure(e: KaddError): boolean {
+  return e.exitCode === 1 && (e.name === 'OpenStackError' || e.name === 'KubeError' || /^E_(OPENSTACK|KUBE)(_|$)/.test(e.code));
+}
+
+export interface FormatErrorOptions {
+  debug?: boolean;
+  color?: boolean;
+  /** true when this run sent no request that could change anything (lib/effects.ts) */
+  nothingChanged?: boolean;
+}
+
+export function formatError(e: unknown, opts: FormatErrorOptions = {}): FormattedError {
   const red = (s: string) => (opts.color ? `\x1b[31m${s}\x1b[39m` : s);
   const lines: string[] = [];
   let exitCode: number;
@@ -45,8 +61,12 @@ export function formatError(e: unknown, opts: { debug?: boolean; color?: boolean
   if (ke) {
     lines.push(`${red('error:')} ${ke.message}`);
     for (const d of ke.details) lines.push(`  ${d}`);
-    if (ke.hint) lines.push(`hint: ${ke.hint}`);
     exitCode = ke.exitCode;
+    if (opts.nothingChanged && isEndpointFailure(ke)) {
+      lines.push('  nothing was changed');
+      exitCode = 2;
+    }
+    if (ke.hint) lines.push(`hint: ${ke.hint}`);
   } else if (interrupted) {
     lines.push(`${red('error:')} interrupted`);
     exitCode = 130;

@@ -48,7 +48,7 @@ export function renderTopHelp(commands: Record<string, CommandEntry>, width = 10
   const groups = new Map<string, [string, string][]>();
   for (const [name, o] of Object.entries(GLOBAL_OPTIONS)) {
     const flag = o.type === 'boolean' && o.default === true ? `--no-${name}` : `--${name}`;
-    const left = `${o.alias ? `-${o.alias}, ` : '    '}${flag}${o.type === 'string' ? (o.choices ? ` <${o.choices.join('|')}>` : ' <value>') : ''}`;
+    const left = `${o.alias ? `-${o.alias}, ` : '    '}${flag}${o.type === 'string' ? (o.choices ? ` <${o.choices.join('|')}>` : ` <${o.value ?? 'value'}>`) : ''}`;
     const extra = o.default !== undefined && o.type === 'string' ? ` (default: ${String(o.default)})` : '';
     const rows = groups.get(o.group) ?? [];
     rows.push([left, `${o.type === 'boolean' && o.default === true ? o.describe.replace(/^colour output \(--no-color or NO_COLOR to disable\)$/, 'no colours (also NO_COLOR=1)') : o.describe}${extra}`]);

@@ -1,6 +1,7 @@
 /**
  * Global options, shared by every command. Kept free of heavy imports: main.ts loads this for --help.
  */
+import { durationSeconds } from './duration.js';
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 export interface GlobalOptions {
@@ -26,6 +27,8 @@ export interface GlobalOptions {
   'os-application-credential-name'?: string;
   kubeconfig?: string;
   context?: string;
+  /** seconds (from a duration: 90s, 5m) */
+  'request-timeout'?: number;
   format: OutputFormat;
   verbose: number;
   quiet: boolean;
@@ -34,7 +37,17 @@ export interface GlobalOptions {
   yes: boolean;
 }
 
-type Opt = { type: 'string' | 'boolean' | 'count'; describe: string; alias?: string; choices?: string[]; default?: unknown; group: string };
+type Opt = {
+  type: 'string' | 'boolean' | 'count';
+  describe: string;
+  alias?: string;
+  choices?: string[];
+  default?: unknown;
+  group: string;
+  coerce?: (v: unknown) => unknown;
+  /** shown in help as <value name> */
+  value?: string;
+};
 
 const OS = 'OpenStack (override clouds.yaml and OS_* variables):';
 const K8S = 'Kubernetes:';
@@ -63,6 +76,13 @@ export const GLOBAL_OPTIONS: Record<string, Opt> = {
   'os-application-credential-name': { type: 'string', describe: 'application credential name', group: OS },
   kubeconfig: { type: 'string', describe: 'kubeconfig file(s) (env KUBECONFIG, default ~/.kube/config)', group: K8S },
   context: { type: 'string', describe: 'kubeconfig context (default: current-context)', group: K8S },
+  'request-timeout': {
+    type: 'string',
+    describe: 'give up on one API request (OpenStack or Kubernetes) after this long; default 60s, or api_timeout from clouds.yaml. A request with no answer at all is given up on after 20s (OpenStack) / 15s (Kubernetes) and retried',
+    group: 'Timeouts:',
+    coerce: durationSeconds('request-timeout'),
+    value: 'duration',
+  },
   format: { type: 'string', alias: 'f', describe: 'result format', choices: ['table', 'json', 'yaml'], default: 'table', group: OUT },
   verbose: { type: 'count', alias: 'v', describe: 'more output (repeat for more)', group: OUT },
   quiet: { type: 'boolean', alias: 'q', describe: 'only warnings, errors and results', default: false, group: OUT },

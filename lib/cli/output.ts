@@ -19,6 +19,31 @@ export { colorEnabled, isCI };
 export interface Stream {
   write(s: string): unknown;
   isTTY?: boolean;
+  /** a TTY's width; 0 on some ptys (`script -qfc`, `ssh -tt` from scripts, CI runners) */
+  columns?: number;
+}
+
+/** A terminal we can draw a spinner on: a TTY that reports a width (ora divides by it). */
+export function drawable(s: Stream): boolean {
+  return !!s.isTTY && typeof s.columns === 'number' && s.columns > 0;
+}
+
+/**
+ * The stream handed to ora: the real one, except that a width of 0 (or none) reads as 80. ora computes
+ * the lines to erase as ceil(width / columns); with 0 columns that is Infinity and ora loops forever
+ * writing cursor escapes (a pty resized to 0 mid-run). This proxy makes that impossible.
+ */
+function widthSafe(s: Stream): Stream {
+  return new Proxy(s as object, {
+    get(t, p) {
+      if (p === 'columns') {
+        const c = (t as Stream).columns;
+        return typeof c === 'number' && c > 0 ? c : 80;
+      }
+      const v = Reflect.get(t, p, t) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  }) as Stream;
 }
 
 export interface TerminalIoOptions {
@@ -35,6 +60,24 @@ export interface TerminalIoOptions {
   now?: () => number;
   /** override the spinner decision (tests) */
   spinners?: boolean;
+  /**
+   * Heartbeat during long waits: a progress line whose text has not changed for this long is repeated as
+   * "still ..." (plain mode), at most once per period; default 60 s. With -q, one summary line per
+   * quietHeartbeatMs (default 5 min). 0 turns it off.
+   */
+  heartbeatMs?: number;
+  quietHeartbeatMs?: number;
+}
+
+/** One progress line's state, kept in every mode (the heartbeat and the board read it). */
+interface LineState {
+  text: string;
+  /** when the line was created / its text last changed */
+  started: number;
+  changed: number;
+  budgetMs?: number;
+  phaseStarted?: number;
+  done: boolean;
 }
 
 const ansi = (code: number, close: number) => (on: boolean) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[${close}m` : s);
@@ -61,6 +104,11 @@ export class TerminalIo implements Io {
   private spinner: OraLike | undefined;
   private spinnerLoading: Promise<void> | undefined;
   private spinnerFailed = false;
+  /** every progress line of the run, for the heartbeat and the board's "k/n done" */
+  private readonly lines = new Map<string, LineState>();
+  private runStarted: number | undefined;
+  private beat: NodeJS.Timeout | undefined;
+  private lastBeat = 0;
 
   constructor(opts: TerminalIoOptions = {}) {
     this.opts = opts;
@@ -70,7 +118,7 @@ export class TerminalIo implements Io {
     this.verbosity = opts.verbosity ?? 0;
     this.debug = !!opts.debug;
     this.color = colorEnabled(env, opts.color, this.err.isTTY);
-    this.spinners = opts.spinners ?? (!!this.err.isTTY && !isCI(env) && !this.debug && env.TERM !== 'dumb');
+    this.spinners = opts.spinners ?? (drawable(this.err) && !isCI(env) && !this.debug && env.TERM !== 'dumb');
     this.now = opts.now ?? Date.now;
   }
 
@@ -113,7 +161,9 @@ export class TerminalIo implements Io {
     const { createInterface } = await import('node:readline/promises');
     const rl = createInterface({ input: stdin, output: this.err as NodeJS.WritableStream });
     try {
-      const a = (await rl.question(`${question} ${def ? '[Y/n]' : '[y/N]'} `)).trim().toLowerCase();
+      // the choice is shown once, whether or not the caller wrote it into the question
+      const q = question.replace(/\s*\[(y\/N|Y\/n|y\/n)\]\s*$/, '');
+      const a = (await rl.question(`${q} ${def ? '[Y/n]' : '[y/N]'} `)).trim().toLowerCase();
       return a === '' ? def : a === 'y' || a === 'yes';
     } finally {
       rl.close();
@@ -123,7 +173,10 @@ export class TerminalIo implements Io {
   // ---- progress ----
 
   private renderBoard(): string {
-    return [...this.active].map(([k, t]) => `${k}: ${t}`).join('\n');
+    const body = [...this.active].map(([k, t]) => `${k}: ${t}`).join('\n');
+    if (this.lines.size < 2 || this.runStarted === undefined) return body;
+    const done = [...this.lines.values()].filter((l) => l.done).length;
+    return `${done}/${this.lines.size} done, ${formatElapsed(this.now() - this.runStarted)}\n${body}`;
   }
 
   private ensureSpinner(): void {
@@ -132,7 +185,7 @@ export class TerminalIo implements Io {
       .then((m) => {
         if (this.active.size === 0) return;
         this.spinner = (m.default as unknown as (o: object) => OraLike)({
-          stream: this.err,
+          stream: widthSafe(this.err),
           text: redactText(this.renderBoard()),
           color: this.color ? 'cyan' : false,
           isEnabled: true,
@@ -158,6 +211,57 @@ export class TerminalIo implements Io {
     this.spinner?.stop();
     this.spinner = undefined;
     this.active.clear();
+    if (this.beat) clearInterval(this.beat);
+    this.beat = undefined;
+  }
+
+  // ---- heartbeat and board ----
+
+  private heartbeatMs(): number {
+    return this.verbosity < 0 ? (this.opts.quietHeartbeatMs ?? 300_000) : (this.opts.heartbeatMs ?? 60_000);
+  }
+
+  private ensureHeartbeat(): void {
+    if (this.beat || this.heartbeatMs() <= 0) return;
+    this.lastBeat = this.now();
+    // a 1 s tick: refreshes the board's elapsed time on a TTY, and checks the heartbeat period
+    const tickMs = Math.min(1000, this.heartbeatMs());
+    this.beat = setInterval(() => this.tick(), tickMs);
+    this.beat.unref?.();
+  }
+
+  /** one tick of the heartbeat timer (public for tests) */
+  tick(): void {
+    const now = this.now();
+    const open = [...this.lines].filter(([, l]) => !l.done);
+    if (open.length === 0) {
+      if (this.beat) clearInterval(this.beat);
+      this.beat = undefined;
+      return;
+    }
+    if (this.spinner) {
+      this.spinner.text = redactText(this.renderBoard());
+      this.spinner.render();
+    }
+    const period = this.heartbeatMs();
+    if (now - this.lastBeat < period) return;
+    this.lastBeat = now;
+    if (this.verbosity < 0) {
+      // -q: one summary line at a low rate, so a long quiet run is not mistaken for a hang
+      const done = this.lines.size - open.length;
+      const [k, l] = open.reduce((a, b) => (b[1].changed < a[1].changed ? b : a));
+      this.writeErr(`${this.stamp()} still working (${formatElapsed(now - (this.runStarted ?? now))}): ${done}/${this.lines.size} done; ${k}: ${l.text}${this.budgetNote(l, now)}`);
+      return;
+    }
+    if (this.useSpinner()) return; // the board shows it live
+    for (const [k, l] of open) {
+      if (now - l.changed >= period) this.writeErr(`${this.stamp()} ${k}: still ${l.text}${this.budgetNote(l, now)}`);
+    }
+  }
+
+  private budgetNote(l: LineState, now: number): string {
+    if (l.budgetMs && l.phaseStarted !== undefined) return ` (${formatElapsed(now - l.phaseStarted)} of ${formatElapsed(l.budgetMs)})`;
+    return ` (for ${formatElapsed(now - l.changed)})`;
   }
 
   private plain(key: string, text: string, force = false): void {
@@ -167,6 +271,15 @@ export class TerminalIo implements Io {
   }
 
   private useSpinner(): boolean {
+    if (this.spinners && !this.spinnerFailed && this.opts.spinners === undefined && !drawable(this.err)) {
+      // the terminal went to 0 columns mid-run: drop to plain lines for the rest of the run
+      this.spinnerFailed = true;
+      const lines = [...this.active];
+      this.spinner?.stop();
+      this.spinner = undefined;
+      this.active.clear();
+      for (const [k, t] of lines) this.plain(k, t, true);
+    }
     return this.spinners && !this.spinnerFailed;
   }
 
@@ -188,31 +301,59 @@ export class TerminalIo implements Io {
     }
   }
 
-  progress(key: string, text: string): ProgressLine {
+  progress(key: string, text: string, opts?: { budgetMs?: number }): ProgressLine {
     const quiet = this.verbosity < 0;
     const c = this.color;
     let done = false;
-    const update = (t: string) => {
-      if (done || quiet) return;
+    const now = this.now();
+    this.runStarted ??= now;
+    const state: LineState = { text, started: now, changed: now, done: false };
+    this.lines.set(key, state);
+    this.ensureHeartbeat();
+    const update = (t: string, o?: { budgetMs?: number }) => {
+      if (done) return;
+      if (t !== state.text) {
+        state.text = t;
+        state.changed = this.now();
+      }
+      if (o?.budgetMs !== undefined) {
+        // a new budget starts a new phase: "5m of 20m" counts from here
+        state.budgetMs = o.budgetMs;
+        state.phaseStarted = this.now();
+      }
+      if (quiet) return;
       if (this.useSpinner()) {
         this.active.set(key, t);
         if (this.spinner) this.spinner.text = redactText(this.renderBoard());
         else this.ensureSpinner();
       } else this.plain(key, t);
     };
-    update(text);
-    const end = (mark: string, show: boolean) => (t?: string) => {
+    update(text, opts);
+    // the mark is chosen when the line ends: the terminal may have lost its spinner since
+    const end = (spin: string, plain: string, show: boolean) => (t?: string) => {
       if (done) return;
       done = true;
-      this.finish(key, mark, t, show);
+      state.done = true;
+      this.finish(key, this.useSpinner() ? spin : plain, t, show);
     };
     return {
       update,
-      succeed: end(this.useSpinner() ? green(c)('✔') : 'ok:', !quiet),
-      fail: end(this.useSpinner() ? red(c)('✖') : 'FAILED:', true),
-      warn: end(this.useSpinner() ? yellow(c)('⚠') : 'WARNING:', true),
+      succeed: end(green(c)('✔'), 'ok:', !quiet),
+      fail: end(red(c)('✖'), 'FAILED:', true),
+      warn: end(yellow(c)('⚠'), 'WARNING:', true),
     };
   }
+}
+
+/** 45s, 5m, 1h20m: elapsed time in heartbeats and on the board */
+export function formatElapsed(ms: number): string {
+  const total = Math.max(0, Math.round(ms / 1000));
+  if (total < 60) return `${total}s`;
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  if (h) return `${h}h${m ? `${m}m` : ''}`;
+  return `${m}m${sec ? `${sec}s` : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------

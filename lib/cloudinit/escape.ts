@@ -18,6 +18,23 @@ function hasLoneSurrogate(s: string): boolean {
   return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
 
+/**
+ * Backslash-escape every character of s: the quote character and \\ \n \t \r the same way in both styles below,
+ * everything else as `other` says.
+ */
+function escapeChars(s: string, quote: '"' | "'", other: (ch: string, cp: number) => string): string {
+  let out = '';
+  for (const ch of s) {
+    if (ch === quote) out += `\\${quote}`;
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else out += other(ch, ch.codePointAt(0)!);
+  }
+  return out;
+}
+
 function shown(s: string): string {
   const j = JSON.stringify(s);
   return j.length > 80 ? `${j.slice(0, 77)}..."` : j;
@@ -29,18 +46,11 @@ function shown(s: string): string {
  */
 export function yamlQuote(s: string): string {
   if (hasLoneSurrogate(s)) throw new ConfigError(`value ${shown(s)} contains an unpaired UTF-16 surrogate and cannot be written to YAML`);
-  let out = '"';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (yamlPrintable(cp)) out += ch;
-    else out += cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-  }
-  return out + '"';
+  const body = escapeChars(s, '"', (ch, cp) => {
+    if (yamlPrintable(cp)) return ch;
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+  });
+  return `"${body}"`;
 }
 
 /**
@@ -52,20 +62,13 @@ export function shellQuote(s: string): string {
   if (hasLoneSurrogate(s)) throw new ConfigError(`value ${shown(s)} contains an unpaired UTF-16 surrogate`);
   // eslint-disable-next-line no-control-regex
   if (!/[\x00-\x1f\x7f\x85\u2028\u2029]/.test(s)) return `'${s.replace(/'/g, `'\\''`)}'`;
-  let out = "$'";
-  for (const ch of s) {
-    const cp = ch.codePointAt(0)!;
-    if (ch === "'") out += "\\'";
-    else if (ch === '\\') out += '\\\\';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
-    else if (cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
+  const body = escapeChars(s, "'", (ch, cp) => {
+    if (cp < 0x20 || cp === 0x7f) return `\\x${cp.toString(16).padStart(2, '0')}`;
+    if (cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
       // raw UTF-8 bytes: bash's \u escape depends on the locale, \x does not
-      for (const b of Buffer.from(ch, 'utf8')) out += `\\x${b.toString(16).padStart(2, '0')}`;
+      return [...Buffer.from(ch, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
     }
-    else out += ch;
-  }
-  return out + "'";
+    return ch;
+  });
+  return `$'${body}'`;
 }

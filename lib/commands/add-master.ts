@@ -10,8 +10,7 @@ import type { Transport, CommandResult } from '../etcd/types.js';
 import type { OutputFormat } from '../cli/options.js';
 import { InterruptedError, KaddError, PreflightError, UsageError } from '../errors.js';
 import type { LeftoverResource } from '../journal/index.js';
-import { describeLeftover } from '../ops/add-master-cleanup.js';
-import type { JournalLike } from '../ops/add-workers.js';
+import { describeLeftover, type LedgerJournal } from '../ops/engine/ledger.js';
 import { firstIp } from '../ops/add-workers.js';
 import { roleNamePattern } from '../ops/naming.js';
 import {
@@ -44,7 +43,7 @@ export interface AddMasterArgs {
 
 export interface AddMasterCommandDeps {
   loadConfig(path: string, ctx: Context): Promise<ClusterConfig>;
-  openJournal(cfg: ClusterConfig, ctx: Context): Promise<JournalLike & { begin(op: { command: string; args?: Record<string, unknown> }): Promise<string>; end(s: 'ok' | 'failed' | 'interrupted'): Promise<void>; close(): Promise<void> }>;
+  openJournal(cfg: ClusterConfig, ctx: Context): Promise<LedgerJournal & { begin(op: { command: string; args?: Record<string, unknown> }): Promise<string>; end(s: 'ok' | 'failed' | 'interrupted'): Promise<void>; close(): Promise<void> }>;
   /** SSH transport to a master (host = its fixed IP) */
   sshTransport(cfg: ClusterConfig, host: string, args: AddMasterArgs, ctx: Context): Promise<Transport>;
   ops: Partial<AddMasterDeps>;
@@ -56,6 +55,14 @@ export interface AddMasterCommandDeps {
 
 const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
 const pick = (a: AddMasterArgs, camel: string, kebab: string): unknown => (a[camel] !== undefined ? a[camel] : a[kebab]);
+
+/** The master role's defaults, written once (stage timeouts: DEFAULT_STAGE_TIMEOUTS in lib/ops/add-master.ts). */
+export const MASTER_DEFAULTS = {
+  /** bootstrap token lifetime, seconds: a control-plane join is slower than a worker's */
+  tokenTtlSeconds: 1800,
+  /** ms for the boot volume to become available (--boot-timeout) */
+  volumeTimeoutMs: 300_000,
+} as const;
 
 /** Pure: argv -> validated request pieces (UsageError, exit 2, before any API call). */
 export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; request: Omit<AddMasterRequest, 'config'>; dryRun: boolean; cleanup: boolean } {
@@ -72,7 +79,7 @@ export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; req
   }
   const via = String(a.via ?? 'kube');
   if (via !== 'kube' && via !== 'ssh') throw new UsageError(`--via must be kube or ssh, got "${via}"`);
-  const ttl = num(pick(a, 'tokenTtl', 'token-ttl')) ?? 1800;
+  const ttl = num(pick(a, 'tokenTtl', 'token-ttl')) ?? MASTER_DEFAULTS.tokenTtlSeconds;
   if (!Number.isInteger(ttl)) throw new UsageError(`--token-ttl must be a whole number of seconds, got ${String(a.tokenTtl)}`);
   const timeouts = parseStageTimeouts(a.timeout as string | number | undefined, DEFAULT_STAGE_TIMEOUTS);
   const poll = num(pick(a, 'pollInterval', 'poll-interval'));
@@ -85,7 +92,7 @@ export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; req
     cleanup: !!a.cleanup,
     request: {
       zone: a.zone, flavor: a.flavor, snapshot: a.snapshot !== false, fixStale: !!pick(a, 'fixStale', 'fix-stale'),
-      keepFailed: !!pick(a, 'keepFailed', 'keep-failed'), timeouts, volumeTimeoutMs: boot !== undefined ? boot * 1000 : 300_000, tokenTtlSeconds: ttl,
+      keepFailed: !!pick(a, 'keepFailed', 'keep-failed'), timeouts, volumeTimeoutMs: boot !== undefined ? boot * 1000 : MASTER_DEFAULTS.volumeTimeoutMs, tokenTtlSeconds: ttl,
       pollIntervalMs: poll ?? 2000, maxPollIntervalMs: poll !== undefined ? Math.max(poll, Math.min(poll * 5, 10_000)) : 10_000,
       via, configArg: a.config,
     },
@@ -133,7 +140,7 @@ async function defaultDeps(): Promise<AddMasterCommandDeps> {
   };
 }
 
-async function opsDeps(cfg: ClusterConfig, journal: JournalLike, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
+async function opsDeps(cfg: ClusterConfig, journal: LedgerJournal, over: Partial<AddMasterDeps>): Promise<AddMasterDeps> {
   const [{ caCertHash }, render, etcdctl, { writeUpdatedConfig }] = await Promise.all([
     import('../kube/ca.js'), import('../cloudinit/render.js'), import('../etcd/etcdctl.js'), import('../config/write.js'),
   ]);
@@ -172,6 +179,7 @@ export function formatPlan(p: AddMasterPlan): string {
     `  pool       ${p.lb ? `${p.lb.poolName} of ${p.lb.name} (port 6443)` : 'none'}`,
     `  etcd       via ${p.etcd.via || '?'}${p.etcd.projection ? `: ${p.etcd.projection.votersBefore} -> ${p.etcd.projection.votersAfter} voting members, quorum ${p.etcd.projection.quorumBefore} -> ${p.etcd.projection.quorumAfter}, tolerates ${p.etcd.projection.toleranceAfter} failure(s) after` : ''}`,
     `  snapshot   ${p.snapshot ? `yes, on ${p.etcd.nodeName}` : 'no (--no-snapshot)'}`,
+    `  timeouts   ${STAGES.map((s) => `${s} ${Math.round(p.timeouts[s] / 1000)}s`).join(', ')} (--timeout)`,
   ];
   if (p.etcd.members.length) lines.push('', formatMemberTable(p.etcd.members));
   if (p.stale.length) {
@@ -259,15 +267,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
           : e;
       }
     };
-    const cleanup = parsed.cleanup && report.leftovers.length
-      ? {
-          leftovers: report.leftovers,
-          cleanupOthers: async (ls: typeof report.leftovers) => {
-            const { cleanupLeftovers } = await import('../ops/cleanup.js');
-            return cleanupLeftovers(ctx, os, kube, ls, { undone: (k, n, id) => journal.undone(k, n, id) }, config.clusterName);
-          },
-        }
-      : undefined;
+    const cleanup = parsed.cleanup && report.leftovers.length ? { leftovers: report.leftovers } : undefined;
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
     const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun: parsed.dryRun, cleanup });
     const fmt = argv.format ?? 'table';

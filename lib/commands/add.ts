@@ -9,6 +9,7 @@ import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
 import type { GlobalOptions } from '../cli/options.js';
 import { createCliContext, type CliContext } from '../cli/context.js';
 import { renderResult } from '../cli/output.js';
+import { durationSeconds } from '../cli/duration.js';
 import { loadClusterConfig } from '../config/load.js';
 import { UsageError, PartialSuccessError, OperationError, InterruptedError } from '../errors.js';
 import type { AddWorkersPlan, AddWorkersRequest, AddWorkersResult } from '../ops/add-workers.js';
@@ -21,12 +22,18 @@ export interface AddArgs {
   zone?: string;
   flavor?: string;
   concurrency: number;
-  timeout: number;
+  /**
+   * workers: seconds (or a duration) to wait for a node to join after ACTIVE, @default WORKER_DEFAULTS.timeoutSeconds;
+   * masters: every stage (`600`) or per stage (`active=600,ready=900`), @default DEFAULT_STAGE_TIMEOUTS.
+   * A string for yargs: one option serves two roles with two schemas (parsed per role below).
+   */
+  timeout?: string;
   'boot-timeout': number;
   wait: boolean;
   'dry-run': boolean;
   'keep-failed': boolean;
-  'token-ttl': number;
+  /** seconds; @default WORKER_DEFAULTS.tokenTtlSeconds (900) for workers, 1800 for masters (lib/commands/add-master.ts) */
+  'token-ttl'?: number;
   strict: boolean;
   resume?: boolean;
   cleanup?: boolean;
@@ -90,6 +97,43 @@ export function resultView(r: AddWorkersResult) {
   };
 }
 
+/**
+ * A diagnosis' next step must work: after a rollback the server is gone, so "run `kadd logs NODE`" cannot;
+ * it points to --keep-failed instead (issue 12 point 12).
+ */
+export function reachableNextStep<D extends { nextStep: string }>(d: D, serverKept: boolean, config: string, name: string): D {
+  if (/kadd logs/.test(d.nextStep)) {
+    return serverKept
+      ? { ...d, nextStep: d.nextStep.replace(/kadd logs NODE/g, `kadd logs ${config} ${name}`) }
+      : { ...d, nextStep: `the server was deleted by the rollback; run again with --keep-failed to keep a failed server, then \`kadd logs ${config} ${name}\`` };
+  }
+  return d;
+}
+
+/** The hint after failed nodes: "see the diagnosis above" only when one was printed. */
+export function failureHint(o: { diagnosed: boolean; rolledBack: boolean; config: string }): string {
+  const parts: string[] = [];
+  if (o.diagnosed) parts.push('see the diagnosis above');
+  if (o.rolledBack) parts.push('the failed servers were deleted; --keep-failed keeps them for `kadd logs` and inspection');
+  if (!parts.length) parts.push(`\`kadd status ${o.config}\` shows the cluster now`);
+  return parts.join('; ');
+}
+
+/** The worker role's defaults, written once (the master role's live in lib/commands/add-master.ts). */
+export const WORKER_DEFAULTS = {
+  /** seconds to wait for a node to join after ACTIVE */
+  timeoutSeconds: 1200,
+  /** bootstrap token lifetime, seconds (extended while nodes boot) */
+  tokenTtlSeconds: 900,
+} as const;
+
+/** Worker `--timeout`: seconds or a duration (`20m`); a master-style stage list is refused with the hint. */
+export function workerTimeoutSeconds(v: string | number | undefined): number {
+  if (v === undefined) return WORKER_DEFAULTS.timeoutSeconds;
+  if (String(v).includes('=')) throw new UsageError(`--timeout ${String(v)}: per-stage timeouts apply to --role master only`, { hint: 'for workers give one duration: --timeout 1200 or --timeout 20m' });
+  return durationSeconds('timeout')(v)!;
+}
+
 export function buildRequest(argv: CommandArgs<AddArgs>, config: AddWorkersRequest['config']): AddWorkersRequest {
   const poll = argv['poll-interval'];
   return {
@@ -99,11 +143,11 @@ export function buildRequest(argv: CommandArgs<AddArgs>, config: AddWorkersReque
     flavor: argv.flavor,
     concurrency: argv.concurrency,
     bootTimeoutMs: argv['boot-timeout'] * 1000,
-    joinTimeoutMs: argv.timeout * 1000,
+    joinTimeoutMs: workerTimeoutSeconds(argv.timeout) * 1000,
     volumeTimeoutMs: argv['boot-timeout'] * 1000,
     wait: argv.wait,
     keepFailed: argv['keep-failed'],
-    tokenTtlSeconds: argv['token-ttl'],
+    tokenTtlSeconds: argv['token-ttl'] ?? WORKER_DEFAULTS.tokenTtlSeconds,
     pollIntervalMs: poll,
     maxPollIntervalMs: Math.max(poll, Math.min(poll * 5, 15_000)),
   };
@@ -118,13 +162,15 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     leftovers: argv.resume ? 'resume' : argv.cleanup ? 'cleanup' : undefined,
     argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
   });
-  if (argv['dry-run']) {
+  if (argv['dry-run'] && run.plan) {
     ctx.io.result(format === 'table' ? renderPlanTable(run.plan) : renderResult(planView(run.plan), format));
     return run.plan.blockers.length ? 2 : 0;
   }
   const r = run.result!;
   const view = resultView(r);
-  for (const n of r.nodes) if (n.diagnosis) ctx.io.log('error', formatDiagnosis(n.name, n.diagnosis));
+  for (const n of r.nodes) if (n.diagnosis) ctx.io.log('error', formatDiagnosis(n.name, reachableNextStep(n.diagnosis, !!n.left?.length, argv.config, n.name)));
+  const diagnosed = r.nodes.some((n) => n.diagnosis);
+  const rolledBack = r.nodes.some((n) => (n.outcome === 'rolled-back' || n.outcome === 'failed') && !n.left?.length);
   if (format === 'table') {
     ctx.io.result(
       renderResult(view.nodes, 'table', {
@@ -135,11 +181,12 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     ctx.io.result(renderResult(view, format));
   }
   for (const n of r.nodes) if (n.left?.length) ctx.io.log('warn', `${n.name} kept (--keep-failed): ${n.left.join(', ')}`);
-  if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${config.nNodes + r.added})`);
+  if (r.updatedConfig) ctx.io.log('info', `wrote ${r.updatedConfig} (n-nodes ${config.nNodes} -> ${r.nNodes ?? config.nNodes + r.added})`);
   if (r.interrupted) throw new InterruptedError(`interrupted: ${r.added} of ${r.requested} nodes added, the rest rolled back`);
   if (r.added === r.requested) return 0;
-  if (r.added > 0) throw new PartialSuccessError(`${r.added} of ${r.requested} nodes added; the others were rolled back`, { hint: 'see the diagnosis above; run kadd add again for the missing nodes' });
-  throw new OperationError('E_ADD_FAILED', `0 of ${r.requested} nodes added; everything created was rolled back`, { hint: 'see the diagnosis above' });
+  const hint = failureHint({ diagnosed, rolledBack, config: argv.config });
+  if (r.added > 0) throw new PartialSuccessError(`${r.added} of ${r.requested} nodes added; the others were rolled back`, { hint: `${hint}; run kadd add again for the missing nodes` });
+  throw new OperationError('E_ADD_FAILED', `0 of ${r.requested} nodes added; everything created was rolled back`, { hint });
 }
 
 const add: KaddCommandModule<AddArgs> = {
@@ -153,12 +200,12 @@ const add: KaddCommandModule<AddArgs> = {
       .option('zone', { alias: 'z', type: 'string', describe: 'availability zone (default: round-robin over the config\'s zones)' })
       .option('flavor', { type: 'string', describe: 'flavor (default: node_flavor / master_flavor)' })
       .option('concurrency', { type: 'number', default: 10, describe: 'create requests in flight at once (every node is waited for in parallel)' })
-      .option('timeout', { type: 'number', default: 1200, describe: 'seconds to wait for a node to join after ACTIVE' })
+      .option('timeout', { type: 'string', describe: 'workers: how long a node may take to join after ACTIVE (seconds or 20m; default 1200); masters: every stage (600) or per stage (active=600,ready=900)' })
       .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and for the server to become ACTIVE' })
       .option('wait', { type: 'boolean', default: true, describe: 'wait until each Node is Ready (--no-wait stops at ACTIVE)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'run the preflight and print the plan; change nothing' })
       .option('keep-failed', { type: 'boolean', default: false, describe: 'leave failed servers in place for inspection (says where)' })
-      .option('token-ttl', { type: 'number', default: 900, describe: 'bootstrap token lifetime in seconds (extended while nodes boot)' })
+      .option('token-ttl', { type: 'number', describe: 'bootstrap token lifetime in seconds, extended while nodes boot (default: workers 900, masters 1800)' })
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
       .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })
@@ -171,16 +218,17 @@ const add: KaddCommandModule<AddArgs> = {
       .conflicts('resume', 'cleanup')
       .example('kadd add --amount 3 cfg.yml', 'add three workers, spread over the configured zones')
       .example('kadd add --role master --zone az2 cfg.yml', 'add one master') as never,
-  handler: async (argv) => {
+  handler: async (argv, deps) => {
     if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'] || argv['adder-image'])) {
       throw new UsageError('--via, --fix-stale, --accept-host-key and --adder-image apply to --role master only');
     }
-    if (!Number.isFinite(argv.timeout) || argv.timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got ${argv.timeout}`);
+    if (argv.role !== 'master') workerTimeoutSeconds(argv.timeout); // exit 2 before anything; masters parse theirs per stage
     if (!Number.isFinite(argv['boot-timeout']) || argv['boot-timeout'] <= 0) throw new UsageError(`--boot-timeout must be a positive number of seconds, got ${argv['boot-timeout']}`);
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, deps);
     try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      // the cwd and env handed to main(), as every other command (not the process's)
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
       if (argv.role === 'master') {
         const { handleAddMaster } = await import('./add-master.js');

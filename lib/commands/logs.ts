@@ -11,7 +11,7 @@ import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
 import type { GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import { createCliContext } from '../cli/context.js';
+import { createCliContext, type CliContextDeps } from '../cli/context.js';
 import { UsageError } from '../errors.js';
 import { formatDiagnosis } from '../ops/diagnose.js';
 import { checkNodeArg, runLogs } from '../ops/logs.js';
@@ -60,9 +60,9 @@ const logs: KaddCommandModule<LogsArgs> = {
       .example('kadd logs cfg.yml demo-node-3', 'the whole console log of demo-node-3, then the diagnosis')
       .example('kadd logs cfg.yml demo-node-3 -n 50 --follow', 'the last 50 lines, then new lines as they come')
       .epilog('The console goes to stdout (secrets redacted), the Nova fault and the diagnosis to stderr.\nExit codes: 0 shown; 2 the name is not one of the cluster\'s servers (they are listed).') as unknown as Argv<GlobalOptions & LogsArgs>,
-  async handler(argv: CommandArgs<LogsArgs>) {
+  async handler(argv: CommandArgs<LogsArgs>, deps?: CliContextDeps) {
     parseLogsArgs(argv); // bad options fail before the config is read
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, { ...deps, onInterrupt: 'stopping' });
     try {
       const { loadClusterConfig } = await import('../config/load.js');
       const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });

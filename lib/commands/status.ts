@@ -12,7 +12,7 @@ import type { GlobalOptions, OutputFormat } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
-import { createCliContext } from '../cli/context.js';
+import { createCliContext, type CliContextDeps } from '../cli/context.js';
 import { formatTable, renderResult } from '../cli/output.js';
 
 export interface StatusArgs {
@@ -90,8 +90,8 @@ const status: KaddCommandModule<StatusArgs> = {
       .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems')
       .example('kadd status cfg.yml --etcd -f json', 'everything, etcd members included, as JSON')
       .epilog('Exit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
-  async handler(argv: CommandArgs<StatusArgs>) {
-    const ctx = createCliContext(argv);
+  async handler(argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) {
+    const ctx = createCliContext(argv, deps);
     try {
       const { loadClusterConfig } = await import('../config/load.js');
       const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });

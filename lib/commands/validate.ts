@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
 import type { GlobalOptions } from '../cli/options.js';
-import { createCliContext } from '../cli/context.js';
+import { createCliContext, type CliContextDeps } from '../cli/context.js';
 import { renderResult } from '../cli/output.js';
 import { loadClusterConfig } from '../config/load.js';
 import type { ClusterConfig } from '../config/types.js';
@@ -61,8 +61,8 @@ const validate: KaddCommandModule<ValidateArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'treat unknown keys as errors' })
       .example('kadd validate cfg.yml', 'check cfg.yml and show the effective settings')
       .example('kadd validate cfg.yml -f yaml', 'print the effective config with defaults filled in') as unknown as Argv<GlobalOptions & ValidateArgs>,
-  async handler(argv: CommandArgs<ValidateArgs>) {
-    const ctx = createCliContext(argv);
+  async handler(argv: CommandArgs<ValidateArgs>, deps?: CliContextDeps) {
+    const ctx = createCliContext(argv, deps);
     try {
       const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('warn', w.message);

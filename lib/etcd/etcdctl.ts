@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { realClock, type Clock } from '../clock.js';
 import { KaddError } from '../errors.js';
 import { redactText, registerSecret } from '../redact.js';
-import { shellJoin } from '../ssh/quote.js';
+import { shellJoin } from '../shell.js';
 import { normalizeHexId } from './ids.js';
 import {
   etcdctlErrorMessage,

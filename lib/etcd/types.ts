@@ -24,13 +24,5 @@ export interface EtcdEndpointStatus {
 
 export interface EtcdEndpointHealth { endpoint: string; health: boolean; error?: string; took?: string }
 
-export interface CommandResult { stdout: string; stderr: string; exitCode: number }
-
-/** Runs a command on a control-plane node (kube exec into the adder pod | ssh | local). */
-export interface Transport {
-  readonly kind: 'kube' | 'ssh' | 'local';
-  /** human description, e.g. "ssh root@10.0.0.5 via bastion 1.2.3.4" */
-  readonly describe: string;
-  run(argv: string[], opts?: { env?: Record<string, string>; timeoutMs?: number; stdin?: string }): Promise<CommandResult>;
-  close(): Promise<void>;
-}
+/** The Transport etcdctl runs over (defined in lib/shell.ts; implemented by lib/ssh, lib/kube and local.ts). */
+export type { CommandResult, Transport } from '../shell.js';

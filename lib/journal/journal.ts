@@ -221,6 +221,15 @@ export class Journal {
     await this.close();
   }
 
+  /**
+   * End an earlier operation that died without an end record, once this one finished its work (a resume
+   * that wrote the cluster file for the nodes it had created): it is no longer unfinished.
+   */
+  async endEarlier(op: string, status: EndStatus): Promise<void> {
+    this.requireOp();
+    await this.append({ t: 'end', op, status, at: this.at() });
+  }
+
   /** Close and release the lock without an end record (the next run sees the operation as unfinished). */
   async close(): Promise<void> {
     await this.queue;

@@ -5,14 +5,13 @@
  * kadd runs etcdctl and kubeadm in it through the exec API and deletes it when the operation ends,
  * also on failure and Ctrl-C (close() is idempotent and ignores the abort signal).
  */
+import { pollUntil } from '../poll.js';
 import type { Clock } from '../clock.js';
 import { InterruptedError, KaddError, PreflightError } from '../errors.js';
 import type { Io } from '../io.js';
-import { KubeExecTransport } from '../etcd/kube-transport.js';
+import { KubeExecTransport } from './exec-transport.js';
+import { isControlPlane } from './labels.js';
 import type { KNode, KubeApi } from './types.js';
-
-export const CONTROL_PLANE_LABEL = 'node-role.kubernetes.io/control-plane';
-export const LEGACY_MASTER_LABEL = 'node-role.kubernetes.io/master';
 
 export interface AdderManifest {
   object: Record<string, unknown>;
@@ -40,7 +39,7 @@ export interface AdderOptions {
   pollIntervalMs?: number;
   container?: string;
   /** journal hooks (kind "deployment") */
-  journal?: { intent(kind: string, name: string): Promise<void>; done(kind: string, name: string, id: string): Promise<void>; undone(kind: string, name: string, id?: string): Promise<void> };
+  journal?: { intent(kind: 'deployment', name: string): Promise<void>; done(kind: 'deployment', name: string, id: string): Promise<void>; undone(kind: 'deployment', name: string, id?: string): Promise<void> };
 }
 
 export interface Adder {
@@ -51,11 +50,6 @@ export interface Adder {
   transport: KubeExecTransport;
   /** delete the Deployment (idempotent; safe after Ctrl-C) */
   close(): Promise<void>;
-}
-
-/** A control-plane Node, by its role label (current or legacy). */
-export function isControlPlane(n: Pick<KNode, 'labels'>): boolean {
-  return CONTROL_PLANE_LABEL in n.labels || LEGACY_MASTER_LABEL in n.labels;
 }
 
 /**
@@ -136,22 +130,17 @@ async function waitPods(
   kube: KubeApi, clock: Clock, m: AdderManifest, interval: number, timeoutMs: number,
   done: (pods: PodRow[]) => boolean, what: string, signal?: AbortSignal,
 ): Promise<PodRow[]> {
-  const deadline = clock.now() + timeoutMs;
   let last: PodRow[] = [];
-  for (;;) {
-    if (signal?.aborted) throw new InterruptedError();
-    last = await kube.listPods(m.namespace, { labelSelector: m.labelSelector });
-    if (done(last)) return last;
-    if (clock.now() >= deadline) {
-      throw new KaddError('E_ADDER_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`, 1, {
-        details: last.map((p) => `${p.name}: ${p.phase ?? 'Pending'}${p.ready ? ', Ready' : ''}${p.nodeName ? ` on ${p.nodeName}` : ', not scheduled'}`),
-        hint: `see \`kubectl -n ${m.namespace} describe pods -l ${m.labelSelector}\` (image pull? taints?), or use --via ssh`,
-      });
-    }
-    try {
-      await clock.sleep(interval, signal);
-    } catch {
-      throw new InterruptedError();
-    }
-  }
+  // the one poller (lib/poll.ts): first look at once, then the fixed interval, the deadline, Ctrl-C
+  return pollUntil<PodRow[]>({
+    what, timeoutMs, clock, signal, intervalMs: interval, factor: 1, jitter: 0, immediate: true,
+    probe: async () => {
+      last = await kube.listPods(m.namespace, { labelSelector: m.labelSelector });
+      return done(last) ? { state: 'done', value: last } : { state: 'pending' };
+    },
+    onTimeout: () => new KaddError('E_ADDER_TIMEOUT', `timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`, 1, {
+      details: last.map((p) => `${p.name}: ${p.phase ?? 'Pending'}${p.ready ? ', Ready' : ''}${p.nodeName ? ` on ${p.nodeName}` : ', not scheduled'}`),
+      hint: `see \`kubectl -n ${m.namespace} describe pods -l ${m.labelSelector}\` (image pull? taints?), or use --via ssh`,
+    }),
+  });
 }

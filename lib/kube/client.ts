@@ -1,9 +1,19 @@
 /**
  * KubeApi on @kubernetes/client-node ~1.4 (imported lazily: about 1 s to load).
  * client-node 1.4 uses node-fetch over node:http, so nock 14 intercepts it in unit tests.
+ *
+ * Deadlines (issue 12 point 6: an API server that accepted TCP and never answered gave 25 minutes of
+ * silence): every request gets a first-byte deadline (connect + response headers, default 15 s) and a
+ * whole-request deadline (default 60 s), applied by one middleware that reads the call's state from
+ * AsyncLocalStorage, so every method here (and any added later through call()) has them. Reads that
+ * stall or cannot connect are retried (default twice), each retry shown as a warning; a mutation is never
+ * repeated blindly. The first Ctrl-C aborts the reads in flight at once (mutations run to their deadline:
+ * the rollback after an interrupt still needs the API).
  */
 import type * as K8s from '@kubernetes/client-node';
-import { KubeError } from '../errors.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { noteChange } from '../effects.js';
+import { InterruptedError, KaddError, KubeError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { realClock } from '../clock.js';
@@ -26,7 +36,65 @@ import {
 export interface CreateKubeApiOptions {
   io: Io;
   clock?: Clock;
+  /** the operation's signal (Ctrl-C): aborts reads in flight */
+  signal?: AbortSignal;
+  /** connect + response headers, per request; default 15 s (at most requestTimeoutMs) */
+  firstByteTimeoutMs?: number;
+  /** whole request, body included; default 60 s */
+  requestTimeoutMs?: number;
+  /** retries of a read that stalled or could not connect; default 2 */
+  readRetries?: number;
 }
+
+export const KUBE_FIRST_BYTE_TIMEOUT_MS = 15_000;
+export const KUBE_REQUEST_TIMEOUT_MS = 60_000;
+
+/** The state of one call(), read by the deadline middleware. */
+interface CallState {
+  firstByteMs: number;
+  requestMs: number;
+  /** aborts the request: first-byte or whole-request deadline, or Ctrl-C for reads */
+  controller: AbortController;
+  why?: 'first-byte' | 'request' | 'interrupt';
+  timers: NodeJS.Timeout[];
+  gotHeaders: boolean;
+}
+
+const callStore = new AsyncLocalStorage<CallState>();
+
+/** The client-node middleware that arms the deadlines of the current call() on each request it sends. */
+const deadlineMiddleware = {
+  async pre(ctx: { setSignal(s: AbortSignal): void }) {
+    const st = callStore.getStore();
+    if (st) {
+      ctx.setSignal(st.controller.signal);
+      const arm = (ms: number, why: CallState['why'], cond: () => boolean) => {
+        const t = setTimeout(() => {
+          if (!cond() || st.controller.signal.aborted) return;
+          st.why = why;
+          st.controller.abort();
+        }, ms);
+        t.unref?.();
+        st.timers.push(t);
+      };
+      arm(st.firstByteMs, 'first-byte', () => !st.gotHeaders);
+      arm(st.requestMs, 'request', () => true);
+    }
+    return ctx;
+  },
+  async post(res: unknown) {
+    const st = callStore.getStore();
+    if (st) st.gotHeaders = true;
+    return res;
+  },
+};
+
+/** A call that only reads: safe to repeat, and safe to abort on Ctrl-C. */
+function isRead(what: string): boolean {
+  return /^(GET |get |list |read )/.test(what);
+}
+
+const RETRYABLE_CONNECT = /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ETIMEDOUT|socket hang up/;
 
 /** Status-channel message of the exec API (V1Status subset). */
 export interface ExecStatus {
@@ -92,6 +160,15 @@ export function toKubeError(e: unknown, what: string, server: string): KubeError
   return new KubeError(redactText(`${what}: cannot reach the Kubernetes API at ${server}: ${m}`), { code: 'E_KUBE_UNREACHABLE' }, { cause: e });
 }
 
+function secs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function errText(e: unknown): string {
+  const o = e as { message?: unknown; code?: unknown; cause?: { message?: unknown; code?: unknown } } | undefined;
+  return [o?.code, o?.message, o?.cause?.code, o?.cause?.message].filter((x) => typeof x === 'string').join(' ') || String(e);
+}
+
 function toKNode(n: K8s.V1Node): KNode {
   const conditions = (n.status?.conditions ?? []).map((c) => ({
     type: c.type,
@@ -131,24 +208,76 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     (clientsP ??= (async () => {
       const k8s = await import('@kubernetes/client-node');
       const kc = await loaded.toClientNode();
+      // kc.makeApiClient without the middleware: the same configuration plus the deadlines
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new KubeError('the kubeconfig has no current cluster', { code: 'E_KUBE_CONFIG' });
+      const config = k8s.createConfiguration({
+        baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+        authMethods: { default: kc },
+        promiseMiddleware: [deadlineMiddleware as never],
+      });
       return {
         k8s,
         kc,
-        core: kc.makeApiClient(k8s.CoreV1Api),
-        apps: kc.makeApiClient(k8s.AppsV1Api),
-        version: kc.makeApiClient(k8s.VersionApi),
+        core: new k8s.CoreV1Api(config),
+        apps: new k8s.AppsV1Api(config),
+        version: new k8s.VersionApi(config),
         smp: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
       };
     })());
 
+  const requestMs = opts.requestTimeoutMs ?? KUBE_REQUEST_TIMEOUT_MS;
+  const firstByteMs = Math.min(opts.firstByteTimeoutMs ?? KUBE_FIRST_BYTE_TIMEOUT_MS, requestMs);
+  const readRetries = opts.readRetries ?? 2;
+  let announced = false;
+
   async function call<T>(what: string, fn: (c: Clients) => Promise<T>): Promise<T> {
     const c = await clients();
-    opts.io.trace(`kube: ${what}`);
-    try {
-      return await fn(c);
-    } catch (e) {
-      throw toKubeError(e, what, server);
+    if (!announced) {
+      announced = true;
+      opts.io.log('info', `checking the Kubernetes API at ${server}`);
     }
+    const read = isRead(what);
+    if (!read) noteChange(`kube: ${what}`);
+    for (let attempt = 0; ; attempt++) {
+      if (read && opts.signal?.aborted) throw interrupted();
+      opts.io.trace(`kube: ${what}${attempt ? ` (retry ${attempt})` : ''}`);
+      const st: CallState = { firstByteMs, requestMs, controller: new AbortController(), timers: [], gotHeaders: false };
+      const onInterrupt = () => {
+        st.why = 'interrupt';
+        st.controller.abort();
+      };
+      if (read) opts.signal?.addEventListener('abort', onInterrupt, { once: true });
+      try {
+        return await callStore.run(st, () => fn(c));
+      } catch (e) {
+        if (st.why === 'interrupt') throw interrupted();
+        const stalled = st.why === 'first-byte' || st.why === 'request';
+        const reason = st.why === 'first-byte' ? `no answer within ${secs(firstByteMs)}` : st.why === 'request' ? `no complete answer within ${secs(requestMs)}` : undefined;
+        const connectFailure = !stalled && !isApiException(e) && RETRYABLE_CONNECT.test(errText(e));
+        if (read && (stalled || connectFailure) && attempt < readRetries) {
+          opts.io.log('warn', `Kubernetes API ${server}: ${what}: ${reason ?? errText(e)}; retry ${attempt + 1} of ${readRetries}`);
+          await clock.sleep(Math.min(2000, 250 * 2 ** attempt)).catch(() => undefined);
+          continue;
+        }
+        if (stalled) {
+          throw new KubeError(
+            redactText(`${what}: the Kubernetes API at ${server} gave ${reason}${attempt ? ` (${attempt + 1} attempts)` : ''}` +
+              (read ? '' : '; the request may or may not have been processed, so it was not repeated')),
+            { code: 'E_KUBE_TIMEOUT' },
+            { cause: e, hint: 'check that the API server (or the load balancer in front of it) is up: kubectl get --raw /readyz' },
+          );
+        }
+        throw toKubeError(e, what, server);
+      } finally {
+        for (const t of st.timers) clearTimeout(t);
+        opts.signal?.removeEventListener('abort', onInterrupt);
+      }
+    }
+  }
+  function interrupted(): KaddError {
+    const r: unknown = opts.signal?.reason;
+    return KaddError.is(r) ? r : new InterruptedError();
   }
   async function orNull<T>(p: Promise<T>): Promise<T | null> {
     try {
@@ -192,10 +321,12 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       });
     },
 
-    async createBootstrapToken({ ttlSeconds, description, groups, usages }) {
-      // an id collision (409) is astronomically rare; retry with a fresh id a couple of times
+    async createBootstrapToken({ ttlSeconds, description, groups, usages, id: chosen }) {
+      if (chosen !== undefined) assertTokenId(chosen);
+      // an id collision (409) is astronomically rare; retry with a fresh id a couple of times (not a chosen one:
+      // the caller journaled it before the create)
       for (let attempt = 0; ; attempt++) {
-        const id = generateTokenId();
+        const id = chosen ?? generateTokenId();
         const secret = generateTokenSecret();
         registerSecret(secret);
         registerSecret(`${id}.${secret}`);
@@ -216,7 +347,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
           return token;
         } catch (e) {
           const status = httpStatusOf(e);
-          if (status === 409 && attempt < 2) continue;
+          if (status === 409 && attempt < 2 && chosen === undefined) continue;
           // no answer or a 5xx: the Secret may exist all the same, a live join token nobody would delete
           // (it has no journal entry yet: the caller never got its id). Best effort; the TTL bounds the rest.
           if (status === undefined || status >= 500) await api.deleteBootstrapToken(id).catch(() => undefined);
@@ -328,10 +459,28 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       let status: ExecStatus | undefined;
       const exec = new c.k8s.Exec(c.kc);
       let ws: { close(): void; on(ev: string, fn: (...a: unknown[]) => void): unknown; readyState: number };
+      // an exec may change anything (etcdctl member add): it counts as a change
+      noteChange(`kube: ${what}`);
       try {
-        ws = (await exec.exec(namespace, pod, container, command, sink(out), sink(err), stdin, false, (s) => {
+        // the WebSocket upgrade gets the first-byte deadline; a socket that opens late is closed at once
+        let late = false;
+        const opening = exec.exec(namespace, pod, container, command, sink(out), sink(err), stdin, false, (s) => {
           status = s as ExecStatus;
-        })) as unknown as typeof ws;
+        }) as unknown as Promise<typeof ws>;
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            late = true;
+            void opening.then((w) => w.close(), () => undefined);
+            reject(new KubeError(`${what}: the Kubernetes API at ${server} gave no answer within ${secs(firstByteMs)}`, { code: 'E_KUBE_TIMEOUT' }));
+          }, firstByteMs);
+        });
+        try {
+          ws = await Promise.race([opening, deadline]);
+        } finally {
+          clearTimeout(timer);
+        }
+        if (late) throw new KubeError(`${what}: timed out`, { code: 'E_KUBE_TIMEOUT' });
       } catch (e) {
         throw toKubeError(e, what, server);
       }

@@ -34,7 +34,8 @@ export interface KubeApi {
   /** The cluster CA (PEM) from the kubeconfig or the cluster-info ConfigMap */
   clusterCaPem(): Promise<string>;
 
-  createBootstrapToken(opts: { ttlSeconds: number; description: string; groups?: string[]; usages?: string[] }): Promise<BootstrapToken>;
+  /** `id`: chosen by the caller (journaled before the create, so a crash leaves it findable); default random */
+  createBootstrapToken(opts: { ttlSeconds: number; description: string; groups?: string[]; usages?: string[]; id?: string }): Promise<BootstrapToken>;
   extendBootstrapToken(id: string, expiration: string): Promise<void>;
   deleteBootstrapToken(id: string): Promise<void>;
 

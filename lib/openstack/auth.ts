@@ -29,7 +29,9 @@ export interface SnakeAuth {
 
 /** The same in lib/openstack/config.ts ResolvedAuth spelling (camelCase); either (or both) may be given. */
 export interface CamelAuth {
+  username?: string;
   userId?: string;
+  password?: string;
   userDomainName?: string;
   userDomainId?: string;
   projectName?: string;
@@ -204,6 +206,7 @@ function summariseTokenBody(b: unknown): unknown {
 export class Authenticator {
   private token?: Token;
   private inflight?: Promise<Token>;
+  private authenticated = false;
   readonly identityUrl: string;
 
   constructor(
@@ -242,6 +245,8 @@ export class Authenticator {
     const body = buildAuthBody(this.cloud);
     const url = `${this.identityUrl}/auth/tokens`;
     const who = principal(this.cloud);
+    // the first line of every command that talks to OpenStack: says where kadd is waiting
+    this.http.io.log(this.authenticated ? 'debug' : 'info', `authenticating at ${this.identityUrl} as ${who}`);
     let res;
     try {
       res = await this.http.send({
@@ -287,6 +292,7 @@ export class Authenticator {
       });
     }
     registerSecret(value);
+    this.authenticated = true;
     const projectId = t.project?.id;
     if (!projectId) {
       throw new OpenStackError(`authentication at ${this.identityUrl} for ${who}: the token is not scoped to a project`, {

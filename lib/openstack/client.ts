@@ -11,10 +11,10 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError, OpenStackError } from '../errors.js';
 import type { Io } from '../io.js';
 import { realClock, type Clock } from '../clock.js';
-import { Http, responseError, type HttpMethod, type HttpResponse } from './http.js';
+import { Http, responseError, type HttpOptions, type HttpResponse } from './http.js';
 import { Authenticator, type CloudAuthInput, type Token } from './auth.js';
 import { catalogRegions, resolveEndpoint, type ServiceName } from './catalog.js';
-import type { OpenStackClient, RequestCounts } from './types.js';
+import type { CallOptions, HttpMethod, OpenStackClient, Query, RequestCounts, ServiceCaller } from './types.js';
 import type { ResolvedCloud } from './config.js';
 import { createComputeApi } from './compute.js';
 import { createVolumeApi } from './volume.js';
@@ -32,43 +32,13 @@ const MICROVERSION_HEADERS: Partial<Record<ServiceName, Record<string, string>>>
   'block-storage': { 'OpenStack-API-Version': `volume ${VOLUME_MICROVERSION}` },
 };
 
-export interface ClientOptions {
-  io: Io;
-  signal?: AbortSignal;
+/** The retry and timeout knobs are HttpOptions' (documented there, tests use backoffBaseMs: 1). */
+export interface ClientOptions
+  extends Pick<HttpOptions, 'io' | 'signal' | 'retries' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxRetryAfterMs' | 'random'> {
+  /** default: the real clock */
   clock?: Clock;
   /** per request; default: the cloud's api_timeout, else 60 s */
   timeoutMs?: number;
-  /** retries after the first attempt; default 4 */
-  retries?: number;
-  /** backoff base in ms (tests use 1); default 500 */
-  backoffBaseMs?: number;
-  /** backoff cap in ms; default 20000 */
-  backoffMaxMs?: number;
-  /** longest Retry-After honoured, ms; default 120000 */
-  maxRetryAfterMs?: number;
-  random?: () => number;
-}
-
-/** an array value is sent as the parameter repeated (Neutron ORs repeated filters) */
-export type Query = Record<string, string | number | boolean | readonly string[] | undefined | null>;
-
-export interface CallOptions {
-  query?: Query;
-  body?: unknown;
-  /** statuses that are not errors (default: any 2xx) */
-  ok?: number[];
-  /** answer null for a 404 instead of throwing */
-  notFoundNull?: boolean;
-  idempotent?: boolean;
-  retryOn409?: boolean;
-}
-
-/** What the per-service modules need from the client. */
-export interface ServiceCaller {
-  call<T = unknown>(service: ServiceName, method: HttpMethod, path: string, opts?: CallOptions): Promise<T | null>;
-  /** GET every page of a collection: follows `<key>_links` rel=next (Nova, Cinder, Neutron, Octavia) and Glance `next`. */
-  list<T>(service: ServiceName, path: string, key: string, query?: Query): Promise<T[]>;
-  projectId(): Promise<string>;
 }
 
 export function buildUrl(base: string, path: string, query?: Query): string {

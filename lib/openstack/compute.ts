@@ -1,7 +1,6 @@
 /** Nova (compute) calls, microversion 2.67 (see client.ts). */
 import { OpenStackError, PreflightError } from '../errors.js';
-import type { AvailabilityZone, ComputeApi, CreateServerRequest, Flavor, Keypair, ListServersQuery, NovaLimits, Server, ServerGroup } from './types.js';
-import type { ServiceCaller } from './client.js';
+import type { AvailabilityZone, ComputeApi, CreateServerRequest, Flavor, Keypair, ListServersQuery, NovaLimits, Server, ServerGroup, ServiceCaller } from './types.js';
 
 /** Nova's limit on the base64-encoded user_data. */
 export const MAX_USER_DATA_BYTES = 65535;

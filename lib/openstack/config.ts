@@ -16,26 +16,14 @@ import { constants as fsConstants } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { Io } from '../io.js';
 import { registerSecret } from '../redact.js';
+import type { CamelAuth } from './auth.js';
 
 export type AuthType = 'password' | 'v3applicationcredential';
 export type Interface = 'public' | 'internal' | 'admin';
 
-export interface ResolvedAuth {
-  username?: string;
-  userId?: string;
-  password?: string;
-  userDomainName?: string;
-  userDomainId?: string;
-  projectName?: string;
-  projectId?: string;
-  projectDomainName?: string;
-  projectDomainId?: string;
-  applicationCredentialId?: string;
-  applicationCredentialName?: string;
-  applicationCredentialSecret?: string;
-}
+/** The credentials of a cloud, in the camelCase spelling the client takes (lib/openstack/auth.ts CamelAuth). */
+export type ResolvedAuth = Omit<CamelAuth, 'domainName' | 'domainId'>;
 
 export interface ResolvedCloud {
   /** cloud name from clouds.yaml, or 'envvars' (or $OS_CLOUD_NAME) for the environment/CLI-only cloud */
@@ -57,14 +45,22 @@ export interface ResolvedCloud {
   apiTimeout?: number;
   /** files read (clouds.yaml, secure.yaml), absolute */
   sources: string[];
+  /**
+   * What the caller should tell the user (this module does not print): which cloud was picked by default, a
+   * setting that has no effect. Never contains a secret.
+   */
+  notices?: CloudNotice[];
+}
+
+export interface CloudNotice {
+  level: 'info' | 'warn';
+  message: string;
 }
 
 export interface ResolveCloudOptions {
   cli: Record<string, string | boolean | undefined>;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  /** warnings (deprecated keys, verify:false with cacert...) */
-  io?: Io;
   /** defaults to os.homedir() */
   home?: string;
   /** system-wide directories searched last; defaults to [$XDG_CONFIG_DIRS[0] or /etc/xdg]/openstack, /etc/openstack */
@@ -333,6 +329,7 @@ function parseRegions(entry: Record<string, unknown>, where: string): Region[] {
 /** Resolve the cloud kadd talks to. Throws ConfigError with a one-line message on any problem. */
 export async function resolveCloud(opts: ResolveCloudOptions): Promise<ResolvedCloud> {
   const { env, cwd } = opts;
+  const notices: CloudNotice[] = [];
   const home = opts.home ?? os.homedir();
   const dirs = configDirs(env, cwd, home, opts.systemDirs);
   const clouds = await findConfigFile('clouds', env.OS_CLIENT_CONFIG_FILE, 'OS_CLIENT_CONFIG_FILE', dirs, cwd, home);
@@ -388,7 +385,7 @@ export async function resolveCloud(opts: ResolveCloudOptions): Promise<ResolvedC
     // openstacksdk's rule (OSC does not do this): a clouds.yaml with exactly one cloud is the default
     name = known[0]!;
     entry = merged[name]!;
-    opts.io?.log('info', `using cloud '${name}', the only one in ${shownSources.join(', ')}`);
+    notices.push({ level: 'info', message: `using cloud '${name}', the only one in ${shownSources.join(', ')}` });
   } else if (known.length > 1) {
     throw new ConfigError(`no cloud selected and ${shownSources.join(', ')} defines several; known: ${knownText}`, {
       code: 'E_CLOUD_NOT_FOUND',
@@ -532,7 +529,7 @@ export async function resolveCloud(opts: ResolveCloudOptions): Promise<ResolvedC
   const cacert = abs('cacert');
   const cert = abs('cert');
   const key = abs('key');
-  if (!verify && cacert) opts.io?.log('warn', `cloud '${name}': TLS verification is off, so cacert ${cacert} is not used`);
+  if (!verify && cacert) notices.push({ level: 'warn', message: `cloud '${name}': TLS verification is off, so cacert ${cacert} is not used` });
   if ((cert && !key) || (key && !cert)) {
     throw new ConfigError(`cloud '${name}': a client certificate needs both cert and key; ${sourceHint(cert ? 'key' : 'cert')}`, {
       code: 'E_CLOUDS_YAML',
@@ -564,6 +561,7 @@ export async function resolveCloud(opts: ResolveCloudOptions): Promise<ResolvedC
     interface: ifaceRaw as Interface,
     verify,
     sources,
+    notices,
   };
   if (regionName) out.regionName = regionName;
   if (verify && cacert) out.cacert = cacert;

@@ -1,7 +1,9 @@
 /**
  * The HTTP layer of the OpenStack client, on Node's global fetch.
  *
- * - per-request timeout (AbortSignal.timeout combined with the operation's signal)
+ * - per-request timeout (AbortSignal.timeout combined with the operation's signal), and a first-byte
+ *   deadline per attempt (connect + response headers, default 20 s): a server that accepts TCP and
+ *   never answers is given up on in seconds, retried at most twice, each retry shown as a warning
  * - retry with exponential backoff and full jitter:
  *     connection errors and 5xx      -> only for idempotent requests (GET HEAD PUT DELETE, or idempotent: true)
  *     errors before anything was sent (ECONNREFUSED, DNS) -> any method: the server never saw the request
@@ -19,9 +21,8 @@ import { InterruptedError, KaddError, OpenStackError } from '../errors.js';
 import type { Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { redactText, redactValue } from '../redact.js';
-import type { RequestCounts } from './types.js';
-
-export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST' | 'PATCH';
+import { noteChange } from '../effects.js';
+import type { HttpMethod, RequestCounts } from './types.js';
 
 export interface HttpRequest {
   /** service type used for counting and messages: identity, compute, network, block-storage, image, load-balancer */
@@ -55,6 +56,10 @@ export interface HttpOptions {
   signal?: AbortSignal;
   /** per request, default 60 s */
   timeoutMs?: number;
+  /** connect + response headers, per attempt; default 20 s (at most timeoutMs) */
+  firstByteTimeoutMs?: number;
+  /** retries of an attempt that got no answer at all (first-byte or request deadline), default 2 */
+  stallRetries?: number;
   /** retries after the first attempt, default 4 */
   retries?: number;
   /** backoff base, default 500 ms; delay n = random(0, min(max, base * 2^n)) (full jitter) */
@@ -70,6 +75,7 @@ export interface HttpOptions {
 }
 
 const IDEMPOTENT = new Set<HttpMethod>(['GET', 'HEAD', 'PUT', 'DELETE']);
+const IDEMPOTENT_READS = new Set<HttpMethod>(['GET', 'HEAD']);
 /** errors raised before the request left this machine: safe to retry for every method */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 const TRACE_BODY_MAX = 8000;
@@ -169,9 +175,17 @@ function shortUrl(u: string): string {
   }
 }
 
+export const OPENSTACK_FIRST_BYTE_TIMEOUT_MS = 20_000;
+
+function secs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 export class Http {
   readonly counter = new RequestCounter();
   private readonly timeoutMs: number;
+  private readonly firstByteMs: number;
+  private readonly stallRetries: number;
   private readonly retries: number;
   private readonly base: number;
   private readonly max: number;
@@ -180,11 +194,18 @@ export class Http {
 
   constructor(private readonly opts: HttpOptions) {
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.firstByteMs = Math.min(opts.firstByteTimeoutMs ?? OPENSTACK_FIRST_BYTE_TIMEOUT_MS, this.timeoutMs);
+    this.stallRetries = opts.stallRetries ?? 2;
     this.retries = opts.retries ?? 4;
     this.base = opts.backoffBaseMs ?? 500;
     this.max = opts.backoffMaxMs ?? 20_000;
     this.maxRetryAfter = opts.maxRetryAfterMs ?? 120_000;
     this.random = opts.random ?? Math.random;
+  }
+
+  /** the Io requests report to (the authenticator's progress line) */
+  get io(): Io {
+    return this.opts.io;
   }
 
   private backoff(attempt: number): number {
@@ -208,27 +229,40 @@ export class Http {
     const dispatcher = this.opts.dispatcher ? await this.opts.dispatcher() : undefined;
     const label = `${req.service} ${req.method} ${shortUrl(req.url)}`;
 
+    let stalls = 0;
     for (let attempt = 0; ; attempt++) {
       this.checkAborted();
       const canRetry = attempt < this.retries;
       const timeout = AbortSignal.timeout(this.timeoutMs);
-      const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
+      // no headers within firstByteMs (a server that accepts TCP and never answers): give up on this attempt
+      const firstByte = new AbortController();
+      const fbTimer = setTimeout(() => firstByte.abort(), this.firstByteMs);
+      const signal = AbortSignal.any([...(this.opts.signal ? [this.opts.signal] : []), timeout, firstByte.signal]);
       const t0 = performance.now();
       this.counter.add(req.service, req.method);
+      if (req.service !== 'identity' && !IDEMPOTENT_READS.has(req.method)) noteChange(`${req.service} ${req.method}`);
       this.trace(`--> ${req.method} ${req.url}${attempt ? ` (retry ${attempt})` : ''}${payload ? ` ${traceBody(req.body)}` : ''}`);
       let res: Response;
       let text: string;
+      let gotHeaders = false;
       try {
         const init: RequestInit & { dispatcher?: unknown } = { method: req.method, headers, body: payload, signal };
         if (dispatcher) init.dispatcher = dispatcher;
         res = await fetch(req.url, init as RequestInit);
+        gotHeaders = true;
+        clearTimeout(fbTimer);
         text = req.method === 'HEAD' ? '' : await res.text();
       } catch (e) {
+        clearTimeout(fbTimer);
         const ms = Math.round(performance.now() - t0);
         if (this.opts.signal?.aborted) throw this.interrupted();
-        const timedOut = timeout.aborted;
+        const timedOut = timeout.aborted || firstByte.signal.aborted;
         const code = timedOut ? 'ETIMEDOUT' : errCode(e);
-        const what = timedOut ? `no answer within ${this.timeoutMs} ms` : `${code ?? 'connection error'}: ${errMessage(e)}`;
+        const what = !timedOut
+          ? `${code ?? 'connection error'}: ${errMessage(e)}`
+          : !gotHeaders
+            ? `no answer within ${secs(firstByte.signal.aborted ? this.firstByteMs : this.timeoutMs)}`
+            : `no complete answer within ${secs(this.timeoutMs)}`;
         this.trace(`<-- ${req.method} ${req.url} FAILED after ${ms} ms: ${what}`);
         if (code && isTlsCode(code)) {
           // a certificate problem does not go away by retrying
@@ -239,8 +273,14 @@ export class Http {
           );
         }
         const notSent = !timedOut && code !== undefined && NOT_SENT_CODES.has(code);
-        if ((idempotent || notSent) && canRetry) {
-          await this.sleep(this.backoff(attempt));
+        if (timedOut) stalls++;
+        const retriesLeft = timedOut ? stalls <= this.stallRetries : canRetry;
+        if ((idempotent || notSent) && canRetry && retriesLeft) {
+          const wait = this.backoff(attempt);
+          const max = timedOut ? this.stallRetries : this.retries;
+          const n = timedOut ? stalls : attempt + 1;
+          this.opts.io.log('warn', redactText(`${label}: ${what}; retry ${n} of ${max}${wait >= 1000 ? ` in ${Math.round(wait / 1000)} s` : ''}`));
+          await this.sleep(wait);
           continue;
         }
         if (!idempotent && !notSent) {
@@ -282,6 +322,7 @@ export class Http {
             { hint: 'try again later' },
           );
         }
+        this.opts.io.log('warn', redactText(`${label}: ${status}${rateLimited ? ' (rate limited)' : busy ? ' (busy)' : ''}; retry ${attempt + 1} of ${this.retries}${wait >= 1000 ? ` in ${Math.round(wait / 1000)} s` : ''}`));
         await this.sleep(wait);
         continue;
       }

@@ -1,7 +1,6 @@
 /** Glance v2 calls. */
 import { OpenStackError } from '../errors.js';
-import type { Image, ImageApi } from './types.js';
-import type { ServiceCaller } from './client.js';
+import type { Image, ImageApi, ServiceCaller } from './types.js';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 

@@ -6,8 +6,7 @@
 import { OpenStackError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { realClock } from '../clock.js';
-import type { Listener, LoadBalancer, LoadBalancerApi, Member, Pool } from './types.js';
-import type { ServiceCaller } from './client.js';
+import type { Listener, LoadBalancer, LoadBalancerApi, Member, Pool, ServiceCaller } from './types.js';
 
 export interface LoadBalancerApiOptions {
   clock?: Clock;

@@ -3,8 +3,7 @@
  * private to a project (routers, security groups, ports): an admin token otherwise sees every project's.
  */
 import { OpenStackError } from '../errors.js';
-import type { CreatePortRequest, Network, NetworkApi, NeutronQuotaDetails, Port, QuotaDetail, Router, SecurityGroup, Subnet } from './types.js';
-import type { ServiceCaller } from './client.js';
+import type { CreatePortRequest, Network, NetworkApi, NeutronQuotaDetails, Port, QuotaDetail, Router, SecurityGroup, ServiceCaller, Subnet } from './types.js';
 
 type Named = { id: string; name: string; project_id?: string; tenant_id?: string };
 

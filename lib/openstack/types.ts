@@ -3,6 +3,7 @@
  * ops code depends only on this interface (tests may hand in the real client pointed at the simulator).
  * Field names follow the OpenStack API reference exactly.
  */
+import type { ServiceName } from './catalog.js';
 
 export interface Flavor {
   id: string; name: string; vcpus: number; ram: number; disk: number; 'OS-FLV-EXT-DATA:ephemeral'?: number;
@@ -232,4 +233,31 @@ export interface OpenStackClient {
   regions(): Promise<string[]>;
   counts(): RequestCounts;
   resetCounts(): void;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// What the per-service modules (compute.ts, volume.ts, image.ts, network.ts, loadbalancer.ts) need from the client.
+// It lives here, not in client.ts, so that the services do not import the module that imports them.
+
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST' | 'PATCH';
+
+/** an array value is sent as the parameter repeated (Neutron ORs repeated filters) */
+export type Query = Record<string, string | number | boolean | readonly string[] | undefined | null>;
+
+export interface CallOptions {
+  query?: Query;
+  body?: unknown;
+  /** statuses that are not errors (default: any 2xx) */
+  ok?: number[];
+  /** answer null for a 404 instead of throwing */
+  notFoundNull?: boolean;
+  idempotent?: boolean;
+  retryOn409?: boolean;
+}
+
+export interface ServiceCaller {
+  call<T = unknown>(service: ServiceName, method: HttpMethod, path: string, opts?: CallOptions): Promise<T | null>;
+  /** GET every page of a collection: follows `<key>_links` rel=next (Nova, Cinder, Neutron, Octavia) and Glance `next`. */
+  list<T>(service: ServiceName, path: string, key: string, query?: Query): Promise<T[]>;
+  projectId(): Promise<string>;
 }

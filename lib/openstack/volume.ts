@@ -1,6 +1,5 @@
 /** Cinder v3 (block-storage) calls, microversion 3.59 (see client.ts). */
-import type { VolumeAttachment, CinderLimits, CreateVolumeRequest, Volume, VolumeApi, VolumeMessage } from './types.js';
-import type { ServiceCaller } from './client.js';
+import type { CinderLimits, CreateVolumeRequest, ServiceCaller, Volume, VolumeApi, VolumeAttachment, VolumeMessage } from './types.js';
 
 export function createVolumeApi(c: ServiceCaller): VolumeApi {
   return {

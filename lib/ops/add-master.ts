@@ -14,22 +14,25 @@
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Listener, OpenStackClient, Pool, Server, ServerGroup, Volume } from '../openstack/types.js';
-import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
-import { isControlPlane } from '../kube/adder.js';
+import type { KNode, KubeApi } from '../kube/types.js';
+import { isControlPlane } from '../kube/labels.js';
 import type { Transport } from '../etcd/types.js';
 import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
 import { projectAdd, projectRemove, type ClusterView, type Projection, type Verdict } from '../etcd/quorum.js';
 import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import { registerSecret } from '../redact.js';
-import { shellJoin } from '../ssh/quote.js';
+import { shellJoin } from '../shell.js';
 import { nextNames, ownershipMetadata, ownershipTags, portName, roleNamePattern, volumeName } from './naming.js';
-import { BatchWaiter, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
+import { pollUntil, TimeoutError, type Verdict as WaitVerdict } from './poll.js';
 import { diagnose, formatDiagnosis, type Diagnosis } from './diagnose.js';
-import { apiEndpointOf, checkOwnership, deleteVolumeWhenFree, firstIp, waitGone, type JournalLike, type QuotaRow } from './add-workers.js';
+import { apiEndpointOf, checkOwnership, firstIp, type QuotaRow } from './add-workers.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck, settle, type CloudLookups } from './observe.js';
 import type { LeftoverResource } from '../journal/index.js';
-import { cleanupMasterLeftovers, describeLeftover } from './add-master-cleanup.js';
-import { findStale, memberMatches, memberTable, removeServerMembers, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
+import { findStale, memberMatches, memberTable, withoutMembers, type EtcdAccess, type MemberRow, type StaleMember } from './master-etcd.js';
+import { Ledger, describeLeftover, describeReaped, ownedBy, portDescription, type LedgerJournal } from './engine/ledger.js';
+import { Reapers } from './engine/reapers.js';
+import { TokenLease } from './engine/token.js';
+import { cleanupLeftovers } from './cleanup.js';
 
 export const STAGES = ['active', 'registered', 'member', 'promoted', 'healthy', 'ready'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -115,6 +118,8 @@ export interface AddMasterPlan {
   /** n-masters written on success: max(config, masters found) + 1 */
   mastersAfter: number;
   snapshot: boolean;
+  /** per-stage deadlines, ms (--timeout): what each watch waits at most */
+  timeouts: StageTimeouts;
   featureGates?: Record<string, boolean>;
   adopt: { portId?: string; volumeId?: string };
   quota: QuotaRow[];
@@ -152,7 +157,8 @@ export interface MasterUserDataInput {
 }
 
 export interface AddMasterDeps {
-  journal: JournalLike;
+  /** the operation's journal (begin() called); execute keeps its ledger on it */
+  journal: LedgerJournal;
   caCertHash: (pem: string) => string;
   /** lib/cloudinit renderMasterUserData */
   renderUserData: (input: MasterUserDataInput) => Promise<{ text: string; base64: string; encoding: 'plain' | 'gzip'; base64Length: number; learnerMode?: boolean }>;
@@ -343,9 +349,14 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
   const port = o.ports.filter((p) => p.name === portName(name));
   const vol = o.volumes.filter((v) => v.name === volumeName(name));
   if (port.length > 1 || vol.length > 1) blockers.push(`several ports or volumes are named after ${name}; delete the duplicates first`);
+  // a port or volume found by name is adopted only with kadd's proof for this cluster (13.9)
+  const portProof = !port[0] || ownedBy(c.clusterName, name, port[0]);
+  const volProof = !vol[0] || ownedBy(c.clusterName, name, vol[0]);
+  if (!portProof) blockers.push(`port ${port[0]!.name} exists but carries no proof that kadd created it for cluster ${c.clusterName}; delete it first`);
+  if (!volProof) blockers.push(`volume ${vol[0]!.name} exists but carries no kadd-cluster=${c.clusterName} metadata; delete it first`);
   const adopt = {
-    portId: port[0] && !port[0].device_id ? port[0].id : undefined,
-    volumeId: vol[0] && vol[0].status === 'available' ? vol[0].id : undefined,
+    portId: port[0] && portProof && !port[0].device_id ? port[0].id : undefined,
+    volumeId: vol[0] && volProof && vol[0].status === 'available' ? vol[0].id : undefined,
   };
   if (port[0] && port[0].device_id) blockers.push(`port ${port[0].name} exists and is bound to ${port[0].device_id}; delete it first`);
   if (vol[0] && vol[0].status !== 'available') blockers.push(`volume ${vol[0].name} exists and is ${vol[0].status}; delete it first`);
@@ -382,7 +393,7 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     network: { id: o.network?.id ?? '', name: c.privateNet.name }, subnet: { id: o.subnet?.id ?? '', name: c.privateNet.subnet.name },
     securityGroup: { id: o.securityGroup?.id ?? '', name: c.securityGroup }, ...(sg.group ? { serverGroup: sg.group } : {}), lb,
     etcd: { via: 'error' in o.etcd ? '' : o.etcd.transport, nodeName: 'error' in o.etcd ? '' : o.etcd.nodeName, members, projection },
-    stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, featureGates: o.featureGates, adopt, quota, warnings, blockers,
+    stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, timeouts: req.timeouts, featureGates: o.featureGates, adopt, quota, warnings, blockers,
   };
 }
 
@@ -435,12 +446,10 @@ export function assertMasterPlan(p: AddMasterPlan): void {
 // execute
 
 interface State {
-  tokenId?: string;
   portId?: string;
   ip?: string;
   volumeId?: string;
   serverId?: string;
-  registered?: boolean;
   memberId?: string;
   lbMemberId?: string;
   stage?: Stage | 'prepare';
@@ -461,7 +470,14 @@ export async function executeMaster(
   const { io, signal } = ctx;
   const c = req.config;
   const journal = deps.journal;
+  const ledger = new Ledger(journal, c.clusterName);
   const etcdctl: Etcdctl = etcd.etcdctl;
+  // the first Ctrl-C starts the rollback: the reapers' waits are not stopped by it
+  const reapers = new Reapers({ io, clock: ctx.clock, os, kube, etcdctl, cluster: c.clusterName, pollIntervalMs: req.pollIntervalMs, poolId: p.lb?.poolId });
+  let lease: TokenLease | undefined;
+  const tokenGone = async () => {
+    await lease?.release(reapers);
+  };
   const st: State = { portId: p.adopt.portId, volumeId: p.adopt.volumeId, stage: 'prepare' };
   const removedStale: string[] = [];
   let snapshot: SnapshotResult | undefined;
@@ -513,34 +529,28 @@ export async function executeMaster(
   }
   for (const w of verdict.warnings) if (!p.warnings.includes(w)) io.log('warn', w);
 
-  let token: BootstrapToken | undefined;
-  let tokenExpires = 0;
   try {
     // 4. certificate key + bootstrap token (never printed)
     const prep = io.progress(`${p.name}:prepare`, 'uploading control-plane certificates');
     const key = deps.certificateKey();
     registerSecret(key);
     await deps.uploadCerts(etcd.transport, key);
-    await journal.intent('token', 'bootstrap-token');
-    token = await kube.createBootstrapToken({ ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
-    registerSecret(token.secret);
-    st.tokenId = token.id;
-    tokenExpires = Date.parse(token.expiration);
-    await journal.done('token', 'bootstrap-token', token.id);
+    lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
+    const token = lease.token;
     checkAbort();
 
     // 5. port, volume, server
     const md = ownershipMetadata(c.clusterName, 'master');
     const tags = ownershipTags(c.clusterName, 'master');
+    if (st.portId) await ledger.adopt({ kind: 'port', name: p.portName, node: p.name, id: st.portId });
+    if (st.volumeId) await ledger.adopt({ kind: 'volume', name: p.volumeName, node: p.name, id: st.volumeId });
     if (!st.portId) {
       prep.update('creating port');
-      await journal.intent('port', p.portName, { network: p.network.id });
-      const port = await os.network.createPort({
-        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: `kadd: ${c.clusterName} ${p.name}`,
-      });
+      const port = await ledger.create({ kind: 'port', name: p.portName, node: p.name, details: { network: p.network.id } }, () => os.network.createPort({
+        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: portDescription(c.clusterName, p.name),
+      }));
       st.portId = port.id;
       st.ip = port.fixed_ips?.find((f) => f.subnet_id === p.subnet.id)?.ip_address ?? port.fixed_ips?.[0]?.ip_address;
-      await journal.done('port', p.portName, port.id);
       os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${p.portName}: ${e instanceof Error ? e.message : e}`));
     } else {
       const port = (await os.network.listPorts({ name: p.portName })).find((x) => x.id === st.portId);
@@ -548,13 +558,11 @@ export async function executeMaster(
     }
     if (!st.volumeId) {
       prep.update('creating boot volume');
-      await journal.intent('volume', p.volumeName, { size: p.volumeSize, zone: p.zone });
-      const v = await os.volume.createVolume({
+      const v = await ledger.create({ kind: 'volume', name: p.volumeName, node: p.name, details: { size: p.volumeSize, zone: p.zone } }, () => os.volume.createVolume({
         name: p.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: p.zone,
         ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': p.name },
-      });
+      }));
       st.volumeId = v.id;
-      await journal.done('volume', p.volumeName, v.id);
     }
     prep.update('boot volume creating');
     await waitFor<Volume>(ctx, req, 'volume available', req.volumeTimeoutMs, async () => {
@@ -569,16 +577,14 @@ export async function executeMaster(
       ...(st.ip ? { advertiseAddress: st.ip } : {}), ...(p.featureGates ? { clusterFeatureGates: p.featureGates } : {}),
     });
     prep.update('creating server');
-    await journal.intent('server', p.name, { zone: p.zone, flavor: p.flavor.name });
-    const created = await os.compute.createServer({
+    const created = await ledger.create({ kind: 'server', name: p.name, node: p.name, details: { zone: p.zone, flavor: p.flavor.name } }, () => os.compute.createServer({
       name: p.name, flavorRef: p.flavor.id, availability_zone: p.zone, key_name: p.keypair, networks: [{ port: st.portId! }],
       block_device_mapping_v2: [{ boot_index: 0, uuid: st.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
       // base64 of exactly what cloud-init gets (gzip-compressed when the plain text would not fit)
       user_data_base64: ud.base64, metadata: { ...md }, tags,
       ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
-    });
+    }));
     st.serverId = created.id;
-    await journal.done('server', p.name, created.id);
     prep.succeed(`server ${p.name} created (${p.flavor.name}${p.zone ? `, ${p.zone}` : ''}${ud.learnerMode === false ? ', etcd learner mode off' : ''})`);
 
     // 6. watch, stage by stage
@@ -588,12 +594,7 @@ export async function executeMaster(
       const d = diagnose({ console: text });
       return { state: 'failed', error: new StageFailure(stage, `the join failed on ${p.name}: ${d.summary}`, d) };
     };
-    const extendToken = async () => {
-      if (!token || tokenExpires - ctx.clock.now() > Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
-      const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      await kube.extendBootstrapToken(token.id, next);
-      tokenExpires = Date.parse(next);
-    };
+    const extendToken = () => lease!.keepAlive();
 
     const server = await stage<Server>(ctx, req, p, st, 'active', async () => {
       const s = await os.compute.getServer(st.serverId!);
@@ -608,7 +609,7 @@ export async function executeMaster(
       await extendToken();
       const n = await kube.getNode(p.name);
       if (n) {
-        st.registered = true;
+        await ledger.observed({ kind: 'node', name: p.name, node: p.name });
         return { state: 'done', value: n };
       }
       return (await consoleFatal('registered')) ?? { state: 'pending', note: 'kubeadm join running' };
@@ -620,7 +621,7 @@ export async function executeMaster(
       const m = list.members.find((x) => memberMatches(x, p.name, st.ip));
       if (m) {
         st.memberId = m.id;
-        await journal.done('etcd-member', p.name, m.id, { learner: m.isLearner });
+        await ledger.observed({ kind: 'etcd-member', name: p.name, node: p.name, id: m.id, details: { learner: m.isLearner } });
         return { state: 'done', value: m };
       }
       return (await consoleFatal('member')) ?? { state: 'pending', note: 'waiting for kubeadm to add the member' };
@@ -653,10 +654,10 @@ export async function executeMaster(
       const existing = (await os.loadbalancer.listMembers(p.lb.poolId)).find((m) => m.address === st.ip && m.protocol_port === API_PORT);
       if (existing) st.lbMemberId = existing.id;
       else {
-        await journal.intent('lb-member', p.name, { pool: p.lb.poolId });
-        const m = await os.loadbalancer.createMember(p.lb.poolId, { name: p.name, address: st.ip!, protocol_port: API_PORT, ...(p.lb.subnetId ? { subnet_id: p.lb.subnetId } : {}) });
+        const lb = p.lb;
+        const m = await ledger.create({ kind: 'lb-member', name: p.name, node: p.name, details: { pool: lb.poolId } }, () =>
+          os.loadbalancer.createMember(lb.poolId, { name: p.name, address: st.ip!, protocol_port: API_PORT, ...(lb.subnetId ? { subnet_id: lb.subnetId } : {}) }));
         st.lbMemberId = m.id;
-        await journal.done('lb-member', p.name, m.id);
       }
       line.succeed(`${p.name} (${st.ip}:${API_PORT}) is a member of pool ${p.lb.poolName}`);
     }
@@ -672,9 +673,12 @@ export async function executeMaster(
     const cause = e instanceof Error ? e.message : String(e);
     // --keep-failed keeps the server, volume and port for inspection, never an etcd member (Ctrl-C always rolls back)
     const keep = req.keepFailed && !interrupted;
-    if (keep) await deleteToken(ctx, kube, journal, st); // first: a kept server must not be able to finish its join
+    if (keep) await tokenGone(); // first: a kept server must not be able to finish its join
     const rb = io.progress(`${p.name}:rollback`, keep ? 'removing the etcd member, keeping the server (--keep-failed)' : 'rolling back');
-    const { rolledBack, left, kept, etcdLeft } = await rollback(ctx, req, p, st, os, kube, etcdctl, journal, keep);
+    const { rolledBack, left, kept, etcdLeft } = await rollback(ledger, reapers, p.name, st.ip, keep);
+    const tokens = ledger.of('').map((r) => r.id);
+    await tokenGone();
+    for (const id of tokens) if (id && !ledger.of('').some((r) => r.id === id)) rolledBack.push(`deleted bootstrap token ${id}`);
     if (left.length) rb.fail(`rollback left behind: ${left.join(', ')}`);
     else rb.succeed(`${keep ? 'cleaned up' : 'rolled back'}: ${rolledBack.join(', ') || 'nothing to undo'}${kept.length ? `; kept: ${kept.join(', ')}` : ''}`);
     const details = [
@@ -698,8 +702,9 @@ export async function executeMaster(
       hint: diagnosis?.nextStep ?? (e instanceof KaddError ? e.hint : undefined),
     });
   } finally {
-    if (st.tokenId) await deleteToken(ctx, kube, journal, st);
+    await tokenGone();
   }
+  await ledger.keep(p.name);
 
   // 8. the cluster file
   const view = await etcdctl.view().catch(() => null);
@@ -744,33 +749,12 @@ export function refineStall(stage: Stage | 'prepare', d: Diagnosis, p: Pick<AddM
   return d;
 }
 
-async function deleteToken(ctx: Context, kube: KubeApi, journal: JournalLike, st: State): Promise<void> {
-  if (!st.tokenId) return;
-  const id = st.tokenId;
-  st.tokenId = undefined;
-  try {
-    await kube.deleteBootstrapToken(id);
-    await journal.undone('token', 'bootstrap-token', id);
-  } catch (e) {
-    ctx.io.log('warn', `could not delete bootstrap token ${id}: ${e instanceof Error ? e.message : e}; it expires on its own`);
-  }
-}
-
-async function waitFor<T>(ctx: Context, req: AddMasterRequest, what: string, timeoutMs: number, probe: () => Promise<WaitVerdict<T>>, onNote?: (n: string) => void): Promise<T> {
-  let last: WaitVerdict<T> = { state: 'pending' };
-  const w = new BatchWaiter<T>({
-    what, clock: ctx.clock, signal: ctx.signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
-    fetch: async () => {
-      last = await probe();
-      return new Map();
-    },
-    check: () => last,
-    onObserve: (_k, _i, v) => {
-      if (v.state === 'pending' && v.note) onNote?.(v.note);
-    },
-    onFetchError: (e) => ctx.io.log('warn', `${what}: polling failed, will retry: ${e instanceof Error ? e.message : e}`),
+/** One probe per tick through the one poller (lib/poll.ts): backoff with jitter, the stage's deadline, Ctrl-C. */
+function waitFor<T>(ctx: Context, req: AddMasterRequest, what: string, timeoutMs: number, probe: () => Promise<WaitVerdict<T>>, onNote?: (n: string) => void): Promise<T> {
+  return pollUntil<T>({
+    what, timeoutMs, probe, onNote, clock: ctx.clock, signal: ctx.signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    onError: (e) => ctx.io.log('warn', `${what}: polling failed, will retry: ${e instanceof Error ? e.message : e}`),
   });
-  return w.wait(what, timeoutMs);
 }
 
 async function stage<T>(ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, s: Stage, probe: () => Promise<WaitVerdict<T>>): Promise<T> {
@@ -789,97 +773,20 @@ async function stage<T>(ctx: Context, req: AddMasterRequest, p: AddMasterPlan, s
 }
 
 /**
- * Undo in the safe order: pool member; the new etcd member through a surviving member (quorum
- * re-checked); the Node; the server (waited until gone); a member kubeadm may have added meanwhile;
- * the volume; the port. With `keep` (--keep-failed) the server, volume and port stay, everything else
- * goes: etcd safety beats inspection. When the quorum check refuses to remove a started voting member,
- * its server is kept running too (deleting it would take a healthy voter away without a removal).
- * Never throws; returns what was undone, what was kept on purpose and what was left.
+ * Undo through the reapers, in their fixed order: pool member; the new etcd member through a surviving
+ * member (quorum re-checked); the Node; the server (waited until gone); a member kubeadm may have added
+ * meanwhile; the volume; the port. With `keep` (--keep-failed) the server, volume and port stay,
+ * everything else goes: etcd safety beats inspection. When the quorum check refuses to remove a started
+ * voting member, its server is kept running too. Never throws.
  */
-async function rollback(
-  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: State, os: OpenStackClient, kube: KubeApi, etcdctl: Etcdctl, journal: JournalLike, keep = false,
-): Promise<{ rolledBack: string[]; left: string[]; kept: string[]; etcdLeft: boolean }> {
-  const rolledBack: string[] = [];
-  const left: string[] = [];
-  const kept: string[] = [];
-  const io = ctx.io;
-  let etcdLeft = false;
-  let protectServer = false;
-  const attempt = async (what: string, fn: () => Promise<void>) => {
-    try {
-      await fn();
-      rolledBack.push(what);
-    } catch (e) {
-      left.push(`${what.replace(/^(deleted|removed) /, '')} (${e instanceof Error ? e.message : e})`);
-      io.log('warn', `rollback: ${what} failed: ${e instanceof Error ? e.message : e}`);
-    }
+async function rollback(ledger: Ledger, reapers: Reapers, name: string, ip: string | undefined, keep: boolean): Promise<{ rolledBack: string[]; left: string[]; kept: string[]; etcdLeft: boolean }> {
+  const r = await ledger.teardown(name, reapers, { readyNode: 'delete', ip, keep: keep ? ['server', 'volume', 'port'] : [] });
+  return {
+    rolledBack: r.deleted.map(describeReaped),
+    left: r.left.map(describeReaped),
+    kept: r.kept.map(describeReaped),
+    etcdLeft: r.left.some((x) => x.ref.kind === 'etcd-member'),
   };
-  const removeMembers = async () => {
-    const r = await removeServerMembers(etcdctl, { name: p.name, ip: st.ip, ids: st.memberId ? [st.memberId] : [] }, (id) => journal.undone('etcd-member', p.name, id));
-    for (const x of r.removed) if (!rolledBack.includes(`removed etcd member ${x}`)) rolledBack.push(`removed etcd member ${x}`);
-    for (const x of [...r.refused, ...r.failed]) {
-      etcdLeft = true;
-      if (x.startedVoter) protectServer = true;
-      left.push(`etcd member ${x.id}${x.name ? ` (${x.name})` : ''}: ${x.reason}; when etcd is healthy again: ${x.fix}`);
-      io.log('warn', `rollback: etcd member ${x.id} not removed: ${x.reason}`);
-    }
-  };
-
-  if (st.lbMemberId && p.lb) {
-    const id = st.lbMemberId;
-    await attempt(`deleted pool member ${p.name}`, async () => {
-      await os.loadbalancer.deleteMember(p.lb!.poolId, id);
-      await journal.undone('lb-member', p.name, id);
-    });
-  }
-  await removeMembers();
-  if (st.registered || (st.serverId && (await kube.getNode(p.name).catch(() => null)))) {
-    await attempt(`deleted Node ${p.name}`, async () => {
-      await kube.deleteNode(p.name);
-      await journal.undone('node', p.name);
-    });
-  }
-  const resources = [
-    st.serverId && `server ${p.name} (${st.serverId}${st.ip ? `, ${st.ip}` : ''}${p.zone ? `, ${p.zone}` : ''})`,
-    st.volumeId && `volume ${p.volumeName} (${st.volumeId})`,
-    st.portId && `port ${p.portName} (${st.portId})`,
-  ].filter(Boolean) as string[];
-  if (keep) {
-    kept.push(...resources);
-  } else if (protectServer) {
-    for (const r of resources) left.push(`${r}: kept running because its etcd member is a voting member that could not be removed safely`);
-  } else {
-    if (st.serverId) {
-      const id = st.serverId;
-      await attempt(`deleted server ${p.name}`, async () => {
-        await os.compute.deleteServer(id);
-        await waitGone(() => os.compute.getServer(id), ctx, 180_000, req.pollIntervalMs);
-        await journal.undone('server', p.name, id);
-      });
-      // kubeadm may have added its member between our removal and the server's end
-      if (!etcdLeft) await removeMembers();
-    }
-    if (st.volumeId) {
-      const id = st.volumeId;
-      await attempt(`deleted volume ${p.volumeName}`, async () => {
-        await deleteVolumeWhenFree(os, id, ctx, req.pollIntervalMs);
-        await journal.undone('volume', p.volumeName, id);
-      });
-    }
-    if (st.portId) {
-      const id = st.portId;
-      await attempt(`deleted port ${p.portName}`, async () => {
-        await os.network.deletePort(id);
-        await journal.undone('port', p.portName, id);
-      });
-    }
-  }
-  if (st.tokenId) {
-    const id = st.tokenId;
-    await deleteToken(ctx, kube, journal, st);
-    rolledBack.push(`deleted bootstrap token ${id}`);
-  }
-  return { rolledBack, left, kept, etcdLeft };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -890,7 +797,7 @@ export interface RunAddMasterOptions {
   openEtcd: () => Promise<EtcdAccess>;
   dryRun: boolean;
   /** --cleanup: what an earlier run left (journal), deleted before the preflight (etcd members first, quorum-checked) */
-  cleanup?: { leftovers: LeftoverResource[]; cleanupOthers?: (l: LeftoverResource[]) => Promise<string[]> };
+  cleanup?: { leftovers: LeftoverResource[] };
 }
 
 export type RunAddMasterOutcome = { kind: 'dry-run'; plan: AddMasterPlan } | { kind: 'added'; plan: AddMasterPlan; result: AddMasterResult };
@@ -916,17 +823,22 @@ export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: Open
     } else if (leftovers.length) {
       const line = ctx.io.progress('cleanup', `cleaning up ${leftovers.length} resource(s) left by an earlier run`);
       const adder = access && 'adder' in access ? (access as EtcdAccess & { adder: { namespace: string; name: string } }).adder : undefined;
-      const r = await cleanupMasterLeftovers(ctx, os, kube, access ?? null, leftovers, deps.journal, {
-        cluster: req.config.clusterName, pollIntervalMs: req.pollIntervalMs, adder: adder ? `${adder.namespace}/${adder.name}` : undefined, cleanupOthers: o.cleanup?.cleanupOthers,
+      const cluster = req.config.clusterName;
+      // one path for both roles (lib/ops/cleanup.ts): every node in the reapers' order, etcd first
+      const r = await cleanupLeftovers(ctx.io, Ledger.fromLeftovers(deps.journal, cluster, leftovers), new Reapers({
+        io: ctx.io, clock: ctx.clock, os, kube, etcdctl: access?.etcdctl ?? null, cluster, pollIntervalMs: req.pollIntervalMs,
+      }), {
+        // the adder this run just opened has the same name as a leftover one: it goes when this run ends
+        skip: (ref) => !!adder && ref.kind === 'deployment' && (ref.name === `${adder.namespace}/${adder.name}` || ref.name === adder.name),
       });
       if (r.left.length) {
         line.fail(`cleanup left ${r.left.length} thing(s) behind`);
         throw new OperationError('E_CLEANUP_INCOMPLETE', 'the cleanup could not remove everything the earlier run left; no master was added', {
-          rolledBack: r.cleaned, details: [...r.cleaned.map((x) => `cleaned up: ${x}`), ...r.left.map((x) => `LEFT: ${x}`)],
+          rolledBack: r.deleted, details: [...r.deleted.map((x) => `cleaned up: ${x}`), ...r.left.map((x) => `LEFT: ${x}`)],
           hint: accessError ? `etcd was not reachable (${accessError}); --via ssh reaches it over SSH` : 'fix what is listed and run `kadd add --role master --cleanup` again',
         });
       }
-      line.succeed(`cleaned up what the earlier run left: ${r.cleaned.join(', ') || 'nothing was there any more'}`);
+      line.succeed(`cleaned up what the earlier run left: ${r.deleted.join(', ') || 'nothing was there any more'}`);
       if (ctx.signal.aborted) throw new InterruptedError('interrupted after the cleanup; no master was added');
     }
     const observed = await preflight(ctx, req, os, kube, access ?? { error: accessError ?? 'no etcd access' });

@@ -9,18 +9,21 @@ import type { KubeApi } from '../kube/types.js';
 import { OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   assertNoBlockers, execute, plan, preflight, validateRequest,
-  type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult, type JournalLike,
+  type AddWorkersDeps, type AddWorkersPlan, type AddWorkersRequest, type AddWorkersResult,
 } from './add-workers.js';
 import { caCertHash } from '../kube/ca.js';
-import { Journal, findUnfinished, type LeftoverResource, type ResourceKind } from '../journal/index.js';
+import { Journal, findUnfinished, type LeftoverResource } from '../journal/index.js';
 import { writeUpdatedConfig } from '../config/write.js';
 import { cleanupLeftovers } from './cleanup.js';
-import { escapeRegex } from './naming.js';
+import { escapeRegex, roleNamePattern } from './naming.js';
+import { Ledger, describeLeftover } from './engine/ledger.js';
+import { Reapers } from './engine/reapers.js';
 
 export type LeftoverChoice = 'resume' | 'cleanup' | undefined;
 
 export interface AddWorkersRun {
-  plan: AddWorkersPlan;
+  /** absent when a resume only finished the interrupted run (nothing was planned) */
+  plan?: AddWorkersPlan;
   result?: AddWorkersResult;
   /** resources of an earlier run that were cleaned up first */
   cleaned?: string[];
@@ -38,10 +41,6 @@ export function leftoverNodeNames(cluster: string, leftovers: LeftoverResource[]
   return [...names];
 }
 
-function describeLeftover(l: LeftoverResource): string {
-  return `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}${l.state === 'maybe' ? ' (may exist)' : ''}`;
-}
-
 export async function runAddWorkers(
   ctx: Context,
   req: AddWorkersRequest,
@@ -53,6 +52,14 @@ export async function runAddWorkers(
   // leftovers of an earlier run that did not end well (Ctrl-C twice, kill -9, crash)
   const report = await findUnfinished(c.file);
   let cleaned: string[] | undefined;
+  // 13.2: a resume finishes the interrupted run and never starts a new batch silently
+  const open = report.operations.filter((o) => o.command === 'add --role node' && o.status === 'unterminated');
+  if (opts.leftovers === 'resume' && report.leftovers.length === 0 && !opts.dryRun) {
+    if (!open.length) {
+      throw new UsageError(`--resume: the journal records no unfinished run on ${c.file}; nothing was changed`, { hint: 'run `kadd add` without --resume to add nodes' });
+    }
+    return { result: await finishInterrupted(ctx, c, open.map((o) => o.op)) };
+  }
   if (report.leftovers.length > 0 && !opts.dryRun) {
     // a master run's leftovers are never handled here: deleting a control-plane server without removing
     // its etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order
@@ -84,7 +91,7 @@ export async function runAddWorkers(
       if (names.length > req.amount) {
         throw new UsageError(`the interrupted run was creating ${names.length} nodes (${names.join(', ')}); use --amount ${names.length} or more with --resume`);
       }
-      req = { ...req, resumeNames: names };
+      req = { ...req, resumeNames: names, journaledIds: report.leftovers.map((l) => l.id).filter((x): x is string => !!x) };
       ctx.io.log('info', `resuming ${names.join(', ')}`);
       // adopted servers were booted with the interrupted run's bootstrap token: keep it alive while this
       // run waits for them, and delete it at the end with this run's own token
@@ -97,8 +104,10 @@ export async function runAddWorkers(
       const journal = await Journal.open(c.file);
       try {
         await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op) } });
-        cleaned = await cleanupLeftovers(ctx, os, kube, report.leftovers, journal, c.clusterName);
-        await journal.end(cleaned.length === report.leftovers.length ? 'ok' : 'failed');
+        const ledger = Ledger.fromLeftovers(journal, c.clusterName, report.leftovers);
+        const r = await cleanupLeftovers(ctx.io, ledger, new Reapers({ io: ctx.io, clock: ctx.clock, os, kube, cluster: c.clusterName, pollIntervalMs: req.pollIntervalMs }));
+        cleaned = r.deleted;
+        await journal.end(r.left.length ? 'failed' : 'ok');
       } finally {
         await journal.close();
       }
@@ -125,21 +134,18 @@ export async function runAddWorkers(
   assertNoBlockers(p);
 
   const journal = await Journal.open(c.file);
-  const jl: JournalLike = {
-    intent: (kind, name, details) => journal.intent(kind as ResourceKind, name, details),
-    done: (kind, name, id, details) => journal.done(kind as ResourceKind, name, id, details),
-    undone: (kind, name, id) => journal.undone(kind as ResourceKind, name, id),
-    kept: (kind, name, id) => journal.kept(kind as ResourceKind, name, id),
-  };
   let result: AddWorkersResult | undefined;
   try {
     await journal.begin({ command: 'add --role node', args: opts.argsForJournal });
     result = await execute(ctx, req, p, os, kube, {
       renderUserData: render,
       caCertHash,
-      journal: jl,
-      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': c.nNodes + added })).path,
+      ledger: new Ledger(journal, c.clusterName),
+      // after a resume the file counts what exists (13.2), not the stale file's count plus this run's
+      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': req.resumeNames ? await countWorkers(ctx, c) : c.nNodes + added })).path,
     });
+    // the interrupted runs this one resumed are finished now
+    if (req.resumeNames && !result.interrupted) for (const o of report.operations) if (o.status === 'unterminated') await journal.endEarlier(o.op, 'ok');
     const failed = result.nodes.some((n) => n.outcome !== 'joined' && n.outcome !== 'active');
     await journal.end(result.interrupted ? 'interrupted' : failed ? 'failed' : 'ok');
   } catch (e) {
@@ -149,4 +155,30 @@ export async function runAddWorkers(
     await journal.close();
   }
   return { plan: p, result, cleaned };
+}
+
+/** The worker servers that exist and are ACTIVE (what the cluster file's n-nodes must say). */
+async function countWorkers(ctx: Context, c: ClusterConfig): Promise<number> {
+  const os = await ctx.openstack();
+  return (await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') })).filter((s) => s.status === 'ACTIVE').length;
+}
+
+/**
+ * An interrupted run whose every node was kept (killed while it wrote the cluster file): write the file
+ * with what exists and end that run. Nothing is created.
+ */
+async function finishInterrupted(ctx: Context, c: ClusterConfig, ops: string[]): Promise<AddWorkersResult> {
+  const started = ctx.clock.now();
+  const n = await countWorkers(ctx, c);
+  ctx.io.log('info', `resuming: the interrupted run created its nodes; writing the cluster file for the ${n} worker(s) that exist`);
+  const journal = await Journal.open(c.file);
+  try {
+    await journal.begin({ command: 'add --role node --resume', args: { finishes: ops } });
+    const updated = (await writeUpdatedConfig(c.file, { 'n-nodes': n })).path;
+    for (const op of ops) await journal.endEarlier(op, 'ok');
+    await journal.end('ok');
+    return { cluster: c.clusterName, requested: 0, added: 0, nodes: [], updatedConfig: updated, nNodes: n, interrupted: false, durationMs: ctx.clock.now() - started };
+  } finally {
+    await journal.close();
+  }
 }

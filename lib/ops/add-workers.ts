@@ -11,13 +11,16 @@ import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
   OpenStackClient, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume, Port, VolumeAttachment,
 } from '../openstack/types.js';
-import type { BootstrapToken, KNode, KubeApi } from '../kube/types.js';
-import { KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
+import type { KNode, KubeApi } from '../kube/types.js';
+import { InterruptedError, KaddError, OperationError, PreflightError, UsageError } from '../errors.js';
 import {
   nextNames, ownershipMetadata, ownershipTags, portName, retryZone, roleNamePattern, volumeName, zoneFor,
 } from './naming.js';
 import { groupDiagnosis, observeCloud, serverBlockers, serverGroupCheck } from './observe.js';
 import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
+import { canAdopt, describeReaped, portDescription, type Ledger } from './engine/ledger.js';
+import { Reapers, staleAttachments } from './engine/reapers.js';
+import { TokenLease } from './engine/token.js';
 import { diagnose, diagnoseVolume, type Diagnosis } from './diagnose.js';
 
 export const NOVA_USER_DATA_LIMIT = 65535;
@@ -43,6 +46,8 @@ export interface AddWorkersRequest {
   resumeNames?: string[];
   /** bootstrap tokens of an interrupted run whose servers are adopted: extended with ours, deleted at the end */
   adoptTokenIds?: string[];
+  /** ids the journal of this cluster file records (resume): proof of ownership for adoption */
+  journaledIds?: string[];
 }
 
 export type NetAction = 'exists' | 'create';
@@ -136,6 +141,8 @@ export interface AddWorkersResult {
   added: number;
   nodes: NodeResult[];
   updatedConfig?: string;
+  /** n-nodes written to the updated file (when it is not the file's count plus `added`: a resume counts what exists) */
+  nNodes?: number;
   interrupted: boolean;
   durationMs: number;
 }
@@ -154,18 +161,11 @@ export interface UserDataRenderer {
   }): Promise<string>;
 }
 
-export interface JournalLike {
-  intent(kind: string, name: string, details?: Record<string, unknown>): Promise<void>;
-  done(kind: string, name: string, id: string, details?: Record<string, unknown>): Promise<void>;
-  undone(kind: string, name: string, id?: string): Promise<void>;
-  /** the resource stays on purpose even if the operation ends failed */
-  kept?(kind: string, name: string, id?: string): Promise<void>;
-}
-
 export interface AddWorkersDeps {
   renderUserData: UserDataRenderer;
   caCertHash: (pem: string) => string;
-  journal: JournalLike;
+  /** journal + undo list of this operation (lib/ops/engine/ledger.ts) */
+  ledger: Ledger;
   /** called after success or partial success with the number of joined nodes; returns the path written */
   writeConfig: (added: number) => Promise<string>;
 }
@@ -200,7 +200,7 @@ export async function preflight(
 ): Promise<Observed> {
   const c = req.config;
   const errors: string[] = [];
-  ctx.io.log('debug', `preflight for ${c.clusterName}`);
+  ctx.io.log('info', `preflight for ${c.clusterName}: reading the cloud and the cluster (changes nothing)`);
 
   // Three things at once, none waiting for another: the Kubernetes side (client-node's import, version,
   // CA: reachable, and the cluster is this project's), the OpenStack burst, the user-data size check
@@ -241,6 +241,8 @@ export async function preflight(
     portNames: (servers) => plannedNames(req, servers.map((s) => s.name)).map(portName),
   });
   await kubeSide;
+  // Ctrl-C while waiting for the API is an interruption (exit 130), not a preflight finding
+  if (!kubeInfo.ok && ctx.signal.aborted) throw KaddError.is(ctx.signal.reason) ? ctx.signal.reason : new InterruptedError();
   const ownership = kubeInfo.ok ? await checkOwnership(c, kube, cl.lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
 
   let userDataBytes = 0;
@@ -336,13 +338,30 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     if (srv.length > 1) blockers.push(`${srv.length} servers are named ${name}; remove the duplicates first`);
     if (vol.length > 1) blockers.push(`${vol.length} volumes are named ${volumeName(name)}; remove the duplicates first`);
     if (prt.length > 1) blockers.push(`${prt.length} ports are named ${portName(name)}; remove the duplicates first`);
+    // adopt only what this cluster file's journal recorded, or what carries kadd's proof and is not
+    // held by a live server other than the node's own (13.9)
+    const journaled = (id?: string) => !!id && (req.journaledIds ?? []).includes(id);
+    const own = srv[0] && (journaled(srv[0].id) || srv[0].metadata?.['kadd-cluster'] === c.clusterName) ? [srv[0].id] : [];
+    const refuse = (what: string, v: { ok: true } | { ok: false; reason: string }) => {
+      if (!v.ok) blockers.push(`${what} exists but is not adopted: ${v.reason}; delete it or let the kadd run that owns it finish`);
+      return v.ok;
+    };
+    const adoptServer = srv[0] && refuse(`server ${name}`, own.length ? { ok: true } : { ok: false, reason: `it carries no kadd-cluster=${c.clusterName} metadata` }) ? srv[0].id : undefined;
+    const adoptVolume = vol[0] && refuse(`volume ${volumeName(name)}`, canAdopt({
+      kind: 'volume', cluster: c.clusterName, node: name, journaled: journaled(vol[0].id), metadata: vol[0].metadata, status: vol[0].status,
+      heldBy: (vol[0].attachments ?? []).map((a) => a.server_id), mayHold: own,
+    })) ? vol[0].id : undefined;
+    const adoptPort = prt[0] && refuse(`port ${portName(name)}`, canAdopt({
+      kind: 'port', cluster: c.clusterName, node: name, journaled: journaled(prt[0].id), tags: prt[0].tags, description: prt[0].description,
+      heldBy: prt[0].device_id ? [prt[0].device_id] : [], mayHold: own,
+    })) ? prt[0].id : undefined;
     return {
       name,
       zone: zoneFor(i, req.zone, c.availabilityZones),
       flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram, ...(flavor.extra_specs ? { extraSpecs: flavor.extra_specs } : {}) } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
       volumeName: volumeName(name),
       portName: portName(name),
-      adopt: { serverId: srv[0]?.id, volumeId: vol[0]?.id, portId: prt[0]?.id },
+      adopt: { serverId: adoptServer, volumeId: adoptVolume, portId: adoptPort },
     };
   });
 
@@ -435,42 +454,35 @@ interface NodeState {
   registered?: boolean;
 }
 
-export async function ensureNetwork(ctx: Context, os: OpenStackClient, p: AddWorkersPlan, journal: JournalLike): Promise<{ networkId: string; subnetId: string; sgId: string }> {
+export async function ensureNetwork(ctx: Context, os: OpenStackClient, p: AddWorkersPlan, ledger: Ledger): Promise<{ networkId: string; subnetId: string; sgId: string }> {
   const io = ctx.io;
+  const skip = (what: string, name: string) => io.log('info', `${what} [${name}] already exists, skipping`);
   let networkId = p.network.id;
-  if (p.network.action === 'exists') io.log('info', `network [${p.network.name}] already exists, skipping`);
+  if (p.network.action === 'exists') skip('network', p.network.name);
   else {
-    await journal.intent('network', p.network.name);
-    const n = await os.network.createNetwork({ name: p.network.name, admin_state_up: true });
-    networkId = n.id;
-    await journal.done('network', p.network.name, n.id);
+    networkId = (await ledger.createShared({ kind: 'network', name: p.network.name }, () => os.network.createNetwork({ name: p.network.name, admin_state_up: true }))).id;
     io.log('info', `network [${p.network.name}] created`);
   }
   let subnetId = p.subnet.id;
-  if (p.subnet.action === 'exists') io.log('info', `subnet [${p.subnet.name}] already exists, skipping`);
+  if (p.subnet.action === 'exists') skip('subnet', p.subnet.name);
   else {
-    await journal.intent('subnet', p.subnet.name);
-    const s = await os.network.createSubnet({ name: p.subnet.name, network_id: networkId!, cidr: p.subnet.cidr, ip_version: 4 });
-    subnetId = s.id;
-    await journal.done('subnet', p.subnet.name, s.id);
+    subnetId = (await ledger.createShared({ kind: 'subnet', name: p.subnet.name }, () => os.network.createSubnet({ name: p.subnet.name, network_id: networkId!, cidr: p.subnet.cidr, ip_version: 4 }))).id;
     io.log('info', `subnet [${p.subnet.name}] created (${p.subnet.cidr})`);
   }
-  if (p.router.action === 'exists') io.log('info', `router [${p.router.name}] already exists, skipping`);
+  if (p.router.action === 'exists') skip('router', p.router.name);
   else {
-    await journal.intent('router', p.router.name);
     const ext = (await os.network.listExternalNetworks())[0];
-    const r = await os.network.createRouter({ name: p.router.name, ...(ext ? { external_gateway_info: { network_id: ext.id } } : {}) });
-    await os.network.addRouterInterface(r.id, subnetId!);
-    await journal.done('router', p.router.name, r.id);
+    await ledger.createShared({ kind: 'router', name: p.router.name }, async () => {
+      const r = await os.network.createRouter({ name: p.router.name, ...(ext ? { external_gateway_info: { network_id: ext.id } } : {}) });
+      await os.network.addRouterInterface(r.id, subnetId!);
+      return r;
+    });
     io.log('info', `router [${p.router.name}] created${ext ? ` with gateway ${ext.name}` : ' (no external network found)'}`);
   }
   let sgId = p.securityGroup.id;
-  if (p.securityGroup.action === 'exists') io.log('info', `security group [${p.securityGroup.name}] already exists, skipping`);
+  if (p.securityGroup.action === 'exists') skip('security group', p.securityGroup.name);
   else {
-    await journal.intent('security-group', p.securityGroup.name);
-    const sg = await os.network.createSecurityGroup({ name: p.securityGroup.name, description: `kadd: cluster ${p.cluster}` });
-    sgId = sg.id;
-    await journal.done('security-group', p.securityGroup.name, sg.id);
+    sgId = (await ledger.createShared({ kind: 'security-group', name: p.securityGroup.name }, () => os.network.createSecurityGroup({ name: p.securityGroup.name, description: `kadd: cluster ${p.cluster}` }))).id;
     io.log('info', `security group [${p.securityGroup.name}] created`);
   }
   return { networkId: networkId!, subnetId: subnetId!, sgId: sgId! };
@@ -489,61 +501,26 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const io = ctx.io;
   const c = req.config;
   const signal = ctx.signal;
-  const journal = deps.journal;
+  const ledger = deps.ledger;
+  // the first Ctrl-C starts the rollback: the reapers' waits are not stopped by it
+  const reapers = new Reapers({ io, clock: ctx.clock, os, kube, cluster: c.clusterName, pollIntervalMs: req.pollIntervalMs });
   const md = ownershipMetadata(c.clusterName, 'node');
   const tags = ownershipTags(c.clusterName, 'node');
 
-  const { networkId, subnetId, sgId } = await ensureNetwork(ctx, os, p, journal);
+  const { networkId, subnetId, sgId } = await ensureNetwork(ctx, os, p, ledger);
   const caHash = p.caCertHash ?? deps.caCertHash(await kube.clusterCaPem());
 
-  // one bootstrap token per run, short TTL, extended while nodes still boot, deleted at the end
-  await journal.intent('token', 'bootstrap-token');
-  const token: BootstrapToken = await kube.createBootstrapToken({
-    ttlSeconds: req.tokenTtlSeconds,
-    description: `kadd add --role node for ${c.clusterName}`,
-  });
-  await journal.done('token', 'bootstrap-token', token.id);
-  let tokenExpires = Date.parse(token.expiration);
-  const adoptedTokens: string[] = [];
-  for (const id of req.adoptTokenIds ?? []) {
-    if (id === token.id) continue;
-    try {
-      await kube.extendBootstrapToken(id, token.expiration);
-      await journal.done('token', `bootstrap-token-${id}`, id, { adopted: true });
-      adoptedTokens.push(id);
-      io.log('debug', `bootstrap token ${id} of the interrupted run kept until ${token.expiration} for the adopted servers`);
-    } catch (e) {
-      io.log('warn', `the interrupted run's bootstrap token ${id} is gone (${e instanceof Error ? e.message : e}); adopted servers that have not joined yet cannot join and will be rolled back`);
-    }
-  }
-
-  // extend the token while nodes still boot: every waiter's tick (volumes, servers, Nodes) calls this,
-  // so a slow build cannot outlive the token (a node only uses it after ACTIVE)
-  let extending: Promise<void> | undefined;
-  const keepToken = async (): Promise<void> => {
-    if (extending) return extending;
-    if (tokenExpires - ctx.clock.now() >= Math.min(300_000, (req.tokenTtlSeconds * 1000) / 3)) return;
-    extending = (async () => {
-      const next = new Date(ctx.clock.now() + req.tokenTtlSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      try {
-        await kube.extendBootstrapToken(token.id, next);
-      } catch (e) {
-        // said as what it is (not as a failed poll); tried again on the next tick, before the token expires
-        io.log('warn', `extending bootstrap token ${token.id} failed, will retry (it expires ${new Date(tokenExpires).toISOString()}): ${e instanceof Error ? e.message : e}`);
-        return;
-      }
-      for (const id of adoptedTokens) await kube.extendBootstrapToken(id, next).catch(() => undefined);
-      tokenExpires = Date.parse(next);
-      io.log('debug', `bootstrap token ${token.id} extended to ${next}`);
-    })().finally(() => {
-      extending = undefined;
-    });
-    return extending;
-  };
+  // one bootstrap token per run (the lease: short TTL, extended on every poll tick while nodes still boot
+  // -- a node only uses it after ACTIVE --, deleted at the end), plus the interrupted run's when resuming
+  const lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role node for ${c.clusterName}` });
+  const token = lease.token;
+  await lease.adopt(req.adoptTokenIds ?? []);
+  const keepToken = () => lease.keepAlive();
 
   const states: NodeState[] = p.nodes.map((n) => ({ plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId }));
   const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
-  const say = (s: NodeState, text: string) => lines.get(s.plan.name)!.update(text);
+  const say = (s: NodeState, text: string, budgetMs?: number) => lines.get(s.plan.name)!.update(text, { budgetMs });
+  io.log('info', `creating ${states.length} server${states.length === 1 ? '' : 's'}, then waiting for ${states.length === 1 ? 'it' : 'them'} to boot (up to ${Math.round(req.bootTimeoutMs / 1000)}s)${req.wait ? ` and join (up to ${Math.round(req.joinTimeoutMs / 1000)}s)` : ''}`);
 
   // Adaptive polling. A boot volume is often available within a second of its create: first check after half
   // the poll interval. A server needs a few seconds at least: first check after the poll interval. Both back
@@ -634,9 +611,9 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     s.attempts++;
     if (s.attempts === 1) {
       // resources adopted from an interrupted run now belong to this run's journal
-      if (n.adopt.portId) await journal.done('port', n.portName, n.adopt.portId, { adopted: true });
-      if (n.adopt.volumeId) await journal.done('volume', n.volumeName, n.adopt.volumeId, { adopted: true });
-      if (n.adopt.serverId) await journal.done('server', n.name, n.adopt.serverId, { adopted: true });
+      if (n.adopt.portId) await ledger.adopt({ kind: 'port', name: n.portName, node: n.name, id: n.adopt.portId });
+      if (n.adopt.volumeId) await ledger.adopt({ kind: 'volume', name: n.volumeName, node: n.name, id: n.adopt.volumeId });
+      if (n.adopt.serverId) await ledger.adopt({ kind: 'server', name: n.name, node: n.name, id: n.adopt.serverId });
     }
     // the port and the boot volume do not need each other: both at once; the server create waits for both.
     // allSettled, not all: a failure of one must not start the rollback while the other is still being made
@@ -649,13 +626,11 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     const n = s.plan;
     if (!s.portId) {
       say(s, 'creating port');
-      await journal.intent('port', n.portName, { network: networkId });
-      const port = await slots.use(() => os.network.createPort({
-        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: `kadd: ${c.clusterName} ${n.name}`,
+      const port = await ledger.create({ kind: 'port', name: n.portName, node: n.name, details: { network: networkId } }, () => slots.use(() => os.network.createPort({
+        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: portDescription(c.clusterName, n.name),
         ...(p.portTagsOnCreate ? { tags } : {}),
-      }));
+      })));
       s.portId = port.id;
-      await journal.done('port', n.portName, port.id);
       if (!p.portTagsOnCreate) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
     }
   }
@@ -664,13 +639,11 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     const n = s.plan;
     if (!s.serverId && !s.volumeId) {
       say(s, 'creating volume');
-      await journal.intent('volume', n.volumeName, { size: p.volumeSize, zone: s.zone });
-      const v = await slots.use(() => os.volume.createVolume({
+      const v = await ledger.create({ kind: 'volume', name: n.volumeName, node: n.name, details: { size: p.volumeSize, zone: s.zone } }, () => slots.use(() => os.volume.createVolume({
         name: n.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: s.zone,
         ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': n.name },
-      }));
+      })));
       s.volumeId = v.id;
-      await journal.done('volume', n.volumeName, v.id);
     }
   }
 
@@ -697,69 +670,26 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         nodeName: n.name, clusterName: c.clusterName, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
         caCertHash: caHash, k8sVersion: p.k8sVersion, labels: workerLabels(c), taints: c.nodeTaints,
       });
-      await journal.intent('server', n.name, { zone: s.zone, flavor: n.flavor.name });
-      const created = await slots.use(() => os.compute.createServer({
+      const created = await ledger.create({ kind: 'server', name: n.name, node: n.name, details: { zone: s.zone, flavor: n.flavor.name } }, () => slots.use(() => os.compute.createServer({
         name: n.name, flavorRef: n.flavor.id, availability_zone: s.zone, key_name: p.keypair,
         networks: [{ port: s.portId! }],
         block_device_mapping_v2: [{ boot_index: 0, uuid: s.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
         user_data: userData, metadata: { ...md }, tags,
         ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
-      }));
+      })));
       s.serverId = created.id;
-      await journal.done('server', n.name, created.id);
     }
-    say(s, 'server BUILD');
+    say(s, 'server BUILD', req.bootTimeoutMs);
     return serverWaiter.wait(s.serverId!, req.bootTimeoutMs);
   }
 
-  /** delete what this node created (server -> its volume -> port -> Node object) */
+  /** delete what this node holds, through the reapers (Node -> server -> volume -> port), waited until gone */
   async function rollback(s: NodeState, why: string): Promise<void> {
-    const n = s.plan;
-    const left: string[] = [];
-    if (s.serverId) {
-      try {
-        await os.compute.deleteServer(s.serverId);
-        await waitGone(() => os.compute.getServer(s.serverId!), ctx, 120_000, req.pollIntervalMs);
-        await journal.undone('server', n.name, s.serverId);
-      } catch (e) {
-        left.push(`server ${n.name} (${s.serverId})`);
-        io.log('warn', `could not delete server ${n.name}: ${e instanceof Error ? e.message : e}`);
-      }
-      s.serverId = undefined;
-    }
-    if (s.volumeId) {
-      try {
-        await deleteVolumeWhenFree(os, s.volumeId, ctx, req.pollIntervalMs);
-        await journal.undone('volume', n.volumeName, s.volumeId);
-      } catch (e) {
-        left.push(`volume ${n.volumeName} (${s.volumeId})`);
-        io.log('warn', `could not delete volume ${n.volumeName}: ${e instanceof Error ? e.message : e}`);
-      }
-      s.volumeId = undefined;
-    }
-    if (s.portId) {
-      try {
-        await os.network.deletePort(s.portId);
-        await journal.undone('port', n.portName, s.portId);
-      } catch (e) {
-        left.push(`port ${n.portName} (${s.portId})`);
-        io.log('warn', `could not delete port ${n.portName}: ${e instanceof Error ? e.message : e}`);
-      }
-      s.portId = undefined;
-    }
-    if (s.registered) {
-      try {
-        await kube.deleteNode(n.name);
-        await journal.undone('node', n.name);
-      } catch (e) {
-        left.push(`Node ${n.name}`);
-        io.log('warn', `could not delete Node ${n.name}: ${e instanceof Error ? e.message : e}`);
-      }
-    }
-    if (left.length) {
-      s.cause = `${s.cause ?? why}; left behind: ${left.join(', ')}`;
-    }
-    io.log('debug', `rolled back ${n.name}: ${why}`);
+    const r = await ledger.teardown(s.plan.name, reapers, { readyNode: 'delete' });
+    s.serverId = s.volumeId = s.portId = undefined;
+    for (const x of r.left) io.log('warn', `could not delete ${describeReaped(x)}`);
+    if (r.left.length) s.cause = `${s.cause ?? why}; left behind: ${r.left.map(describeReaped).join(', ')}`;
+    io.log('debug', `rolled back ${s.plan.name}: ${why}`);
   }
 
   async function runNode(s: NodeState): Promise<void> {
@@ -810,7 +740,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       lines.get(n.name)!.succeed(`ACTIVE ${s.ip ?? ''}`.trim());
       return;
     }
-    say(s, 'ACTIVE, waiting for the Node to join');
+    say(s, 'ACTIVE, waiting for the Node to join', req.joinTimeoutMs);
     try {
       await nodeWaiter.wait(n.name, req.joinTimeoutMs);
     } catch (e) {
@@ -852,33 +782,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   // token: deleted at the end, whatever happened -- except with --no-wait, where nodes that are ACTIVE
   // have not run kubeadm join yet: the token then stays until its (short) expiry so they can still join
   const stillJoining = !req.wait && states.some((s) => s.outcome === 'active');
-  if (stillJoining) {
-    io.log('info', `bootstrap token ${token.id} stays until ${new Date(tokenExpires).toISOString().replace(/\.\d{3}Z$/, 'Z')} so the new nodes can join (--no-wait); \`kubeadm token delete ${token.id}\` removes it earlier`);
-    await journal.undone('token', 'bootstrap-token', token.id);
-  } else {
-    for (const id of adoptedTokens) {
-      await kube.deleteBootstrapToken(id).then(
-        () => journal.undone('token', `bootstrap-token-${id}`, id),
-        (e: unknown) => io.log('warn', `could not delete bootstrap token ${id}: ${e instanceof Error ? e.message : e}`),
-      );
-    }
-    try {
-      await kube.deleteBootstrapToken(token.id);
-      await journal.undone('token', 'bootstrap-token', token.id);
-    } catch (e) {
-      io.log('warn', `could not delete bootstrap token ${token.id}: ${e instanceof Error ? e.message : e}; it expires at ${new Date(tokenExpires).toISOString()}`);
-    }
-  }
+  if (stillJoining) await lease.leave();
+  else await lease.release(reapers);
 
   const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');
   // nodes that joined stay even when the run as a whole ends failed (partial success): not leftovers
-  if (journal.kept) {
-    for (const s of ok) {
-      if (s.serverId) await journal.kept('server', s.plan.name, s.serverId);
-      if (s.volumeId) await journal.kept('volume', s.plan.volumeName, s.volumeId);
-      if (s.portId) await journal.kept('port', s.plan.portName, s.portId);
-    }
-  }
+  for (const s of ok) await ledger.keep(s.plan.name);
   let updatedConfig: string | undefined;
   if (ok.length > 0) updatedConfig = await deps.writeConfig(ok.length);
 
@@ -907,62 +816,4 @@ export class ServerErrorState extends Error {
   constructor(readonly server: Server) {
     super(`server ${server.name} went to ERROR: ${server.fault?.message ?? 'no fault message'}`);
   }
-}
-
-export async function waitGone(get: () => Promise<unknown | null>, ctx: Context, timeoutMs: number, intervalMs: number): Promise<void> {
-  const deadline = ctx.clock.now() + timeoutMs;
-  let wait = intervalMs;
-  for (;;) {
-    const s = (await get()) as { status?: string } | null;
-    if (!s || s.status === 'DELETED' || s.status === 'SOFT_DELETED') return;
-    if (ctx.clock.now() > deadline) throw new Error(`still present after ${Math.round(timeoutMs / 1000)}s (status ${s.status ?? '?'})`);
-    await ctx.clock.sleep(wait);
-    wait = Math.min(wait * 1.5, 5000);
-  }
-}
-
-/**
- * A boot volume is deleted with its server (delete_on_termination); if it survived, delete it once it is free.
- * A server deleted early in its build can leave the boot volume `reserved` (or `attaching`/`in-use`) with a
- * Cinder attachment nobody will remove (seen on a real Zed cloud after a Ctrl-C): attachments whose server is
- * gone are deleted (Cinder v3 attachments API, allowed for the volume's owner), which frees the volume.
- */
-export async function deleteVolumeWhenFree(os: OpenStackClient, id: string, ctx: Context, intervalMs: number): Promise<void> {
-  const start = ctx.clock.now();
-  const deadline = start + 120_000;
-  /** Nova usually removes the attachment itself shortly after the server is gone: give it this long */
-  const grace = 10_000;
-  let wait = intervalMs;
-  let attachmentChecks = 0;
-  for (;;) {
-    const v = await os.volume.getVolume(id);
-    if (!v || v.status === 'deleting') return;
-    if (v.status === 'available' || v.status === 'error') {
-      await os.volume.deleteVolume(id);
-      return;
-    }
-    const held = ['reserved', 'attaching', 'in-use', 'detaching'].includes(v.status);
-    if (held && ctx.clock.now() - start >= grace && attachmentChecks < 3) {
-      attachmentChecks++;
-      const stale = await staleAttachments(os, id);
-      for (const a of stale) await os.volume.deleteAttachment(a.id);
-      if (stale.length) {
-        wait = intervalMs;
-        continue; // the volume goes back to available
-      }
-    }
-    if (ctx.clock.now() > deadline) throw new Error(`volume ${id} stayed ${v.status}`);
-    await ctx.clock.sleep(wait);
-    wait = Math.min(wait * 1.5, 5000);
-  }
-}
-
-/** Attachments of a volume whose server is gone (or that never had one). */
-export async function staleAttachments(os: OpenStackClient, volumeId: string): Promise<VolumeAttachment[]> {
-  const out: VolumeAttachment[] = [];
-  for (const a of await os.volume.listAttachments(volumeId)) {
-    const server = a.instance ? await os.compute.getServer(a.instance) : null;
-    if (!server || server.status === 'DELETED' || server.status === 'SOFT_DELETED') out.push(a);
-  }
-  return out;
 }

@@ -1,85 +1,43 @@
 /**
- * Delete what an interrupted run left behind, as recorded in its journal. Resources are looked up
- * by id, or by their exact name when the run died between intent and done; only resources that
- * carry kadd's ownership metadata or the exact journaled name are touched.
- * Servers first (their boot volumes go with them), then volumes, ports, Nodes and tokens.
- * Networks, subnets, routers and security groups are shared infrastructure and are kept.
+ * `--cleanup` for both roles: delete what earlier runs left, as their journal recorded it, through the
+ * ledger and the reapers (lib/ops/engine). One node at a time in the reapers' fixed order (pool member ->
+ * etcd member, quorum re-checked -> Node -> server -> volume -> port), then the operation-wide things
+ * (bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway). Shared infrastructure
+ * (network, subnet, router, security group) is kept. A Node that joined and is Ready is never deleted
+ * here: `kadd remove` drains it first, `--resume` keeps it. Only deletions that happened are reported.
  */
-import type { Context } from '../context.js';
-import type { OpenStackClient } from '../openstack/types.js';
-import type { KubeApi } from '../kube/types.js';
-import type { LeftoverResource, Journal } from '../journal/index.js';
-import { exactNamePattern } from './naming.js';
-import { deleteVolumeWhenFree, waitGone } from './add-workers.js';
+import type { Io } from '../io.js';
+import { describeReaped, type Ledger, type NodeReaper, type Ref } from './engine/ledger.js';
 
-const ORDER = ['server', 'volume', 'port', 'lb-member', 'node', 'token', 'deployment', 'etcd-member'];
+export interface CleanupReport {
+  /** what was deleted (`deleted server X (id)`, `removed etcd member ID (X)`) */
+  deleted: string[];
+  /** what is still there, with the reason (refused, failed) */
+  left: string[];
+}
 
 export async function cleanupLeftovers(
-  ctx: Context,
-  os: OpenStackClient,
-  kube: KubeApi,
-  leftovers: LeftoverResource[],
-  journal: Pick<Journal, 'undone'>,
-  cluster: string,
-): Promise<string[]> {
-  const done: string[] = [];
-  const sorted = [...leftovers].sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
-  const serverIds: string[] = [];
-  let serversGone: Promise<void> | undefined;
-  for (const l of sorted) {
-    try {
-      switch (l.kind) {
-        case 'server': {
-          const ids = l.id ? [l.id] : (await os.compute.listServers({ name: exactNamePattern(l.name) })).filter((s) => s.metadata?.['kadd-cluster'] === cluster).map((s) => s.id);
-          for (const id of ids) {
-            await os.compute.deleteServer(id);
-            serverIds.push(id);
-          }
-          break;
-        }
-        case 'volume': {
-          // wait (once, up to a minute) for the deleted servers to go: a volume in-use cannot be deleted
-          serversGone ??= Promise.all(
-            serverIds.map((id) => waitGone(() => os.compute.getServer(id), ctx, 60_000, 1000).catch(() => undefined)),
-          ).then(() => undefined);
-          await serversGone;
-          const vols = l.id ? [await os.volume.getVolume(l.id)] : await os.volume.listVolumes({ name: l.name });
-          for (const v of vols) {
-            if (!v) continue;
-            if (v.metadata?.['kadd-cluster'] !== undefined && v.metadata['kadd-cluster'] !== cluster) continue;
-            // found by name only (the run died before it recorded the id): kadd's ownership metadata must prove it
-            if (!l.id && v.metadata?.['kadd-cluster'] !== cluster) throw new Error(`volume ${v.id} is named ${l.name} but carries no kadd-cluster=${cluster} metadata; not deleted`);
-            if (v.status === 'deleting') continue;
-            // frees a volume left `reserved` by a server deleted early in its build, then deletes it
-            await deleteVolumeWhenFree(os, v.id, ctx, 1000);
-          }
-          break;
-        }
-        case 'port': {
-          const ports = l.id ? [{ id: l.id, tags: undefined as string[] | undefined }] : await os.network.listPorts({ name: l.name });
-          for (const p of ports) {
-            // found by name only: the port's kadd tag must prove it is ours (kadd tags ports right after creating them)
-            if (!l.id && !p.tags?.includes(`kadd-cluster=${cluster}`)) throw new Error(`port ${p.id} is named ${l.name} but has no kadd-cluster=${cluster} tag; not deleted`);
-            await os.network.deletePort(p.id);
-          }
-          break;
-        }
-        case 'node':
-          await kube.deleteNode(l.name);
-          break;
-        case 'token':
-          if (l.id) await kube.deleteBootstrapToken(l.id);
-          break;
-        default:
-          ctx.io.log('warn', `left over ${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''} is not cleaned up automatically; remove it by hand if it is not needed`);
-          continue;
-      }
-      await journal.undone(l.kind, l.name, l.id);
-      done.push(`${l.kind} ${l.name}`);
-      ctx.io.log('info', `deleted left over ${l.kind} ${l.name}`);
-    } catch (e) {
-      ctx.io.log('warn', `could not delete left over ${l.kind} ${l.name}: ${e instanceof Error ? e.message : e}`);
+  io: Io,
+  ledger: Ledger,
+  reapers: NodeReaper,
+  o: {
+    /** refs to leave alone entirely (the adder Deployment this run just opened under the same name) */
+    skip?: (r: Ref) => boolean;
+  } = {},
+): Promise<CleanupReport> {
+  const report: CleanupReport = { deleted: [], left: [] };
+  for (const node of [...ledger.nodes(), '']) {
+    const r = await ledger.teardown(node, reapers, { readyNode: 'refuse', ...(o.skip ? { skip: o.skip } : {}) });
+    for (const x of r.deleted) {
+      const line = describeReaped(x);
+      report.deleted.push(line);
+      io.log('info', `cleanup: ${line}`);
+    }
+    for (const x of r.left) {
+      const line = describeReaped(x);
+      report.left.push(line);
+      io.log('warn', `cleanup: not deleted: ${line}`);
     }
   }
-  return done;
+  return report;
 }

@@ -6,7 +6,8 @@
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { OpenStackClient, Server } from '../openstack/types.js';
-import { KaddError, UsageError } from '../errors.js';
+import { InterruptedError, KaddError, UsageError } from '../errors.js';
+import { pollUntil, type Verdict } from '../poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 import { escapeRegex } from './naming.js';
 
@@ -193,57 +194,61 @@ export async function runLogs(ctx: Context, os: OpenStackClient, req: LogsReques
     }
   };
 
-  let text = await readConsole(req.lines);
+  const windowSize = Math.max(req.lines ?? 0, req.followWindow ?? 1000);
+  // following: read as much as each poll will (the window), print only the asked-for tail; the first poll
+  // then finds what was read in its window and prints only what is new (no reprint, no "skipped" warning)
+  let text = await readConsole(req.follow && req.lines !== undefined ? windowSize : req.lines);
   if (text === null) throw new KaddError('E_SERVER_GONE', `server ${name} was deleted while reading its console`, 1);
   if (text === '' && server.status !== 'ACTIVE') io.log('info', `${name}: no console output yet (server ${server.status})`);
   let { lines: seen, partial } = splitLines(text);
+  const shown = req.follow && req.lines !== undefined ? seen.slice(-req.lines) : seen;
   // following: a line still being written (e.g. the "login:" prompt) is held back until it is complete
   // or following stops, so it is never printed twice
-  const head = seen.join('\n') + (seen.length ? '\n' : '') + (req.follow ? '' : partial);
+  const head = shown.join('\n') + (shown.length ? '\n' : '') + (req.follow ? '' : partial);
   if (head) io.result(head);
   let fullText = text;
   let ended: LogsOutcome['ended'];
 
   if (req.follow) {
     const interval = req.intervalMs ?? 2000;
-    const windowSize = Math.max(req.lines ?? 0, req.followWindow ?? 1000);
     const keep = windowSize;
     seen = seen.slice(-keep);
     io.log('info', `following ${name} (every ${Math.round(interval / 100) / 10} s; Ctrl-C to stop)`);
     let lastStatus = server.status;
-    for (;;) {
-      try {
-        await ctx.clock.sleep(interval, ctx.signal);
-      } catch {
-        ended = 'interrupted';
-        break;
-      }
-      const s = await os.compute.getServer(server.id);
-      if (!s || s.status === 'DELETED') {
-        ended = 'server-gone';
-        io.log('warn', `${name} was deleted; stopped following`);
-        break;
-      }
-      server = s;
-      if (s.status !== lastStatus) {
-        io.log('info', `${name}: server ${lastStatus} -> ${s.status}${s.fault?.message ? ` (${s.fault.message})` : ''}`);
-        lastStatus = s.status;
-      }
-      const now = await readConsole(windowSize);
-      if (now === null) {
-        ended = 'server-gone';
-        io.log('warn', `${name} was deleted; stopped following`);
-        break;
-      }
-      const w = splitLines(now);
-      const fresh = newLines(seen, w.lines);
-      if (fresh.gap) io.log('warn', `${name}: more than ${windowSize} new console lines since the last poll (or the log was rotated); some lines were skipped`);
-      if (fresh.lines.length) {
-        io.result(fresh.lines.join('\n') + '\n');
-        seen = [...seen, ...fresh.lines].slice(-keep);
-      }
-      partial = w.partial;
-      fullText = now;
+    const gone = (): Verdict<void> => {
+      io.log('warn', `${name} was deleted; stopped following`);
+      return { state: 'done', value: undefined };
+    };
+    // the one poller (lib/poll.ts): a fixed cadence, no deadline, until Ctrl-C or the server is gone
+    try {
+      await pollUntil<void>({
+        what: `following ${name}`, timeoutMs: Infinity, clock: ctx.clock, signal: ctx.signal, intervalMs: interval, factor: 1, jitter: 0,
+        probe: async () => {
+          const s = await os.compute.getServer(server.id);
+          if (!s || s.status === 'DELETED') return gone();
+          server = s;
+          if (s.status !== lastStatus) {
+            io.log('info', `${name}: server ${lastStatus} -> ${s.status}${s.fault?.message ? ` (${s.fault.message})` : ''}`);
+            lastStatus = s.status;
+          }
+          const now = await readConsole(windowSize);
+          if (now === null) return gone();
+          const w = splitLines(now);
+          const fresh = newLines(seen, w.lines);
+          if (fresh.gap) io.log('warn', `${name}: more than ${windowSize} new console lines since the last poll (or the log was rotated); some lines were skipped`);
+          if (fresh.lines.length) {
+            io.result(fresh.lines.join('\n') + '\n');
+            seen = [...seen, ...fresh.lines].slice(-keep);
+          }
+          partial = w.partial;
+          fullText = now;
+          return { state: 'pending' };
+        },
+      });
+      ended = 'server-gone';
+    } catch (e) {
+      if (!(e instanceof InterruptedError)) throw e;
+      ended = 'interrupted';
     }
     if (ctx.signal.aborted && !ended) ended = 'interrupted';
     if (partial) io.result(partial);

@@ -3,9 +3,10 @@
  * (design.md section 3), with backoff and jitter, per-item deadlines, and abort on Ctrl-C.
  */
 import type { Clock } from '../clock.js';
-import { InterruptedError, KaddError } from '../errors.js';
+import { InterruptedError } from '../errors.js';
+import { Backoff, TimeoutError, type Verdict } from '../poll.js';
 
-export type Verdict<T> = { state: 'done'; value: T } | { state: 'pending'; note?: string } | { state: 'failed'; error: Error };
+export { TimeoutError, pollUntil, type Verdict } from '../poll.js';
 
 export interface BatchWaiterOptions<T, K extends string = string> {
   /** one call that returns the current state of every pending key */
@@ -36,12 +37,11 @@ export interface BatchWaiterOptions<T, K extends string = string> {
    */
   firstIntervalMs?: number;
   /**
-   * progress of one item ("BUILD/spawning"): while any pending item's key changes from one tick to the next,
-   * the interval stays at intervalMs; it backs off (factor, up to maxIntervalMs) only while nothing changes.
+   * progress of one item (its status): when any pending item's progress changes from one tick to the next,
+   * the next check comes after intervalMs; the cadence backs off (factor, up to maxIntervalMs) only while
+   * nothing changes.
    */
   progressOf?: (item: T) => string;
-  /** an item expected to be done soon (a server `spawning`): the next check comes after intervalMs, no backoff */
-  soon?: (item: T) => boolean;
 }
 
 interface Pending<T> {
@@ -51,21 +51,15 @@ interface Pending<T> {
   timeoutMs: number;
 }
 
-export class TimeoutError extends KaddError {
-  constructor(what: string, key: string, ms: number) {
-    super('E_TIMEOUT', `timed out after ${Math.round(ms / 1000)}s waiting for ${key}: ${what}`, 1);
-  }
-}
-
 export class BatchWaiter<T, K extends string = string> {
   private pending = new Map<K, Pending<T>>();
   private running = false;
-  private interval: number;
+  private readonly backoff: Backoff;
   /** number of fetch calls made (for benchmarks: one per tick) */
   ticks = 0;
 
   constructor(private readonly o: BatchWaiterOptions<T, K>) {
-    this.interval = o.intervalMs;
+    this.backoff = new Backoff(o);
   }
 
   get size(): number {
@@ -77,7 +71,7 @@ export class BatchWaiter<T, K extends string = string> {
       if (this.o.signal?.aborted) return reject(new InterruptedError());
       this.pending.set(key, { resolve, reject, deadline: this.o.clock.now() + timeoutMs, timeoutMs });
       // a new key resets the cadence so it is seen promptly
-      this.interval = this.o.firstIntervalMs ?? this.o.intervalMs;
+      this.backoff.reset();
       if (!this.running) void this.loop();
     });
   }
@@ -93,14 +87,6 @@ export class BatchWaiter<T, K extends string = string> {
     if (err) p.reject(err);
   }
 
-  private nextDelay(): number {
-    const j = this.o.jitter ?? 0.2;
-    const r = this.o.random ?? Math.random;
-    const d = this.interval * (1 - j + 2 * j * r());
-    // after the first check the cadence starts from intervalMs (a short first check does not shrink it)
-    this.interval = Math.min(this.o.maxIntervalMs ?? this.o.intervalMs * 5, Math.max(this.interval, this.o.intervalMs / (this.o.factor ?? 1.5)) * (this.o.factor ?? 1.5));
-    return Math.max(1, Math.round(d));
-  }
 
   private rejectAll(e: Error) {
     for (const [k, p] of this.pending) {
@@ -114,7 +100,7 @@ export class BatchWaiter<T, K extends string = string> {
     try {
       while (this.pending.size > 0) {
         try {
-          await this.o.clock.sleep(this.nextDelay(), this.o.signal);
+          await this.o.clock.sleep(this.backoff.next(), this.o.signal);
         } catch {
           this.rejectAll(new InterruptedError());
           return;
@@ -149,15 +135,14 @@ export class BatchWaiter<T, K extends string = string> {
         for (const key of keys) {
           const item = items.get(key);
           if (item === undefined || !this.pending.has(key)) continue;
-          if (this.o.soon?.(item)) moving = true;
           if (this.o.progressOf) {
             const pk = this.o.progressOf(item);
             if (this.progress.has(key) && this.progress.get(key) !== pk) moving = true;
             this.progress.set(key, pk);
           }
         }
-        // something moved (or is about to): look again soon instead of backing off
-        if (moving) this.interval = Math.min(this.interval, this.o.intervalMs);
+        // something moved: look again soon instead of backing off
+        if (moving) this.backoff.hurry();
         for (const key of keys) {
           const p = this.pending.get(key);
           if (!p) continue;

@@ -8,7 +8,7 @@ import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
 import { KaddError } from '../errors.js';
 import type { Io } from '../io.js';
 import { redactText } from '../redact.js';
-import type { CommandResult } from '../etcd/types.js';
+import { noteChange } from '../effects.js';
 import {
   algorithmsForKeyType,
   hostKeyName,
@@ -20,7 +20,7 @@ import {
   type PinnedKeys,
 } from './hostkeys.js';
 import { defaultKeyPaths, expandHome, loadPrivateKey, type LoadedKey } from './keys.js';
-import { shellJoin } from './quote.js';
+import { shellJoin, type CommandResult } from '../shell.js';
 
 export interface SshEndpoint {
   host: string;
@@ -43,7 +43,8 @@ export interface SshRunnerOptions extends SshEndpoint {
   /** explicit acceptance of an unknown host key (fingerprint), e.g. from --accept-host-key */
   acceptHostKey?: string;
   readyTimeoutMs?: number;
-  io?: Io;
+  /** the --debug trace (which host, which host key and how it was trusted); a client does not log */
+  io?: Pick<Io, 'trace'>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -191,7 +192,7 @@ export class SshRunner {
       c.on('ready', () => {
         settled = true;
         const d = decision;
-        this.o.io?.log('debug', `ssh: connected to ${what}${t.user}@${name}${d?.ok ? ` (host key ${d.keyType} ${d.fingerprint}, ${d.how})` : ''}`);
+        this.o.io?.trace(`ssh: connected to ${what}${t.user}@${name}${d?.ok ? ` (host key ${d.keyType} ${d.fingerprint}, ${d.how})` : ''}`);
         resolve(c);
       });
       c.on('error', (err: Error & { level?: string; code?: string }) => {
@@ -230,6 +231,8 @@ export class SshRunner {
     const line = Array.isArray(cmd) ? shellJoin(cmd, opts.env) : cmd.shell;
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const first = Array.isArray(cmd) ? cmd[0] : 'command';
+    // a remote command may change anything (etcdctl member add/remove)
+    noteChange(`ssh: ${first ?? 'command'} on ${this.describe}`);
     return new Promise((resolve, reject) => {
       this.target!.exec(line, (err, stream) => {
         if (err) return reject(new SshError('E_SSH_EXEC', `cannot start ${first} on ${this.describe}: ${err.message}`));

@@ -1,5 +1,5 @@
 /** SshTransport: the etcd Transport over an SshRunner (connects on first use). */
-import type { CommandResult, Transport } from '../etcd/types.js';
+import type { CommandResult, Transport } from '../shell.js';
 import { SshRunner, type SshRunnerOptions } from './runner.js';
 
 export class SshTransport implements Transport {

@@ -17,7 +17,7 @@
  * (servers/detail, volumes/detail, Nodes) beyond the ones the preflight makes (a --dry-run measures those),
  * and ticks are bursts of one list path separated by a gap (kadd polls at >= 2000*S*0.8 ms intervals).
  */
-import type { Benchmark } from './index.js';
+import type { Benchmark } from './types.js';
 
 const POLL_KEYS = ['compute GET /compute/v2.1/servers/detail', 'volume GET /volume/v3/{id}/volumes/detail', 'kube GET /api/v1/nodes'];
 

@@ -1,7 +1,7 @@
 /** `kadd --help` cold start (compiled) vs `node -e 0`: helpColdStartRatio. Goal: <= 2.5. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Benchmark } from './index.js';
+import type { Benchmark } from './types.js';
 import { median, timeInterleaved } from './util.js';
 
 export const helpColdStart: Benchmark = {

@@ -5,22 +5,8 @@
  */
 import { helpColdStart } from './help-cold-start.js';
 import { addWorkers } from './add-workers.js';
+import type { Benchmark } from './types.js';
 
-export interface BenchContext {
-  /** repository root */
-  root: string;
-  /** runs per measured command */
-  runs: number;
-  /** progress and notes (stderr) */
-  log(msg: string): void;
-  /** --quick (CI): smaller/faster settings, same figures */
-  quick?: boolean;
-}
-
-export interface Benchmark {
-  name: string;
-  describe: string;
-  run(ctx: BenchContext): Promise<Record<string, number>>;
-}
+export type { BenchContext, Benchmark } from './types.js';
 
 export const benchmarks: Benchmark[] = [helpColdStart, addWorkers];

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { load } from 'js-yaml';
+import { dump, load } from 'js-yaml';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TerminalIo, colorEnabled, renderResult } from '../../lib/cli/output.js';
 import { createCliContext } from '../../lib/cli/context.js';
 import { InterruptedError } from '../../lib/errors.js';
+import { fake } from '../helpers/fake.js';
 import { clearSecrets, registerSecret } from '../../lib/redact.js';
 
 function streams(tty = false) {
@@ -94,6 +98,78 @@ describe('TerminalIo', () => {
     assert.equal(new TerminalIo({ ...wire(streams(false)), env: {} }).spinners, false);
   });
 
+  it('no spinner on a TTY with 0 columns (script -qfc, ssh -tt): plain lines instead', () => {
+    const s = streams(true);
+    s.err.columns = 0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => T0 });
+    assert.equal(io.spinners, false);
+    io.progress('n', 'booting').succeed('Ready');
+    assert.equal(s.err.text, '03:04:05Z n: booting\n03:04:05Z n: ok: Ready\n');
+  });
+
+  it('a terminal resized to 0 columns mid-run drops the spinner for plain lines (ora would loop forever)', async () => {
+    const s = streams(true);
+    const io = new TerminalIo({ ...wire(s), env: {}, color: false, now: () => T0 });
+    const p = io.progress('n', 'booting');
+    await io.settle();
+    s.err.columns = 0;
+    p.update('joining');
+    p.succeed('Ready');
+    io.stop();
+    assert.match(s.err.text, /03:04:05Z n: joining\n03:04:05Z n: ok: Ready\n$/);
+    assert.ok(s.err.text.length < 2000, `${s.err.text.length} bytes`);
+  });
+
+  it('heartbeat: a line unchanged for the period is repeated as "still ..." with its budget (plain mode)', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, heartbeatMs: 60_000 });
+    const a = io.progress('demo-node-7', 'waiting for the Node to join', { budgetMs: 20 * 60_000 });
+    io.progress('demo-node-8', 'server BUILD');
+    t += 30_000;
+    io.tick();
+    assert.doesNotMatch(s.err.text, /still/, 'nothing before the period');
+    t += 5 * 60_000 - 30_000;
+    io.tick();
+    assert.match(s.err.text, /demo-node-7: still waiting for the Node to join \(5m of 20m\)\n/);
+    assert.match(s.err.text, /demo-node-8: still server BUILD \(for 5m\)\n/);
+    const before = s.err.text.length;
+    t += 10_000;
+    io.tick();
+    assert.equal(s.err.text.length, before, 'at most once per period');
+    a.succeed('Ready');
+    io.stop();
+  });
+
+  it('heartbeat with -q: one summary line at a low rate, nothing else', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, verbosity: -1, quietHeartbeatMs: 300_000 });
+    io.progress('n1', 'waiting for the Node to join').succeed('Ready');
+    io.progress('n2', 'waiting for the Node to join', { budgetMs: 1_200_000 });
+    t += 60_000;
+    io.tick();
+    assert.equal(s.err.text, '');
+    t += 240_000;
+    io.tick();
+    assert.equal(s.err.text, '03:09:05Z still working (5m): 1/2 done; n2: waiting for the Node to join (5m of 20m)\n');
+    io.stop();
+  });
+
+  it('spinner board: "k/n done" and the elapsed time', async () => {
+    const s = streams(true);
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, color: false, now: () => t });
+    const a = io.progress('n1', 'booting');
+    io.progress('n2', 'booting');
+    await io.settle();
+    a.succeed('Ready');
+    t += 75_000;
+    io.tick();
+    io.stop();
+    assert.match(s.err.text, /1\/2 done, 1m15s\n.*n2: booting/);
+  });
+
   it('spinner board on a TTY: ora loaded lazily, finished lines persisted', async () => {
     const s = streams(true);
     const io = new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, color: false });
@@ -124,8 +200,8 @@ describe('TerminalIo', () => {
 
   it('confirm: --yes answers yes, no TTY gives the default', async () => {
     const s = streams();
-    const stdin = Object.assign(process.stdin, {}) as NodeJS.ReadStream;
-    const notTty = { ...stdin, isTTY: false } as unknown as NodeJS.ReadStream;
+    // not a TTY: confirm answers the default without reading (any read would throw: the fake has no stubs)
+    const notTty = fake<NodeJS.ReadableStream & { isTTY?: boolean }>({ isTTY: false }, 'stdin');
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, yes: true }).confirm('go?', false), true);
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin: notTty }).confirm('go?', false), false);
     assert.equal(await new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, stdin: notTty }).confirm('go?', true), true);
@@ -178,7 +254,7 @@ describe('createCliContext', () => {
   it('first Ctrl-C aborts the signal, the second exits 130', () => {
     const proc = fakeProc();
     const s = streams();
-    const ctx = createCliContext({ format: 'table' }, { env: {}, proc: proc as never, io: { stdout: s.out, stderr: s.err } });
+    const ctx = createCliContext({ format: 'table' }, { env: {}, proc, io: { stdout: s.out, stderr: s.err } });
     assert.equal(ctx.signal.aborted, false);
     proc.handlers.get('SIGINT')!();
     assert.equal(ctx.signal.aborted, true);
@@ -191,9 +267,24 @@ describe('createCliContext', () => {
     assert.equal(proc.handlers.size, 0);
   });
 
+  it('SIGTERM stops in order like the first Ctrl-C; a second one exits 143', () => {
+    const proc = fakeProc();
+    const s = streams();
+    const ctx = createCliContext({ format: 'table' }, { env: {}, proc: proc as never, io: { stdout: s.out, stderr: s.err } });
+    proc.handlers.get('SIGTERM')!();
+    assert.equal(ctx.signal.aborted, true);
+    assert.ok(ctx.signal.reason instanceof InterruptedError);
+    assert.match(s.err.text, /terminated \(SIGTERM\): stopping and cleaning up/);
+    assert.deepEqual(proc.exits, []);
+    proc.handlers.get('SIGTERM')!();
+    assert.deepEqual(proc.exits, [143]);
+    ctx.dispose();
+    assert.equal(proc.handlers.size, 0);
+  });
+
   it('maps -q/-v to verbosity and registers CLI secrets for redaction', () => {
     const s = streams();
-    const ctx = createCliContext({ quiet: true, 'os-password': 'cli-password-1' }, { env: {}, proc: fakeProc() as never, io: { stdout: s.out, stderr: s.err } });
+    const ctx = createCliContext({ quiet: true, 'os-password': 'cli-password-1' }, { env: {}, proc: fakeProc(), io: { stdout: s.out, stderr: s.err } });
     assert.equal(ctx.io.verbosity, -1);
     ctx.io.log('warn', 'using cli-password-1');
     assert.equal(s.err.text, 'warning: using <redacted>\n');
@@ -202,7 +293,7 @@ describe('createCliContext', () => {
   });
 
   it('openstack() and kube() load their modules lazily, once', async () => {
-    const ctx = createCliContext({}, { env: {}, proc: fakeProc() as never });
+    const ctx = createCliContext({}, { env: {}, proc: fakeProc() });
     const a = ctx.openstack();
     assert.equal(ctx.openstack(), a, 'memoised');
     await a.catch(() => undefined); // may fail while lib/openstack is being written; must not be sync
@@ -210,5 +301,25 @@ describe('createCliContext', () => {
     assert.equal(ctx.kube(), k);
     await k.catch(() => undefined);
     ctx.dispose();
+  });
+
+  it("openstack() reports the cloud resolver's notices on stderr (lib/openstack does not print)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kadd-ctx-'));
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'x');
+      const auth = { auth_url: 'https://s/v3', username: 'u', password: 'pw-abcdef', project_id: 'p', user_domain_id: 'd' };
+      writeFileSync(join(dir, 'clouds.yaml'), dump({ clouds: { solo: { verify: false, cacert: 'ca.pem', auth } } }));
+      const s = streams();
+      const ctx = createCliContext({}, { env: {}, cwd: dir, proc: fakeProc(), io: { stdout: s.out, stderr: s.err } });
+      await ctx.openstack();
+      ctx.dispose();
+      assert.equal(s.out.text, '');
+      assert.equal(
+        s.err.text,
+        `using cloud 'solo', the only one in ./clouds.yaml\nwarning: cloud 'solo': TLS verification is off, so cacert ${join(dir, 'ca.pem')} is not used\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

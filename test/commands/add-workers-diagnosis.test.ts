@@ -16,7 +16,7 @@ function assertGone(h: KaddSim, name: string): void {
 }
 
 describe('kadd add --role node: failure diagnosis and port tags (simulator)', function () {
-  this.timeout(20_000);
+  this.timeout(60_000);
   let h: KaddSim | undefined;
   afterEach(async () => {
     await h?.stop();

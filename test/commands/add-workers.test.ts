@@ -120,6 +120,8 @@ describe('kadd add --role node (whole command on the simulator)', function () {
     assert.match(r.stderr, /demo-node-2/);
     assert.match(r.stdout, /did not join within 1s/);
     assert.match(r.stderr, /pre-flight checks|preflight/i, 'the console tail is part of the diagnosis');
+    assert.doesNotMatch(r.stderr, /next step: run .kadd logs/, 'no hint that cannot work: the server was rolled back');
+    assert.match(r.stderr, /hint: .*--keep-failed/);
     assertGone(h, 'demo-node-2');
     assert.equal(h.nodes().has('demo-node-2'), false);
   });
@@ -179,7 +181,7 @@ describe('kadd add --role node (whole command on the simulator)', function () {
       return (await res.json()) as any;
     };
     const net = [...(h.sim.openstack.store.networks.values() as Iterable<any>)].find((n) => n.name === 'demo-net');
-    const port = (await req('POST', '/network/v2.0/ports', { port: { name: 'demo-node-2-port-0', network_id: net.id } })).port;
+    const port = (await req('POST', '/network/v2.0/ports', { port: { name: 'demo-node-2-port-0', network_id: net.id, description: 'kadd: demo demo-node-2' } })).port;
     const image = [...(h.sim.openstack.store.images.values() as Iterable<any>)].find((i) => i.name === 'ubuntu-22.04');
     const vol = (await req('POST', `/volume/v3/${h.sim.projectId}/volumes`, {
       volume: { name: 'demo-node-2-root', size: 25, imageRef: image.id, availability_zone: 'nova', metadata: { 'kadd-cluster': 'demo', 'kadd-role': 'node', 'kadd-server': 'demo-node-2' } },

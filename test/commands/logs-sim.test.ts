@@ -17,7 +17,11 @@ describe('kadd logs (simulator)', function () {
     h.sim.resetCounters();
     return h;
   }
-  const serverOf = (h: SimHarness, name: string) => [...h.sim.openstack.store.servers.values()].find((s: any) => s.name === name) as any;
+  const serverOf = (h: SimHarness, name: string) => {
+    const s = [...h.sim.openstack.store.servers.values()].find((x) => x.name === name);
+    if (!s) throw new Error(`no server ${name} in the simulator`);
+    return s;
+  };
   const computeCalls = (h: SimHarness) => (h.sim.counters().byService as Record<string, number>).compute ?? 0;
 
   it('prints the console to stdout with the join secret redacted, then the diagnosis on stderr; exit 0', async () => {
@@ -90,6 +94,23 @@ describe('kadd logs (simulator)', function () {
     assert.equal(out.match(/Linux version/g)?.length, 1, 'the boot is printed once');
     assert.deepEqual(out.split('\n').filter((l) => l.startsWith('kadd-test')), ['kadd-test line one', 'kadd-test line two', 'kadd-test line one']);
     assert.match(h.io.lines.join('\n'), /following demo-node-1/);
+  });
+
+  it('-n 2 --follow: the last 2 lines, then only new ones; no reprint and no "skipped" warning on the first poll', async () => {
+    const h = await start();
+    const s = serverOf(h, 'demo-node-1');
+    for (let i = 1; i <= 20; i++) h.sim.core.appendConsole(s.id, `kadd-boot ${i}\n`);
+    const ac = new AbortController();
+    const ctx = { ...h.ctx, signal: ac.signal };
+    const run = handleLogs({ config: 'cfg.yml', node: 'demo-node-1', follow: true, lines: 2, 'poll-interval': 30 }, ctx, config);
+    await new Promise((r) => setTimeout(r, 200));
+    h.sim.core.appendConsole(s.id, 'kadd-test new\n');
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    assert.equal(await run, 0);
+    const out = h.io.results.join('');
+    assert.deepEqual(out.split('\n').filter((l) => /^kadd-(boot|test)/.test(l)), ['kadd-boot 19', 'kadd-boot 20', 'kadd-test new']);
+    assert.doesNotMatch(h.io.lines.join('\n'), /skipped/);
   });
 
   it('--follow stops when the server is deleted', async () => {

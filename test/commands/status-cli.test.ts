@@ -1,17 +1,13 @@
 /** `kadd status` / `kadd logs` through main() (argument parsing, streams, exit codes) on the simulator. */
 import assert from 'node:assert/strict';
-import { startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+import { kaddSimHooks, kubeSim } from '../helpers/kadd-sim.js';
 
 describe('kadd status / logs through the CLI (simulator)', function () {
   this.timeout(60_000);
-  let h: KaddSim | undefined;
-  afterEach(async () => {
-    await h?.stop();
-    h = undefined;
-  });
+  const sims = kaddSimHooks();
 
   it('status: table on stdout, summary on stderr, exit 0; -f json parses; exit 1 with a NotReady Node', async () => {
-    h = await startKaddSim({ nodes: 1 });
+    const h = await sims.start({ nodes: 1 });
     const r = await h.kadd(['status', h.cfgPath]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^NAME\s+ROLE\s+SERVER/);
@@ -21,7 +17,7 @@ describe('kadd status / logs through the CLI (simulator)', function () {
     const data = JSON.parse(j.stdout);
     assert.equal(data.healthy, true);
     assert.deepEqual(data.machines.map((m: { role: string; node: string }) => [m.role, m.node]), [['master', 'Ready'], ['node', 'Ready']]);
-    (h.sim.kube as unknown as { cluster: { setNodeReady(n: string, r: boolean): void } }).cluster.setNodeReady(`${h.cluster}-node-1`, false);
+    kubeSim(h.sim).cluster.setNodeReady(`${h.cluster}-node-1`, false);
     const bad = await h.kadd(['status', h.cfgPath]);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /Node NotReady/);
@@ -39,7 +35,7 @@ describe('kadd status / logs through the CLI (simulator)', function () {
   });
 
   it('logs: config then node; a bad name is exit 2 on stderr; the console goes to stdout', async () => {
-    h = await startKaddSim({ nodes: 1 });
+    const h = await sims.start({ nodes: 1 });
     const bad = await h.kadd(['logs', h.cfgPath, 'frobnicate']);
     assert.equal(bad.code, 2);
     assert.equal(bad.stdout, '');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { handleStatus, formatStatusTable } from '../../lib/commands/status.js';
 import { loadClusterConfig } from '../../lib/config/load.js';
 import type { ClusterConfig } from '../../lib/config/types.js';
+import type { StatusReport } from '../../lib/ops/status.js';
 import { type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
 
 describe('kadd status (simulator)', function () {
@@ -56,18 +57,18 @@ describe('kadd status (simulator)', function () {
     const h = await start();
     await h.kube.deleteNode('demo-node-1');
     const st = h.sim.openstack.store;
-    const m1 = [...st.servers.values()].find((s: any) => s.name === 'demo-master-1');
+    const m1 = [...st.servers.values()].find((s) => s.name === 'demo-master-1')!;
     // a second worker that went to ERROR (as Nova does when no host fits)
-    const n1 = [...st.servers.values()].find((s: any) => s.name === 'demo-node-1');
+    const n1 = [...st.servers.values()].find((s) => s.name === 'demo-node-1')!;
     const { randomUUID } = await import('node:crypto');
     const errId = randomUUID();
     st.servers.set(errId, { ...n1, id: errId, name: 'demo-node-2', status: 'ERROR', vmState: 'error', ports: [], createdPorts: [], volumes: [], fault: { code: 500, message: 'No valid host was found. There are not enough hosts available.', created: h.sim.core.now() } });
     const code = await handleStatus({ config: 'cfg.yml', etcd: false, format: 'json' }, h.ctx, config, noJournal);
     assert.equal(code, 1);
-    const r = JSON.parse(h.io.results.join(''));
-    const kinds = r.problems.map((p: any) => `${p.subject} ${p.kind}`).sort();
+    const r: StatusReport = JSON.parse(h.io.results.join(''));
+    const kinds = r.problems.map((p) => `${p.subject} ${p.kind}`).sort();
     assert.deepEqual(kinds, ['demo-node-1 server-without-node', 'demo-node-2 server-error']);
-    const e = r.machines.find((m: any) => m.name === 'demo-node-2');
+    const e = r.machines.find((m) => m.name === 'demo-node-2')!;
     assert.match(e.problems[0], /server ERROR: No valid host/);
     assert.ok(r.warnings.some((w: string) => /n-nodes: 1, the cluster has 2 worker servers/.test(w)));
     // now the other way round: the server is deleted, its Node stays
@@ -75,26 +76,26 @@ describe('kadd status (simulator)', function () {
     await h.os.compute.deleteServer(m1.id);
     await new Promise((res) => setTimeout(res, 300)); // the sim deletes after its (scaled) latency
     assert.equal(await handleStatus({ config: 'cfg.yml', etcd: false, format: 'json' }, h.ctx, config, noJournal), 1);
-    const r2 = JSON.parse(h.io.results.join(''));
-    const orphan = r2.machines.find((m: any) => m.name === 'demo-master-1');
+    const r2: StatusReport = JSON.parse(h.io.results.join(''));
+    const orphan = r2.machines.find((m) => m.name === 'demo-master-1')!;
     assert.equal(orphan.server, 'missing');
-    assert.ok(r2.problems.some((p: any) => p.kind === 'node-without-server' && p.subject === 'demo-master-1'), JSON.stringify(r2.problems));
-    assert.ok(r2.problems.some((p: any) => p.kind === 'lb-member-stale'), 'the deleted master is still in the pool');
+    assert.ok(r2.problems.some((p) => p.kind === 'node-without-server' && p.subject === 'demo-master-1'), JSON.stringify(r2.problems));
+    assert.ok(r2.problems.some((p) => p.kind === 'lb-member-stale'), 'the deleted master is still in the pool');
   });
 
   it('-f json: the documented shape; --etcd adds the member table and deletes the adder', async () => {
     const h = await start();
     const code = await handleStatus({ config: 'cfg.yml', etcd: true, format: 'json' }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 });
     assert.equal(code, 0, h.io.results.join('') + h.io.lines.join('\n'));
-    const r = JSON.parse(h.io.results.join(''));
+    const r: StatusReport = JSON.parse(h.io.results.join(''));
     assert.deepEqual(Object.keys(r).sort(), ['cluster', 'counts', 'etcd', 'healthy', 'leftovers', 'loadBalancer', 'machines', 'notes', 'problems', 'warnings']);
     assert.equal(r.cluster, 'demo');
     assert.equal(r.healthy, true);
     assert.deepEqual(Object.keys(r.machines[0]).sort(), ['cordoned', 'flavor', 'ip', 'kubelet', 'name', 'node', 'problems', 'role', 'server', 'zone']);
-    assert.deepEqual(r.machines.map((m: any) => [m.name, m.role, m.node]), [['demo-master-1', 'master', 'Ready'], ['demo-node-1', 'node', 'Ready']]);
-    assert.deepEqual(r.etcd.members.map((m: any) => [m.name, m.learner, m.healthy, m.leader]), [['demo-master-1', false, true, true]]);
-    assert.deepEqual([r.etcd.voters, r.etcd.quorum, r.etcd.tolerates], [1, 1, 0]);
-    assert.equal(r.loadBalancer.state, 'found');
+    assert.deepEqual(r.machines.map((m) => [m.name, m.role, m.node]), [['demo-master-1', 'master', 'Ready'], ['demo-node-1', 'node', 'Ready']]);
+    assert.deepEqual(r.etcd!.members.map((m) => [m.name, m.learner, m.healthy, m.leader]), [['demo-master-1', false, true, true]]);
+    assert.deepEqual([r.etcd!.voters, r.etcd!.quorum, r.etcd!.tolerates], [1, 1, 0]);
+    assert.equal(r.loadBalancer!.state, 'found');
     assert.equal(h.kubeSim.deployments('kube-system').filter((d: any) => d.metadata.name === 'kadd-master-adder').length, 0, 'adder deleted');
     // a stale learner (a failed join left it) is a problem with the cleanup hint
     h.kubeSim.etcd.add(['https://10.0.0.99:2380'], true, 'demo-master-7', '', '10.0.0.99');

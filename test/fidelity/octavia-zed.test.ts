@@ -14,6 +14,7 @@ import nock from 'nock';
 import { nullIo, type Io } from '../../lib/io.js';
 import type { Clock } from '../../lib/clock.js';
 import { realClock } from '../../lib/clock.js';
+import type { Sim } from '../sim/index.js';
 
 const io: Io = nullIo;
 
@@ -22,7 +23,7 @@ const fastClock: Clock = { now: () => Date.now(), sleep: (ms, signal) => realClo
 
 describe('fidelity: the simulator\'s Octavia locks and 409s like Zed', function () {
   this.timeout(20_000);
-  let sim: any;
+  let sim: Sim;
   let token = '';
   const O = (p: string) => `/load-balancer/v2/lbaas${p}`;
 
@@ -132,7 +133,7 @@ describe('fidelity: the simulator\'s Octavia locks and 409s like Zed', function 
         authUrl: `${sim.baseUrl}/identity/v3`, authType: 'password', verify: true,
         auth: { username: 'kadd', password: 'kadd-secret', project_name: 'kadd', user_domain_name: 'Default', project_domain_name: 'Default' },
         regionName: 'RegionOne', interface: 'public',
-      } as never,
+      },
       { io, retries: 0, backoffBaseMs: 1, clock: fastClock },
     );
     const [a, b] = await Promise.all([

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import nock from 'nock';
 import { nullIo, type Io } from '../../lib/io.js';
 import type { OpenStackClient } from '../../lib/openstack/types.js';
+import type { Sim } from '../sim/index.js';
 
 const FIX = new URL('../../fixtures/openstack-real/', import.meta.url);
 const fx = (f: string): any => JSON.parse(readFileSync(new URL(f, FIX), 'utf8'));
@@ -48,7 +49,7 @@ async function client(): Promise<OpenStackClient> {
     {
       authUrl: `${AUTH}/v3`, authType: 'password', verify: true, auth: { username: 'kadd', password: 'x', project_name: 'kadd', user_domain_name: 'Default', project_domain_name: 'Default' },
       regionName: 'RegionOne', interface: 'public',
-    } as never,
+    },
     { io, retries: 0, backoffBaseMs: 1 },
   );
 }
@@ -428,7 +429,7 @@ function hasPath(body: unknown, p: string): boolean {
 
 describe('fidelity: simulator bodies vs real OpenStack bodies (same keys, same types)', function () {
   this.timeout(30_000);
-  let sim: any;
+  let sim: Sim;
   let token = '';
   const simBodies: Record<string, unknown> = {};
   /** the simulator's status code, where the test recorded it (Octavia's requests) */

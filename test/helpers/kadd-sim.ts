@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Scenario } from '../sim/contract.js';
 import { startSim, type Sim } from '../sim/index.js';
+import type { KubeSim } from '../sim/kube/index.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'kadd.js');
@@ -85,7 +86,7 @@ export interface KaddSim {
   serverNames(role?: 'node' | 'master'): string[];
   /** the sim's Nova servers with status */
   servers(): { id: string; name: string; status: string }[];
-  volumes(): { id: string; name: string; status: string }[];
+  volumes(): { id: string; name: string | null; status: string }[];
   ports(): { id: string; name: string }[];
   /** Nodes in the sim's Kubernetes: name -> Ready? */
   nodes(): Map<string, boolean>;
@@ -201,9 +202,7 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
     CI: '1',
   };
 
-  const state = () => sim.state() as { openstack?: any; kube?: any };
-  const osState = () => (state().openstack ?? {}) as Record<string, any>;
-  const arr = (v: unknown): any[] => (Array.isArray(v) ? v : v && typeof v === 'object' ? Object.values(v) : []);
+  const store = sim.openstack.store;
 
   const h: KaddSim = {
     sim,
@@ -283,25 +282,24 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
       return h.servers().filter((s) => new RegExp(`^${cluster}-${role}-\\d+$`).test(s.name)).map((s) => s.name).sort();
     },
     servers() {
-      return arr(osState().servers).map((s: any) => ({ id: s.id, name: s.name, status: s.status }));
+      return [...store.servers.values()].map((s) => ({ id: s.id, name: s.name, status: s.status }));
     },
     volumes() {
-      return arr(osState().volumes).map((v: any) => ({ id: v.id, name: v.name, status: v.status }));
+      return [...store.volumes.values()].map((v) => ({ id: v.id, name: v.name, status: v.status }));
     },
     ports() {
-      return arr(osState().ports).map((p: any) => ({ id: p.id, name: p.name }));
+      return [...store.ports.values()].map((p) => ({ id: p.id, name: p.name }));
     },
     nodes() {
       const m = new Map<string, boolean>();
-      for (const n of (sim.kube as unknown as { nodes(): any[] }).nodes()) {
-        const ready = (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-        m.set(n.metadata.name, ready);
+      for (const n of kubeSim(sim).nodes()) {
+        const conditions: { type: string; status: string }[] = n.status?.conditions ?? [];
+        m.set(n.metadata.name, conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
       }
       return m;
     },
     bootstrapTokens() {
-      const k = sim.kube as unknown as { tokens(): any[] };
-      return k.tokens().map((s: any) => ({
+      return kubeSim(sim).tokens().map((s) => ({
         id: Buffer.from(s.data?.['token-id'] ?? '', 'base64').toString() || s.stringData?.['token-id'],
         expiration: Buffer.from(s.data?.expiration ?? '', 'base64').toString() || s.stringData?.expiration,
       }));
@@ -318,6 +316,37 @@ export async function startKaddSim(o: KaddSimOptions = {}): Promise<KaddSim> {
  * The simulator's clock as a kadd Clock: with a time-scaled simulator, kadd must live on the same clock
  * (token expirations, poll intervals, Retry-After), as a real client shares the apiserver's wall time.
  */
+/**
+ * Mocha hooks for a suite of whole-command runs: start() starts a harness for the current test, and an afterEach
+ * stops it (its simulator and temp dir) however the test ended.
+ *
+ *   const sims = kaddSimHooks();
+ *   it('...', async () => { const h = await sims.start({ nodes: 1 }); ... });
+ */
+export function kaddSimHooks(): { start(o?: KaddSimOptions): Promise<KaddSim> } {
+  let current: KaddSim | undefined;
+  afterEach(async () => {
+    await current?.stop();
+    current = undefined;
+  });
+  return {
+    async start(o = {}) {
+      await current?.stop(); // a second start in one test replaces the first
+      current = await startKaddSim(o);
+      return current;
+    },
+  };
+}
+
+/**
+ * The simulator's Kubernetes half with its test API (nodes(), tokens(), cluster, ...). The sim's contract types it
+ * loosely (it is loaded lazily); this is the one place that says what it is.
+ */
+export function kubeSim(sim: Sim): KubeSim {
+  if (!sim.kube) throw new Error('the simulator has no Kubernetes half (test/sim/kube did not load)');
+  return sim.kube as unknown as KubeSim;
+}
+
 export function simClock(h: KaddSim): Clock {
   const core = h.sim.core;
   return {

@@ -36,7 +36,7 @@ describe('integration: kadd add --role master --via ssh (real sshd, real etcd me
   const hadKaddDir = existsSync('/var/lib/kadd');
   const snapshots: string[] = [];
 
-  const servers = (name: RegExp) => [...h!.sim.openstack.store.servers.values()].filter((s: any) => name.test(s.name) && s.status !== 'DELETED');
+  const servers = (name: RegExp) => [...h!.sim.openstack.store.servers.values()].filter((s) => name.test(s.name) && s.status !== 'DELETED');
 
   function writeCfg(path: string, fingerprint: string, key: string): void {
     writeFileSync(path, readFileSync(h!.cfgPath, 'utf8'));

@@ -71,7 +71,7 @@ describe('integration: simulator with real etcd members: kadd add --role master 
     assert.equal(code, 0, h!.io.lines.join('\n'));
     const ms = await members();
     assert.deepEqual(ms.map((m) => [m.name, m.isLearner, m.started]).sort(), [['demo-master-1', false, true], ['demo-master-2', false, true]]);
-    const server = [...h!.sim.openstack.store.servers.values()].find((s: any) => s.name === 'demo-master-2');
+    const server = [...h!.sim.openstack.store.servers.values()].find((s) => s.name === 'demo-master-2');
     const ip = h!.sim.core.openstack.getServer(server.id).ip;
     assert.deepEqual(ms.find((m) => m.name === 'demo-master-2')!.peerURLs, [`https://${ip}:2380`], 'peer URL names the new server\'s address');
     const m2 = real.members.find((m) => m.name === 'demo-master-2')!;

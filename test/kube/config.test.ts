@@ -4,23 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientNodeOptions, loadKubeconfig, type LoadKubeconfigOptions } from '../../lib/kube/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { rejectsConfigError as rejects } from '../helpers/assert.js';
 import { clearSecrets, redactText } from '../../lib/redact.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/kubeconfig');
 const A = path.join(FIX, 'a/config');
 const B = path.join(FIX, 'b/config');
-
-async function rejects(p: Promise<unknown>): Promise<ConfigError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    assert.equal(e.exitCode, 2);
-    return e;
-  }
-  assert.fail('expected a ConfigError');
-}
 
 describe('kube/config: kubectl merge rules', () => {
   const home = path.join(os.tmpdir(), 'kadd-no-such-home');

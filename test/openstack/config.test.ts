@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dump } from 'js-yaml';
 import { resolveCloud, type ResolvedCloud } from '../../lib/openstack/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { rejectsConfigError as rejects } from '../helpers/assert.js';
 import { clearSecrets, redactText } from '../../lib/redact.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clouds');
@@ -29,17 +29,6 @@ afterEach(() => {
 
 function resolve(env: NodeJS.ProcessEnv, cli: Record<string, string | boolean | undefined> = {}): Promise<ResolvedCloud> {
   return resolveCloud({ cli, env, cwd, home, systemDirs: [] });
-}
-
-async function rejects(p: Promise<unknown>): Promise<ConfigError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-    assert.equal(e.exitCode, 2);
-    return e;
-  }
-  assert.fail('expected a ConfigError');
 }
 
 /** Source an openrc file with bash in an empty environment and return what it exports. */
@@ -196,7 +185,9 @@ describe('openstack/config: clouds.yaml + secure.yaml', () => {
 
   it('the only cloud in clouds.yaml is used when none is named; several -> error listing them', async () => {
     writeFileSync(path.join(cwd, 'clouds.yaml'), dump({ clouds: { solo: { auth: { auth_url: 'https://s/v3', username: 'u', password: 'pw-abcdef', project_id: 'p', user_domain_id: 'd' } } } }));
-    assert.equal((await resolve({})).name, 'solo');
+    const solo = await resolve({});
+    assert.equal(solo.name, 'solo');
+    assert.deepEqual(solo.notices, [{ level: 'info', message: "using cloud 'solo', the only one in ./clouds.yaml" }]);
     copyProject();
     const e = await rejects(resolve({}));
     assert.equal(e.message, 'no cloud selected and ./clouds.yaml, ./secure.yaml defines several; known: appcred, dev, staging');
@@ -328,12 +319,11 @@ describe('openstack/config: TLS', () => {
   });
   it('verify false with cacert: cacert dropped with a warning', async () => {
     writeFileSync(path.join(tmp, 'ca.pem'), 'x');
-    const warnings: string[] = [];
-    const io = { log: (_l: string, m: string) => warnings.push(m) } as unknown as import('../../lib/io.js').Io;
-    const c = await resolveCloud({ cli: { insecure: true }, env: { ...base, OS_CACERT: path.join(tmp, 'ca.pem') }, cwd, home, systemDirs: [], io });
+    const c = await resolveCloud({ cli: { insecure: true }, env: { ...base, OS_CACERT: path.join(tmp, 'ca.pem') }, cwd, home, systemDirs: [] });
     assert.equal(c.verify, false);
     assert.equal(c.cacert, undefined);
-    assert.match(warnings.join('\n'), /TLS verification is off/);
+    assert.deepEqual(c.notices?.map((n) => n.level), ['warn']);
+    assert.match(c.notices![0].message, /TLS verification is off/);
   });
   it('client cert and key, relative to cwd and ~', async () => {
     writeFileSync(path.join(cwd, 'client.crt'), 'x');

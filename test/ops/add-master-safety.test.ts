@@ -1,7 +1,7 @@
 /** Pure pieces of the master path's safety: the API-down message, leftovers, --resume refusal. */
 import assert from 'node:assert/strict';
 import { apiUnreachableMessage, sshConfigured, viaSshCommand } from '../../lib/ops/add-master.js';
-import { describeLeftover, groupMasterLeftovers, masterOf } from '../../lib/ops/add-master-cleanup.js';
+import { Ledger, describeLeftover, nodeOf } from '../../lib/ops/engine/ledger.js';
 import { leftoversError, parseAddMasterArgs } from '../../lib/commands/add-master.js';
 import { removeServerMembers } from '../../lib/ops/master-etcd.js';
 import { UsageError } from '../../lib/errors.js';
@@ -60,11 +60,15 @@ describe('add-master: leftovers of a run that died', () => {
       l('server', 'demo-node-4', 'w1'), l('etcd-member', 'demo-master-9', undefined, { details: { remove: 'ff' } }),
       l('server', 'other-master-2', 'x'), l('volume', 'demo-master-3-port-0'),
     ];
-    const g = groupMasterLeftovers('demo', ls);
-    assert.deepEqual([...g.masters.keys()], ['demo-master-2']);
-    assert.deepEqual(g.masters.get('demo-master-2')!.map((x) => x.kind), ['port', 'volume', 'server', 'etcd-member', 'lb-member']);
-    assert.deepEqual(g.rest.map((x) => x.name), ['bootstrap-token', 'kube-system/kadd-master-adder', 'demo-node-4', 'demo-master-9', 'other-master-2', 'demo-master-3-port-0']);
-    assert.equal(masterOf('de.mo', l('server', 'deXmo-master-1')), null, 'cluster name is not a regex');
+    // the ledger groups leftovers by the server they belong to (the unit the reapers tear down)
+    const noJournal = { intent: async () => {}, done: async () => {}, undone: async () => {}, kept: async () => {}, notCreated: async () => {} };
+    const g = Ledger.fromLeftovers(noJournal, 'demo', ls);
+    assert.deepEqual(g.nodes().filter((n) => /master/.test(n)), ['demo-master-2']);
+    assert.deepEqual(g.of('demo-master-2').map((x) => x.kind), ['port', 'volume', 'server', 'etcd-member', 'lb-member']);
+    const rest = g.all().filter((x) => x.node !== 'demo-master-2');
+    assert.deepEqual(rest.map((x) => x.name), ['bootstrap-token', 'kube-system/kadd-master-adder', 'demo-node-4', 'demo-master-9', 'other-master-2', 'demo-master-3-port-0']);
+    assert.deepEqual(rest.filter((x) => x.node !== '').map((x) => x.node), ['demo-node-4'], 'a worker server is its own node; the rest is operation-wide');
+    assert.equal(nodeOf('de.mo', 'server', 'deXmo-master-1'), '', 'cluster name is not a regex');
   });
 
   it('the refusal lists every leftover and offers --cleanup, exit 2', () => {

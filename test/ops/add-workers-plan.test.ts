@@ -83,7 +83,7 @@ describe('ops/add-workers plan', () => {
     assert.equal(p.quota[0].free, 'unlimited');
   });
   it('adopts existing resources by exact name instead of duplicating them (resume)', () => {
-    const p = plan(req({ amount: 2, resumeNames: ['k-node-11', 'k-node-12'] }), observed({
+    const p = plan(req({ amount: 2, resumeNames: ['k-node-11', 'k-node-12'], journaledIds: ['s11', 'v12', 'p11', 'p12'] }), observed({
       servers: [{ id: 'a', name: 'k-node-1', status: 'ACTIVE' }, { id: 's11', name: 'k-node-11', status: 'BUILD' }],
       volumes: [{ id: 'v12', name: 'k-node-12-root', status: 'available', size: 25 }],
       ports: [{ id: 'p11', name: 'k-node-11-port-0', network_id: 'n1' }, { id: 'p12', name: 'k-node-12-port-0', network_id: 'n1' }],
@@ -92,6 +92,20 @@ describe('ops/add-workers plan', () => {
     assert.deepEqual(p.quota.find((q) => q.resource === 'instances')!.need, 1);
     assert.deepEqual(p.quota.find((q) => q.resource === 'volumes')!.need, 0);
     assert.deepEqual(p.quota.find((q) => q.resource === 'ports')!.need, 0);
+  });
+  it('adopts by name only with proof: journaled, or kadd\'s metadata/tag/description and not held by another live server (13.9)', () => {
+    const o = observed({
+      servers: [{ id: 'a', name: 'k-node-1', status: 'ACTIVE' }, { id: 's-other', name: 'k-node-7', status: 'ACTIVE', metadata: {} }],
+      volumes: [{ id: 'v2', name: 'k-node-2-root', status: 'available', size: 25, metadata: { 'kadd-cluster': 'k' } }, { id: 'v3', name: 'k-node-3-root', status: 'available', size: 25 }],
+      ports: [
+        { id: 'p2', name: 'k-node-2-port-0', network_id: 'n1', description: 'kadd: k k-node-2' },
+        { id: 'p3', name: 'k-node-3-port-0', network_id: 'n1', tags: ['kadd-cluster=k'], device_id: 's-other' },
+      ],
+    });
+    const p = plan(req({ amount: 2, resumeNames: ['k-node-2', 'k-node-3'] }), o);
+    assert.deepEqual(p.nodes.map((n) => n.adopt), [{ serverId: undefined, volumeId: 'v2', portId: 'p2' }, { serverId: undefined, volumeId: undefined, portId: undefined }]);
+    assert.ok(p.blockers.some((b) => /volume k-node-3-root exists but is not adopted: it carries no proof/.test(b)), p.blockers.join('\n'));
+    assert.ok(p.blockers.some((b) => /port k-node-3-port-0 exists but is not adopted: it is in use by server s-other/.test(b)), p.blockers.join('\n'));
   });
   it('refuses duplicates and oversized user-data', () => {
     const p = plan(req({ amount: 1, resumeNames: ['k-node-11'] }), observed({

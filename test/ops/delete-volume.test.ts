@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
-import { deleteVolumeWhenFree, staleAttachments } from '../../lib/ops/add-workers.js';
+import { Reapers, staleAttachments } from '../../lib/ops/engine/reapers.js';
 import { nullIo } from '../../lib/io.js';
 import type { Context } from '../../lib/context.js';
 import type { OpenStackClient, Volume, VolumeAttachment } from '../../lib/openstack/types.js';
+import { fake } from '../helpers/fake.js';
+
+/** the reapers' volume wait, as every rollback and cleanup uses it */
+const deleteVolumeWhenFree = (os: OpenStackClient, id: string, ctx: Context, pollIntervalMs: number) =>
+  new Reapers({ io: ctx.io, clock: ctx.clock, os, kube: undefined as never, cluster: 'k', pollIntervalMs }).deleteVolumeWhenFree(id);
 
 function fakeCtx() {
   const clock = { t: 0, now: () => clock.t, sleep: async (ms: number) => { clock.t += ms; } };
-  const ctx = { io: nullIo, clock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => { throw new Error('x'); }, kube: async () => { throw new Error('x'); } } as unknown as Context;
+  const ctx: Context = { io: nullIo, clock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => { throw new Error('x'); }, kube: async () => { throw new Error('x'); } };
   return { ctx, clock };
 }
 
@@ -15,7 +20,7 @@ function fakeCloud(opts: { serverAlive: boolean; novaCleansAfterMs?: number; now
   const vol: Volume = { id: 'v1', name: 'k-node-3-root', status: 'reserved', size: 25 };
   let attachments: VolumeAttachment[] = [{ id: 'a1', volume_id: 'v1', instance: 's-gone', status: 'reserved' }];
   const calls: string[] = [];
-  const os = {
+  const os = fake<OpenStackClient>({
     volume: {
       getVolume: async () => {
         if (opts.novaCleansAfterMs !== undefined && opts.now() >= opts.novaCleansAfterMs && attachments.length) {
@@ -37,7 +42,7 @@ function fakeCloud(opts: { serverAlive: boolean; novaCleansAfterMs?: number; now
       },
     },
     compute: { getServer: async (id: string) => (opts.serverAlive ? { id, name: 'k-node-3', status: 'ACTIVE' } : null) },
-  } as unknown as OpenStackClient;
+  }, 'OpenStackClient');
   return { os, calls, vol };
 }
 
@@ -67,10 +72,10 @@ describe('ops: deleting a boot volume that a deleted server left reserved', () =
   });
 
   it('staleAttachments: an attachment without an instance is stale too', async () => {
-    const os = {
+    const os = fake<OpenStackClient>({
       volume: { listAttachments: async () => [{ id: 'a', volume_id: 'v', instance: null, status: 'reserved' }, { id: 'b', volume_id: 'v', instance: 's1', status: 'attached' }] },
       compute: { getServer: async (id: string) => (id === 's1' ? { id, name: 'x', status: 'ACTIVE' } : null) },
-    } as unknown as OpenStackClient;
+    }, 'OpenStackClient');
     assert.deepEqual((await staleAttachments(os, 'v')).map((a) => a.id), ['a']);
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { groupDiagnosis, groupPolicy, serverGroupCheck } from '../../lib/ops/observe.js';
 import { diagnose } from '../../lib/ops/diagnose.js';
-import type { ServerGroup } from '../../lib/openstack/types.js';
+import type { NovaLimits, ServerGroup } from '../../lib/openstack/types.js';
 
 const g = (o: Partial<ServerGroup> = {}): ServerGroup => ({ id: 'g1', name: 'k8s', policy: 'anti-affinity', members: ['a', 'b'], ...o });
 
@@ -34,7 +34,10 @@ describe('server_group checks', () => {
   });
 
   it('the server_group_members quota blocks before anything is created', () => {
-    const limits = { maxServerGroupMembers: 3 } as never;
+    const limits: NovaLimits = {
+      maxTotalCores: -1, totalCoresUsed: 0, maxTotalRAMSize: -1, totalRAMUsed: 0, maxTotalInstances: -1, totalInstancesUsed: 0,
+      maxServerGroupMembers: 3,
+    };
     const r = serverGroupCheck({ serverGroup: 'k8s' }, { serverGroup: g({ policy: 'soft-anti-affinity' }), novaLimits: limits }, 2);
     assert.deepEqual(r.blockers, ['quota: server group k8s has 2 members; 2 more exceed the server_group_members quota of 3']);
     assert.deepEqual(serverGroupCheck({ serverGroup: 'k8s' }, { serverGroup: g(), novaLimits: limits }, 1).blockers, []);

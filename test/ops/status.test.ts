@@ -143,7 +143,7 @@ describe('ops/status classifyStatus', () => {
       member: { id, name, peerURLs: [`https://10.0.0.${id}:2380`], clientURLs: [], isLearner: !!o.learner },
       started: o.started ?? true, healthy: o.healthy ?? true, isLeader: !!o.leader, ...(o.healthy === false ? { reason: 'context deadline exceeded' } : {}),
     });
-    const view = { members: [mk('1', 'demo-master-1', { leader: true }), mk('2', 'demo-master-2', { healthy: false }), mk('3', 'demo-master-7', { learner: true }), mk('4', 'demo-master-3')] } as unknown as ClusterView;
+    const view: ClusterView = { members: [mk('1', 'demo-master-1', { leader: true }), mk('2', 'demo-master-2', { healthy: false }), mk('3', 'demo-master-7', { learner: true }), mk('4', 'demo-master-3')] };
     const stale = [{ id: '4', name: 'demo-master-3', reason: 'member demo-master-3 has no Node in the cluster' }];
     const rows = view.members.map((s) => ({ name: s.member.name, id: s.member.id, learner: s.member.isLearner, started: s.started, healthy: s.healthy, leader: s.isLeader, peer: '' }));
     const r = classifyStatus(cfg, { ...healthy(), etcd: { view, rows, stale, via: 'demo-master-1' } }, 'cfg.yml');

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { entryMatchesHost, fingerprintOf, keyTypeOf, normalizeFingerprint, parseKnownHosts, verifyHostKey } from '../../lib/ssh/hostkeys.js';
-import { shellJoin, shellQuote } from '../../lib/ssh/quote.js';
+import { shellJoin, shellQuote } from '../../lib/shell.js';
 import { execFileSync } from 'node:child_process';
 
 const fx = (n: string) => readFileSync(new URL(`../../fixtures/ssh/${n}`, import.meta.url), 'utf8');

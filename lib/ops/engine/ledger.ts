@@ -80,6 +80,25 @@ export function describeRef(r: Pick<Ref, 'kind' | 'name' | 'id' | 'source'>): st
   return `${r.kind} ${r.name}${r.id ? ` (${r.id})` : ''}${r.source === 'maybe' ? ' (may exist: the run died while creating it)' : ''}`;
 }
 
+/** One line per journal leftover, for messages. */
+export function describeLeftover(l: LeftoverResource): string {
+  return describeRef({ ...l, source: l.state === 'created' ? 'journal' : 'maybe' });
+}
+
+const NOUN: Partial<Record<ResourceKind, string>> = { node: 'Node', 'lb-member': 'pool member', token: 'bootstrap token', deployment: 'master-adder' };
+
+/** One line per reaped ref: `deleted server X (id)`, `removed etcd member ID (X)`, `port X (id): reason`. Pure. */
+export function describeReaped(x: Reaped): string {
+  const r = x.ref;
+  const noun = NOUN[r.kind] ?? r.kind;
+  if (x.state === 'deleted') {
+    return r.kind === 'etcd-member' ? `removed etcd member ${r.id ?? '?'} (${r.name})` : `deleted ${noun} ${r.kind === 'token' ? r.id : r.name}${r.id && r.kind !== 'token' && r.kind !== 'node' ? ` (${r.id})` : ''}`;
+  }
+  const head = `${noun} ${r.name}${r.id ? ` (${r.id})` : ''}`;
+  if (x.state === 'kept' || x.state === 'absent') return head;
+  return `${head}: ${x.reason ?? x.state}${x.fix ? `; when etcd is healthy again: ${x.fix}` : ''}`;
+}
+
 /**
  * Pure adoption rule (issue 13.9). A resource found by exact name may be adopted only when this
  * operation's journal created it, or it carries kadd's ownership proof for this cluster and is not held by
@@ -139,6 +158,8 @@ export interface TeardownOptions {
   readyNode?: 'delete' | 'refuse';
   /** the node's IP (matches its etcd member by peer address) */
   ip?: string;
+  /** refs left alone entirely: not deleted, not journaled (e.g. the adder this run opened under that name) */
+  skip?: (r: Ref) => boolean;
 }
 
 /** Does the deleting (reapers.ts implements it; injected so the ledger does not import the reapers). */
@@ -199,6 +220,13 @@ export class Ledger {
     return made;
   }
 
+  /** Shared infrastructure kadd creates when missing and keeps by design (network, subnet, router, security group): journaled, never undo material. */
+  async createShared<T extends { id: string }>(ref: { kind: ResourceKind; name: string }, make: () => Promise<T>): Promise<T> {
+    const made = await this.create({ ...ref, node: '' }, make);
+    this.drop({ kind: ref.kind, name: ref.name, id: made.id, node: '', source: 'created' });
+    return made;
+  }
+
   /** An existing resource, proven kadd's (canAdopt), becomes this operation's. */
   async adopt(ref: Omit<Ref, 'source'> & { id: string }): Promise<void> {
     this.replace({ ...ref, source: 'adopted' });
@@ -233,7 +261,9 @@ export class Ledger {
    * journaled undone; refused, failed and kept ones stay leftovers (a later cleanup finds them).
    */
   async teardown(node: string, reaper: NodeReaper, o: TeardownOptions = {}): Promise<TeardownResult> {
-    const reaped = await reaper.reapNode(node, this.of(node), o);
+    const refs = this.of(node).filter((r) => !o.skip?.(r));
+    if (!refs.length && !node) return { node, reaped: [], deleted: [], left: [], kept: [] };
+    const reaped = await reaper.reapNode(node, refs, o);
     for (const x of reaped) if (x.state === 'deleted' || x.state === 'absent') await this.gone(x.ref);
     return {
       node, reaped,

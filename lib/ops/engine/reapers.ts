@@ -19,7 +19,9 @@ import type { KubeApi } from '../../kube/types.js';
 import type { OpenStackClient, Port, Server, VolumeAttachment } from '../../openstack/types.js';
 import type { Etcdctl } from '../../etcd/etcdctl.js';
 import { exactNamePattern, portName, volumeName } from '../naming.js';
-import { removeServerMembers, type MemberRemovalOutcome } from '../master-etcd.js';
+import { memberMatches, removeServerMembers, type MemberRemovalOutcome } from '../master-etcd.js';
+import { KaddError } from '../../errors.js';
+import { pollUntil, type Verdict } from '../../poll.js';
 import { isMasterName, ownedBy, type NodeReaper, type Reaped, type Ref, type TeardownOptions } from './ledger.js';
 
 /** The fixed order; lib/ops/engine/README.md explains why each step comes where it does. */
@@ -58,25 +60,25 @@ const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export class Reapers implements NodeReaper {
   constructor(private readonly rc: ReapContext) {}
 
-  private async sleep(ms: number): Promise<void> {
-    if (this.rc.signal?.aborted) throw new Interrupted();
-    try {
-      await this.rc.clock.sleep(ms, this.rc.signal);
-    } catch {
-      throw new Interrupted();
-    }
+  /** Poll `get` (through the one poller) until it answers gone (null, DELETED, SOFT_DELETED) or the deadline passes. */
+  private async untilGone(get: () => Promise<{ status?: string } | null>, what: string, timeoutMs: number): Promise<void> {
+    await this.poll<void>(what, timeoutMs, async () => {
+      const x = await get();
+      return !x || GONE.has(x.status ?? '') ? { state: 'done', value: undefined } : { state: 'pending', note: x.status };
+    }, (last) => new Error(`${what} still present after ${Math.round(timeoutMs / 1000)}s (status ${last ?? '?'})`));
   }
 
-  /** Poll `get` until it answers gone (null, DELETED, SOFT_DELETED) or the deadline passes. */
-  private async untilGone(get: () => Promise<{ status?: string } | null>, what: string, timeoutMs: number): Promise<void> {
-    const deadline = this.rc.clock.now() + timeoutMs;
-    let wait = this.rc.pollIntervalMs;
-    for (;;) {
-      const x = await get();
-      if (!x || GONE.has(x.status ?? '')) return;
-      if (this.rc.clock.now() >= deadline) throw new Error(`${what} still present after ${Math.round(timeoutMs / 1000)}s (status ${x.status ?? '?'})`);
-      await this.sleep(wait);
-      wait = Math.min(wait * 1.5, 5000);
+  /** pollUntil with the reapers' cadence (first probe at once, backoff to 5 s) and the second-Ctrl-C signal */
+  private async poll<T>(what: string, timeoutMs: number, probe: () => Promise<Verdict<T>>, onTimeout: (lastNote?: string) => Error): Promise<T> {
+    let last: string | undefined;
+    try {
+      return await pollUntil<T>({
+        what, timeoutMs, probe, immediate: true, clock: this.rc.clock, signal: this.rc.signal, intervalMs: this.rc.pollIntervalMs, maxIntervalMs: 5000, jitter: 0,
+        onNote: (n) => (last = n), onTimeout: () => onTimeout(last),
+      });
+    } catch (e) {
+      if (KaddError.is(e) && e.code === 'E_INTERRUPTED') throw new Interrupted();
+      throw e;
     }
   }
 
@@ -102,6 +104,7 @@ export class Reapers implements NodeReaper {
         all('failed', `looking up Node ${node} failed (${msg(e)}); nothing of ${node} was touched`);
         return out;
       }
+      if (ready && master && (await this.notJoinedMaster(node, o.ip))) ready = false;
       if (ready) {
         all('refused', `Node ${node} joined and is Ready; \`kadd remove ${node}\` drains and removes it (or \`kadd add --resume\` keeps it)`);
         return out;
@@ -166,6 +169,20 @@ export class Reapers implements NodeReaper {
     // every ref comes back with a state (an etcd member the quorum check kept, matched by nothing else)
     for (const r of refs) if (!out.some((x) => x.ref === r || (x.ref.kind === r.kind && x.ref.name === r.name))) out.push({ ref: r, state: 'failed', reason: 'not reached' });
     return out;
+  }
+
+  /**
+   * A Ready control-plane Node has not joined when its etcd member is missing, a learner or unstarted
+   * (kubeadm stopped midway): its teardown is a rollback, not a remove. Unreadable etcd: treated as joined.
+   */
+  private async notJoinedMaster(node: string, ip?: string): Promise<boolean> {
+    if (!this.rc.etcdctl) return false;
+    try {
+      const mine = (await this.rc.etcdctl.memberList()).members.filter((m) => memberMatches(m, node, ip));
+      return mine.length === 0 || mine.some((m) => m.isLearner || !m.name);
+    } catch {
+      return false;
+    }
   }
 
   /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway. */
@@ -341,13 +358,11 @@ export class Reapers implements NodeReaper {
   async deleteVolumeWhenFree(id: string): Promise<boolean> {
     const { os, clock } = this.rc;
     const start = clock.now();
-    const deadline = start + (this.rc.deadlines?.volume ?? 120_000);
-    let wait = this.rc.pollIntervalMs;
     let sent = false;
     let attachmentChecks = 0;
-    for (;;) {
+    return this.poll<boolean>(`volume ${id} gone`, this.rc.deadlines?.volume ?? 120_000, async () => {
       const v = await os.volume.getVolume(id);
-      if (!v) return sent;
+      if (!v) return { state: 'done', value: sent };
       if (v.status === 'available' || v.status === 'error') {
         await os.volume.deleteVolume(id);
         sent = true;
@@ -356,14 +371,17 @@ export class Reapers implements NodeReaper {
         const stale = await staleAttachments(os, id);
         for (const a of stale) await os.volume.deleteAttachment(a.id);
         if (stale.length) {
-          wait = this.rc.pollIntervalMs;
-          continue; // the volume goes back to available
+          // the volume goes back to available: look again at once
+          const again = await os.volume.getVolume(id);
+          if (!again) return { state: 'done', value: sent };
+          if (again.status === 'available' || again.status === 'error') {
+            await os.volume.deleteVolume(id);
+            sent = true;
+          }
         }
       }
-      if (clock.now() >= deadline) throw new Error(`volume ${id} stayed ${v.status}`);
-      await this.sleep(wait);
-      wait = Math.min(wait * 1.5, 5000);
-    }
+      return { state: 'pending', note: v.status };
+    }, (last) => new Error(`volume ${id} stayed ${last ?? '?'}`));
   }
 
   private async reapPorts(node: string, refs: Ref[], tornDown: string[], hasHost: boolean): Promise<Reaped[]> {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { nullIo, type Io } from '../../../lib/io.js';
+import type { Context } from '../../../lib/context.js';
 import type { OpenStackClient } from '../../../lib/openstack/types.js';
 import { Recorder, Session, cloudUnavailable, e2eEnv, pollUntil, readCloud, type ApiResponse, type CloudEntry } from './helpers.js';
 import { purge } from './kadd-helpers.js';
@@ -47,7 +48,7 @@ describe('e2e: kadd OpenStack client against the real services', function () {
   ): Promise<OpenStackClient> {
     const { resolveCloud } = await import('../../../lib/openstack/config.js');
     const { createOpenStackClient } = await import('../../../lib/openstack/client.js');
-    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [], io: quietIo });
+    const cloud = await resolveCloud({ cli, env: envVars, cwd: dir, home: dir, systemDirs: [] });
     return createOpenStackClient(cloud, { io: quietIo, ...opts });
   }
 
@@ -326,7 +327,7 @@ describe('e2e: kadd OpenStack client against the real services', function () {
     it('a boot volume left reserved by a deleted server (dangling Cinder attachment) is freed and deleted', async function () {
       // the end state seen after a Ctrl-C right after server create: the server was deleted early in its build and
       // Nova left the volume's attachment behind. Reproduced exactly: an attachment for a server that does not exist.
-      const { deleteVolumeWhenFree } = await import('../../../lib/ops/add-workers.js');
+      const { Reapers } = await import('../../../lib/ops/engine/reapers.js');
       const { nullIo } = await import('../../../lib/io.js');
       const { realClock } = await import('../../../lib/clock.js');
       const vol = await os.volume.createVolume({ name: `${prefix}-reserved-root`, size: 1, availability_zone: env.az, metadata: { 'kadd-cluster': prefix } });
@@ -337,8 +338,8 @@ describe('e2e: kadd OpenStack client against the real services', function () {
       const atts = await os.volume.listAttachments(vol.id);
       assert.deepEqual(atts.map((a) => a.instance), [ghost]);
       await assert.rejects(os.volume.deleteVolume(vol.id), /400|status must be available|Invalid volume/i);
-      const ctx = { io: nullIo, clock: realClock, env: {}, cwd: '/', signal: new AbortController().signal, openstack: async () => os, kube: async () => { throw new Error('no kube'); } };
-      await deleteVolumeWhenFree(os, vol.id, ctx as never, 500);
+      const reapers = new Reapers({ io: nullIo, clock: realClock, os, kube: undefined as never, cluster: prefix, pollIntervalMs: 500 });
+      await reapers.deleteVolumeWhenFree(vol.id);
       await pollUntil('volume deleted', async () => ((await os.volume.getVolume(vol.id)) === null ? true : undefined), 60_000, 500);
       await os.volume.deleteAttachment(atts[0]!.id); // already gone: resolves
       for (const k of ['listAttachments', 'deleteAttachment']) exercised.add(`volume.${k}`);

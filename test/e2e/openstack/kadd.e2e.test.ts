@@ -16,6 +16,8 @@ import { Session, cloudUnavailable, e2eEnv, pollUntil, readCloud } from './helpe
 import {
   NovaBridge, describeLeftovers, kaddEnv, leftovers, purge, purgeNetwork, runKadd, show, startKadd, waitNothingLeft, type KaddRun,
 } from './kadd-helpers.js';
+import type { Sim } from '../../sim/index.js';
+import { kubeSim } from '../../helpers/kadd-sim.js';
 
 const STATE = process.env.KADD_E2E_STATE ?? process.env.KADD_OS_STATE ?? '/var/tmp/kadd-openstack';
 const POLL_MS = 1000;
@@ -28,7 +30,7 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
   const names = { network: `${cluster}-net`, subnet: `${cluster}-subnet`, router: `${cluster}-rt`, securityGroup: `${cluster}-sg` };
   let user: Session;
   let admin: Session;
-  let sim: any;
+  let sim: Sim;
   let bridge: NovaBridge | undefined;
   let dir = '';
   let cfg = '';
@@ -192,11 +194,11 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
     it('exits 0 with three Nodes joined and Ready in the (simulated) cluster', function () {
       const simConsole = () => (bridge?.emitted ?? []).map((e) => `${e.name}: ${(sim.core.consoleAppends?.get(e.id) ?? []).map((x: any) => x.text).join('').slice(-600)}`).join('\n');
       assert.equal(run.code, 0, show(run) + `\nbridge: ${bridge?.lastError ?? 'ok'}, emitted ${bridge?.emitted.map((e) => e.name)}\nsim kubelet consoles:\n${simConsole()}`);
-      const nodes = sim.kube.nodes() as any[];
+      const nodes = kubeSim(sim).nodes();
       for (let i = 1; i <= 3; i++) {
         const n = nodes.find((x) => x.metadata.name === `${cluster}-node-${i}`);
         assert.ok(n, `Node ${cluster}-node-${i} registered: ${nodes.map((x) => x.metadata.name)}`);
-        assert.equal(n.status.conditions.find((c: any) => c.type === 'Ready')?.status, 'True');
+        assert.equal((n.status.conditions as { type: string; status: string }[]).find((c) => c.type === 'Ready')?.status, 'True');
         assert.equal(n.metadata.labels['kadd.io/cluster'], cluster);
       }
       assert.equal(bridge!.emitted.length, 3, 'the bridge saw three servers turn ACTIVE');

@@ -1,7 +1,7 @@
 /** In-memory state of the simulated cloud, plus the operations several services share. */
 import type { SimCoreImpl } from '../core.js';
 import type { SimRng } from '../contract.js';
-import { intToIp, ipToInt, parseCidr } from './util.js';
+import { intToIp, ipToInt, parseCidr } from './ip.js';
 
 export interface Domain { id: string; name: string }
 export interface Project { id: string; name: string; domainId: string }

@@ -3,6 +3,8 @@ import type { ServerResponse } from 'node:http';
 import type { SimRequest } from '../core.js';
 import type { Token } from './store.js';
 
+export { intToIp, ipToInt, parseCidr } from './ip.js';
+
 export interface Ctx {
   req: SimRequest;
   res: ServerResponse;
@@ -124,21 +126,4 @@ export function paginate<T extends { id: string }>(items: T[], limit: number | u
   }
   const page = limit !== undefined ? items.slice(start, start + limit) : items.slice(start);
   return { page, markerMissing: false };
-}
-
-export function ipToInt(ip: string): number {
-  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-}
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-export function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-  if (!m) return undefined;
-  const octets = m.slice(1, 5).map(Number);
-  const prefix = Number(m[5]);
-  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-  const ip = ipToInt(octets.join('.'));
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return { base: (ip & mask) >>> 0, prefix };
 }

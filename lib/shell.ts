@@ -1,8 +1,23 @@
 /**
- * POSIX shell quoting for argv sent over SSH (the remote side always runs a shell).
- * Every argument that is not made only of safe characters is single-quoted, and embedded single
+ * Running a command on a control-plane node, whatever carries it (kube exec into the adder pod, ssh, local):
+ * the Transport contract that lib/etcd drives and lib/ssh and lib/kube implement, and the POSIX shell quoting
+ * for argv sent to a remote shell. It sits in the kernel so that those three client directories do not import
+ * each other for it.
+ *
+ * Quoting: every argument that is not made only of safe characters is single-quoted, and embedded single
  * quotes become '\'' — the only escape a single-quoted string needs.
  */
+export interface CommandResult { stdout: string; stderr: string; exitCode: number }
+
+/** Runs a command on a control-plane node (kube exec into the adder pod | ssh | local). */
+export interface Transport {
+  readonly kind: 'kube' | 'ssh' | 'local';
+  /** human description, e.g. "ssh root@10.0.0.5 via bastion 1.2.3.4" */
+  readonly describe: string;
+  run(argv: string[], opts?: { env?: Record<string, string>; timeoutMs?: number; stdin?: string }): Promise<CommandResult>;
+  close(): Promise<void>;
+}
+
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 export function shellQuote(arg: string): string {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { KubeExecTransport, execArgv } from '../../lib/etcd/kube-transport.js';
+import { KubeExecTransport, execArgv } from '../../lib/kube/exec-transport.js';
 import type { KubeApi } from '../../lib/kube/types.js';
+import { fake } from '../helpers/fake.js';
 
 describe('KubeExecTransport', () => {
   it('passes argv unchanged without env, and wraps env in a quoted sh -c line', () => {
@@ -12,7 +13,7 @@ describe('KubeExecTransport', () => {
 
   it('runs through KubeApi.exec with the pod, container, stdin and timeout, and refuses after close', async () => {
     const calls: unknown[][] = [];
-    const kube = { exec: async (...a: unknown[]) => (calls.push(a), { stdout: 'o', stderr: 'e', exitCode: 3 }) } as unknown as KubeApi;
+    const kube = fake<KubeApi>({ exec: async (...a) => (calls.push(a), { stdout: 'o', stderr: 'e', exitCode: 3 }) }, 'KubeApi');
     const t = new KubeExecTransport(kube, { namespace: 'kube-system', pod: 'p1', container: 'adder', nodeName: 'm1' });
     assert.equal(t.kind, 'kube');
     assert.match(t.describe, /kube-system\/p1 on m1/);

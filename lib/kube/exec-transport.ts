@@ -1,13 +1,12 @@
 /**
- * KubeExecTransport: the etcd Transport over the Kubernetes exec API, into one container of one pod
- * (the master-adder pod, lib/kube/adder.ts). The exec API has no environment: when env is given the
+ * KubeExecTransport: the Transport (lib/shell.ts) etcdctl runs over, on the Kubernetes exec API, into one
+ * container of one pod (the master-adder pod, lib/kube/adder.ts). The exec API has no environment: when env is given the
  * command runs as `/bin/sh -c 'K=V ... argv'`, each word shell-quoted (the etcd image has a /bin/sh).
  * Secrets in the command line (certificate keys) never reach a log: the description names the pod only.
  */
 import { KaddError } from '../errors.js';
-import type { KubeApi } from '../kube/types.js';
-import { shellQuote } from '../ssh/quote.js';
-import type { CommandResult, Transport } from './types.js';
+import { shellQuote, type CommandResult, type Transport } from '../shell.js';
+import type { KubeApi } from './types.js';
 
 export interface KubeExecTarget {
   namespace: string;
