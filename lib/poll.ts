@@ -19,24 +19,32 @@ export interface BackoffOptions {
   jitter?: number;
   /** random source, for deterministic tests */
   random?: () => number;
+  /** the first delay after a reset (a check soon after a create), default intervalMs; the growth then starts from intervalMs */
+  firstIntervalMs?: number;
 }
 
 /** Exponential backoff with jitter: the delays a poller sleeps between ticks. */
 export class Backoff {
   private interval: number;
   constructor(private readonly o: BackoffOptions) {
-    this.interval = o.intervalMs;
+    this.interval = o.firstIntervalMs ?? o.intervalMs;
   }
   /** the next delay (jittered), then grow the interval */
   next(): number {
     const j = this.o.jitter ?? 0.2;
     const d = this.interval * (1 - j + 2 * j * (this.o.random ?? Math.random)());
-    this.interval = Math.min(this.o.maxIntervalMs ?? this.o.intervalMs * 5, this.interval * (this.o.factor ?? 1.5));
+    const f = this.o.factor ?? 1.5;
+    // a short first delay does not shrink the cadence after it: growth starts from intervalMs
+    this.interval = Math.min(this.o.maxIntervalMs ?? this.o.intervalMs * 5, Math.max(this.interval, this.o.intervalMs / f) * f);
     return Math.max(1, Math.round(d));
   }
   /** back to the first interval (something new to watch) */
   reset(): void {
-    this.interval = this.o.intervalMs;
+    this.interval = this.o.firstIntervalMs ?? this.o.intervalMs;
+  }
+  /** something moved: the next delay is at most intervalMs (no backoff while things change) */
+  hurry(): void {
+    this.interval = Math.min(this.interval, this.o.intervalMs);
   }
 }
 

@@ -7,6 +7,7 @@
  * - openstack() / kube(): created on first use, with dynamic imports so commands that never talk to
  *   a service never load its code
  */
+import { writeFileSync } from 'node:fs';
 import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
@@ -36,6 +37,22 @@ export interface CliContextDeps {
     off(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
     exit(code: number): never | void;
   };
+}
+
+/**
+ * KADD_STATS_FILE=path: when the command ends, write its OpenStack request counts (every request sent,
+ * retries and Keystone included, keyed `service METHOD`) as JSON, for benchmarks (scripts/bench-cloud.ts).
+ * Counts only, never URLs or bodies.
+ */
+export function writeStats(path: string | undefined, os: OpenStackClient | undefined, ms: number, io: { log(level: 'debug', m: string): void }): void {
+  if (!path) return;
+  const requests = os ? os.counts() : {};
+  const total = Object.values(requests).reduce((a, b) => a + b, 0);
+  try {
+    writeFileSync(path, JSON.stringify({ ms, total, requests }) + '\n', { mode: 0o600 });
+  } catch (e) {
+    io.log('debug', `could not write KADD_STATS_FILE ${path}: ${e instanceof Error ? e.message : e}`);
+  }
 }
 
 /** The `cli` object for resolveCloud(): the --os-* flags as given, keyed by flag name. */
@@ -92,7 +109,9 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
   proc.on('SIGTERM', onSigterm);
 
   let os: Promise<OpenStackClient> | undefined;
+  let osClient: OpenStackClient | undefined;
   let kube: Promise<KubeApi> | undefined;
+  const started = Date.now();
 
   return {
     io,
@@ -114,7 +133,8 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
         const timeoutS = opts['request-timeout'];
-        return createOpenStackClient(cloud, { io, clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
+        osClient = createOpenStackClient(cloud, { io, clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
+        return osClient;
       })();
       return os;
     },
@@ -133,6 +153,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
       proc.off('SIGINT', onSigint);
       proc.off('SIGTERM', onSigterm);
       io.stop();
+      writeStats(env.KADD_STATS_FILE, osClient, Date.now() - started, io);
     },
   };
 }

@@ -44,7 +44,8 @@ export interface ClientOptions
 export function buildUrl(base: string, path: string, query?: Query): string {
   const u = new URL(base + (path.startsWith('/') ? path : `/${path}`));
   for (const [k, v] of Object.entries(query ?? {})) {
-    if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
+    if (Array.isArray(v)) for (const x of v) u.searchParams.append(k, x);
+    else if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
   }
   return u.toString();
 }

@@ -90,6 +90,7 @@ export function createComputeApi(c: ServiceCaller): ComputeApi {
         // Nova: tags=a,b matches servers carrying all of them
         tags: q.tags && q.tags.length ? q.tags.join(',') : undefined,
         limit: q.limit,
+        'changes-since': q.changesSince,
       });
     },
     async getServer(id: string): Promise<Server | null> {

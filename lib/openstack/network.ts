@@ -98,7 +98,7 @@ export function createNetworkApi(c: ServiceCaller): NetworkApi {
       const r = await c.call<{ port: Port }>('network', 'POST', '/ports', { body: { port }, ok: [201] });
       return r!.port;
     },
-    async listPorts(q: { id?: string; name?: string; network_id?: string; device_id?: string } = {}): Promise<Port[]> {
+    async listPorts(q: { id?: string; name?: string | string[]; network_id?: string; device_id?: string } = {}): Promise<Port[]> {
       return c.list<Port>('network', '/ports', 'ports', { id: q.id, name: q.name, network_id: q.network_id, device_id: q.device_id, project_id: await c.projectId() });
     },
     async deletePort(id: string): Promise<void> {
@@ -106,6 +106,10 @@ export function createNetworkApi(c: ServiceCaller): NetworkApi {
     },
     async setPortTags(id: string, tags: string[]): Promise<void> {
       await c.call('network', 'PUT', `/ports/${encodeURIComponent(id)}/tags`, { body: { tags }, ok: [200, 201, 204] });
+    },
+    async listExtensions(): Promise<string[]> {
+      const r = await c.call<{ extensions?: { alias?: string }[] }>('network', 'GET', '/extensions');
+      return (r?.extensions ?? []).map((e) => e.alias).filter((a): a is string => typeof a === 'string');
     },
     async getQuotaDetails(projectId: string): Promise<NeutronQuotaDetails> {
       const r = await c.call<{ quota: Record<string, unknown> }>('network', 'GET', `/quotas/${encodeURIComponent(projectId)}/details`);

@@ -5,7 +5,11 @@
  */
 import type { ServiceName } from './catalog.js';
 
-export interface Flavor { id: string; name: string; vcpus: number; ram: number; disk: number; 'OS-FLV-EXT-DATA:ephemeral'?: number }
+export interface Flavor {
+  id: string; name: string; vcpus: number; ram: number; disk: number; 'OS-FLV-EXT-DATA:ephemeral'?: number;
+  /** in the detail view from compute 2.61 (kadd asks 2.67) */
+  extra_specs?: Record<string, string>;
+}
 export interface Keypair { name: string; fingerprint?: string; type?: string }
 export interface AvailabilityZone { zoneName: string; zoneState: { available: boolean } }
 export interface Image { id: string; name: string; status: string; min_disk?: number; min_ram?: number; size?: number | null }
@@ -62,6 +66,8 @@ export interface ListServersQuery {
   status?: string;
   tags?: string[];
   limit?: number;
+  /** ISO time: only servers changed since then (deleted ones included, status DELETED) */
+  changesSince?: string;
 }
 
 export interface NovaLimits {
@@ -112,6 +118,8 @@ export interface CreateVolumeRequest {
   description?: string;
 }
 
+/** A Cinder user message (GET /v3/{project}/messages, 3.3+): why an asynchronous operation failed. */
+export interface VolumeMessage { id: string; event_id: string; user_message: string; message_level?: string; resource_type?: string; resource_uuid?: string; created_at?: string }
 export interface CinderLimits { maxTotalVolumes: number; totalVolumesUsed: number; maxTotalVolumeGigabytes: number; totalGigabytesUsed: number }
 
 export interface Network { id: string; name: string; status?: string; subnets?: string[]; 'router:external'?: boolean; admin_state_up?: boolean }
@@ -126,6 +134,8 @@ export interface Port {
 export interface CreatePortRequest {
   name: string; network_id: string; fixed_ips?: { subnet_id: string; ip_address?: string }[];
   security_groups?: string[]; description?: string; admin_state_up?: boolean;
+  /** only where Neutron has the `tag-creation` extension; elsewhere setPortTags after the create */
+  tags?: string[];
 }
 export interface SecurityGroup { id: string; name: string; description?: string; security_group_rules?: unknown[] }
 export interface QuotaDetail { used: number; limit: number; reserved: number }
@@ -165,6 +175,8 @@ export interface VolumeApi {
   deleteAttachment(id: string): Promise<void>;
   getLimits(): Promise<CinderLimits>;
   listVolumeTypes(): Promise<{ id: string; name: string }[]>;
+  /** Cinder's user messages about one resource (3.3+), oldest first */
+  listMessages(resourceId: string): Promise<VolumeMessage[]>;
 }
 
 export interface ImageApi {
@@ -186,9 +198,12 @@ export interface NetworkApi {
   createSecurityGroup(req: { name: string; description?: string }): Promise<SecurityGroup>;
   createPort(req: CreatePortRequest): Promise<Port>;
   /** `id`: one port by id (Neutron's id filter), [] when it is gone */
-  listPorts(q?: { id?: string; name?: string; network_id?: string; device_id?: string }): Promise<Port[]>;
+  /** several names: ports with any of them (Neutron ORs a repeated filter), in one request */
+  listPorts(q?: { id?: string; name?: string | string[]; network_id?: string; device_id?: string }): Promise<Port[]>;
   deletePort(id: string): Promise<void>;
   setPortTags(id: string, tags: string[]): Promise<void>;
+  /** the aliases of Neutron's API extensions (GET /extensions), e.g. 'tag-creation' */
+  listExtensions(): Promise<string[]>;
   getQuotaDetails(projectId: string): Promise<NeutronQuotaDetails>;
 }
 
@@ -226,7 +241,8 @@ export interface OpenStackClient {
 
 export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'DELETE' | 'POST' | 'PATCH';
 
-export type Query = Record<string, string | number | boolean | undefined | null>;
+/** an array value is sent as the parameter repeated (Neutron ORs repeated filters) */
+export type Query = Record<string, string | number | boolean | readonly string[] | undefined | null>;
 
 export interface CallOptions {
   query?: Query;

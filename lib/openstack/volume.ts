@@ -1,5 +1,5 @@
 /** Cinder v3 (block-storage) calls, microversion 3.59 (see client.ts). */
-import type { CinderLimits, CreateVolumeRequest, ServiceCaller, Volume, VolumeApi, VolumeAttachment } from './types.js';
+import type { CinderLimits, CreateVolumeRequest, ServiceCaller, Volume, VolumeApi, VolumeAttachment, VolumeMessage } from './types.js';
 
 export function createVolumeApi(c: ServiceCaller): VolumeApi {
   return {
@@ -33,6 +33,11 @@ export function createVolumeApi(c: ServiceCaller): VolumeApi {
     async getLimits(): Promise<CinderLimits> {
       const r = await c.call<{ limits: { absolute: CinderLimits } }>('block-storage', 'GET', '/limits');
       return r!.limits.absolute;
+    },
+    async listMessages(resourceId: string): Promise<VolumeMessage[]> {
+      // resource_uuid is a filter from 3.5 (kadd asks 3.59); the answer is not paged by default
+      const r = await c.call<{ messages?: VolumeMessage[] }>('block-storage', 'GET', '/messages', { query: { resource_uuid: resourceId } });
+      return [...(r?.messages ?? [])].sort((a, b) => (a.created_at ?? '').localeCompare(b.created_at ?? ''));
     },
     async listVolumeTypes(): Promise<{ id: string; name: string }[]> {
       const r = await c.call<{ volume_types: { id: string; name: string }[] }>('block-storage', 'GET', '/types');

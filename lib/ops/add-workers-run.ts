@@ -161,8 +161,7 @@ async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: R
     }
   }
 
-  const os: OpenStackClient = await ctx.openstack();
-  const kube: KubeApi = await ctx.kube();
+  const [os, kube]: [OpenStackClient, KubeApi] = await Promise.all([ctx.openstack(), ctx.kube()]);
   const render = async (input: Parameters<AddWorkersDeps['renderUserData']>[0]) => {
     const { renderWorkerUserData } = await import('../cloudinit/index.js');
     const r = await renderWorkerUserData({ ...input, taints: input.taints as never });

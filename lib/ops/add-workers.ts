@@ -22,7 +22,7 @@ import { BatchWaiter, Semaphore, TimeoutError } from './poll.js';
 import { canAdopt, describeReaped, type Ledger } from './engine/ledger.js';
 import { Reapers, staleAttachments } from './engine/reapers.js';
 import { TokenLease } from './engine/token.js';
-import { diagnose, type Diagnosis } from './diagnose.js';
+import { diagnose, diagnoseVolume, type Diagnosis } from './diagnose.js';
 
 export const NOVA_USER_DATA_LIMIT = 65535;
 
@@ -58,7 +58,7 @@ export interface QuotaRow { resource: string; need: number; free: number | 'unli
 export interface PlannedNode {
   name: string;
   zone?: string;
-  flavor: { id: string; name: string; vcpus: number; ram: number };
+  flavor: { id: string; name: string; vcpus: number; ram: number; extraSpecs?: Record<string, string> };
   volumeName: string;
   portName: string;
   /** existing resources adopted by exact name */
@@ -86,6 +86,10 @@ export interface AddWorkersPlan {
   warnings: string[];
   blockers: string[];
   zones: string[];
+  /** Neutron has `tag-creation`: the ownership tags go in the port create (else one PUT per port after it) */
+  portTagsOnCreate?: boolean;
+  /** the CA pin for the join (read in the preflight; execute does not read cluster-info again) */
+  caCertHash?: string;
 }
 
 export interface Observed {
@@ -107,10 +111,14 @@ export interface Observed {
   /** null: no server_group configured, or not found */
   serverGroup?: ServerGroup | null;
   serverGroupFailed?: boolean;
+  /** Neutron extension aliases; null/absent when unknown */
+  neutronExtensions?: string[] | null;
   kube: { ok: boolean; version?: string; error?: string; server: string };
   ownership: { ok: boolean; reason: string };
   userDataBytes: number;
   errors: string[];
+  /** sha256 of the cluster CA's public key, read once in the preflight */
+  caCertHash?: string;
 }
 
 export type NodeOutcome = 'joined' | 'active' | 'failed' | 'rolled-back' | 'kept' | 'interrupted';
@@ -195,45 +203,77 @@ export async function preflight(
   const errors: string[] = [];
   ctx.io.log('info', `preflight for ${c.clusterName}: reading the cloud and the cluster (changes nothing)`);
 
-  const cl = await observeCloud(os, c, 'node', errors, { lbRequired: false });
-
-  // Kubernetes side: reachable, and the cluster is the one of this project
+  // Three things at once, none waiting for another: the Kubernetes side (client-node's import, version,
+  // CA: reachable, and the cluster is this project's), the OpenStack burst, the user-data size check
   const kubeInfo: Observed['kube'] = { ok: false, server: kube.server() };
   let caHash = '';
-  try {
-    const v = await kube.serverVersion();
-    kubeInfo.ok = true;
-    kubeInfo.version = v.gitVersion;
-    caHash = deps.caCertHash(await kube.clusterCaPem());
-  } catch (e) {
-    // Ctrl-C while waiting for the API is an interruption (exit 130), not a preflight finding
-    if (ctx.signal.aborted) throw KaddError.is(ctx.signal.reason) ? ctx.signal.reason : new InterruptedError();
-    kubeInfo.error = e instanceof Error ? e.message : String(e);
-  }
+  const kubeSide = (async () => {
+    try {
+      const [v, pem] = await Promise.all([kube.serverVersion(), kube.clusterCaPem()]);
+      kubeInfo.ok = true;
+      kubeInfo.version = v.gitVersion;
+      caHash = deps.caCertHash(pem);
+    } catch (e) {
+      kubeInfo.ok = false;
+      kubeInfo.error = e instanceof Error ? e.message : String(e);
+    }
+  })();
+
+  // size of the largest user-data (names differ per node; a placeholder token and CA hash of the real length)
+  const rendered = (async () => {
+    try {
+      const probeName = `${c.clusterName}-node-${'9'.repeat(6)}`;
+      const ud = await deps.renderUserData({
+        nodeName: probeName, clusterName: c.clusterName, apiEndpoint: apiEndpointOf(kube.server()),
+        token: { id: 'abcdef', secret: '0123456789abcdef' }, caCertHash: `sha256:${'0'.repeat(64)}`,
+        k8sVersion: c.version.k8s, labels: workerLabels(c), taints: c.nodeTaints,
+      });
+      return { bytes: Buffer.byteLength(Buffer.from(ud, 'utf8').toString('base64')) };
+    } catch (e) {
+      return { error: e };
+    }
+  })();
+
+  // the load balancer only serves the ownership check: not looked up when the config's floating IP or DNS
+  // name is the kubeconfig's API host already
+  const lbNeeded = !ownershipByAddress(c, kube.server());
+  const cl = await observeCloud(os, c, 'node', errors, {
+    lbRequired: false, extensions: true, lookupLb: lbNeeded,
+    portNames: (servers) => plannedNames(req, servers.map((s) => s.name)).map(portName),
+  });
+  await kubeSide;
+  // Ctrl-C while waiting for the API is an interruption (exit 130), not a preflight finding
+  if (!kubeInfo.ok && ctx.signal.aborted) throw KaddError.is(ctx.signal.reason) ? ctx.signal.reason : new InterruptedError();
   const ownership = kubeInfo.ok ? await checkOwnership(c, kube, cl.lb, os) : { ok: false, reason: 'the Kubernetes API did not answer' };
 
-  // size of the largest user-data (names differ per node; render with a placeholder token)
   let userDataBytes = 0;
-  try {
-    const probeName = `${c.clusterName}-node-${'9'.repeat(6)}`;
-    const ud = await deps.renderUserData({
-      nodeName: probeName, clusterName: c.clusterName, apiEndpoint: apiEndpointOf(kube.server()),
-      token: { id: 'abcdef', secret: '0123456789abcdef' }, caCertHash: caHash || `sha256:${'0'.repeat(64)}`,
-      k8sVersion: c.version.k8s, labels: workerLabels(c), taints: c.nodeTaints,
-    });
-    userDataBytes = Buffer.byteLength(Buffer.from(ud, 'utf8').toString('base64'));
-  } catch (e) {
+  const r = await rendered;
+  if ('error' in r) {
+    const e = r.error;
     if (e instanceof KaddError && e.exitCode === 2) throw e;
     errors.push(`rendering the user-data: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  } else userDataBytes = r.bytes;
 
   return {
     flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
     subnet: cl.subnet, router: cl.router, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
     neutronQuota: cl.neutronQuota, servers: cl.servers, volumes: cl.volumes, ports: cl.ports,
-    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed,
-    kube: kubeInfo, ownership, userDataBytes, errors,
+    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed, neutronExtensions: cl.neutronExtensions,
+    kube: kubeInfo, ownership, userDataBytes, errors, ...(caHash ? { caCertHash: caHash } : {}),
   };
+}
+
+/** Server names of this run: the numeric max + 1 onwards, or those of an interrupted run being resumed. */
+export function plannedNames(req: Pick<AddWorkersRequest, 'config' | 'amount' | 'resumeNames'>, existing: string[]): string[] {
+  return req.resumeNames?.length ? req.resumeNames.slice(0, req.amount) : nextNames(req.config.clusterName, 'node', existing, req.amount);
+}
+
+/** The kubeconfig's API host is the config's load balancer floating IP or DNS name (no lookup needed). */
+function ownershipByAddress(c: ClusterConfig, server: string): string | undefined {
+  const { host } = hostOf(server);
+  if (c.loadbalancer.floatingip && c.loadbalancer.floatingip === host) return `API endpoint ${host} is the configured floating IP`;
+  if (c.loadbalancer.dnsname && c.loadbalancer.dnsname === host) return `API endpoint ${host} is the configured DNS name`;
+  return undefined;
 }
 
 export function workerLabels(c: ClusterConfig): Record<string, string> {
@@ -290,8 +330,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
   if (o.userDataBytes > NOVA_USER_DATA_LIMIT) blockers.push(`the rendered user-data is ${o.userDataBytes} bytes after base64, over Nova's limit of ${NOVA_USER_DATA_LIMIT}`);
 
   // names: numeric max + 1, or the names of an interrupted run being resumed
-  const existingNames = o.servers.map((s) => s.name);
-  const names = req.resumeNames?.length ? req.resumeNames.slice(0, req.amount) : nextNames(c.clusterName, 'node', existingNames, req.amount);
+  const names = plannedNames(req, o.servers.map((s) => s.name));
 
   const nodes: PlannedNode[] = names.map((name, i) => {
     const srv = o.servers.filter((s) => s.name === name);
@@ -320,7 +359,7 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     return {
       name,
       zone: zoneFor(i, req.zone, c.availabilityZones),
-      flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
+      flavor: flavor ? { id: flavor.id, name: flavor.name, vcpus: flavor.vcpus, ram: flavor.ram, ...(flavor.extra_specs ? { extraSpecs: flavor.extra_specs } : {}) } : { id: '', name: flavorName, vcpus: 0, ram: 0 },
       volumeName: volumeName(name),
       portName: portName(name),
       adopt: { serverId: adoptServer, volumeId: adoptVolume, portId: adoptPort },
@@ -384,6 +423,8 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     warnings,
     blockers,
     zones: c.availabilityZones,
+    portTagsOnCreate: !!o.neutronExtensions?.includes('tag-creation'),
+    ...(o.caCertHash ? { caCertHash: o.caCertHash } : {}),
   };
 }
 
@@ -468,7 +509,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const tags = ownershipTags(c.clusterName, 'node');
 
   const { networkId, subnetId, sgId } = await ensureNetwork(ctx, os, p, ledger);
-  const caHash = deps.caCertHash(await kube.clusterCaPem());
+  const caHash = p.caCertHash ?? deps.caCertHash(await kube.clusterCaPem());
 
   // one bootstrap token per run (the lease: short TTL, extended on every poll tick while nodes still boot
   // -- a node only uses it after ACTIVE --, deleted at the end), plus the interrupted run's when resuming
@@ -482,9 +523,17 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const say = (s: NodeState, text: string, budgetMs?: number) => lines.get(s.plan.name)!.update(text, { budgetMs });
   io.log('info', `creating ${states.length} server${states.length === 1 ? '' : 's'}, then waiting for ${states.length === 1 ? 'it' : 'them'} to boot (up to ${Math.round(req.bootTimeoutMs / 1000)}s)${req.wait ? ` and join (up to ${Math.round(req.joinTimeoutMs / 1000)}s)` : ''}`);
 
+  // Adaptive polling. A boot volume is often available within a second of its create: first check after half
+  // the poll interval. A server needs a few seconds at least: first check after the poll interval. Both back
+  // off while nothing changes; when a status changes (a volume or server of the batch is done) the cadence
+  // drops to half the interval, since the rest of the batch, created at the same time, usually follows.
+  // Task states do not count as progress: on a loaded or real cloud they move through the whole build and
+  // would keep the cadence short for all of it (measured: more polls, no earlier ACTIVE).
+  const fastMs = Math.max(1, Math.round(req.pollIntervalMs / 2));
   const volumeWaiter = new BatchWaiter<Volume>({
     what: 'volume available',
-    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    clock: ctx.clock, signal, intervalMs: fastMs, maxIntervalMs: req.maxPollIntervalMs,
+    progressOf: (v) => v.status,
     fetch: async (ids) => {
       const vols = await os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } });
       return new Map(vols.filter((v) => ids.includes(v.id)).map((v) => [v.id, v]));
@@ -492,7 +541,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     check: (id, v) => {
       if (!v) return { state: 'pending', note: 'not listed yet' };
       if (v.status === 'available') return { state: 'done', value: v };
-      if (v.status === 'error') return { state: 'failed', error: new OperationError('E_VOLUME_ERROR', `volume ${v.name ?? id} went to error`) };
+      if (v.status === 'error') return { state: 'failed', error: new VolumeErrorState(v) };
       return { state: 'pending', note: v.status };
     },
     onTick: keepToken,
@@ -500,20 +549,34 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   });
 
   const nameTaken = new Map<string, Server>();
+  // only this run's servers: changes-since a moment before the run (5 min of slack for the local clock
+  // against the cloud's); if a server we wait for is missing from two lists in a row (a clock far ahead),
+  // the filter is dropped for the rest of the run
+  let changesSince: string | undefined = new Date(started - 300_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  let missedTicks = 0;
   const serverWaiter = new BatchWaiter<Server>({
     what: 'server ACTIVE',
-    clock: ctx.clock, signal, intervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    clock: ctx.clock, signal, intervalMs: fastMs, firstIntervalMs: req.pollIntervalMs, maxIntervalMs: req.maxPollIntervalMs,
+    progressOf: (s) => s.status,
     fetch: async (ids) => {
       // One call for the whole batch. The filter is the role's name pattern, not an alternation of the
       // pending names: Nova on MySQL/MariaDB escapes `|` in the name regex, so `^(a|b)$` matches nothing.
-      const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') });
+      const list = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node'), changesSince });
       const mine = list.filter((s) => ids.includes(s.id));
       // the same list shows a server that took one of our names after the preflight (13.8): no extra request
+      // (a rival created after the run started is inside the changes-since window too)
       for (const s of mine) {
         const rival = nameClaimRival(s, list);
         if (rival) nameTaken.set(s.id, rival);
       }
-      return new Map(mine.map((s) => [s.id, s]));
+      const found = new Map(mine.map((s) => [s.id, s]));
+      if (changesSince && found.size < ids.length) {
+        if (++missedTicks >= 2) {
+          io.log('debug', `servers missing from the changes-since=${changesSince} list: polling without it`);
+          changesSince = undefined;
+        }
+      } else missedTicks = 0;
+      return found;
     },
     check: (id, s) => {
       const rival = nameTaken.get(id);
@@ -565,14 +628,28 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       if (n.adopt.volumeId) await ledger.adopt({ kind: 'volume', name: n.volumeName, node: n.name, id: n.adopt.volumeId });
       if (n.adopt.serverId) await ledger.adopt({ kind: 'server', name: n.name, node: n.name, id: n.adopt.serverId });
     }
+    // the port and the boot volume do not need each other: both at once; the server create waits for both.
+    // allSettled, not all: a failure of one must not start the rollback while the other is still being made
+    const made = await Promise.allSettled([createPort(s), s.serverId ? Promise.resolve() : createVolume(s).then(() => volumeReady(s))]);
+    for (const m of made) if (m.status === 'rejected') throw m.reason;
+    return createServer(s);
+  }
+
+  async function createPort(s: NodeState): Promise<void> {
+    const n = s.plan;
     if (!s.portId) {
       say(s, 'creating port');
       const port = await ledger.create({ kind: 'port', name: n.portName, node: n.name, details: { network: networkId } }, () => slots.use(() => os.network.createPort({
         name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: kaddPortDescription(c.clusterName, n.name),
+        ...(p.portTagsOnCreate ? { tags } : {}),
       })));
       s.portId = port.id;
-      os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
+      if (!p.portTagsOnCreate) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
     }
+  }
+
+  async function createVolume(s: NodeState): Promise<void> {
+    const n = s.plan;
     if (!s.serverId && !s.volumeId) {
       say(s, 'creating volume');
       const v = await ledger.create({ kind: 'volume', name: n.volumeName, node: n.name, details: { size: p.volumeSize, zone: s.zone } }, () => slots.use(() => os.volume.createVolume({
@@ -581,17 +658,25 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       })));
       s.volumeId = v.id;
     }
-    if (!s.serverId) {
-      say(s, 'volume creating');
-      if (n.adopt.volumeId && s.volumeId === n.adopt.volumeId) {
-        // an adopted boot volume may still be held by the interrupted run's server, deleted early in its
-        // build: free it from attachments whose server is gone before waiting for it to be available
-        const v = await os.volume.getVolume(s.volumeId);
-        if (v && ['reserved', 'attaching', 'in-use'].includes(v.status)) {
-          for (const a of await staleAttachments(os, s.volumeId)) await os.volume.deleteAttachment(a.id);
-        }
+  }
+
+  async function volumeReady(s: NodeState): Promise<void> {
+    const n = s.plan;
+    say(s, 'volume creating');
+    if (n.adopt.volumeId && s.volumeId === n.adopt.volumeId) {
+      // an adopted boot volume may still be held by the interrupted run's server, deleted early in its
+      // build: free it from attachments whose server is gone before waiting for it to be available
+      const v = await os.volume.getVolume(s.volumeId);
+      if (v && ['reserved', 'attaching', 'in-use'].includes(v.status)) {
+        for (const a of await staleAttachments(os, s.volumeId)) await os.volume.deleteAttachment(a.id);
       }
-      await volumeWaiter.wait(s.volumeId!, req.volumeTimeoutMs);
+    }
+    await volumeWaiter.wait(s.volumeId!, req.volumeTimeoutMs);
+  }
+
+  async function createServer(s: NodeState): Promise<Server> {
+    const n = s.plan;
+    if (!s.serverId) {
       if (signal.aborted) throw new OperationError('E_INTERRUPTED', 'interrupted');
       say(s, 'creating server');
       const userData = await deps.renderUserData({
@@ -633,10 +718,21 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
           const full = await os.compute.getServer(e.server.id).catch(() => null);
           if (full?.fault) e.server.fault = full.fault;
         }
-        if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2) {
+        // a quota fault (Nova's conductor re-checks quota when creates race) comes back on a retry: fail now
+        const quotaFault = e instanceof ServerErrorState && diagnose({ fault: e.server.fault }).cause === 'quota';
+        if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2 || quotaFault) {
           if (e instanceof ServerErrorState) {
-            s.diagnosis = groupDiagnosis(diagnose({ fault: e.server.fault, status: 'ERROR' }), p.serverGroup);
-            s.cause = `server went to ERROR twice: ${e.server.fault?.message ?? 'no fault message'}`;
+            s.diagnosis = groupDiagnosis(diagnose({ fault: e.server.fault, status: 'ERROR', flavor: n.flavor }), p.serverGroup);
+            s.cause = quotaFault
+              ? `server went to ERROR over quota (not retried): ${e.server.fault?.message ?? 'no fault message'}`
+              : `server went to ERROR twice: ${e.server.fault?.message ?? 'no fault message'}`;
+          } else if (e instanceof VolumeErrorState && !signal.aborted) {
+            const messages = await os.volume.listMessages(e.volume.id).catch((err: unknown) => {
+              io.log('debug', `reading Cinder's messages about ${e.volume.id}: ${err instanceof Error ? err.message : err}`);
+              return [];
+            });
+            s.diagnosis = diagnoseVolume({ name: n.volumeName, id: e.volume.id, zone: s.zone, type: p.volumeType }, messages);
+            s.cause = `boot volume ${n.volumeName} went to error${messages.length ? `: ${messages.at(-1)!.user_message}` : ''}`;
           } else if (!signal.aborted) {
             s.cause = e instanceof Error ? e.message : String(e);
           }
@@ -690,7 +786,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       } else {
         lines.get(s.plan.name)!.update('rolling back');
         await rollback(s, s.cause ?? 'interrupted');
-        lines.get(s.plan.name)!.fail(s.outcome === 'interrupted' ? 'interrupted, rolled back' : `failed: ${s.cause}`);
+        lines.get(s.plan.name)!.fail(s.outcome === 'interrupted' ? 'interrupted, rolled back' : s.cause ?? 'failed');
         s.outcome = s.outcome === 'interrupted' ? 'interrupted' : 'rolled-back';
       }
     }
@@ -721,6 +817,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       left: s.outcome === 'kept' ? [s.serverId && `server ${s.serverId}`, s.volumeId && `volume ${s.volumeId}`, s.portId && `port ${s.portId}`].filter(Boolean) as string[] : undefined,
     })),
   };
+}
+
+export class VolumeErrorState extends OperationError {
+  constructor(readonly volume: Volume) {
+    super('E_VOLUME_ERROR', `volume ${volume.name ?? volume.id} went to error`);
+  }
 }
 
 export class ServerErrorState extends Error {

@@ -62,7 +62,22 @@ const CONSOLE_RULES: Rule[] = [
 
 const MARK = /KADD-MARK stage=([a-z0-9-]+)(?: rc=(\d+))?/g;
 
-export function diagnose(input: { fault?: { message?: string; details?: string } | null; console?: string | null; status?: string; tailLines?: number }): Diagnosis {
+/**
+ * Extra specs of a flavor that can narrow where Nova may place it (placement resources/traits, aggregate and
+ * host-capability filters, CPU/NUMA/PCI/hugepage needs). `quota:*` specs only tune the hypervisor: not named.
+ */
+export function schedulingExtraSpecs(extraSpecs: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(extraSpecs ?? {}).filter(([k]) => !/^quota:/i.test(k)).sort(([a], [b]) => a.localeCompare(b));
+}
+
+export function diagnose(input: {
+  fault?: { message?: string; details?: string } | null;
+  console?: string | null;
+  status?: string;
+  tailLines?: number;
+  /** the server's flavor: a NoValidHost is blamed on its extra specs when it has any */
+  flavor?: { name: string; extraSpecs?: Record<string, string> };
+}): Diagnosis {
   const consoleText = redactText(input.console ?? '');
   const lines = consoleText.split(/\r?\n/).filter((l) => l.length > 0);
   const consoleTail = lines.slice(-(input.tailLines ?? 25));
@@ -76,7 +91,20 @@ export function diagnose(input: { fault?: { message?: string; details?: string }
   const faultText = [input.fault?.message, input.fault?.details].filter(Boolean).join(' ');
   if (faultText) {
     for (const r of FAULT_RULES) {
-      if (r.re.test(faultText)) return { cause: r.cause, summary: r.summary, nextStep: r.next, evidence: [redactText(faultText)], consoleTail, lastStage };
+      if (!r.re.test(faultText)) continue;
+      const specs = r.cause === 'no-valid-host' ? schedulingExtraSpecs(input.flavor?.extraSpecs) : [];
+      if (specs.length) {
+        const list = specs.map(([k, v]) => `${k}=${v}`).join(', ');
+        return {
+          cause: r.cause,
+          summary: `Nova found no host that satisfies the extra specs of flavor ${input.flavor!.name} (${list})`,
+          nextStep: `check which hosts or aggregates offer ${specs.length === 1 ? 'that spec' : 'those specs'} (\`openstack flavor show ${input.flavor!.name}\`, ask the cloud operator), or use a flavor without them (--flavor)`,
+          evidence: [redactText(faultText), `flavor ${input.flavor!.name} extra specs: ${list}`],
+          consoleTail,
+          lastStage,
+        };
+      }
+      return { cause: r.cause, summary: r.summary, nextStep: r.next, evidence: [redactText(faultText)], consoleTail, lastStage };
     }
     return { cause: 'nova-fault', summary: `Nova reported a fault: ${redactText(input.fault?.message ?? '')}`, nextStep: 'see the fault details; `openstack server show` gives the same text', evidence: [redactText(faultText)], consoleTail, lastStage };
   }
@@ -105,6 +133,33 @@ export function diagnose(input: { fault?: { message?: string; details?: string }
     return { cause: 'join-still-running', summary: `the node did not finish joining in time (last stage: ${lastStage})`, nextStep: 'raise --timeout, or run `kadd logs NODE --follow` to watch it', evidence: lines.filter((l) => l.includes('KADD-MARK')).slice(-3), consoleTail, lastStage };
   }
   return { cause: 'unknown', summary: 'no known failure marker in the console log', nextStep: 'run `kadd logs NODE` to read the whole console log', evidence: [], consoleTail, lastStage };
+}
+
+/**
+ * A boot volume in `error`, from Cinder's user messages about it (GET /v3/{project}/messages): the
+ * scheduler's "Could not find any available weighted backend" is a volume type / zone without a backend
+ * that has room, not a kadd problem. Pure.
+ */
+export function diagnoseVolume(volume: { name: string; id: string; zone?: string; type?: string }, messages: { user_message: string; event_id?: string }[]): Diagnosis {
+  const last = messages.at(-1);
+  const where = [volume.type ? `volume type ${volume.type}` : 'the default volume type', volume.zone ? `zone ${volume.zone}` : undefined].filter(Boolean).join(' in ');
+  const evidence = messages.slice(-3).map((m) => `cinder: ${redactText(m.user_message)}${m.event_id ? ` (${m.event_id})` : ''}`);
+  if (!last) {
+    return {
+      cause: 'volume', summary: `boot volume ${volume.name} went to error and Cinder left no message about it`,
+      nextStep: `ask the cloud operator to check the cinder-scheduler and cinder-volume logs for volume ${volume.id}`, evidence, consoleTail: [],
+    };
+  }
+  const noBackend = /no (valid|available|weighted) (host|backend)|Could not find any available weighted backend/i.test(last.user_message);
+  return {
+    cause: 'volume',
+    summary: `Cinder could not create boot volume ${volume.name}: ${redactText(last.user_message)}`,
+    nextStep: noBackend
+      ? `no storage backend can hold it: check ${where} (storage_class, availability-zones, volume_size) against \`openstack volume type show\`, or ask the cloud operator for capacity`
+      : `see \`openstack volume message list\`; volume ${volume.id}`,
+    evidence,
+    consoleTail: [],
+  };
 }
 
 /** One-paragraph rendering for stderr. */

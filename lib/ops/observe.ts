@@ -37,13 +37,15 @@ export interface CloudLookups {
   servers: Server[];
   /** volumes carrying kadd's ownership metadata for this cluster */
   volumes: Volume[];
-  /** ports on the cluster network */
+  /** ports on the cluster network (with opts.portNames: only those with the planned names) */
   ports: Port[];
   lb: LoadBalancer | null;
   /** the `server_group` of the cluster file; null when none is configured (no request made) or not found */
   serverGroup: ServerGroup | null;
   /** the server group lookup itself failed (its error is in `errors`) */
   serverGroupFailed: boolean;
+  /** Neutron's extension aliases (asked only with opts.extensions); null when not asked or the call failed */
+  neutronExtensions: string[] | null;
 }
 
 export async function observeCloud(
@@ -51,11 +53,18 @@ export async function observeCloud(
   c: ClusterConfig,
   role: Role,
   errors: string[],
-  opts: { lbRequired: boolean },
+  opts: {
+    lbRequired: boolean;
+    extensions?: boolean;
+    /** false: ownership is proven without it (floating IP / DNS name of the config): no load balancer lookup */
+    lookupLb?: boolean;
+    /** the port names this run may adopt, from the servers found: looked up by name instead of every port of the network */
+    portNames?: (servers: Server[]) => string[];
+  },
 ): Promise<CloudLookups> {
   const projectId = await os.projectId(); // auth errors surface here, before anything else
   let serverGroupFailed = false;
-  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb, serverGroup] =
+  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb, serverGroup, neutronExtensions] =
     await Promise.all([
       settle(os.compute.listFlavors(), errors, 'listing flavors'),
       settle(os.image.findImage(c.image), errors, 'looking up the image'),
@@ -71,7 +80,7 @@ export async function observeCloud(
       settle(os.compute.listServers({ name: roleNamePattern(c.clusterName, role) }), errors, `listing ${role === 'master' ? 'masters' : 'servers'}`),
       settle(os.volume.listVolumes({ metadata: { 'kadd-cluster': c.clusterName } }), errors, 'listing volumes'),
       // workers only use the load balancer for the ownership check; its absence is not a problem there
-      settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), opts.lbRequired ? errors : [], 'looking up the load balancer'),
+      opts.lookupLb === false ? Promise.resolve(null) : settle(os.loadbalancer.findLoadBalancer(c.loadbalancer.name), opts.lbRequired ? errors : [], 'looking up the load balancer'),
       c.serverGroup
         ? os.compute.findServerGroup(c.serverGroup).catch((e: unknown) => {
           serverGroupFailed = true;
@@ -79,15 +88,29 @@ export async function observeCloud(
           return null;
         })
         : Promise.resolve(null),
+      // feature detection only (tags in the port create): a failure means "not there", never a blocker
+      opts.extensions ? os.network.listExtensions().catch(() => null) : Promise.resolve(null),
     ]);
   const [subnet, ports] = await Promise.all([
     network ? settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : Promise.resolve(null),
-    network ? settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports') : Promise.resolve(null),
+    !network ? Promise.resolve(null)
+    : opts.portNames ? portsByName(os, network.id, opts.portNames(servers ?? []), errors)
+    : settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports'),
   ]);
   return {
     projectId, flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, novaLimits, cinderLimits, neutronQuota,
     network, subnet, router, securityGroup, servers: servers ?? [], volumes: volumes ?? [], ports: ports ?? [], lb, serverGroup, serverGroupFailed,
+    neutronExtensions,
   };
+}
+
+/** Ports with any of the names (one request; none when there is no name). */
+async function portsByName(os: OpenStackClient, networkId: string, names: string[], errors: string[]): Promise<Port[] | null> {
+  // 40 names per request keep the URL well under the 8 KiB many proxies allow
+  const chunks: string[][] = [];
+  for (let i = 0; i < names.length; i += 40) chunks.push(names.slice(i, i + 40));
+  const found = await Promise.all(chunks.map((name) => settle(os.network.listPorts({ network_id: networkId, name }), errors, 'looking up the planned ports')));
+  return found.some((f) => f === null) ? null : found.flat() as Port[];
 }
 
 /** The group's policy whatever the microversion: 2.64+ `policy`, before that the one item of `policies`. */

@@ -31,6 +31,17 @@ export interface BatchWaiterOptions<T, K extends string = string> {
   onTick?: () => Promise<void> | void;
   /** what is being waited for, for timeout messages ("server ACTIVE") */
   what: string;
+  /**
+   * Adaptive cadence. firstIntervalMs: the first check after a new key (default intervalMs), e.g. shortly
+   * after a create that often finishes within a second.
+   */
+  firstIntervalMs?: number;
+  /**
+   * progress of one item (its status): when any pending item's progress changes from one tick to the next,
+   * the next check comes after intervalMs; the cadence backs off (factor, up to maxIntervalMs) only while
+   * nothing changes.
+   */
+  progressOf?: (item: T) => string;
 }
 
 interface Pending<T> {
@@ -64,6 +75,9 @@ export class BatchWaiter<T, K extends string = string> {
       if (!this.running) void this.loop();
     });
   }
+
+  /** last progress key per pending key (adaptive cadence) */
+  private progress = new Map<K, string>();
 
   /** stop waiting for a key (e.g. the node was given up) */
   forget(key: K, err?: Error): void {
@@ -117,6 +131,18 @@ export class BatchWaiter<T, K extends string = string> {
           this.expire();
           continue;
         }
+        let moving = false;
+        for (const key of keys) {
+          const item = items.get(key);
+          if (item === undefined || !this.pending.has(key)) continue;
+          if (this.o.progressOf) {
+            const pk = this.o.progressOf(item);
+            if (this.progress.has(key) && this.progress.get(key) !== pk) moving = true;
+            this.progress.set(key, pk);
+          }
+        }
+        // something moved: look again soon instead of backing off
+        if (moving) this.backoff.hurry();
         for (const key of keys) {
           const p = this.pending.get(key);
           if (!p) continue;
@@ -125,9 +151,11 @@ export class BatchWaiter<T, K extends string = string> {
           this.o.onObserve?.(key, item, v);
           if (v.state === 'done') {
             this.pending.delete(key);
+            this.progress.delete(key);
             p.resolve(v.value);
           } else if (v.state === 'failed') {
             this.pending.delete(key);
+            this.progress.delete(key);
             p.reject(v.error);
           }
         }

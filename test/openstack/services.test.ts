@@ -314,6 +314,20 @@ describe('openstack typed calls', () => {
     });
   });
 
+  describe('feature detection and user messages', () => {
+    it('Neutron extension aliases; Cinder user messages of one volume, oldest first', async () => {
+      nock(NEUTRON).get('/v2.0/extensions').reply(200, { extensions: [{ alias: 'standard-attr-tag', name: 'Tag support' }, { alias: 'tag-creation', name: 'Tag support on resource creation' }, { name: 'no alias' }] });
+      const older = { id: 'm1', event_id: 'VOLUME_VOLUME_001_003', user_message: 'schedule allocate volume:Could not find any available weighted backend.', created_at: '2026-12-04T10:00:00.000000', resource_uuid: 'v-1' };
+      const newer = { ...older, id: 'm2', created_at: '2026-12-04T10:05:00.000000' };
+      nock(CINDER).get(`/v3/${PROJECT}/messages`).query({ resource_uuid: 'v-1' }).matchHeader('openstack-api-version', `volume ${VOLUME_MICROVERSION}`).reply(200, { messages: [newer, older] });
+      nock(NEUTRON).post('/v2.0/ports', { port: { name: 'p', network_id: 'n1', tags: ['kadd-cluster=k8s'] } }).reply(201, { port: { id: 'p1', name: 'p', network_id: 'n1', tags: ['kadd-cluster=k8s'] } });
+      const { c } = client();
+      assert.deepEqual(await c.network.listExtensions(), ['standard-attr-tag', 'tag-creation']);
+      assert.deepEqual((await c.volume.listMessages('v-1')).map((m) => m.id), ['m1', 'm2']);
+      assert.deepEqual((await c.network.createPort({ name: 'p', network_id: 'n1', tags: ['kadd-cluster=k8s'] })).tags, ['kadd-cluster=k8s']);
+    });
+  });
+
   describe('load-balancer', () => {
     it('find LB, listeners, pools, members (paged), delete member 404 ok', async () => {
       const LB = '607226db-27ef-4d41-ae89-f2a800e9c2db';

@@ -52,6 +52,33 @@ describe('ops/poll BatchWaiter', () => {
     const gaps = stamps.map((t, i) => t - (stamps[i - 1] ?? 0));
     assert.deepEqual(gaps, [100, 200, 300, 300, 300]);
   });
+  it('adaptive: an early first check, the short interval while the item moves, backoff only while nothing changes', async () => {
+    const clock = fakeClock();
+    const stamps: number[] = [];
+    // BUILD/scheduling until 250, BUILD/spawning until 1000, then still spawning until 4000, then ACTIVE
+    const state = (t: number) => (t < 250 ? 'scheduling' : t < 4000 ? 'spawning' : 'ACTIVE');
+    const w = new BatchWaiter<string>({
+      what: 'x', clock, intervalMs: 200, firstIntervalMs: 100, maxIntervalMs: 2000, factor: 2, jitter: 0,
+      progressOf: (v) => v,
+      fetch: async (keys) => { stamps.push(clock.t); return new Map(keys.map((k) => [k, state(clock.t)])); },
+      check: (_k, v) => (v === 'ACTIVE' ? { state: 'done', value: v } : { state: 'pending' }),
+    });
+    await w.wait('a', 100_000);
+    // 100 (first), 300 (moved: scheduling -> spawning, so next is 200 later), then nothing moves: 400, 800, 1600 apart
+    assert.deepEqual(stamps, [100, 300, 500, 900, 1700, 3300, 5300]);
+  });
+  it('adaptive: a new key brings the early first check back', async () => {
+    const clock = fakeClock();
+    const stamps: number[] = [];
+    const w = new BatchWaiter<number>({
+      what: 'x', clock, intervalMs: 200, firstIntervalMs: 50, factor: 2, jitter: 0,
+      fetch: async (keys) => { stamps.push(clock.t); return new Map(keys.map((k) => [k, clock.t])); },
+      check: (_k, v) => (v !== undefined && v >= 50 ? { state: 'done', value: v } : { state: 'pending' }),
+    });
+    await w.wait('a', 10_000);
+    await w.wait('b', 10_000);
+    assert.deepEqual(stamps, [50, 100]);
+  });
   it('times out per key with a clear message, failed verdicts reject', async () => {
     const clock = fakeClock();
     const w = new BatchWaiter<string>({

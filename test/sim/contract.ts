@@ -150,7 +150,8 @@ export interface Scenario {
     rateLimit?: { service: string; method?: string; path?: string; rate: number; retryAfter?: number }[];
     /** servers whose name matches go to ERROR with this fault; times: how many creates fail (default all) */
     serverError?: { name: string; message: string; code?: number; times?: number }[];
-    volumeError?: { name: string; times?: number }[];
+    /** (message added) Cinder's user message for the failed volume (GET /v3/{project}/messages); default the scheduler's "no weighted backend" */
+    volumeError?: { name: string; times?: number; message?: string }[];
     quota?: { cores?: number; ram?: number; instances?: number; volumes?: number; gigabytes?: number; ports?: number };
     /** the API (service or "kube") answers 503 between from and to seconds after start */
     outages?: { service: string; from: number; to: number }[];
@@ -209,6 +210,16 @@ export interface Scenario {
   compute?: {
     /** compute hosts in each availability zone (default 2): what the server group policies place servers on */
     hostsPerZone?: number;
+    /** (added) flavors besides the seeded m1.*, e.g. one with extra specs */
+    flavors?: { name: string; vcpus: number; ram: number; disk: number; extraSpecs?: Record<string, string> }[];
+  };
+  /** (added) Neutron */
+  network?: {
+    /**
+     * extension aliases announced besides the default ones, e.g. 'tag-creation' (Neutron 2023.2+: `tags` in a
+     * POST body). Without 'tag-creation' a port create carrying `tags` succeeds and drops them, as Zed does.
+     */
+    extensions?: string[];
   };
   /**
    * (added) etcd of the simulated control plane. real: every member is a real etcd process on loopback

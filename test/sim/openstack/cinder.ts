@@ -23,6 +23,9 @@ const IN_USE_MSG = 'Invalid volume: Volume status must be available or error or 
 const VOLUME_SERVICE_UUID = '5f0b1a8e-7c3d-4e2a-9b6f-1d2c3e4f5a6b';
 
 export class Cinder {
+  /** user messages (GET /v3/{project}/messages), newest last */
+  private readonly messages: { project: string; body: Record<string, unknown> }[] = [];
+
   constructor(private readonly core: SimCoreImpl, private readonly store: Store) {}
 
   routes(): Route[] {
@@ -84,6 +87,12 @@ export class Cinder {
         send(ctx.res, 200, { attachment: this.attachmentBody(f.vol, f.a, true) });
       })),
       route('DELETE', '/v3/:project/attachments/:id', mv((ctx, [id], v) => this.deleteAttachment(ctx, id!, v))),
+      // user messages (3.3+), filterable by resource_uuid: what a volume in error went wrong with
+      route('GET', '/v3/:project/messages', mv((ctx, _p, v) => {
+        if (!ge(v, 3, 3)) return err(ctx, 404, NOT_FOUND);
+        const uuid = ctx.query.get('resource_uuid');
+        send(ctx.res, 200, { messages: this.messages.filter((m) => m.project === ctx.token!.projectId && (!uuid || m.body.resource_uuid === uuid)).map((m) => m.body) });
+      })),
       route('GET', '/v3/:project/types', mv((ctx) => send(ctx.res, 200, { volume_types: [...this.store.volumeTypes.values()].map((t) => this.typeBody(t)) }))),
       route('GET', '/v3/:project/types/default', mv((ctx) => send(ctx.res, 200, { volume_type: this.typeBody([...this.store.volumeTypes.values()][0]!) }))),
       route('GET', '/v3/:project/types/:id', mv((ctx, [id]) => {
@@ -369,6 +378,16 @@ export class Cinder {
       if (fails) {
         vol.status = 'error';
         this.core.record('volume.error', vol.name ?? vol.id);
+        // what Cinder's scheduler records for the owner when no backend fits (event VOLUME_VOLUME_001_003, seen on Zed)
+        const msg = fails.message ?? 'schedule allocate volume:Could not find any available weighted backend.';
+        const at = this.core.now();
+        this.messages.push({
+          project: vol.projectId,
+          body: {
+            id: this.store.uuid(), event_id: fails.message ? 'VOLUME_VOLUME_001_000' : 'VOLUME_VOLUME_001_003', user_message: msg, message_level: 'ERROR',
+            resource_type: 'VOLUME', resource_uuid: vol.id, created_at: isoMicro(at), guaranteed_until: isoMicro(at + 30 * 86400_000), request_id: `req-${this.store.uuid()}`,
+          },
+        });
       } else {
         // a volume Nova reserved while it was still being created stays attached
         vol.status = vol.attachments.length ? (vol.status === 'reserved' ? 'reserved' : 'in-use') : 'available';

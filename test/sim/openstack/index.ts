@@ -31,7 +31,7 @@ export function createOpenStackSim(core: SimCoreImpl): OpenStackSim {
   const neutron = new Neutron(core, store);
   const glance = new Glance(store);
   const octavia = new Octavia(core, store);
-  seedDefaults(store);
+  seedDefaults(store, core.scenario.compute?.flavors);
   if (core.scenario.cluster) seedCluster(store, cinder, core.scenario.cluster);
   nova.scheduleStateFaults();
   octavia.scheduleHolds();

@@ -18,7 +18,7 @@ export class Neutron {
     return [
       route('GET', '', (ctx) => send(ctx.res, 200, { versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${ctx.base}/v2.0/`, rel: 'self' }] }] })),
       route('GET', '/v2.0', (ctx) => send(ctx.res, 200, { resources: ['networks', 'subnets', 'ports', 'routers', 'security-groups'].map((n) => ({ name: n.replace(/s$/, ''), collection: n, links: [{ href: `${ctx.base}/v2.0/${n}`, rel: 'self' }] })) })),
-      route('GET', '/v2.0/extensions', (ctx) => send(ctx.res, 200, { extensions: ['external-net', 'router', 'security-group', 'standard-attr-tag', 'quota_details', 'port-security', 'binding'].map((a) => ({ alias: a, name: a, description: a, updated: '2013-01-01T00:00:00-00:00', links: [] })) })),
+      route('GET', '/v2.0/extensions', (ctx) => send(ctx.res, 200, { extensions: this.extensions().map((a) => ({ alias: a, name: a, description: a, updated: '2013-01-01T00:00:00-00:00', links: [] })) })),
       // networks
       route('GET', '/v2.0/networks', (ctx) => this.list(ctx, 'networks', [...this.store.networks.values()].map((n) => this.netBody(n)))),
       route('GET', '/v2.0/networks/:id', (ctx, [id]) => {
@@ -278,9 +278,16 @@ export class Neutron {
     this.list(ctx, 'ports', rows);
   }
 
+  private extensions(): string[] {
+    return [...new Set(['external-net', 'router', 'security-group', 'standard-attr-tag', 'quota_details', 'port-security', 'binding', ...(this.core.scenario.network?.extensions ?? [])])];
+  }
+
   private createPort(ctx: Ctx): void {
     const b = (ctx.body as { port?: Record<string, unknown> })?.port;
     if (!b) return nerr(ctx, 400, 'HTTPBadRequest', 'Resource body required');
+    // tags in a create body need the tag-creation extension (Neutron 2023.2+); Zed answers 201 and drops them
+    // (seen on the e2e cloud: the port has tags [])
+    const createTags = this.extensions().includes('tag-creation') && Array.isArray(b.tags) ? (b.tags as string[]) : [];
     if (!b.network_id) return nerr(ctx, 400, 'HTTPBadRequest', "Failed to parse request. Required attribute 'network_id' not specified");
     const project = ctx.token!.projectId;
     const q = this.store.quotas.ports;
@@ -293,7 +300,7 @@ export class Neutron {
     const r = this.store.createPort({
       networkId: String(b.network_id), projectId: project, name: typeof b.name === 'string' ? b.name : '', deviceId: typeof b.device_id === 'string' ? b.device_id : '',
       deviceOwner: typeof b.device_owner === 'string' ? b.device_owner : '', securityGroups: sgs, fixedIps: Array.isArray(b.fixed_ips) ? (b.fixed_ips as { subnet_id?: string; ip_address?: string }[]) : undefined,
-      tags: Array.isArray(b.tags) ? (b.tags as string[]) : [], description: typeof b.description === 'string' ? b.description : '', portSecurity: b.port_security_enabled !== false,
+      tags: createTags, description: typeof b.description === 'string' ? b.description : '', portSecurity: b.port_security_enabled !== false,
     });
     if ('error' in r) return nerr(ctx, r.error.status, r.error.type, r.error.message);
     this.core.record('port.created', r.port.name || r.port.id);

@@ -31,7 +31,7 @@ function stable(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 32);
 }
 
-export function seedDefaults(store: Store): void {
+export function seedDefaults(store: Store, extraFlavors?: { name: string; vcpus: number; ram: number; disk: number; extraSpecs?: Record<string, string> }[]): void {
   const now = store.now();
   store.domains.set('default', { id: 'default', name: 'Default' });
   const projectId = stable('project/kadd');
@@ -50,6 +50,10 @@ export function seedDefaults(store: Store): void {
   ];
   for (const [id, name, vcpus, ram, disk] of flavors)
     store.flavors.set(id, { id, name, vcpus, ram, disk, ephemeral: 0, swap: 0, isPublic: true, extraSpecs: {}, description: null } satisfies Flavor);
+  for (const f of extraFlavors ?? []) {
+    const id = store.uuid();
+    store.flavors.set(id, { id, name: f.name, vcpus: f.vcpus, ram: f.ram, disk: f.disk, ephemeral: 0, swap: 0, isPublic: true, extraSpecs: { ...(f.extraSpecs ?? {}) }, description: null } satisfies Flavor);
+  }
 
   for (const [name, minDisk, size] of [['ubuntu-22.04', 10, 694157312], ['cirros', 0, 21430272]] as const) {
     const id = store.uuid();
