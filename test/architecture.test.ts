@@ -31,14 +31,6 @@ const ROOT = join(import.meta.dirname, '..');
  * list cannot outlive the code it excuses.
  */
 const ALLOWED: AllowEntry[] = [
-  {
-    rule: 'client-prints',
-    file: 'lib/kube/adder.ts',
-    // issue 9: the master-adder orchestrates (logs, journals, polls) from a client directory; the operation
-    // engine moves it into lib/ops. Delete this entry when it moves.
-    reason: 'issue 9: kube/adder.ts logs progress (4 io.log calls) until it moves into lib/ops',
-    max: 4,
-  },
   // The progress lines of the request-deadline work (main 4f5e036): the clients announce the endpoint they reach and
   // show every retry. They should become events the caller renders (a progress callback on the client options, the
   // way kubectl's drain library reports), not io.log calls; until then they are counted, so no new one slips in.

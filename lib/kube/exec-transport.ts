@@ -1,6 +1,6 @@
 /**
  * KubeExecTransport: the Transport (lib/shell.ts) etcdctl runs over, on the Kubernetes exec API, into one
- * container of one pod (the master-adder pod, lib/kube/adder.ts). The exec API has no environment: when env is given the
+ * container of one pod (the master-adder pod, lib/ops/adder.ts). The exec API has no environment: when env is given the
  * command runs as `/bin/sh -c 'K=V ... argv'`, each word shell-quoted (the etcd image has a /bin/sh).
  * Secrets in the command line (certificate keys) never reach a log: the description names the pod only.
  */
@@ -54,7 +54,7 @@ export class KubeExecTransport implements Transport {
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
   }
 
-  /** The pod is owned by the adder (lib/kube/adder.ts), which deletes it; closing only stops further use. */
+  /** The pod is owned by the adder (lib/ops/adder.ts), which deletes it; closing only stops further use. */
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -8,7 +8,7 @@ import type { KNode, KubeApi } from '../kube/types.js';
 import type { ClusterView, Verdict } from '../etcd/quorum.js';
 import type { EtcdMember, Transport } from '../etcd/types.js';
 import { Etcdctl, kubeadmEtcdctlOptions, type EtcdctlOptions } from '../etcd/etcdctl.js';
-import { startAdder, type Adder } from '../kube/adder.js';
+import { startAdder, type Adder } from './adder.js';
 
 export interface MemberRow {
   name: string;

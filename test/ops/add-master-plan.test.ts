@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_STAGE_TIMEOUTS, findApiPool, parseStageTimeouts, pickZone, planMaster, type AddMasterRequest, type MasterObserved } from '../../lib/ops/add-master.js';
 import { findStale, memberTable, formatMemberTable } from '../../lib/ops/master-etcd.js';
-import { pickAdderNode } from '../../lib/kube/adder.js';
+import { pickAdderNode } from '../../lib/ops/adder.js';
 import { parseAddMasterArgs } from '../../lib/commands/add-master.js';
 import type { ClusterView } from '../../lib/etcd/quorum.js';
 import type { KNode } from '../../lib/kube/types.js';

@@ -9,9 +9,9 @@ import { pollUntil } from '../poll.js';
 import type { Clock } from '../clock.js';
 import { InterruptedError, KaddError, PreflightError } from '../errors.js';
 import type { Io } from '../io.js';
-import { KubeExecTransport } from './exec-transport.js';
-import { isControlPlane } from './labels.js';
-import type { KNode, KubeApi } from './types.js';
+import { KubeExecTransport } from '../kube/exec-transport.js';
+import { isControlPlane } from '../kube/labels.js';
+import type { KNode, KubeApi } from '../kube/types.js';
 
 export interface AdderManifest {
   object: Record<string, unknown>;
