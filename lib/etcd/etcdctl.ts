@@ -258,6 +258,56 @@ export class Etcdctl {
     }
   }
 
+  /** The same etcdctl (transport, certificates) against other endpoints, e.g. a member other than the one being removed. */
+  withEndpoints(endpoints: string[]): Etcdctl {
+    return new Etcdctl(this.transport, { ...this.o, endpoints });
+  }
+
+  /** `member list` as one endpoint sees it (to compare two members' views). */
+  async memberListAt(endpoint: string): Promise<MemberList> {
+    const args = ['member', 'list', '-w', 'json'];
+    const r = await this.exec(args, [endpoint]);
+    if (r.exitCode !== 0) throw this.fail('member list', args, r);
+    return parseMemberListJson(r.stdout);
+  }
+
+  /** The leader's id and client endpoint, from `endpoint status --cluster` (the majority answer). */
+  async leader(): Promise<{ id?: string; endpoint?: string; status: EtcdEndpointStatus[] }> {
+    const status = await this.endpointStatus();
+    const votes = status.filter((s) => s.leaderId && s.leaderId !== '0' && !s.errors?.length).map((s) => s.leaderId);
+    if (!votes.length) return { status };
+    const count = new Map<string, number>();
+    for (const v of votes) count.set(v, (count.get(v) ?? 0) + 1);
+    const id = [...count.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    const endpoint = status.find((s) => s.memberId === id && !s.errors?.length)?.endpoint;
+    return { id, endpoint, status };
+  }
+
+  /**
+   * `move-leader <target>` sent to the leader's endpoint (etcdctl refuses it elsewhere with "no leader
+   * endpoint given"). Returns false when the target already leads.
+   */
+  async moveLeader(targetId: string, leaderEndpoint: string): Promise<{ moved: boolean }> {
+    const hex = normalizeHexId(targetId);
+    const args = ['move-leader', hex];
+    const r = await this.exec(args, [leaderEndpoint]);
+    if (r.exitCode === 0) return { moved: true };
+    const msg = etcdctlErrorMessage(r.stderr, r.stdout);
+    if (/no leader endpoint given/.test(msg)) {
+      throw this.fail('move-leader', args, r, 'E_ETCD_NOT_LEADER', `${leaderEndpoint} is not the leader's endpoint any more: read the leader again and retry`);
+    }
+    if (/already the leader|is leader/.test(msg)) return { moved: false };
+    throw this.fail('move-leader', args, r, 'E_ETCD_MOVE_LEADER');
+  }
+
+  /** `alarm list`: one line per alarm ("memberID:... alarm:NOSPACE"); empty when none. */
+  async alarmList(): Promise<string[]> {
+    const args = ['alarm', 'list'];
+    const r = await this.exec(args);
+    if (r.exitCode !== 0) throw this.fail('alarm list', args, r);
+    return r.stdout.split('\n').map((l) => l.trim()).filter((l) => /alarm:/.test(l));
+  }
+
   /** `snapshot save PATH` against ONE endpoint (etcdctl 3.4 refuses several), then `snapshot status` to check the file. */
   async snapshotSave(path: string, endpoint = this.endpoints[0]): Promise<SnapshotResult> {
     if (!path.startsWith('/') || /[\0\n\r]/.test(path)) {

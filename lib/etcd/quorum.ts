@@ -264,3 +264,38 @@ export function formatVerdict(v: Verdict): string[] {
   for (const w of v.warnings) out.push(`warning: ${w}`);
   return out;
 }
+
+export interface RemoveGate extends Verdict {
+  /** "after: 2 members, quorum 2, tolerates 0 failures" */
+  summary: string;
+}
+
+/**
+ * The remove gate for `kadd remove` (a master): projectRemove (healthy remaining >= floor(remaining/2)+1,
+ * never 1 -> 0) plus kadd's stricter rules: every OTHER member started and healthy, no learner, and
+ * 2 -> 1 only with --allow-single-master. A dead target counts as gone in the projection (it is unhealthy,
+ * so removing it does not lower the healthy count).
+ */
+export function gateRemove(view: ClusterView, id: string, opts: { allowSingleMaster?: boolean } = {}, fmt: CommandFormatter = plainEtcdctl): RemoveGate {
+  const v = projectRemove(view, id, fmt);
+  const blockers = [...v.blockers];
+  const warnings = [...v.warnings];
+  const target = view.members.find((s) => s.member.id === id);
+  if (target && !target.member.isLearner) {
+    for (const b of learnerAndHealthBlockers(view, fmt, id)) {
+      if (!blockers.some((x) => x.code === b.code && x.memberId === b.memberId)) blockers.push(b);
+    }
+    if (v.projection.votersBefore === 2 && v.projection.votersAfter === 1) {
+      if (!opts.allowSingleMaster) {
+        blockers.push({
+          code: 'E_ETCD_QUORUM_AT_RISK',
+          memberId: id,
+          message: 'removing this master leaves a single etcd member: no failure tolerance at all (give --allow-single-master if that is what you want)',
+        });
+      } else warnings.push('--allow-single-master: etcd is left with one member and tolerates no failure');
+    }
+  }
+  const p = v.projection;
+  const summary = `after: ${p.votersAfter} member${p.votersAfter === 1 ? '' : 's'}, quorum ${p.quorumAfter}, tolerates ${p.toleranceAfter} failure${p.toleranceAfter === 1 ? '' : 's'}`;
+  return { allowed: blockers.length === 0, blockers, warnings, projection: p, summary };
+}

@@ -8,7 +8,8 @@ import type { Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { realClock } from '../clock.js';
 import { redactText, registerSecret } from '../redact.js';
-import type { BootstrapToken, ExecResult, KNode, KubeApi } from './types.js';
+import type { BootstrapToken, EvictionOutcome, ExecResult, KNode, KPdb, KPod, KubeApi, KVolumeAttachment, LabelSelector } from './types.js';
+import { cpuMilli, memoryBytes } from './quantity.js';
 import type { LoadedKubeconfig } from './config.js';
 import {
   BOOTSTRAP_TOKEN_NAMESPACE,
@@ -98,6 +99,7 @@ function toKNode(n: K8s.V1Node): KNode {
     status: c.status as 'True' | 'False' | 'Unknown',
     ...(c.reason ? { reason: c.reason } : {}),
     ...(c.message ? { message: c.message } : {}),
+    ...(isoOf(c.lastTransitionTime) ? { lastTransitionTime: isoOf(c.lastTransitionTime) } : {}),
   }));
   const out: KNode = {
     name: n.metadata?.name ?? '',
@@ -111,7 +113,107 @@ function toKNode(n: K8s.V1Node): KNode {
   if (n.spec?.providerID) out.providerID = n.spec.providerID;
   if (n.status?.nodeInfo?.kubeletVersion) out.kubeletVersion = n.status.nodeInfo.kubeletVersion;
   if (n.metadata?.creationTimestamp) out.creationTimestamp = new Date(n.metadata.creationTimestamp).toISOString();
+  if (n.metadata?.annotations && Object.keys(n.metadata.annotations).length) out.annotations = { ...n.metadata.annotations };
+  const alloc = n.status?.allocatable;
+  if (alloc) out.allocatable = { cpuMilli: cpuMilli(alloc.cpu), memoryBytes: memoryBytes(alloc.memory), pods: Number(alloc.pods ?? 0) || 0 };
   return out;
+}
+
+function isoOf(t: unknown): string | undefined {
+  if (t === undefined || t === null || t === '') return undefined;
+  const d = t instanceof Date ? t : new Date(String(t));
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/** V1Pod -> KPod (pure, exported for tests) */
+export function toKPod(p: K8s.V1Pod): KPod {
+  const owner = (p.metadata?.ownerReferences ?? []).find((o) => o.controller);
+  const statuses = p.status?.containerStatuses ?? [];
+  const readyCond = (p.status?.conditions ?? []).find((c) => c.type === 'Ready');
+  const ready = readyCond ? readyCond.status === 'True' : statuses.length > 0 && statuses.every((s) => s.ready);
+  const requests = { cpuMilli: 0, memoryBytes: 0 };
+  for (const c of p.spec?.containers ?? []) {
+    const r = (c.resources?.requests ?? {}) as Record<string, string>;
+    requests.cpuMilli += cpuMilli(r.cpu);
+    requests.memoryBytes += memoryBytes(r.memory);
+  }
+  // an init container runs alone: the pod's effective request is the max of that and the sum (scheduler rule)
+  for (const c of p.spec?.initContainers ?? []) {
+    const r = (c.resources?.requests ?? {}) as Record<string, string>;
+    requests.cpuMilli = Math.max(requests.cpuMilli, cpuMilli(r.cpu));
+    requests.memoryBytes = Math.max(requests.memoryBytes, memoryBytes(r.memory));
+  }
+  const vols = p.spec?.volumes ?? [];
+  const out: KPod = {
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid ?? '',
+    labels: { ...(p.metadata?.labels ?? {}) },
+    annotations: { ...(p.metadata?.annotations ?? {}) },
+    ready,
+    emptyDirVolumes: vols.filter((v) => v.emptyDir).map((v) => v.name),
+    pvcVolumes: vols.filter((v) => v.persistentVolumeClaim).map((v) => v.persistentVolumeClaim!.claimName),
+    requests,
+    nodeSelector: { ...(p.spec?.nodeSelector ?? {}) },
+    tolerations: (p.spec?.tolerations ?? []).map((t) => ({
+      ...(t.key !== undefined ? { key: t.key } : {}), ...(t.operator ? { operator: t.operator } : {}),
+      ...(t.value !== undefined ? { value: t.value } : {}), ...(t.effect ? { effect: t.effect } : {}),
+    })),
+  };
+  if (p.spec?.nodeName) out.nodeName = p.spec.nodeName;
+  if (owner) out.controller = { kind: owner.kind, name: owner.name, apiVersion: owner.apiVersion };
+  if (p.status?.phase) out.phase = p.status.phase;
+  const del = isoOf(p.metadata?.deletionTimestamp);
+  if (del) out.deletionTimestamp = del;
+  return out;
+}
+
+function intOrString(v: unknown): number | string | undefined {
+  return v === undefined || v === null ? undefined : typeof v === 'number' ? v : String(v);
+}
+
+export function toKPdb(d: K8s.V1PodDisruptionBudget): KPdb {
+  const sel = d.spec?.selector;
+  const selector: LabelSelector | undefined = sel
+    ? {
+        ...(sel.matchLabels ? { matchLabels: { ...sel.matchLabels } } : {}),
+        ...(sel.matchExpressions ? { matchExpressions: sel.matchExpressions.map((e) => ({ key: e.key, operator: e.operator, ...(e.values ? { values: [...e.values] } : {}) })) } : {}),
+      }
+    : undefined;
+  const out: KPdb = {
+    namespace: d.metadata?.namespace ?? '',
+    name: d.metadata?.name ?? '',
+    status: {
+      currentHealthy: d.status?.currentHealthy ?? 0,
+      desiredHealthy: d.status?.desiredHealthy ?? 0,
+      disruptionsAllowed: d.status?.disruptionsAllowed ?? 0,
+      expectedPods: d.status?.expectedPods ?? 0,
+    },
+  };
+  if (selector) out.selector = selector;
+  const minA = intOrString(d.spec?.minAvailable);
+  const maxU = intOrString(d.spec?.maxUnavailable);
+  if (minA !== undefined) out.minAvailable = minA;
+  if (maxU !== undefined) out.maxUnavailable = maxU;
+  const pol = d.spec?.unhealthyPodEvictionPolicy;
+  if (pol === 'AlwaysAllow' || pol === 'IfHealthyBudget') out.unhealthyPodEvictionPolicy = pol;
+  return out;
+}
+
+/** The Status body of a failed request (message, reason, details), whatever client-node handed back. */
+function statusOf(e: unknown): { message?: string; reason?: string; retryAfterSeconds?: number; causes?: { reason?: string; message?: string }[] } {
+  let b: unknown = isApiException(e) ? e.body : undefined;
+  if (typeof b === 'string') {
+    const text: string = b;
+    try {
+      b = JSON.parse(text);
+    } catch {
+      return { message: text };
+    }
+  }
+  if (!b || typeof b !== 'object') return {};
+  const o = b as { message?: string; reason?: string; details?: { retryAfterSeconds?: number; causes?: { reason?: string; message?: string }[] } };
+  return { message: o.message, reason: o.reason, retryAfterSeconds: o.details?.retryAfterSeconds, causes: o.details?.causes };
 }
 
 interface Clients {
@@ -119,6 +221,8 @@ interface Clients {
   kc: K8s.KubeConfig;
   core: K8s.CoreV1Api;
   apps: K8s.AppsV1Api;
+  policy: K8s.PolicyV1Api;
+  storage: K8s.StorageV1Api;
   version: K8s.VersionApi;
   smp: ReturnType<typeof K8s.setHeaderOptions>;
 }
@@ -136,6 +240,8 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
         kc,
         core: kc.makeApiClient(k8s.CoreV1Api),
         apps: kc.makeApiClient(k8s.AppsV1Api),
+        policy: kc.makeApiClient(k8s.PolicyV1Api),
+        storage: kc.makeApiClient(k8s.StorageV1Api),
         version: kc.makeApiClient(k8s.VersionApi),
         smp: k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
       };
@@ -262,6 +368,87 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       await call(`${unschedulable ? 'cordon' : 'uncordon'} Node ${name}`, (c) =>
         c.core.patchNode({ name, body: { spec: { unschedulable: unschedulable ? true : null } } }, c.smp),
       );
+    },
+
+    async listPodsOnNode(nodeName) {
+      const list = await call(`list Pods on Node ${nodeName}`, (c) => c.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }));
+      return list.items.map(toKPod);
+    },
+
+    async listAllPods() {
+      const list = await call('list Pods (all namespaces)', (c) => c.core.listPodForAllNamespaces({}));
+      return list.items.map(toKPod);
+    },
+
+    async getPod(namespace, name) {
+      const p = await orNull(call(`get Pod ${namespace}/${name}`, (c) => c.core.readNamespacedPod({ name, namespace })));
+      return p ? toKPod(p) : null;
+    },
+
+    async listPodDisruptionBudgets() {
+      const list = await call('list PodDisruptionBudgets', (c) => c.policy.listPodDisruptionBudgetForAllNamespaces({}));
+      return list.items.map(toKPdb);
+    },
+
+    async evictPod(namespace, name, eo = {}) {
+      const deleteOptions: K8s.V1DeleteOptions = {
+        ...(eo.dryRun ? { dryRun: ['All'] } : {}),
+        ...(eo.gracePeriodSeconds !== undefined && eo.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: eo.gracePeriodSeconds } : {}),
+        ...(eo.uid ? { preconditions: { uid: eo.uid } } : {}),
+      };
+      const body: K8s.V1Eviction = {
+        apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace },
+        ...(Object.keys(deleteOptions).length ? { deleteOptions } : {}),
+      };
+      const what = `${eo.dryRun ? 'dry-run ' : ''}evict Pod ${namespace}/${name}`;
+      const c = await clients();
+      opts.io.trace(`kube: ${what}`);
+      try {
+        await c.core.createNamespacedPodEviction({ name, namespace, body, ...(eo.dryRun ? { dryRun: 'All' } : {}) });
+        return { outcome: 'evicted' } satisfies EvictionOutcome;
+      } catch (e) {
+        const code = httpStatusOf(e);
+        const st = statusOf(e);
+        const msg = redactText([st.message, ...(st.causes ?? []).map((x) => x.message)].filter(Boolean).join(': ') || `HTTP ${code}`);
+        if (code === 404) return { outcome: 'gone' };
+        // a uid precondition that fails: the pod was replaced by one with the same name (StatefulSet): the old one is gone
+        if (code === 409 && eo.uid && /precondition/i.test(st.message ?? '')) return { outcome: 'gone' };
+        if (code === 429) return { outcome: 'blocked', message: msg, ...(st.retryAfterSeconds ? { retryAfterSeconds: st.retryAfterSeconds } : {}) };
+        if (code === 500 && /more than one PodDisruptionBudget/i.test(st.message ?? '')) return { outcome: 'multiple-pdbs', message: msg };
+        if (code === 403 && (st.causes ?? []).some((x) => x.reason === 'NamespaceTerminating')) return { outcome: 'namespace-terminating', message: msg };
+        throw toKubeError(e, what, server);
+      }
+    },
+
+    async deletePod(namespace, name, dop = {}) {
+      const body: K8s.V1DeleteOptions = {
+        ...(dop.gracePeriodSeconds !== undefined && dop.gracePeriodSeconds >= 0 ? { gracePeriodSeconds: dop.gracePeriodSeconds } : {}),
+        ...(dop.uid ? { preconditions: { uid: dop.uid } } : {}),
+      };
+      try {
+        await call(`delete Pod ${namespace}/${name}`, (c) => c.core.deleteNamespacedPod({ name, namespace, body }));
+      } catch (e) {
+        const code = httpStatusOf(e);
+        if (code === 404 || (code === 409 && dop.uid)) return;
+        throw e;
+      }
+    },
+
+    async listVolumeAttachments(nodeName) {
+      const list = await call('list VolumeAttachments', (c) => c.storage.listVolumeAttachment({}));
+      const out: KVolumeAttachment[] = list.items.map((v) => ({
+        name: v.metadata?.name ?? '',
+        nodeName: v.spec?.nodeName ?? '',
+        attached: v.status?.attached === true,
+        attacher: v.spec?.attacher ?? '',
+        ...(v.spec?.source?.persistentVolumeName ? { pvName: v.spec.source.persistentVolumeName } : {}),
+      }));
+      return nodeName === undefined ? out : out.filter((v) => v.nodeName === nodeName);
+    },
+
+    async readConfigMap(namespace, name) {
+      const cm = await orNull(call(`read ConfigMap ${namespace}/${name}`, (c) => c.core.readNamespacedConfigMap({ name, namespace })));
+      return cm ? { ...(cm.data ?? {}) } : null;
     },
 
     async getClusterConfiguration() {

@@ -2,7 +2,7 @@
  * The Kubernetes operations kadd uses. lib/kube/client.ts implements them on @kubernetes/client-node ~1.4
  * (imported lazily). Ops depend on this interface only.
  */
-export interface NodeCondition { type: string; status: 'True' | 'False' | 'Unknown'; reason?: string; message?: string }
+export interface NodeCondition { type: string; status: 'True' | 'False' | 'Unknown'; reason?: string; message?: string; lastTransitionTime?: string }
 export interface KNode {
   name: string;
   labels: Record<string, string>;
@@ -14,7 +14,62 @@ export interface KNode {
   providerID?: string;
   kubeletVersion?: string;
   creationTimestamp?: string;
+  annotations?: Record<string, string>;
+  /** status.allocatable: cpu in millicores, memory in bytes, pods */
+  allocatable?: { cpuMilli: number; memoryBytes: number; pods: number };
 }
+
+/** A pod as the drain needs it (lib/kube/drain.ts). */
+export interface KPod {
+  namespace: string;
+  name: string;
+  uid: string;
+  nodeName?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** the controller owner reference, if any */
+  controller?: { kind: string; name: string; apiVersion?: string };
+  phase?: string;
+  ready: boolean;
+  /** ISO time when deletion was requested */
+  deletionTimestamp?: string;
+  /** volumes by kind */
+  emptyDirVolumes: string[];
+  pvcVolumes: string[];
+  /** summed container requests */
+  requests: { cpuMilli: number; memoryBytes: number };
+  nodeSelector: Record<string, string>;
+  tolerations: { key?: string; operator?: string; value?: string; effect?: string }[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+export interface KPdb {
+  namespace: string;
+  name: string;
+  selector?: LabelSelector;
+  minAvailable?: number | string;
+  maxUnavailable?: number | string;
+  unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
+  status: { currentHealthy: number; desiredHealthy: number; disruptionsAllowed: number; expectedPods: number };
+}
+
+/**
+ * Outcome of one Eviction (POST pods/{name}/eviction):
+ * evicted 201; gone 404; blocked 429 (PDB or rate limit, retry later); multiple-pdbs 500 (the pod is
+ * selected by several PDBs: a misconfiguration); namespace-terminating 403 (retry).
+ */
+export type EvictionOutcome =
+  | { outcome: 'evicted' }
+  | { outcome: 'gone' }
+  | { outcome: 'blocked'; message: string; retryAfterSeconds?: number }
+  | { outcome: 'multiple-pdbs'; message: string }
+  | { outcome: 'namespace-terminating'; message: string };
+
+export interface KVolumeAttachment { name: string; nodeName: string; attached: boolean; pvName?: string; attacher: string }
 
 export interface BootstrapToken {
   id: string;
@@ -42,6 +97,23 @@ export interface KubeApi {
   getNode(name: string): Promise<KNode | null>;
   deleteNode(name: string): Promise<void>;
   cordonNode(name: string, unschedulable: boolean): Promise<void>;
+
+  /** every pod bound to this Node (all namespaces) */
+  listPodsOnNode(nodeName: string): Promise<KPod[]>;
+  /** every pod of the cluster (capacity planning) */
+  listAllPods(): Promise<KPod[]>;
+  /** null when the pod is gone */
+  getPod(namespace: string, name: string): Promise<KPod | null>;
+  /** every PodDisruptionBudget (all namespaces), with status */
+  listPodDisruptionBudgets(): Promise<KPdb[]>;
+  /** POST the Eviction subresource; dryRun sends DryRun=All (nothing is deleted) */
+  evictPod(namespace: string, name: string, opts?: { dryRun?: boolean; gracePeriodSeconds?: number; uid?: string }): Promise<EvictionOutcome>;
+  /** DELETE a pod (bypasses PDBs: --disable-eviction); 404 is not an error */
+  deletePod(namespace: string, name: string, opts?: { gracePeriodSeconds?: number; uid?: string }): Promise<void>;
+  /** storage.k8s.io/v1 VolumeAttachments (all, or those of one Node) */
+  listVolumeAttachments(nodeName?: string): Promise<KVolumeAttachment[]>;
+  /** a ConfigMap's data; null when it does not exist */
+  readConfigMap(namespace: string, name: string): Promise<Record<string, string> | null>;
 
   /** kubeadm-config ConfigMap ClusterConfiguration (parsed) */
   getClusterConfiguration(): Promise<Record<string, unknown> | null>;
