@@ -467,6 +467,45 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
     },
 
+    async setClusterConfigurationVersion(version) {
+      if (!/^v\d+\.\d+\.\d+$/.test(version)) throw new KubeError(`invalid Kubernetes version '${version}': expected vX.Y.Z`);
+      const cm = await call('read ConfigMap kube-system/kubeadm-config', (c) => c.core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' }));
+      const text = cm.data?.ClusterConfiguration;
+      if (!text) throw new KubeError('kube-system/kubeadm-config has no ClusterConfiguration');
+      const { load, dump } = await import('js-yaml');
+      const doc = load(text) as Record<string, unknown> | null;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new KubeError('kube-system/kubeadm-config: ClusterConfiguration is not a mapping');
+      const previous = typeof doc.kubernetesVersion === 'string' ? doc.kubernetesVersion : undefined;
+      if (previous === version) return previous;
+      doc.kubernetesVersion = version;
+      // replace (not patch) with the resourceVersion read: a concurrent change fails with 409 instead of being lost
+      await call('update ConfigMap kube-system/kubeadm-config', (c) =>
+        c.core.replaceNamespacedConfigMap({
+          name: 'kubeadm-config', namespace: 'kube-system',
+          body: { ...cm, data: { ...(cm.data ?? {}), ClusterConfiguration: dump(doc, { lineWidth: -1 }) } },
+        }),
+      );
+      return previous;
+    },
+
+    async readyz() {
+      const c = await clients();
+      opts.io.trace('kube: GET /readyz');
+      const cluster = c.kc.getCurrentCluster();
+      if (!cluster) return { ok: false, detail: 'no current cluster in the kubeconfig' };
+      const { default: fetch } = await import('node-fetch');
+      try {
+        const init = await c.kc.applyToFetchOptions({});
+        const res = await fetch(new URL('/readyz', cluster.server).toString(), { ...init, method: 'GET', signal: AbortSignal.timeout(15_000) } as never);
+        const body = (await res.text()).trim();
+        if (res.status === 200) return { ok: true, detail: body || 'ok' };
+        const failed = body.split('\n').filter((l) => l.startsWith('[-]')).join('; ');
+        return { ok: false, detail: `HTTP ${res.status}${failed ? `: ${failed}` : body ? `: ${body.slice(0, 200)}` : ''}` };
+      } catch (e) {
+        return { ok: false, detail: redactText(`GET /readyz failed: ${e instanceof Error ? e.message : String(e)}`) };
+      }
+    },
+
     async createDeployment(namespace, body) {
       const name = (body.metadata as { name?: string } | undefined)?.name ?? '?';
       await call(`create Deployment ${namespace}/${name}`, (c) =>

@@ -20,7 +20,7 @@
  */
 import type { CinderLimits, Flavor, NeutronQuotaDetails, NovaLimits } from '../openstack/types.js';
 import type { ClusterView } from '../etcd/quorum.js';
-import { projectAdd, projectRemove } from '../etcd/quorum.js';
+import { gateRemove, projectAdd } from '../etcd/quorum.js';
 import { UsageError } from '../errors.js';
 import { nextNames, type Role } from './naming.js';
 import type { QuotaRow } from './add-workers.js';
@@ -538,7 +538,8 @@ export function planReplace(req: ReplaceRequest, o: ReplaceObserved): ReplacePla
       if (role === 'master') {
         step.quorum = quorumPath(m, st.kind, masters, view);
         if (view && st.kind === 'remove-first' && m.member) {
-          const v = projectRemove(view, m.member.id);
+          // remove's own gate; 2 -> 1 is allowed here because the replacement follows at once
+          const v = gateRemove(view, m.member.id, { allowSingleMaster: true });
           if (!v.allowed) blockers.push(`removing ${m.name}'s etcd member first is not safe: ${v.blockers.map((b) => b.message).join('; ')}`);
         }
         if (view && !m.member && !step.dead) warnings.push(`${m.name} has no etcd member in the member list; it is replaced, and the new master joins as a new member`);
