@@ -491,18 +491,12 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     async readyz() {
       const c = await clients();
       opts.io.trace('kube: GET /readyz');
-      const cluster = c.kc.getCurrentCluster();
-      if (!cluster) return { ok: false, detail: 'no current cluster in the kubeconfig' };
-      const { default: fetch } = await import('node-fetch');
       try {
-        const init = await c.kc.applyToFetchOptions({});
-        const res = await fetch(new URL('/readyz', cluster.server).toString(), { ...init, method: 'GET', signal: AbortSignal.timeout(15_000) } as never);
-        const body = (await res.text()).trim();
-        if (res.status === 200) return { ok: true, detail: body || 'ok' };
-        const failed = body.split('\n').filter((l) => l.startsWith('[-]')).join('; ');
-        return { ok: false, detail: `HTTP ${res.status}${failed ? `: ${failed}` : body ? `: ${body.slice(0, 200)}` : ''}` };
+        // client-node's Health: 200 = ready; a 404 (old API servers) falls back to /healthz
+        const ok = await new c.k8s.Health(c.kc).readyz({ signal: AbortSignal.timeout(15_000) } as never);
+        return ok ? { ok: true, detail: 'ok' } : { ok: false, detail: `GET /readyz on ${server} did not answer 200 (the API server reports a failed check, e.g. etcd)` };
       } catch (e) {
-        return { ok: false, detail: redactText(`GET /readyz failed: ${e instanceof Error ? e.message : String(e)}`) };
+        return { ok: false, detail: redactText(`GET /readyz on ${server} failed: ${e instanceof Error ? e.message : String(e)}`) };
       }
     },
 
