@@ -31,9 +31,11 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
 export type EndStatus = 'ok' | 'failed' | 'interrupted';
 
 export interface BeginRecord { t: 'begin'; v: 1; op: string; command: string; args: Record<string, unknown>; pid: number; host: string; at: string }
-export interface IntentRecord { t: 'intent'; op: string; kind: ResourceKind; name: string; details?: Record<string, unknown>; at: string }
+/** `id` when it is known before the create (a bootstrap token's id is chosen by kadd): a crash after the create leaves it findable */
+export interface IntentRecord { t: 'intent'; op: string; kind: ResourceKind; name: string; id?: string; details?: Record<string, unknown>; at: string }
 export interface DoneRecord { t: 'done'; op: string; kind: ResourceKind; name: string; id?: string; details?: Record<string, unknown>; at: string }
-export interface UndoneRecord { t: 'undone'; op: string; kind: ResourceKind; name: string; id?: string; at: string }
+/** `notCreated`: the create got a definite refusal (400/403/413...): nothing exists, nothing was deleted */
+export interface UndoneRecord { t: 'undone'; op: string; kind: ResourceKind; name: string; id?: string; notCreated?: string; at: string }
 export interface EndRecord { t: 'end'; op: string; status: EndStatus; at: string }
 /** The resource stays on purpose (a node that joined in a run that failed for others): not a leftover. */
 export interface KeptRecord { t: 'kept'; op: string; kind: ResourceKind; name: string; id?: string; at: string }
@@ -184,9 +186,9 @@ export class Journal {
   }
 
   /** Before a side effect that creates `name`. */
-  async intent(kind: ResourceKind, name: string, details?: Record<string, unknown>): Promise<void> {
+  async intent(kind: ResourceKind, name: string, details?: Record<string, unknown>, id?: string): Promise<void> {
     checkKind(kind);
-    await this.append({ t: 'intent', op: this.requireOp(), kind, name, ...(details ? { details } : {}), at: this.at() });
+    await this.append({ t: 'intent', op: this.requireOp(), kind, name, ...(id ? { id } : {}), ...(details ? { details } : {}), at: this.at() });
   }
 
   /** After the side effect succeeded (or an existing resource was adopted), with its id. */
@@ -199,6 +201,12 @@ export class Journal {
   async undone(kind: ResourceKind, name: string, id?: string): Promise<void> {
     checkKind(kind);
     await this.append({ t: 'undone', op: this.requireOp(), kind, name, ...(id ? { id } : {}), at: this.at() });
+  }
+
+  /** The create of `name` got a definite refusal: it does not exist (not a leftover, and nothing was deleted). */
+  async notCreated(kind: ResourceKind, name: string, reason: string): Promise<void> {
+    checkKind(kind);
+    await this.append({ t: 'undone', op: this.requireOp(), kind, name, notCreated: reason, at: this.at() });
   }
 
   /** The resource stays on purpose although the operation may end failed (e.g. a node that joined). */
@@ -310,7 +318,7 @@ export async function findUnfinished(cfgPath: string): Promise<JournalReport> {
         live.delete(key(r.kind, r.name));
         live.set(key(r.kind, r.name), {
           kind: r.kind, name: r.name, state: prev?.state === 'created' ? 'created' : 'maybe', op: r.op,
-          ...(prev?.id ? { id: prev.id } : {}), ...(r.details ? { details: r.details } : {}),
+          ...(r.id || prev?.id ? { id: r.id ?? prev?.id } : {}), ...(r.details ? { details: r.details } : {}),
         });
         break;
       }

@@ -89,8 +89,8 @@ export function createNetworkApi(c: ServiceCaller): NetworkApi {
       const r = await c.call<{ port: Port }>('network', 'POST', '/ports', { body: { port }, ok: [201] });
       return r!.port;
     },
-    async listPorts(q: { name?: string; network_id?: string; device_id?: string } = {}): Promise<Port[]> {
-      return c.list<Port>('network', '/ports', 'ports', { name: q.name, network_id: q.network_id, device_id: q.device_id, project_id: await c.projectId() });
+    async listPorts(q: { id?: string; name?: string; network_id?: string; device_id?: string } = {}): Promise<Port[]> {
+      return c.list<Port>('network', '/ports', 'ports', { id: q.id, name: q.name, network_id: q.network_id, device_id: q.device_id, project_id: await c.projectId() });
     },
     async deletePort(id: string): Promise<void> {
       await c.call('network', 'DELETE', `/ports/${encodeURIComponent(id)}`, { notFoundNull: true, ok: [204] });

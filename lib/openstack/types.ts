@@ -119,6 +119,8 @@ export interface Router { id: string; name: string; external_gateway_info?: { ne
 export interface Port {
   id: string; name: string; network_id: string; device_id?: string; device_owner?: string; status?: string;
   fixed_ips?: { subnet_id: string; ip_address: string }[]; security_groups?: string[]; tags?: string[];
+  /** written by kadd at create (`kadd: <cluster> <server>`): its ownership proof before the tags are set */
+  description?: string;
 }
 export interface CreatePortRequest {
   name: string; network_id: string; fixed_ips?: { subnet_id: string; ip_address?: string }[];
@@ -182,7 +184,8 @@ export interface NetworkApi {
   findSecurityGroup(name: string): Promise<SecurityGroup | null>;
   createSecurityGroup(req: { name: string; description?: string }): Promise<SecurityGroup>;
   createPort(req: CreatePortRequest): Promise<Port>;
-  listPorts(q?: { name?: string; network_id?: string; device_id?: string }): Promise<Port[]>;
+  /** `id`: one port by id (Neutron's id filter), [] when it is gone */
+  listPorts(q?: { id?: string; name?: string; network_id?: string; device_id?: string }): Promise<Port[]>;
   deletePort(id: string): Promise<void>;
   setPortTags(id: string, tags: string[]): Promise<void>;
   getQuotaDetails(projectId: string): Promise<NeutronQuotaDetails>;
