@@ -20,6 +20,7 @@ export interface CommandEntry {
 
 export const commands: Record<string, CommandEntry> = {
   add: { command: 'add <config>', describe: 'add workers (parallel) or one master (etcd-aware) to the cluster', load: () => import('./add.js') },
+  remove: { command: 'remove <config> [nodes..]', describe: 'remove workers (drained, PDB-aware) or one master (etcd-safe); nothing leaked', load: () => import('./remove.js') },
   status: { command: 'status <config>', describe: "show the cluster's servers, Nodes, pool members and problems (exit 1 on problems)", load: () => import('./status.js') },
   logs: { command: 'logs <config> <node>', describe: "show a server's console log and the boot diagnosis (--follow to watch)", load: () => import('./logs.js') },
   validate: { command: 'validate <config>', describe: 'check a cluster file offline and print what kadd understood', load: () => import('./validate.js') },

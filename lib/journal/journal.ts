@@ -39,7 +39,9 @@ export interface UndoneRecord { t: 'undone'; op: string; kind: ResourceKind; nam
 export interface EndRecord { t: 'end'; op: string; status: EndStatus; at: string }
 /** The resource stays on purpose (a node that joined in a run that failed for others): not a leftover. */
 export interface KeptRecord { t: 'kept'; op: string; kind: ResourceKind; name: string; id?: string; at: string }
-export type JournalRecord = BeginRecord | IntentRecord | DoneRecord | UndoneRecord | KeptRecord | EndRecord;
+/** A step of a multi-step operation (kadd remove), journaled with its inputs before it runs and again when done. */
+export interface StepRecord { t: 'step'; op: string; step: string; node: string; state: 'start' | 'done' | 'skipped'; details?: Record<string, unknown>; at: string }
+export type JournalRecord = BeginRecord | IntentRecord | DoneRecord | UndoneRecord | KeptRecord | EndRecord | StepRecord;
 
 /**
  * Shared infrastructure kadd creates when missing and keeps by design (network, subnet, router, security
@@ -213,6 +215,11 @@ export class Journal {
   async kept(kind: ResourceKind, name: string, id?: string): Promise<void> {
     checkKind(kind);
     await this.append({ t: 'kept', op: this.requireOp(), kind, name, ...(id ? { id } : {}), at: this.at() });
+  }
+
+  /** A step of the operation: `start` with its inputs before it runs, `done` (or `skipped`) after. */
+  async step(step: string, node: string, state: StepRecord['state'], details?: Record<string, unknown>): Promise<void> {
+    await this.append({ t: 'step', op: this.requireOp(), step, node, state, ...(details ? { details } : {}), at: this.at() });
   }
 
   /** End the operation, close the file and release the lock. */

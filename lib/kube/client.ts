@@ -435,7 +435,8 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     },
 
     async listVolumeAttachments(nodeName) {
-      const list = await call('list VolumeAttachments', (c) => c.storage.listVolumeAttachment({}));
+      // an API server that does not serve storage.k8s.io/v1 has no attachments to wait for
+      const list = (await orNull(call('list VolumeAttachments', (c) => c.storage.listVolumeAttachment({})))) ?? { items: [] as K8s.V1VolumeAttachment[] };
       const out: KVolumeAttachment[] = list.items.map((v) => ({
         name: v.metadata?.name ?? '',
         nodeName: v.spec?.nodeName ?? '',

@@ -1,0 +1,237 @@
+/**
+ * kadd remove CONFIG [NODE...] | --role node|master --amount N
+ *
+ * Thin: options -> config -> lock/journal -> observe + plan (lib/ops/remove.ts) -> dry-run / confirm ->
+ * execute -> render -> exit code. Workers several at once; masters one per run, etcd-aware.
+ */
+import type { Argv } from 'yargs';
+import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
+import type { GlobalOptions } from '../cli/options.js';
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import { InterruptedError, OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
+import type { RemoveRequest, VictimPlan } from '../ops/remove-plan.js';
+
+export interface RemoveArgs {
+  config: string;
+  nodes?: string[];
+  role?: 'node' | 'master';
+  amount?: number;
+  order: 'newest' | 'oldest';
+  'dry-run': boolean;
+  'drain-timeout': string;
+  'delete-emptydir-data': boolean;
+  force: boolean;
+  'disable-eviction': boolean;
+  'on-drain-timeout': 'fail' | 'force';
+  dead: boolean;
+  'dead-after': string;
+  'allow-single-master': boolean;
+  resume: boolean;
+  'fix-stale': boolean;
+  concurrency: number;
+  'poll-interval': number;
+  'evict-retry': number;
+  'volume-detach-timeout': string;
+  'server-timeout': string;
+  'adder-image'?: string;
+  strict: boolean;
+}
+
+/** "15m", "90s", "1h30m", "2h", or a bare number of seconds -> ms. NaN when invalid. */
+export function parseDuration(v: string | number): number {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v * 1000 : NaN;
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as Record<string, number>)[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  return pos === s.length && pos > 0 ? total : NaN;
+}
+
+/** Pure: argv -> the request (UsageError, exit 2, before any API call). */
+export function buildRemoveRequest(a: CommandArgs<RemoveArgs> | RemoveArgs): RemoveRequest {
+  const names = (a.nodes ?? []).map(String);
+  if (!names.length && a.amount === undefined && !a.resume) {
+    throw new UsageError('name the nodes to remove, or give --role and --amount', { hint: 'kadd remove cfg.yml demo-node-3   or   kadd remove --role node --amount 2 cfg.yml' });
+  }
+  if (names.length && a.amount !== undefined) throw new UsageError('give node names or --amount, not both');
+  if (a.amount !== undefined && (!Number.isInteger(a.amount) || a.amount < 1)) throw new UsageError(`--amount must be a whole number >= 1, got ${a.amount}`);
+  if (a.role === 'master' && a.amount !== undefined && a.amount !== 1) {
+    throw new UsageError(`masters are removed one per run (etcd changes one member at a time); --amount ${a.amount} is not allowed`);
+  }
+  const drain = parseDuration(a['drain-timeout']);
+  if (!Number.isFinite(drain) || drain <= 0) throw new UsageError(`--drain-timeout must be a duration such as 15m, 90s or 1h, got "${a['drain-timeout']}"`);
+  const deadAfter = parseDuration(a['dead-after']);
+  if (!Number.isFinite(deadAfter)) throw new UsageError(`--dead-after must be a duration such as 5m, got "${a['dead-after']}"`);
+  if (!Number.isInteger(a.concurrency) || a.concurrency < 1) throw new UsageError(`--concurrency must be a whole number >= 1, got ${a.concurrency}`);
+  if (a.resume && (names.length || a.amount !== undefined)) throw new UsageError('--resume continues the recorded run: give no node names or --amount');
+  return {
+    names, ...(a.role ? { role: a.role } : {}), ...(a.amount !== undefined ? { amount: a.amount } : {}),
+    order: a.order, deleteEmptyDirData: a['delete-emptydir-data'], force: a.force, disableEviction: a['disable-eviction'],
+    drainTimeoutMs: drain, onDrainTimeout: a['on-drain-timeout'], dead: a.dead, deadAfterMs: deadAfter,
+    allowSingleMaster: a['allow-single-master'], fixStale: a['fix-stale'], concurrency: a.concurrency,
+  };
+}
+
+function planView(p: import('../ops/remove-plan.js').RemovePlan) {
+  return p;
+}
+
+async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: ClusterConfig): Promise<number> {
+  const req = buildRemoveRequest(argv);
+  const format = argv.format ?? 'table';
+  const dryRun = argv['dry-run'];
+  const pollMs = argv['poll-interval'];
+  const { Journal, findUnfinished, readJournal } = await import('../journal/journal.js');
+  const [{ observeAndPlan, executeRemove }, { formatRemovePlan }, { createRemoveReapers }, { openEtcdViaAdder, formatMemberTable }, { writeUpdatedConfig }] = await Promise.all([
+    import('../ops/remove.js'), import('../ops/remove-plan.js'), import('../ops/remove-reapers.js'), import('../ops/master-etcd.js'), import('../config/write.js'),
+  ]);
+  // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
+  const report = await findUnfinished(config.file);
+  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove');
+  let fixed: VictimPlan[] | undefined;
+  let recordedReq: Partial<RemoveRequest> = {};
+  if (argv.resume) {
+    if (!unfinishedRemove) throw new UsageError(`--resume: the journal records no unfinished kadd remove for ${argv.config}`, { hint: `journal: ${report.path}` });
+    fixed = (unfinishedRemove.args.victims as VictimPlan[] | undefined) ?? [];
+    recordedReq = (unfinishedRemove.args.request as Partial<RemoveRequest> | undefined) ?? {};
+    if (!fixed.length) {
+      // the run died before it recorded its victims: nothing of it happened
+      const { records } = await readJournal(config.file);
+      if (!records.some((r) => r.op === unfinishedRemove.op && r.t === 'step')) throw new UsageError('--resume: the unfinished kadd remove recorded no victims (it died before changing anything); run kadd remove again');
+    }
+  } else if (report.leftovers.length && !dryRun) {
+    const cmd = unfinishedRemove ? `kadd remove --resume ${argv.config}` : `kadd add --cleanup ${argv.config}`;
+    throw new PreflightError(`an earlier kadd run on ${argv.config} did not finish (${report.leftovers.length} resource(s) in its journal); nothing was changed`, {
+      code: 'E_LEFTOVERS', hint: `\`${cmd}\` finishes it first (journal: ${report.path})`,
+      details: report.leftovers.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
+    });
+  }
+  const request: RemoveRequest = fixed ? { ...req, ...recordedReq, names: fixed.map((v) => v.name), concurrency: req.concurrency, drainTimeoutMs: req.drainTimeoutMs } : req;
+
+  const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
+  const journal = dryRun ? null : await Journal.open(config.file, { now: () => ctx.clock.now() });
+  let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  let access: Awaited<ReturnType<typeof openEtcdViaAdder>> | undefined;
+  try {
+    const openEtcd = async (exclude: string[]) => {
+      access ??= await openEtcdViaAdder(ctx, kube, config, { exclude, image: argv['adder-image'], pollIntervalMs: pollMs });
+      return access;
+    };
+    const obs = await observeAndPlan(ctx, request, config, os, kube, { openEtcd }, fixed);
+    const plan = obs.plan;
+    if (dryRun) {
+      ctx.io.result(format === 'table' ? formatRemovePlan(plan) : (await import('../cli/output.js')).renderResult(planView(plan), format));
+      status = 'ok';
+      return plan.blockers.length ? 2 : 0;
+    }
+    if (plan.blockers.length) {
+      ctx.io.log('error', formatRemovePlan(plan).trimEnd());
+      throw new PreflightError(`kadd remove refused: ${plan.blockers.length} blocker(s); nothing was changed`, { details: plan.blockers, hint: 'see the plan above; kadd remove --dry-run shows it again' });
+    }
+    if (!plan.victims.length) {
+      ctx.io.log('info', 'nothing to remove');
+      status = 'ok';
+      return 0;
+    }
+    // confirmation: on a TTY ask; without a TTY only --yes proceeds
+    if (!argv.yes && !fixed) {
+      ctx.io.log('info', formatRemovePlan(plan).trimEnd());
+      if (!process.stdin.isTTY) throw new UsageError('kadd remove asks for confirmation, and stdin is not a terminal: give --yes to proceed (see the plan above)');
+      if (!(await ctx.io.confirm(`remove ${plan.victims.map((v) => v.name).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
+    }
+    await journal!.begin({ command: 'remove', args: { config: config.file, victims: plan.victims, request: { ...request } } });
+    const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']) });
+    const result = await executeRemove(ctx, request, obs, kube, {
+      journal: journal!, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
+      volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
+      writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
+    });
+    if (format === 'table') {
+      const lines = result.victims.map((v) => `${v.name}: ${v.outcome}${v.steps.length ? ` (${v.steps.join(', ')})` : ''}${v.error ? `: ${v.error}` : ''}`);
+      if (result.snapshot) lines.push(`etcd snapshot: ${result.snapshot}`);
+      if (result.membersBefore) lines.push('', 'etcd members before:', formatMemberTable(result.membersBefore));
+      if (result.membersAfter) lines.push('', 'etcd members after:', formatMemberTable(result.membersAfter));
+      if (result.updatedConfig) lines.push(`updated cluster file: ${result.updatedConfig}`);
+      ctx.io.result(lines.join('\n') + '\n');
+    } else ctx.io.result((await import('../cli/output.js')).renderResult(result, format));
+    for (const w of result.warnings.filter((x) => !plan.warnings.includes(x))) ctx.io.log('warn', w);
+    const n = result.victims.length;
+    const ok = result.removed.length;
+    status = ok === n ? 'ok' : 'failed';
+    if (ok === n) return 0;
+    const failed = result.victims.filter((v) => v.outcome !== 'removed');
+    const details = failed.map((v) => `${v.name}: ${v.error ?? v.outcome}`);
+    if (ok > 0) throw new PartialSuccessError(`${ok} of ${n} nodes removed`, { details, hint: `kadd remove --resume ${argv.config} retries the rest once the cause is fixed` });
+    throw new OperationError(failed.some((v) => v.outcome === 'drain-timeout') ? 'E_DRAIN_TIMEOUT' : 'E_REMOVE_FAILED', `0 of ${n} nodes removed`, {
+      details, hint: failed.some((v) => v.outcome === 'drain-timeout') ? 'the nodes stay cordoned and their servers are kept; fix the blocking budgets, or --on-drain-timeout force' : `kadd remove --resume ${argv.config} continues from the failed step`,
+    });
+  } catch (e) {
+    status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
+    throw e;
+  } finally {
+    await access?.close().catch(() => undefined);
+    if (journal) {
+      if (journal.operationId) await journal.end(status).catch(() => journal.close());
+      else await journal.close();
+    }
+  }
+}
+
+const remove: KaddCommandModule<RemoveArgs> = {
+  command: 'remove <config> [nodes..]',
+  describe: 'remove workers (drained, PDB-aware) or one master (etcd-safe); nothing leaked',
+  builder: (y: Argv<GlobalOptions>) =>
+    y
+      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format); writes <name>.updated.<ext>' })
+      .positional('nodes', { type: 'string', array: true, describe: 'servers/Nodes to remove (or --role/--amount)' })
+      .option('role', { alias: 'r', choices: ['node', 'master'] as const, describe: 'with --amount: which kind kadd picks' })
+      .option('amount', { alias: 'a', type: 'number', describe: 'how many to pick: unhealthy first, then kadd.io/remove-first, then by --order' })
+      .option('order', { choices: ['newest', 'oldest'] as const, default: 'newest' as const, describe: 'last selection rule for --amount' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan (pods, PDBs, dry-run evictions, capacity, etcd gates); change nothing' })
+      .option('drain-timeout', { type: 'string', default: '15m', describe: 'budget of the whole drain per node (e.g. 15m, 90s)' })
+      .option('delete-emptydir-data', { type: 'boolean', default: false, describe: 'evict pods with emptyDir volumes (their data is lost)' })
+      .option('force', { type: 'boolean', default: false, describe: 'evict pods without a controller (they are not recreated)' })
+      .option('disable-eviction', { type: 'boolean', default: false, describe: 'DELETE pods instead of evicting them: bypasses every PodDisruptionBudget' })
+      .option('on-drain-timeout', { choices: ['fail', 'force'] as const, default: 'fail' as const, describe: 'fail: keep the node cordoned and its server; force: delete it anyway' })
+      .option('dead', { type: 'boolean', default: false, describe: 'the node is dead: no drain beyond an unreachable-node drain, no reset' })
+      .option('dead-after', { type: 'string', default: '5m', describe: 'a Node Unknown this long counts as dead' })
+      .option('allow-single-master', { type: 'boolean', default: false, describe: 'allow going from 2 masters to 1 (no failure tolerance)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted kadd remove (the recorded victims)' })
+      .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove stale etcd members/learners first' })
+      .option('concurrency', { type: 'number', default: 5, describe: 'workers removed at once' })
+      .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
+      .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
+      .option('volume-detach-timeout', { type: 'string', default: '5m', describe: 'wait for the node\'s VolumeAttachments to go', hidden: true })
+      .option('server-timeout', { type: 'string', default: '5m', describe: 'wait for a deleted server to go', hidden: true })
+      .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod' })
+      .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
+      .example('kadd remove cfg.yml demo-node-3', 'drain and remove one worker')
+      .example('kadd remove --role node --amount 2 --dry-run cfg.yml', 'show which two workers would go and what their drain looks like')
+      .example('kadd remove --role master --amount 1 cfg.yml', 'remove one master (etcd leader moved, member removed, LB member out)') as never,
+  handler: async (argv) => {
+    buildRemoveRequest(argv); // usage errors before anything else
+    for (const k of ['volume-detach-timeout', 'server-timeout'] as const) {
+      const ms = parseDuration(argv[k]);
+      if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`--${k} must be a duration such as 5m, got "${argv[k]}"`);
+    }
+    if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
+    const { createCliContext } = await import('../cli/context.js');
+    const { loadClusterConfig } = await import('../config/load.js');
+    const ctx = createCliContext(argv);
+    try {
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+      return await runRemove(argv, ctx, config);
+    } finally {
+      ctx.dispose();
+    }
+  },
+};
+
+export default remove;
