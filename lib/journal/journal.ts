@@ -21,12 +21,10 @@ import { redactText, redactValue } from '../redact.js';
 export type ResourceKind =
   | 'port' | 'volume' | 'server' | 'token' | 'node' | 'etcd-member' | 'lb-member' | 'deployment'
   // shared infrastructure created when missing (kept by cleanup, but recorded)
-  | 'network' | 'subnet' | 'router' | 'security-group' | 'certificate-key' | 'snapshot'
-  // progress of a roll (kadd replace): one record per step and phase, never a leftover
-  | 'replace-step';
+  | 'network' | 'subnet' | 'router' | 'security-group' | 'certificate-key' | 'snapshot';
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   'port', 'volume', 'server', 'token', 'node', 'etcd-member', 'lb-member', 'deployment',
-  'network', 'subnet', 'router', 'security-group', 'certificate-key', 'snapshot', 'replace-step',
+  'network', 'subnet', 'router', 'security-group', 'certificate-key', 'snapshot',
 ];
 export type EndStatus = 'ok' | 'failed' | 'interrupted';
 
@@ -47,7 +45,7 @@ export type JournalRecord = BeginRecord | IntentRecord | DoneRecord | UndoneReco
  * Shared infrastructure kadd creates when missing and keeps by design (network, subnet, router, security
  * group) and artefacts it leaves on purpose (etcd snapshots): recorded for the audit trail, never leftovers.
  */
-export const KEPT_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['network', 'subnet', 'router', 'security-group', 'snapshot', 'replace-step']);
+export const KEPT_KINDS: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['network', 'subnet', 'router', 'security-group', 'snapshot']);
 
 export function journalPath(cfgPath: string): string {
   const abs = resolve(cfgPath);

@@ -7,12 +7,14 @@
  * oldest master. The first failed gate pauses the roll: nothing new starts, the steps in flight finish, the
  * journal keeps every step, and `kadd replace --resume` continues.
  *
- * Journal: every roll step writes `replace-step` records named after the old node, each carrying the roll id:
- *   intent {phase: start, strategy, roll}          before anything of the step happens
- *   done   {phase: removed-old}                    the old node is gone (remove-first: before the add)
- *   done   {phase: added, new, serverId}           the new node is healthy (surge: before the soak)
- *   done   {phase: complete}                       both halves done
- *   done   {phase: failed, cause}                  the new node never became healthy: rolled back, old kept
+ * Journal: every roll step writes step records (Journal.step, as kadd remove does) named `replace` for the
+ * old node:
+ *   start {strategy}                              before anything of the step happens
+ *   done  {phase: removed-old}                    the old node is gone (remove-first: before the add)
+ *   done  {phase: added, new, serverId}           the new node is healthy (surge: before the soak)
+ *   done  {phase: complete}                       both halves done
+ *   done  {phase: failed, cause}                  the step failed (the new node never became healthy: rolled back, old kept)
+ * The add's and the remove's own resource and step records go to the same operation.
  * rollState() folds them back into what each old node has been through; resume skips complete steps,
  * finishes half-done ones and starts the rest.
  */
@@ -21,7 +23,7 @@ import type { JournalRecord } from '../journal/index.js';
 import { skewProblem } from './replace-plan.js';
 import type { Role } from './naming.js';
 
-export const STEP_KIND = 'replace-step';
+export const STEP_NAME = 'replace';
 
 // ------------------------------------------------------------------------------------------------
 // gates
@@ -132,11 +134,11 @@ export function latestRoll(records: JournalRecord[]): RollInfo | undefined {
       }
       continue;
     }
-    if ((r.t === 'intent' || r.t === 'done') && (r.kind as string) === STEP_KIND) {
+    if (r.t === 'step' && r.step === STEP_NAME) {
       const details = r.details ?? {};
-      const s = roll.steps.get(r.name) ?? { old: r.name, removedOld: false, complete: false, failures: 0, inFlight: false };
-      roll.steps.set(r.name, s);
-      if (r.t === 'intent') {
+      const s = roll.steps.get(r.node) ?? { old: r.node, removedOld: false, complete: false, failures: 0, inFlight: false };
+      roll.steps.set(r.node, s);
+      if (r.state === 'start') {
         s.inFlight = true;
         if (typeof details.strategy === 'string') s.strategy = details.strategy;
       } else {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { etaSeconds, evaluateGates, failedGates, formatDuration, latestRoll, remainingSteps, STEP_KIND, type GateSnapshot } from '../../lib/ops/replace-roll.js';
-import { Journal, findUnfinished, readJournal, type ResourceKind } from '../../lib/journal/index.js';
+import { etaSeconds, evaluateGates, failedGates, formatDuration, latestRoll, remainingSteps, STEP_NAME, type GateSnapshot } from '../../lib/ops/replace-roll.js';
+import { Journal, findUnfinished, readJournal } from '../../lib/journal/index.js';
 import type { ClusterView } from '../../lib/etcd/quorum.js';
 
 const member = (id: string, name: string, o: { healthy?: boolean; learner?: boolean; started?: boolean } = {}) => ({
@@ -75,18 +75,19 @@ describe('replace gates and roll state (pure)', () => {
       writeFileSync(cfg, 'cluster-name: demo\n');
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
-    const K = STEP_KIND as ResourceKind;
+    const K = STEP_NAME;
 
     it('folds start/removed-old/added/complete/failed per old node across a run and its resume', async () => {
       let j = await Journal.open(cfg);
       const op1 = await j.begin({ command: 'replace', args: { all: true, order: ['demo-node-1', 'demo-node-2', 'demo-node-3'] } });
-      await j.intent(K, 'demo-node-1', { phase: 'start', strategy: 'surge', roll: op1 });
-      await j.done(K, 'demo-node-1', undefined, { phase: 'added', new: 'demo-node-4', serverId: 's4' });
-      await j.done(K, 'demo-node-1', undefined, { phase: 'complete' });
-      await j.intent(K, 'demo-node-2', { phase: 'start', strategy: 'surge' });
-      await j.done(K, 'demo-node-2', undefined, { phase: 'failed', cause: 'never Ready' });
-      await j.intent(K, 'demo-node-2', { phase: 'start', strategy: 'surge' });
-      await j.done(K, 'demo-node-2', undefined, { phase: 'added', new: 'demo-node-6' });
+      await j.step(K, 'demo-node-1', 'start', { strategy: 'surge', roll: op1 });
+      await j.step(K, 'demo-node-1', 'done', { phase: 'added', new: 'demo-node-4', serverId: 's4' });
+      await j.step('drain', 'demo-node-1', 'done', { phase: 'complete' }); // the remove's own steps do not count
+      await j.step(K, 'demo-node-1', 'done', { phase: 'complete' });
+      await j.step(K, 'demo-node-2', 'start', { strategy: 'surge' });
+      await j.step(K, 'demo-node-2', 'done', { phase: 'failed', cause: 'never Ready' });
+      await j.step(K, 'demo-node-2', 'start', { strategy: 'surge' });
+      await j.step(K, 'demo-node-2', 'done', { phase: 'added', new: 'demo-node-6' });
       await j.close(); // kill -9: no end record
       let roll = latestRoll((await readJournal(cfg)).records)!;
       assert.equal(roll.roll, op1);
@@ -101,11 +102,11 @@ describe('replace gates and roll state (pure)', () => {
       // the resume is a new run of the same roll
       j = await Journal.open(cfg);
       await j.begin({ command: 'replace', args: { roll: op1, resume: true } });
-      await j.done(K, 'demo-node-2', undefined, { phase: 'complete' });
-      await j.intent(K, 'demo-node-3', { phase: 'start', strategy: 'remove-first' });
-      await j.done(K, 'demo-node-3', undefined, { phase: 'removed-old' });
-      await j.done(K, 'demo-node-3', undefined, { phase: 'added', new: 'demo-node-7' });
-      await j.done(K, 'demo-node-3', undefined, { phase: 'complete' });
+      await j.step(K, 'demo-node-2', 'done', { phase: 'complete' });
+      await j.step(K, 'demo-node-3', 'start', { strategy: 'remove-first' });
+      await j.step(K, 'demo-node-3', 'done', { phase: 'removed-old' });
+      await j.step(K, 'demo-node-3', 'done', { phase: 'added', new: 'demo-node-7' });
+      await j.step(K, 'demo-node-3', 'done', { phase: 'complete' });
       await j.end('ok');
       roll = latestRoll((await readJournal(cfg)).records)!;
       assert.equal(roll.ops.length, 2);
