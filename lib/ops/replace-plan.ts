@@ -48,6 +48,8 @@ export interface ReplaceRequest {
   /** node replacements that may fail (rolled back, old node kept) before the roll aborts */
   maxFailures: number;
   soakSeconds: number;
+  /** resume: only these old nodes (the steps of the roll not complete yet) */
+  only?: string[];
 }
 
 export interface ObservedServer {
@@ -479,7 +481,7 @@ export function planReplace(req: ReplaceRequest, o: ReplaceObserved): ReplacePla
       victims = [];
     } else victims = [m];
   } else {
-    victims = o.machines.filter((m) => !req.role || m.role === req.role);
+    victims = o.machines.filter((m) => (!req.role || m.role === req.role) && (!req.only || req.only.includes(m.name)));
     for (const m of victims) if (upToDate(m, req, o.flavors)) upToDateNames.push(m.name);
     victims = victims.filter((m) => !upToDateNames.includes(m.name));
   }

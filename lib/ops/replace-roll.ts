@@ -95,6 +95,8 @@ export interface StepState {
   lastCause?: string;
   /** a step started and neither completed nor failed: the run died or paused in it */
   inFlight: boolean;
+  /** the replacement's spec recorded at the start (a resumed step whose old node is gone already uses it) */
+  like?: unknown;
 }
 
 export interface RollInfo {
@@ -141,6 +143,7 @@ export function latestRoll(records: JournalRecord[]): RollInfo | undefined {
       if (r.state === 'start') {
         s.inFlight = true;
         if (typeof details.strategy === 'string') s.strategy = details.strategy;
+        if (details.like && typeof details.like === 'object') s.like = details.like;
       } else {
         const phase = details.phase as StepPhase | undefined;
         if (phase === 'failed') {

@@ -258,7 +258,8 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
       if (added) return;
       const name = await newName(s.role);
       out.new = name;
-      if (kind === 'surge') extra++;
+      const surged = kind === 'surge' && !removedOld;
+      if (surged) extra++;
       result.maxExtraInFlight = Math.max(result.maxExtraInFlight, extra);
       line.update(`${s.old}: adding ${name} (${s.like.flavor}${s.like.zone ? `, ${s.like.zone}` : ''}, ${s.like.image}, Kubernetes ${s.like.k8sVersion})`);
       try {
@@ -266,13 +267,13 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
         added = r.name;
         await journal.step(s.old, 'added', { new: r.name, ...(r.serverId ? { serverId: r.serverId } : {}) });
       } catch (e) {
-        if (kind === 'surge') extra--;
+        if (surged) extra--;
         throw e;
       }
     };
     try {
-      if (kind === 'surge') {
-        if (!added && !removedOld) {
+      if (kind === 'surge' && !removedOld) {
+        if (!added) {
           await doAdd();
           try {
             await soak(s, added!);
@@ -288,13 +289,15 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
             added = undefined;
             throw e;
           }
-        } else if (added && !removedOld) {
+        } else {
+          // resumed after the add: the replacement is there, the old one not removed yet
           extra++;
           result.maxExtraInFlight = Math.max(result.maxExtraInFlight, extra);
         }
         await doRemoveOld();
-        if (added && extra > 0) extra--;
+        extra--;
       } else {
+        // remove-first, or a resumed step whose old node is gone already
         await doRemoveOld();
         await doAdd();
       }
