@@ -43,7 +43,8 @@ export interface GateResult { gate: GateName; ok: boolean; detail: string }
 
 /**
  * Evaluate every gate. baseline: the Nodes that were Ready when the roll started; ignore: Nodes a step is
- * replacing right now (the old one is cordoned and drained; its disappearance is the point). skewVersion:
+ * replacing right now or is about to (the old one is cordoned and drained, a dead one is why the step runs;
+ * its disappearance is the point), for its Node and its etcd member. skewVersion:
  * the version workers are being moved to (version changes only).
  */
 export function evaluateGates(s: GateSnapshot, baseline: ReadonlySet<string>, opts: { ignore?: string[]; skewVersion?: string; workersNext?: boolean } = {}): GateResult[] {
@@ -52,7 +53,8 @@ export function evaluateGates(s: GateSnapshot, baseline: ReadonlySet<string>, op
   if (s.etcd) {
     if ('error' in s.etcd) out.push({ gate: 'etcd', ok: false, detail: `etcd could not be read: ${s.etcd.error}` });
     else {
-      const bad = s.etcd.members.filter((m) => m.member.isLearner || !m.started || !m.healthy);
+      // the member of a node being replaced is expected to be unhealthy (a dead master) or to go
+      const bad = s.etcd.members.filter((m) => !ignore.has(m.member.name) && (m.member.isLearner || !m.started || !m.healthy));
       const names = bad.map((m) => `${m.member.name || m.member.id} (${m.member.isLearner ? 'learner' : !m.started ? 'never started' : m.reason ?? 'unhealthy'})`);
       out.push(bad.length
         ? { gate: 'etcd', ok: false, detail: `etcd: ${names.join(', ')}` }

@@ -217,7 +217,9 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
   const newName = async (role: Role): Promise<string> => {
     const { nextNames } = await import('./naming.js');
     const taken = await steps.takenNames(role);
-    const [n] = nextNames(plan.cluster, role, taken, 1, reserved);
+    // never the name of a node this roll replaces (a remove-first step would otherwise reuse the old name)
+    const olds = plan.phases.flatMap((p) => p.steps.map((x) => x.old));
+    const [n] = nextNames(plan.cluster, role, taken, 1, [...reserved, ...olds]);
     reserved.push(n!);
     return n!;
   };
@@ -347,7 +349,7 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
       const canUnavail = unavailBusy < unavailSlots;
       const next = !stop ? queue.find((s) => (s.strategy.kind === 'surge' ? canSurge || canUnavail : canUnavail || (unavailSlots === 0 && canSurge && inFlight.size === 0))) : undefined;
       if (next) {
-        const failed = await gate(phase, [...inFlight.keys()]).catch((e: unknown) => [{ gate: 'control-plane' as const, ok: false, detail: `the gates could not be checked: ${msg(e)}` }]);
+        const failed = await gate(phase, [...inFlight.keys(), next.old]).catch((e: unknown) => [{ gate: 'control-plane' as const, ok: false, detail: `the gates could not be checked: ${msg(e)}` }]);
         if (failed.length) {
           pausedGates = failed;
           stop = 'pause';

@@ -4,11 +4,46 @@
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { FAST_FLAGS, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+import { readJournal, findUnfinished } from '../../lib/journal/index.js';
 
 const FLAGS = [...FAST_FLAGS, '--soak', '0', '--yes', '--drain-timeout', '20s'];
+/** FLAGS with one flag's value replaced */
+const withFlag = (flag: string, value: string) => {
+  const f = [...FLAGS];
+  const i = f.indexOf(flag);
+  if (i >= 0) f[i + 1] = value;
+  else f.push(flag, value);
+  return f;
+};
+const show = (r: { stderr: string }) => {
+  if (process.env.SHOW) console.log(r.stderr);
+};
+
+interface EtcdSample { voters: number; healthy: number; learners: number }
+/** Sample the simulator's etcd every few ms while fn runs: every state it went through, in order (repeats folded). */
+async function watchEtcd<T>(h: KaddSim, fn: () => Promise<T>): Promise<{ value: T; samples: EtcdSample[] }> {
+  const etcd = (h.sim.kube as any).etcd as { members: { isLearner: boolean; started: boolean; up: boolean }[] };
+  const samples: EtcdSample[] = [];
+  const take = () => {
+    const voters = etcd.members.filter((m) => !m.isLearner);
+    const s = { voters: voters.length, healthy: voters.filter((m) => m.started && m.up).length, learners: etcd.members.length - voters.length };
+    const last = samples[samples.length - 1];
+    if (!last || last.voters !== s.voters || last.healthy !== s.healthy || last.learners !== s.learners) samples.push(s);
+  };
+  take();
+  const t = setInterval(take, 2);
+  try {
+    const value = await fn();
+    take();
+    return { value, samples };
+  } finally {
+    clearInterval(t);
+  }
+}
+const quorumKept = (s: EtcdSample[]) => s.every((x) => x.healthy >= Math.floor(x.voters / 2) + 1);
 
 describe('kadd replace (simulator)', function () {
-  this.timeout(120_000);
+  this.timeout(180_000);
   let h: KaddSim | undefined;
   afterEach(async () => {
     await h?.stop();
@@ -17,10 +52,9 @@ describe('kadd replace (simulator)', function () {
 
   it('surge, one worker: a new worker joins first, then the old one is removed; nothing left behind', async () => {
     h = await startKaddSim({ masters: 1, nodes: 2 });
-    const before = h.serverNames('node');
-    assert.deepEqual(before, ['demo-node-1', 'demo-node-2']);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-2']);
     const r = await h.kadd(['replace', h.cfgPath, 'demo-node-1', ...FLAGS]);
-    if (process.env.SHOW) console.log(r.stderr);
+    show(r);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(h.serverNames('node'), ['demo-node-2', 'demo-node-3']);
     const nodes = h.nodes();
@@ -28,6 +62,99 @@ describe('kadd replace (simulator)', function () {
     assert.equal(nodes.has('demo-node-1'), false);
     assert.match(r.stdout, /demo-node-1\s+demo-node-3\s+replaced\s+surge/);
     assert.ok(!h.volumes().some((v) => v.name === 'demo-node-1-root'), 'old boot volume gone');
+    assert.ok(!h.ports().some((p) => p.name === 'demo-node-1-port-0'));
+    assert.deepEqual(h.bootstrapTokens(), []);
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+    // the surge order in the journal: added before removed-old
+    const phases = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => (x as { details?: { phase?: string } }).details?.phase);
+    assert.deepEqual(phases, ['start', 'added', 'removed-old', 'complete']);
+  });
+
+  it('remove-first (--no-surge), one worker: the old one goes before its replacement is built', async () => {
+    h = await startKaddSim({ masters: 1, nodes: 2 });
+    const r = await h.kadd(['replace', '--no-surge', h.cfgPath, 'demo-node-2', ...FLAGS]);
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-3']);
+    const phases = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => (x as { details?: { phase?: string } }).details?.phase);
+    assert.deepEqual(phases, ['start', 'removed-old', 'added', 'complete']);
+  });
+
+  it('--dry-run shows both halves, the gates, quorum and quota, and changes nothing', async () => {
+    h = await startKaddSim({ masters: 3, nodes: 1 });
+    const before = h.servers().length;
+    h.sim.resetCounters();
+    const r = await h.kadd(['replace', '--dry-run', h.cfgPath, 'demo-master-2', ...FLAGS]);
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /demo-master-2 -> demo-master-4\s+surge/);
+    assert.match(r.stdout, /1\. add demo-master-4 like demo-master-2: m1\.medium, zone \S+, image ubuntu-22\.04/);
+    assert.match(r.stdout, /2\. soak 0s/);
+    assert.match(r.stdout, /3\. remove demo-master-2 through the gated remove/);
+    assert.match(r.stdout, /etcd: 3 -> 4 -> 3 members/);
+    assert.match(r.stdout, /gates before every step:\n\s+- etcd:/);
+    assert.match(r.stdout, /quota for them: instances 1\//);
+    assert.equal(h.servers().length, before);
+    assert.deepEqual(Object.keys(h.mutations()).filter((k) => !/POST .*(auth\/tokens|deployments|exec)/.test(k) && !/DELETE .*deployments/.test(k)), [], 'only the read-only etcd adder was created and deleted');
+  });
+
+  it('quota for the +1 missing: exit 2, nothing created, --no-surge offered', async () => {
+    h = await startKaddSim({ masters: 1, nodes: 2, scenario: { faults: { quota: { instances: 3 } } } });
+    h.sim.resetCounters();
+    const r = await h.kadd(['replace', h.cfgPath, 'demo-node-1', ...FLAGS]);
+    show(r);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /quota: instances needs 1 for the 1 extra server of the surge, only 0 free/);
+    assert.match(r.stderr, /--no-surge/);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-2']);
+    const writes = Object.keys(h.mutations()).filter((k) => !/auth\/tokens/.test(k));
+    assert.deepEqual(writes, [], 'nothing created');
+    // and --no-surge does it within the quota
+    const r2 = await h.kadd(['replace', '--no-surge', h.cfgPath, 'demo-node-1', ...FLAGS]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-2', 'demo-node-3']);
+  });
+
+  it('the new node never joins: rolled back, the old one untouched, exit non-zero', async () => {
+    h = await startKaddSim({ masters: 1, nodes: 2, scenario: { faults: { kubeletNeverJoins: ['^demo-node-3$'] } } });
+    const r = await h.kadd(['replace', h.cfgPath, 'demo-node-1', ...withFlag('--timeout', '2')]);
+    show(r);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /demo-node-1/);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-2'], 'the new one rolled back, the old one kept');
+    assert.equal(h.nodes().get('demo-node-1'), true);
+    const n1 = (h.sim.kube as any).node('demo-node-1') as { spec?: { unschedulable?: boolean } };
+    assert.ok(!n1.spec?.unschedulable, 'the old node was never cordoned');
+    assert.ok(!h.volumes().some((v) => v.name === 'demo-node-3-root'));
     assert.deepEqual(h.bootstrapTokens(), []);
   });
+
+  it('surge, one master of 3: 3 -> 4 -> 3 members, quorum kept at every moment, pool updated', async () => {
+    h = await startKaddSim({ masters: 3, nodes: 1 });
+    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-1', ...FLAGS]));
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(h.serverNames('master'), ['demo-master-2', 'demo-master-3', 'demo-master-4']);
+    assert.ok(quorumKept(samples), JSON.stringify(samples));
+    assert.equal(Math.max(...samples.map((s) => s.voters)), 4);
+    assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
+  });
+
+  it('a dead master of 3 is replaced remove-first: member removed first, quorum never lost (counts at every step)', async () => {
+    h = await startKaddSim({ masters: 3, nodes: 1 });
+    (h.sim.kube as any).setNodeDown('demo-master-2', true);
+    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-2', ...FLAGS]));
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /demo-master-2\s+demo-master-4\s+replaced\s+remove-first/);
+    assert.ok(quorumKept(samples), JSON.stringify(samples));
+    // 3 members (2 healthy) -> 2 (2 healthy) -> the learner -> 3 healthy; never 4 members
+    assert.deepEqual(samples[0], { voters: 3, healthy: 2, learners: 0 });
+    assert.ok(samples.some((s) => s.voters === 2 && s.healthy === 2), JSON.stringify(samples));
+    assert.ok(samples.every((s) => s.voters <= 3), 'never 4 members while one is dead');
+    assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
+    assert.deepEqual(h.serverNames('master'), ['demo-master-1', 'demo-master-3', 'demo-master-4']);
+  });
 });
+
+export { readFileSync, existsSync };

@@ -38,6 +38,12 @@ describe('replace gates and roll state (pure)', () => {
       assert.equal(e!.gate, 'etcd');
       assert.match(e!.detail, /demo-master-2 \(connection refused\), x \(learner\), d \(never started\)/);
       assert.match(failedGates(evaluateGates(snap({ etcd: { error: 'exec failed' } }), baseline))[0]!.detail, /etcd could not be read: exec failed/);
+      // the dead master a step replaces is why the step runs: its member and Node do not fail the gates
+      const dead: ClusterView = { members: [member('a', 'demo-master-1'), member('b', 'demo-master-2', { healthy: false })] };
+      const s = snap({ etcd: dead });
+      s.nodes.push({ name: 'demo-master-2', role: 'master', ready: false });
+      assert.equal(failedGates(evaluateGates(s, new Set([...baseline, 'demo-master-2']))).length, 3);
+      assert.deepEqual(failedGates(evaluateGates(s, new Set([...baseline, 'demo-master-2']), { ignore: ['demo-master-2'] })), []);
     });
     it('control plane: /readyz through the load balancer and every master Ready', () => {
       assert.match(failedGates(evaluateGates(snap({ readyz: { ok: false, detail: 'HTTP 500 [-]etcd failed' } }), baseline))[0]!.detail, /not ready through the load balancer: HTTP 500/);
