@@ -97,7 +97,23 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
   }
 
   const pollMs = o.timings.pollIntervalMs;
-  const openEtcd = (exclude: string[]): Promise<EtcdAccess> => openEtcdViaAdder(ctx, kube, config, { exclude, image: o.adderImage, pollIntervalMs: pollMs });
+  // one master-adder for the whole run, moved only when a step needs etcd through another master (the one it
+  // runs on is being replaced); closing a handed-out access does nothing, the run closes the adder at its end
+  let shared: EtcdAccess | undefined;
+  const openEtcd = async (exclude: string[]): Promise<EtcdAccess> => {
+    if (shared && exclude.includes(shared.nodeName)) {
+      const old = shared;
+      shared = undefined;
+      await old.close().catch(() => undefined);
+    }
+    shared ??= await openEtcdViaAdder(ctx, kube, config, { exclude, image: o.adderImage, pollIntervalMs: pollMs });
+    return { ...shared, close: async () => undefined };
+  };
+  const closeEtcd = async () => {
+    const a = shared;
+    shared = undefined;
+    await a?.close().catch(() => undefined);
+  };
   const wantsMasters = req.target ? /-master-\d+$/.test(req.target) : req.role !== 'node';
   const observed = await observeReplace(ctx, config.clusterName, os, kube, {
     defaults: {
@@ -144,19 +160,26 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
       if (ph.maxUnavailable === 0 && ph.role === 'node') ph.maxUnavailable = 1;
     }
   }
-  // steps whose added node is healthy but whose complete record is missing are finished without any change
-  if (o.dryRun) return { plan, ...(roll ? { resumedFrom: roll.roll } : {}) };
+  if (o.dryRun) {
+    await closeEtcd();
+    return { plan, ...(roll ? { resumedFrom: roll.roll } : {}) };
+  }
   if (plan.blockers.length) {
+    await closeEtcd();
     throw new PreflightError(`kadd replace refused: ${plan.blockers.length} problem${plan.blockers.length === 1 ? '' : 's'}; nothing was created or removed`, {
       code: 'E_REPLACE_PREFLIGHT', details: plan.blockers,
       hint: plan.blockers.some((b) => /^quota:/.test(b)) && !req.all && req.surge ? `\`kadd replace --no-surge ${o.configArg} ${req.target}\` removes the old node first and needs no extra quota` : `\`kadd replace --dry-run\` shows the plan`,
     });
   }
   const total = plan.phases.reduce((a, p) => a + p.steps.length, 0);
+  if ((total === 0 && !roll) || (!o.yes && !roll && !o.interactive)) await closeEtcd();
   if (total === 0 && !roll) return { plan };
   if (!o.yes && !roll) {
     if (!o.interactive) throw new UsageError('kadd replace asks for confirmation, and stdin is not a terminal: give --yes to proceed (kadd replace --dry-run shows the plan)');
-    if (!(await ctx.io.confirm(`replace ${plan.phases.flatMap((p) => p.steps.map((s) => s.old)).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
+    if (!(await ctx.io.confirm(`replace ${plan.phases.flatMap((p) => p.steps.map((s) => s.old)).join(', ')}?`, false))) {
+      await closeEtcd();
+      throw new UsageError('not confirmed; nothing was changed');
+    }
   }
 
   const journal = await Journal.open(config.file, { now: () => ctx.clock.now() });
@@ -218,6 +241,7 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
     throw e;
   } finally {
+    await closeEtcd();
     if (journal.operationId) await journal.end(status).catch(() => journal.close());
     else await journal.close();
   }
