@@ -145,8 +145,12 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       if (!process.stdin.isTTY) throw new UsageError('kadd remove asks for confirmation, and stdin is not a terminal: give --yes to proceed (see the plan above)');
       if (!(await ctx.io.confirm(`remove ${plan.victims.map((v) => v.name).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
     }
+    for (const w of plan.warnings) ctx.io.log('warn', w);
     await journal!.begin({ command: 'remove', args: { config: config.file, victims: plan.victims, request: { ...request } } });
-    const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']) });
+    const reapers = createRemoveReapers(ctx, os, kube, {
+      cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
+      etcdctl: () => access?.etcdctl ?? null,
+    });
     const result = await executeRemove(ctx, request, obs, kube, {
       journal: journal!, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
       volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),

@@ -335,11 +335,23 @@ export async function drainNode(kube: KubeApi, node: string, o: DrainOptions): P
 
   // wait until every targeted pod is gone: ONE pod list per tick for the whole node
   const pending = new Map(targets.filter((p) => !failed.has(key(p))).map((p) => [key(p), p]));
+  const shortened = new Set<string>();
   for (;;) {
     o.signal?.throwIfAborted();
     await refreshNode();
     const onNode = await kube.listPodsOnNode(node);
     const now = clock.now();
+    if (unreachable) {
+      // evicted before the node went away, with a long grace period: the kubelet will never confirm. Shorten the
+      // grace to 1 s (a DELETE on a terminating pod only moves its deadline; its budget was already spent).
+      for (const [k, p] of pending) {
+        const cur = onNode.find((x) => x.uid === p.uid);
+        if (cur?.deletionTimestamp && Date.parse(cur.deletionTimestamp) > now + 1000 && !shortened.has(k)) {
+          shortened.add(k);
+          await kube.deletePod(p.namespace, p.name, { gracePeriodSeconds: 1, uid: p.uid }).catch(() => undefined);
+        }
+      }
+    }
     for (const [k, p] of pending) {
       const cur = onNode.find((x) => x.namespace === p.namespace && x.name === p.name && x.uid === p.uid);
       if (!cur || (skipWait() > 0 && cur.deletionTimestamp && terminatingForMs(cur, now) > skipWait() * 1000)) {

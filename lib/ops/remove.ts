@@ -24,6 +24,7 @@ import { OperationError } from '../errors.js';
 import { drainNode, previewDrain, waitVolumeAttachmentsGone, type DrainResult } from '../kube/drain.js';
 import { gateRemove } from '../etcd/quorum.js';
 import type { Etcdctl } from '../etcd/etcdctl.js';
+import type { RemoveReapers } from './remove-reapers.js';
 import { findStale, memberMatchesNode, memberTable, withoutMembers, type EtcdAccess, type MemberRow } from './master-etcd.js';
 import { firstIp } from './add-workers.js';
 import { indexOf, roleNamePattern, type Role } from './naming.js';
@@ -37,21 +38,6 @@ export interface StepJournal {
   step(step: string, node: string, state: 'start' | 'done' | 'skipped', details?: Record<string, unknown>): Promise<void>;
   intent(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, details?: Record<string, unknown>): Promise<void>;
   undone(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, id?: string): Promise<void>;
-}
-
-/**
- * The deletes of one node's resources (the engine's reapers). Each is idempotent (already gone = done),
- * proves ownership, and is bounded.
- */
-export interface RemoveReapers {
-  /** DELETE the server and wait until Nova no longer lists it (SOFT_DELETED/DELETED = gone) */
-  server(id: string, name: string): Promise<'deleted' | 'gone'>;
-  /** the boot volume if it survived its server, when kadd owns it */
-  volume(name: string, id?: string): Promise<'deleted' | 'gone' | 'not-owned'>;
-  /** the pre-created port, when kadd owns it */
-  port(name: string, id?: string): Promise<'deleted' | 'gone' | 'not-owned'>;
-  node(name: string): Promise<'deleted' | 'gone'>;
-  lbMember(poolId: string, memberId: string): Promise<'deleted' | 'gone'>;
 }
 
 export interface RemoveDeps {
@@ -182,7 +168,10 @@ export async function observeAndPlan(
     try {
       access = await deps.openEtcd([v.name]);
       const view = await access.etcdctl.view();
-      const alarms = await access.etcdctl.alarmList().catch((e) => [`cannot read alarms: ${msg(e)}`]);
+      const alarms = await access.etcdctl.alarmList().catch((e) => {
+        warnings.push(`etcd: cannot read alarms (${msg(e)}); the member list and health checks still apply`);
+        return [] as string[];
+      });
       const stale = findStale(view, nodes.filter((n) => n.name !== v.name));
       const mine = view.members.find((s) => memberMatchesNode(s.member, { name: v.name, addresses: v.ip ? [{ address: v.ip }] : [] }));
       const recId = fixed?.find((x) => x.name === v.name)?.etcd?.memberId;
@@ -330,23 +319,23 @@ async function teardown(v: VictimPlan, deps: RemoveDeps, vr: VictimResult): Prom
   const j = deps.journal;
   const vol = `${v.name}-root`;
   const port = `${v.name}-port-0`;
-  if (v.serverId) {
-    await j.intent('server', v.name, { remove: true, id: v.serverId });
-    const r = await deps.reapers.server(v.serverId, v.name);
-    await j.undone('server', v.name, v.serverId);
-    vr.steps.push(`server ${r}`);
-  }
+  // every input journaled before the deletes run (a crash in between: --resume finds them by id/name)
+  if (v.serverId) await j.intent('server', v.name, { remove: true, id: v.serverId });
   await j.intent('volume', vol, { remove: true });
-  const rv = await deps.reapers.volume(vol);
-  await j.undone('volume', vol);
-  if (rv === 'deleted') vr.steps.push('volume deleted');
   await j.intent('port', port, { remove: true });
-  const rp = await deps.reapers.port(port);
+  await j.step('teardown', v.name, 'start', { serverId: v.serverId, volume: vol, port, ip: v.ip });
+  const r = await deps.reapers.host(v.name, v.serverId, v.ip);
+  if (v.serverId) await j.undone('server', v.name, v.serverId);
+  await j.undone('volume', vol);
   await j.undone('port', port);
-  if (rp === 'deleted') vr.steps.push('port deleted');
-  await j.intent('node', v.name, { remove: true });
-  const rn = await deps.reapers.node(v.node ?? v.name);
-  await j.undone('node', v.name);
+  await j.step('teardown', v.name, 'done', { server: r.server?.state, volume: r.volume, port: r.port });
+  if (r.server) vr.steps.push(`server ${r.server.state}`);
+  if (r.volume === 'deleted') vr.steps.push('volume deleted');
+  if (r.port === 'deleted') vr.steps.push('port deleted');
+  const node = v.node ?? v.name;
+  await j.intent('node', node, { remove: true });
+  const rn = await deps.reapers.node(node);
+  await j.undone('node', node);
   vr.steps.push(`Node ${rn}`);
 }
 
@@ -449,7 +438,7 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
     // the API pool member leaves before the etcd member (the LB never routes to an apiserver whose etcd is gone)
     if (v.lbMember) {
       await j.intent('lb-member', v.name, { remove: true, poolId: v.lbMember.poolId, id: v.lbMember.memberId });
-      const r = await deps.reapers.lbMember(v.lbMember.poolId, v.lbMember.memberId);
+      const r = await deps.reapers.lbMember(v.name, v.lbMember.poolId, v.lbMember.memberId);
       await j.undone('lb-member', v.name, v.lbMember.memberId);
       vr.steps.push(`pool member ${r}`);
     }

@@ -157,6 +157,25 @@ export interface Scenario {
      * them (not delete_on_termination) until DELETE /attachments/{id}. Default false (Nova cleans up).
      */
     leaveReservedOnEarlyDelete?: boolean;
+    /** (added) PVs (or PVC names) matching these regexes never detach: their VolumeAttachment stays */
+    volumeStaysAttached?: string[];
+  };
+  /**
+   * (added) the Kubernetes half's controllers and seeded workloads (test/sim/kube). Latencies in sim ms.
+   */
+  kube?: {
+    /** pod created -> scheduled and Running/Ready; default {uniform:[300,800]} */
+    podStartup?: LatencySpec;
+    /** SIGTERM -> containers gone (capped by the grace period); default {uniform:[200,600]} */
+    podTermination?: LatencySpec;
+    /** VolumeAttachment created -> attached; default {uniform:[1000,3000]} */
+    volumeAttach?: LatencySpec;
+    /** last pod using a volume gone -> VolumeAttachment deleted; default {uniform:[1000,3000]} */
+    volumeDetach?: LatencySpec;
+    /** allocatable (and capacity) of every seeded Node, e.g. {cpu: '2', memory: '4Gi', pods: 110} */
+    nodeAllocatable?: { cpu?: string; memory?: string; pods?: number };
+    /** workloads seeded after the cluster (see test/sim/kube/workloads.ts WorkloadSpec) */
+    workloads?: import('./kube/workloads.js').WorkloadSpec[];
   };
   cluster?: {
     name?: string;

@@ -76,6 +76,18 @@ function validate(sc: Scenario): void {
   if (f.quota) for (const [k, v] of Object.entries(f.quota)) {
     if (!Number.isInteger(v)) throw new ScenarioError(`scenario faults.quota.${k} must be an integer (-1 for unlimited)`);
   }
+  for (const [i, r] of (f.volumeStaysAttached ?? []).entries()) {
+    try { new RegExp(String(r)); } catch { throw new ScenarioError(`scenario faults.volumeStaysAttached[${i}] is not a valid regular expression`); }
+  }
+  const k = sc.kube;
+  if (k) {
+    for (const key of ['podStartup', 'podTermination', 'volumeAttach', 'volumeDetach'] as const) checkLatency(`kube.${key}`, k[key]);
+    if (k.workloads !== undefined && !Array.isArray(k.workloads)) throw new ScenarioError('scenario kube.workloads must be a list');
+    for (const [i, w] of (k.workloads ?? []).entries()) {
+      if (typeof w?.name !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(w.name)) throw new ScenarioError(`scenario kube.workloads[${i}].name must be a DNS label`);
+      if (w.kind !== undefined && !['Deployment', 'DaemonSet', 'Static', 'Bare'].includes(w.kind)) throw new ScenarioError(`scenario kube.workloads[${i}].kind must be Deployment, DaemonSet, Static or Bare`);
+    }
+  }
   const c = sc.cluster;
   if (c) {
     if (c.name !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(c.name)) throw new ScenarioError('scenario cluster.name must be a DNS label (lowercase letters, digits, dashes)');

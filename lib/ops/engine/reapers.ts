@@ -41,6 +41,11 @@ export interface ReapContext {
   poolId?: string;
   /** per-kind deadlines in ms (defaults: server 180 s, volume 120 s) */
   deadlines?: Partial<Record<'server' | 'volume', number>>;
+  /**
+   * waits for a deleted server to go; default: poll it alone. `kadd remove` passes a batched waiter so that
+   * the servers of every node being removed are covered by one list call per tick.
+   */
+  waitServerGone?: (id: string, timeoutMs: number) => Promise<void>;
 }
 
 const GONE = new Set(['DELETED', 'SOFT_DELETED']);
@@ -219,7 +224,8 @@ export class Reapers implements NodeReaper {
     }
   }
 
-  private async reapPoolMember(r: Ref, node: string): Promise<Reaped> {
+  /** One pool member (by recorded id, or by kadd's member name = the server's); `kadd remove` calls it alone, before the etcd member goes. */
+  async reapPoolMember(r: Ref, node: string): Promise<Reaped> {
     const pool = (r.details?.pool as string | undefined) ?? this.rc.poolId;
     if (!pool) return { ref: r, state: 'refused', reason: `pool member ${r.name}: no pool recorded; remove it by hand if it exists` };
     try {
@@ -270,7 +276,9 @@ export class Reapers implements NodeReaper {
       if (!server || GONE.has(server.status)) return void out.push({ ref, state: 'absent' });
       try {
         await os.compute.deleteServer(server.id);
-        await this.untilGone(() => os.compute.getServer(server.id), `server ${node} (${server.id})`, this.rc.deadlines?.server ?? 180_000);
+        const timeoutMs = this.rc.deadlines?.server ?? 180_000;
+        if (this.rc.waitServerGone) await this.rc.waitServerGone(server.id, timeoutMs);
+        else await this.untilGone(() => os.compute.getServer(server.id), `server ${node} (${server.id})`, timeoutMs);
         out.push({ ref, state: 'deleted' });
       } catch (e) {
         out.push({ ref, state: 'failed', reason: `deleting server ${node}: ${msg(e)}` });

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimHandler } from '../contract.js';
 import { apiVersionOf, type KubeCluster, RESOURCES, type ResourceDef, resource } from './cluster.js';
+import { EvictionError, evictPod } from './disruption.js';
 import { clone, getPath, type Obj, parseFieldSelector, parseLabelSelector } from './util.js';
 
 export class ApiError extends Error {
@@ -125,6 +126,12 @@ export function createApiHandler(c: KubeCluster, hooks: { onExecHttp?: (res: Ser
       }
     }
     try {
+      if (method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE') {
+        // read the body once: the simulator keeps what clients sent (KubeSim.requests) for schema checks in tests
+        const raw = await readBody(req);
+        req.rawBody = raw;
+        if (!p.endsWith('/exec')) c.recordRequest(method, url, String(req.headers['content-type'] ?? ''), raw);
+      }
       c.gc();
       const r = await route(c, req, method, url);
       if (r === 'exec-needs-upgrade') {
@@ -220,7 +227,15 @@ async function crud(c: KubeCluster, r: ResourceDef, ns: string | undefined, name
   const q = url.searchParams;
   if (sub) {
     if (r.plural === 'pods' && sub === 'exec') return 'exec-needs-upgrade';
-    if (r.plural === 'pods' && sub === 'eviction' && method === 'POST') return evict(c, ns!, name!, await parseJson(req));
+    if (r.plural === 'pods' && sub === 'eviction' && method === 'POST') {
+      const body = await parseJson(req);
+      try {
+        return evictPod(c, ns!, name!, body, q.getAll('dryRun'));
+      } catch (e) {
+        if (e instanceof EvictionError) throw new ApiError(e.code, e.reason, e.message, e.details);
+        throw e;
+      }
+    }
     if (r.plural === 'pods' && sub === 'log' && method === 'GET') {
       const pod = c.get('pods', ns, name!);
       if (!pod) throw notFound(r, name!);
@@ -252,8 +267,15 @@ async function crud(c: KubeCluster, r: ResourceDef, ns: string | undefined, name
       }
       const pre = opts?.preconditions;
       if (pre?.uid && pre.uid !== obj.metadata.uid) throw new ApiError(409, 'Conflict', `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid}`, { name, kind: r.plural });
-      if (q.get('dryRun') === 'All') return { code: 200, body: obj };
-      if (r.plural === 'pods') return { code: 200, body: c.deletePod(obj) };
+      if (q.get('dryRun') === 'All' || (opts?.dryRun ?? []).includes('All')) return { code: 200, body: obj };
+      if (r.plural === 'pods') {
+        const g = q.get('gracePeriodSeconds') ?? opts?.gracePeriodSeconds;
+        const grace = g === undefined || g === null ? undefined : Number(g);
+        if (grace !== undefined && !(Number.isInteger(grace) && grace >= 0)) throw new ApiError(400, 'BadRequest', `invalid gracePeriodSeconds ${g}`);
+        c.deletePod(obj, grace);
+        const still = c.get('pods', ns, name);
+        return { code: 200, body: still ?? { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'pods', uid: obj.metadata.uid } } };
+      }
       c.remove(r.plural, r.namespaced ? ns : undefined, name);
       return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, ...(r.group ? { group: r.group } : {}), kind: r.plural, uid: obj.metadata.uid } } };
     }
@@ -307,6 +329,8 @@ function update(c: KubeCluster, r: ResourceDef, obj: Obj, next: Obj): Obj {
   c.touch(obj);
   if (r.plural === 'nodes') for (const p of c.list('pods')) if (p.spec.nodeName === obj.metadata.name) c.evaluatePod(p);
   if (r.plural === 'secrets') c.syncClusterInfo();
+  if (r.plural === 'deployments' && specChanged) c.later(c.core.rng.latency({ uniform: [50, 200] }), () => c.reconcileDeployment(obj));
+  if (r.plural === 'poddisruptionbudgets') obj.status = c.pdbStatus(obj);
   return obj;
 }
 
@@ -435,30 +459,4 @@ function listBody(c: KubeCluster, r: ResourceDef, ns: string | undefined, q: URL
       return restObj;
     }),
   };
-}
-
-function evict(c: KubeCluster, ns: string, name: string, body: Obj): Result {
-  const pods = resource('pods');
-  const pod = c.get('pods', ns, name);
-  if (!pod) throw notFound(pods, name);
-  if (body?.metadata?.name && body.metadata.name !== name) throw new ApiError(400, 'BadRequest', `name in URL does not match name in Eviction object`);
-  if (body && body.kind && body.kind !== 'Eviction') throw new ApiError(400, 'BadRequest', `the kind in the data (${body.kind}) does not match the expected kind (Eviction)`);
-  if (!pod.metadata.deletionTimestamp) {
-    const pdbs = c.list('poddisruptionbudgets', ns).filter((d) => Object.entries(d.spec.selector?.matchLabels ?? {}).every(([k, v]) => pod.metadata.labels?.[k] === v));
-    if (pdbs.length > 1) throw new ApiError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
-    const pdb = pdbs[0];
-    if (pdb) {
-      const st = c.pdbStatus(pdb);
-      const healthy = c.podReady(pod);
-      // unhealthyPodEvictionPolicy IfHealthyBudget: an unready pod may go when the budget is currently met
-      const ok = healthy ? st.disruptionsAllowed > 0 : st.currentHealthy >= st.desiredHealthy;
-      if (!ok) {
-        throw new ApiError(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", {
-          causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb.metadata.name} needs ${st.desiredHealthy} healthy pods and has ${st.currentHealthy} currently` }],
-        });
-      }
-    }
-    c.deletePod(pod);
-  }
-  return { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
 }

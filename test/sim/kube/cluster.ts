@@ -6,7 +6,9 @@
 import { dump } from 'js-yaml';
 import type { SimCore } from '../contract.js';
 import { SimEtcd } from './etcd.js';
+import { computePdbStatus } from './disruption.js';
 import { detachedJws, pki } from './pki.js';
+import { ensureAttached, insufficient, mirrorAnnotations, type PodKnobs, releaseVolumes, setNodeAllocatable } from './workloads.js';
 import { clone, k8sTime, type Obj, randHex, randSuffix, uuid } from './util.js';
 
 export interface ResourceDef {
@@ -32,6 +34,9 @@ export const RESOURCES: ResourceDef[] = [
   { group: 'apps', version: 'v1', plural: 'replicasets', singular: 'replicaset', kind: 'ReplicaSet', namespaced: true, verbs: rw, shortNames: ['rs'] },
   { group: 'apps', version: 'v1', plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true, verbs: rw, shortNames: ['ds'] },
   { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', singular: 'poddisruptionbudget', kind: 'PodDisruptionBudget', namespaced: true, verbs: rw, shortNames: ['pdb'] },
+  { group: '', version: 'v1', plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', kind: 'PersistentVolumeClaim', namespaced: true, verbs: rw, shortNames: ['pvc'] },
+  { group: '', version: 'v1', plural: 'persistentvolumes', singular: 'persistentvolume', kind: 'PersistentVolume', namespaced: false, verbs: rw, shortNames: ['pv'] },
+  { group: 'storage.k8s.io', version: 'v1', plural: 'volumeattachments', singular: 'volumeattachment', kind: 'VolumeAttachment', namespaced: false, verbs: rw },
 ];
 
 export function apiVersionOf(r: ResourceDef): string {
@@ -54,6 +59,17 @@ export interface NodeInfoSim {
   gone?: boolean;
 }
 
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: string;
+  contentType: string;
+  /** parsed JSON, or the raw text when not JSON, or undefined when empty */
+  body: unknown;
+  /** sim time */
+  at: number;
+}
+
 export class KubeCluster {
   readonly store = new Map<string, Map<string, Obj>>();
   private rv = 1000;
@@ -70,6 +86,14 @@ export class KubeCluster {
   /** pod uid -> owning Deployment uid (the ReplicaSet link, kept out of the objects) */
   readonly podDep = new Map<string, string>();
   readonly depHash = new Map<string, string>();
+  /** Deployment/DaemonSet uid -> knobs its pods get (termination time, crash loop) */
+  readonly depKnobs = new Map<string, PodKnobs>();
+  /** pod uid -> its knobs */
+  readonly podKnobs = new Map<string, PodKnobs>();
+  /** write requests received (method, path, query, content type, parsed JSON body), oldest first; bounded */
+  readonly requests: RecordedRequest[] = [];
+  /** PV names a fault keeps attached (VolumeAttachment never detaches) */
+  readonly keepAttached = new Set<string>();
 
   constructor(readonly core: SimCore, opts: { clusterName?: string; k8sVersion?: string }) {
     this.clusterName = opts.clusterName ?? core.scenario.cluster?.name ?? 'sim';
@@ -78,6 +102,19 @@ export class KubeCluster {
     this.etcd = new SimEtcd(core);
     this.startedAt = core.now();
     for (const r of RESOURCES) this.store.set(r.plural, new Map());
+  }
+
+  recordRequest(method: string, url: URL, contentType: string, raw: Buffer): void {
+    let body: unknown;
+    if (raw.length) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        body = raw.toString('utf8');
+      }
+    }
+    this.requests.push({ method, path: url.pathname, query: url.search, contentType: contentType.split(';')[0]!.trim(), body, at: this.now() });
+    if (this.requests.length > 5000) this.requests.splice(0, this.requests.length - 5000);
   }
 
   // ---------- store ----------
@@ -162,14 +199,29 @@ export class KubeCluster {
       this.registerNode(name, { ip, controlPlane: false, serverId: uuid(this.core) }, { labels: {}, taints: [] });
       this.setNodeReady(name, true);
     }
-    // a workload with a PodDisruptionBudget on the workers
+    // a workload with a PodDisruptionBudget on the workers: Deployment web -> ReplicaSet web-7d9c6b8f4 -> pods
     const workers = this.list('nodes').filter((n) => !(CP_LABEL in n.metadata.labels));
     if (workers.length > 0) {
       const replicas = Math.min(3, Math.max(2, workers.length));
+      const labels = { app: 'web' };
+      const tpl = { metadata: { labels }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.27' }], terminationGracePeriodSeconds: 30 } };
+      const dep = this.put('deployments', {
+        metadata: { name: 'web', namespace: 'default', generation: 1, labels, annotations: { 'deployment.kubernetes.io/revision': '1' } },
+        spec: { replicas, selector: { matchLabels: labels }, template: tpl, revisionHistoryLimit: 10, progressDeadlineSeconds: 600, strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } } },
+        status: {},
+      });
+      this.depHash.set(dep.metadata.uid, '7d9c6b8f4');
+      const rsLabels = { ...labels, 'pod-template-hash': '7d9c6b8f4' };
+      const rs = this.put('replicasets', {
+        metadata: { name: 'web-7d9c6b8f4', namespace: 'default', generation: 1, labels: rsLabels, annotations: { 'deployment.kubernetes.io/desired-replicas': String(replicas), 'deployment.kubernetes.io/max-replicas': String(replicas + 1), 'deployment.kubernetes.io/revision': '1' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+        spec: { replicas, selector: { matchLabels: rsLabels }, template: { ...tpl, metadata: { labels: rsLabels } } },
+        status: { replicas: 0 },
+      });
       for (let i = 0; i < replicas; i++) {
         const node = workers[i % workers.length]!.metadata.name;
-        this.createPod('default', { name: `web-7d9c6b8f4-${randSuffix(this.core, 5)}`, labels: { app: 'web', 'pod-template-hash': '7d9c6b8f4' }, node, owner: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9c6b8f4', uid: uuid(this.core), controller: true, blockOwnerDeletion: true }, containers: [{ name: 'nginx', image: 'nginx:1.27' }], immediate: true });
+        this.createPod('default', { name: `web-7d9c6b8f4-${randSuffix(this.core, 5)}`, labels: rsLabels, node, owner: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d9c6b8f4', uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }, containers: [{ name: 'nginx', image: 'nginx:1.27' }], ownerDeployment: dep.metadata.uid, immediate: true });
       }
+      this.updateDeploymentStatus(dep);
       this.put('poddisruptionbudgets', { metadata: { name: 'web', namespace: 'default', generation: 1 }, spec: { minAvailable: replicas - 1, selector: { matchLabels: { app: 'web' } } } });
     }
   }
@@ -268,6 +320,8 @@ export class KubeCluster {
       },
     });
     if (!node.spec.taints.length) delete node.spec.taints;
+    const alloc = this.core.scenario.kube?.nodeAllocatable;
+    if (alloc) setNodeAllocatable(this, name, alloc);
     // kube-proxy DaemonSet pod on every node
     const ds = this.get('daemonsets', 'kube-system', 'kube-proxy');
     this.createPod('kube-system', {
@@ -280,6 +334,8 @@ export class KubeCluster {
       tolerations: [{ operator: 'Exists' }],
       immediate: true,
     });
+    // the DaemonSet controller: every other DaemonSet with a template gets a pod on the new node
+    for (const d of this.list('daemonsets')) if (d.spec.template && d.metadata.name !== 'kube-proxy') this.createDaemonPod(d, name);
     this.fs(name).set('/etc/kubernetes/pki/ca.crt', pki().caCrt);
     this.fs(name).set('/etc/kubernetes/kubelet.conf', 'apiVersion: v1\nkind: Config\n');
     return node;
@@ -311,7 +367,7 @@ export class KubeCluster {
         hostNetwork: true,
         tolerations: [{ operator: 'Exists', effect: 'NoExecute' }],
         immediate: true,
-        annotations: c === 'etcd' ? { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': `https://${ip}:2379`, 'kubernetes.io/config.source': 'file' } : { 'kubernetes.io/config.source': 'file' },
+        annotations: { ...(c === 'etcd' ? { 'kubeadm.kubernetes.io/etcd.advertise-client-urls': `https://${ip}:2379` } : c === 'kube-apiserver' ? { 'kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint': `${ip}:6443` } : {}), ...mirrorAnnotations(this) },
         priorityClassName: 'system-node-critical',
       });
     }
@@ -372,6 +428,9 @@ export class KubeCluster {
       priorityClassName?: string;
       affinity?: Obj;
       ownerDeployment?: string;
+      /** spec.terminationGracePeriodSeconds (default 30) */
+      grace?: number;
+      knobs?: PodKnobs;
     },
   ): Obj {
     const pod = this.put('pods', {
@@ -385,7 +444,7 @@ export class KubeCluster {
       spec: {
         containers: o.containers.map((c) => ({ terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent', resources: {}, ...c })),
         restartPolicy: 'Always',
-        terminationGracePeriodSeconds: 30,
+        terminationGracePeriodSeconds: o.grace ?? 30,
         dnsPolicy: o.hostNetwork ? 'ClusterFirstWithHostNet' : 'ClusterFirst',
         ...(o.nodeSelector ? { nodeSelector: o.nodeSelector } : {}),
         serviceAccountName: 'default',
@@ -395,10 +454,12 @@ export class KubeCluster {
         securityContext: {},
         ...(o.affinity ? { affinity: o.affinity } : {}),
         schedulerName: 'default-scheduler',
+        // DefaultTolerationSeconds admission: 300 s for not-ready / unreachable unless the pod tolerates them already
         tolerations: [
           ...(o.tolerations ?? []),
-          { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-          { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+          ...['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']
+            .filter((key) => !(o.tolerations ?? []).some((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute')))
+            .map((key) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 })),
         ],
         ...(o.volumes ? { volumes: o.volumes } : {}),
         ...(o.priorityClassName ? { priorityClassName: o.priorityClassName } : {}),
@@ -406,12 +467,40 @@ export class KubeCluster {
         enableServiceLinks: true,
         preemptionPolicy: 'PreemptLowerPriority',
       },
-      status: { phase: 'Pending', qosClass: 'BestEffort' },
+      status: { phase: 'Pending', qosClass: qosClass(o.containers) },
     });
     if (o.ownerDeployment) this.podDep.set(pod.metadata.uid, o.ownerDeployment);
+    const knobs = o.knobs ?? (o.ownerDeployment ? this.depKnobs.get(o.ownerDeployment) : undefined);
+    if (knobs && Object.keys(knobs).length) this.podKnobs.set(pod.metadata.uid, knobs);
     if (o.immediate) this.evaluatePod(pod);
-    else this.later(this.core.rng.latency({ uniform: [300, 800] }), () => this.evaluatePod(pod));
+    else this.later(this.core.rng.latency(this.core.scenario.kube?.podStartup ?? { uniform: [300, 800] }), () => this.evaluatePod(pod));
     return pod;
+  }
+
+  /** the DaemonSet controller's pod for one node (tolerates unschedulable, not-ready and unreachable as DaemonSet pods do) */
+  createDaemonPod(ds: Obj, node: string): Obj {
+    const tpl = ds.spec.template ?? {};
+    const spec = tpl.spec ?? {};
+    return this.createPod(ds.metadata.namespace, {
+      name: `${ds.metadata.name}-${randSuffix(this.core, 5)}`,
+      labels: { ...(tpl.metadata?.labels ?? {}), 'controller-revision-hash': '6b9f8c7d5', 'pod-template-generation': '1' },
+      node,
+      owner: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: ds.metadata.name, uid: ds.metadata.uid, controller: true, blockOwnerDeletion: true },
+      containers: spec.containers ?? [],
+      tolerations: [
+        ...(spec.tolerations ?? []),
+        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' },
+        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute' },
+        { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' },
+        { key: 'node.kubernetes.io/memory-pressure', operator: 'Exists', effect: 'NoSchedule' },
+        { key: 'node.kubernetes.io/pid-pressure', operator: 'Exists', effect: 'NoSchedule' },
+        { key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' },
+      ],
+      volumes: spec.volumes,
+      grace: spec.terminationGracePeriodSeconds,
+      knobs: this.depKnobs.get(ds.metadata.uid),
+      immediate: true,
+    });
   }
 
   tolerates(tolerations: Obj[], taint: Obj): boolean {
@@ -428,20 +517,26 @@ export class KubeCluster {
     const now = k8sTime(this.now());
     const tol: Obj[] = pod.spec.tolerations ?? [];
     if (!pod.spec.nodeName) {
-      // scheduler: nodeSelector + taints + unschedulable
+      // scheduler: nodeSelector, unschedulable (cordon), taints, then resources (NodeResourcesFit)
       const nodes = this.list('nodes');
       const sel: Record<string, string> = pod.spec.nodeSelector ?? {};
-      const fits = nodes.filter(
-        (n) =>
-          Object.entries(sel).every(([k, v]) => n.metadata.labels[k] === v) &&
-          !n.spec.unschedulable &&
-          (n.spec.taints ?? []).filter((t: Obj) => t.effect !== 'PreferNoSchedule').every((t: Obj) => this.tolerates(tol, t)),
-      );
+      const why = new Map<string, number>();
+      const no = (r: string) => why.set(r, (why.get(r) ?? 0) + 1);
+      const fits = nodes.filter((n) => {
+        if (!Object.entries(sel).every(([k, v]) => n.metadata.labels[k] === v)) return no("node(s) didn't match Pod's node affinity/selector"), false;
+        if (n.spec.unschedulable && !tol.some((t) => t.key === 'node.kubernetes.io/unschedulable' || (!t.key && t.operator === 'Exists'))) return no('node(s) were unschedulable'), false;
+        const bad = (n.spec.taints ?? []).find((t: Obj) => t.effect !== 'PreferNoSchedule' && !this.tolerates(tol, t));
+        if (bad) return no(`node(s) had untolerated taint {${bad.key}: ${bad.value ?? ''}}`), false;
+        const short = insufficient(this, n, pod);
+        if (short.length) return short.forEach(no), false;
+        return true;
+      });
       if (fits.length === 0) {
+        const reasons = [...why.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([r, k]) => `${k} ${r}`).join(', ');
         pod.status = {
           phase: 'Pending',
-          conditions: [{ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: now, reason: 'Unschedulable', message: `0/${nodes.length} nodes are available: ${nodes.length} node(s) didn't match Pod's node affinity/selector or had untolerated taints. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.` }],
-          qosClass: 'BestEffort',
+          conditions: [{ type: 'PodScheduled', status: 'False', lastProbeTime: null, lastTransitionTime: now, reason: 'Unschedulable', message: `0/${nodes.length} nodes are available: ${reasons}. preemption: 0/${nodes.length} nodes are available: ${nodes.length} Preemption is not helpful for scheduling.` }],
+          qosClass: pod.status?.qosClass ?? 'BestEffort',
         };
         this.touch(pod);
         return;
@@ -450,52 +545,142 @@ export class KubeCluster {
     }
     const node = this.get('nodes', undefined, pod.spec.nodeName);
     const meta = this.nodeMeta.get(pod.spec.nodeName);
+    // an unreachable kubelet reports nothing: the pod keeps its last status (the node controller marks it not Ready)
+    if (meta?.gone && pod.status?.phase === 'Running') {
+      this.markPodNotReady(pod, now);
+      return;
+    }
     const nodeOk = !!node && this.nodeReady(pod.spec.nodeName) && (node.spec.taints ?? []).filter((t: Obj) => t.effect === 'NoExecute' || (t.effect === 'NoSchedule' && !pod.metadata.ownerReferences?.some((r: Obj) => r.kind === 'Node' || r.kind === 'DaemonSet'))).every((t: Obj) => this.tolerates(tol, t));
+    const volumesOk = nodeOk ? ensureAttached(this, pod) : false;
+    const knobs = this.podKnobs.get(pod.metadata.uid);
+    const running = nodeOk && volumesOk;
+    const crash = running && !!knobs?.crashLoop;
     const started = pod.status.startTime ?? now;
     const hostIP = meta?.ip;
     const podIP = pod.spec.hostNetwork ? hostIP : hostIP ? `10.244.${(this.list('nodes').findIndex((n) => n.metadata.name === pod.spec.nodeName) + 256) % 256}.${2 + (parseInt(pod.metadata.uid.slice(0, 2), 16) % 250)}` : undefined;
-    const ready = nodeOk ? 'True' : 'False';
+    const ready = running && !crash ? 'True' : 'False';
     const prev = (type: string) => (pod.status.conditions ?? []).find((c: Obj) => c.type === type);
-    const c = (type: string, status: string) => ({ type, status, lastProbeTime: null, lastTransitionTime: prev(type)?.status === status ? prev(type).lastTransitionTime : now });
+    const cnd = (type: string, status: string, extra: Obj = {}) => ({ type, status, lastProbeTime: null, lastTransitionTime: prev(type)?.status === status ? prev(type).lastTransitionTime : now, ...extra });
+    const notReadyWhy = crash ? { reason: 'ContainersNotReady', message: `containers with unready status: [${(pod.spec.containers as Obj[]).map((x) => x.name).join(' ')}]` } : {};
+    const wasRunning = pod.status.phase === 'Running';
     pod.status = {
-      phase: nodeOk || pod.status.phase === 'Running' ? 'Running' : 'Pending',
-      conditions: [c('PodReadyToStartContainers', ready), c('Initialized', 'True'), c('Ready', ready), c('ContainersReady', ready), c('PodScheduled', 'True')],
+      phase: running || wasRunning ? 'Running' : 'Pending',
+      conditions: [cnd('PodReadyToStartContainers', running ? 'True' : 'False'), cnd('Initialized', 'True'), cnd('Ready', ready, notReadyWhy), cnd('ContainersReady', ready, notReadyWhy), cnd('PodScheduled', 'True')],
       ...(hostIP ? { hostIP, hostIPs: [{ ip: hostIP }] } : {}),
-      ...(podIP && (nodeOk || pod.status.podIP) ? { podIP, podIPs: [{ ip: podIP }] } : {}),
+      ...(podIP && (running || pod.status.podIP) ? { podIP, podIPs: [{ ip: podIP }] } : {}),
       startTime: started,
-      containerStatuses: (pod.spec.containers as Obj[]).map((ct) => ({
-        name: ct.name,
-        state: nodeOk || pod.status.phase === 'Running' ? { running: { startedAt: started } } : { waiting: { reason: 'ContainerCreating' } },
-        lastState: {},
-        ready: nodeOk,
-        restartCount: 0,
-        image: ct.image,
-        imageID: nodeOk ? `${String(ct.image).split(':')[0]}@sha256:${randHex(this.core, 64)}` : '',
-        ...(nodeOk ? { containerID: `containerd://${randHex(this.core, 64)}` } : {}),
-        started: nodeOk,
-      })),
-      qosClass: 'BestEffort',
+      containerStatuses: (pod.spec.containers as Obj[]).map((ct) => {
+        const prevCs = (pod.status.containerStatuses ?? []).find((x: Obj) => x.name === ct.name);
+        const imageID = prevCs?.imageID || (running ? `${String(ct.image).split(':')[0]}@sha256:${randHex(this.core, 64)}` : '');
+        const containerID = prevCs?.containerID ?? (running ? `containerd://${randHex(this.core, 64)}` : undefined);
+        if (crash) {
+          const restarts = Math.max(5, prevCs?.restartCount ?? 0);
+          return {
+            name: ct.name,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 5m0s restarting failed container=${ct.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})` } },
+            lastState: { terminated: { exitCode: 1, reason: 'Error', startedAt: started, finishedAt: now, ...(containerID ? { containerID } : {}) } },
+            ready: false,
+            restartCount: restarts,
+            image: ct.image,
+            imageID,
+            ...(containerID ? { containerID } : {}),
+            started: false,
+          };
+        }
+        return {
+          name: ct.name,
+          state: running || wasRunning ? { running: { startedAt: prevCs?.state?.running?.startedAt ?? started } } : { waiting: { reason: 'ContainerCreating' } },
+          lastState: {},
+          ready: running,
+          restartCount: prevCs?.restartCount ?? 0,
+          image: ct.image,
+          imageID,
+          ...(containerID ? { containerID } : {}),
+          started: running,
+        };
+      }),
+      qosClass: pod.status.qosClass ?? 'BestEffort',
     };
     this.touch(pod);
     this.updateOwnerStatus(pod);
+    this.refreshPdbs(pod.metadata.namespace);
+  }
+
+  /** node lifecycle controller: pods on an unreachable node get Ready False (reason NodeNotReady?) */
+  markPodNotReady(pod: Obj, now: string): void {
+    let changed = false;
+    for (const c of (pod.status.conditions ?? []) as Obj[]) {
+      if ((c.type === 'Ready' || c.type === 'ContainersReady') && c.status !== 'False') {
+        c.status = 'False';
+        c.lastTransitionTime = now;
+        changed = true;
+      }
+    }
+    if (changed) {
+      this.touch(pod);
+      this.updateOwnerStatus(pod);
+      this.refreshPdbs(pod.metadata.namespace);
+    }
   }
 
   podReady(p: Obj): boolean {
     return !p.metadata.deletionTimestamp && !!(p.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready' && c.status === 'True');
   }
 
-  /** graceful pod deletion: deletionTimestamp now, gone after a short grace */
-  deletePod(p: Obj): Obj {
-    if (!p.metadata.deletionTimestamp) {
-      const grace = p.spec.terminationGracePeriodSeconds ?? 30;
-      p.metadata.deletionTimestamp = k8sTime(this.now() + grace * 1000);
-      p.metadata.deletionGracePeriodSeconds = grace;
-      this.touch(p);
-      const gone = !this.nodeReady(p.spec.nodeName ?? '') ? 0 : this.core.rng.latency({ uniform: [200, 600] });
-      this.later(gone, () => this.remove('pods', p.metadata.namespace, p.metadata.name));
-      this.refreshPdbs(p.metadata.namespace);
+  /**
+   * Graceful pod deletion: deletionTimestamp = now + grace; the kubelet stops the containers, which take the
+   * pod's termination time (knob or scenario kube.podTermination, capped by the grace period: then SIGKILL),
+   * and the pod object goes. A kubelet that does not answer (unreachable node) never confirms: the pod stays
+   * Terminating until the kubelet returns or the Node object is deleted (pod GC). Grace 0 removes it at once.
+   */
+  deletePod(p: Obj, graceSeconds?: number): Obj {
+    const grace = graceSeconds ?? p.spec.terminationGracePeriodSeconds ?? 30;
+    const unscheduled = !p.spec.nodeName;
+    if (grace === 0 || unscheduled) {
+      this.remove('pods', p.metadata.namespace, p.metadata.name);
+      return p;
     }
+    if (p.metadata.deletionTimestamp) {
+      // a shorter grace period may shorten a running deletion
+      if (grace < (p.metadata.deletionGracePeriodSeconds ?? Infinity)) {
+        p.metadata.deletionGracePeriodSeconds = grace;
+        // as the apiserver's BeforeDelete: the deletion deadline moves to now + the shorter grace period
+        p.metadata.deletionTimestamp = k8sTime(this.now() + grace * 1000);
+        this.touch(p);
+        this.scheduleTermination(p, grace);
+      }
+      return p;
+    }
+    p.metadata.deletionTimestamp = k8sTime(this.now() + grace * 1000);
+    p.metadata.deletionGracePeriodSeconds = grace;
+    this.touch(p);
+    this.scheduleTermination(p, grace);
+    this.onTerminating(p);
     return p;
+  }
+
+  /** the kubelet side of a deletion: the object goes after the containers stopped (if the kubelet answers) */
+  scheduleTermination(p: Obj, grace: number): void {
+    const uid = p.metadata.uid;
+    const knob = this.podKnobs.get(uid)?.terminationMs;
+    const exit = Math.min(grace * 1000, this.core.rng.latency(knob ?? this.core.scenario.kube?.podTermination ?? { uniform: [200, 600] }));
+    this.later(exit, () => this.finishTermination(p));
+  }
+
+  finishTermination(p: Obj): void {
+    const cur = this.get('pods', p.metadata.namespace, p.metadata.name);
+    if (!cur || cur.metadata.uid !== p.metadata.uid || !cur.metadata.deletionTimestamp) return;
+    const meta = this.nodeMeta.get(cur.spec.nodeName ?? '');
+    if (meta?.gone) return; // no kubelet to confirm: stays Terminating
+    this.remove('pods', cur.metadata.namespace, cur.metadata.name);
+  }
+
+  /** controllers that react to a pod getting a deletionTimestamp: the ReplicaSet makes a replacement now */
+  onTerminating(p: Obj): void {
+    const depUid = this.podDep.get(p.metadata.uid);
+    const dep = depUid ? this.list('deployments', p.metadata.namespace).find((d) => d.metadata.uid === depUid) : undefined;
+    if (dep) this.later(this.core.rng.latency({ uniform: [50, 200] }), () => this.reconcileDeployment(dep));
+    this.refreshPdbs(p.metadata.namespace);
   }
 
   // ---------- controllers ----------
@@ -507,6 +692,29 @@ export class KubeCluster {
         if (dep) this.later(this.core.rng.latency({ uniform: [200, 500] }), () => this.reconcileDeployment(dep));
       }
       this.refreshPdbs(o.metadata.namespace);
+      releaseVolumes(this, o);
+      // the kubelet recreates the mirror pod of a static manifest that is still on its disk
+      const node = o.spec.nodeName;
+      if (o.metadata.annotations?.['kubernetes.io/config.mirror'] && node && this.get('nodes', undefined, node)) {
+        this.later(500, () => {
+          if (this.get('pods', o.metadata.namespace, o.metadata.name) || !this.get('nodes', undefined, node) || this.nodeMeta.get(node)?.gone) return;
+          const nodeObj = this.get('nodes', undefined, node)!;
+          this.createPod(o.metadata.namespace, {
+            name: o.metadata.name,
+            labels: o.metadata.labels,
+            annotations: { ...o.metadata.annotations, ...mirrorAnnotations(this), 'kubernetes.io/config.hash': o.metadata.annotations['kubernetes.io/config.hash'], 'kubernetes.io/config.mirror': o.metadata.annotations['kubernetes.io/config.hash'] },
+            node,
+            owner: { apiVersion: 'v1', kind: 'Node', name: node, uid: nodeObj.metadata.uid, controller: true },
+            containers: o.spec.containers,
+            hostNetwork: o.spec.hostNetwork,
+            tolerations: (o.spec.tolerations as Obj[]).filter((t) => t.tolerationSeconds === undefined),
+            volumes: o.spec.volumes,
+            priorityClassName: o.spec.priorityClassName,
+            grace: o.spec.terminationGracePeriodSeconds,
+            immediate: true,
+          });
+        });
+      }
     }
     if (plural === 'deployments') {
       for (const p of this.list('pods', o.metadata.namespace)) if (this.podDep.get(p.metadata.uid) === o.metadata.uid) this.deletePod(p);
@@ -542,6 +750,9 @@ export class KubeCluster {
     }
     const have = this.list('pods', ns).filter((p) => this.podDep.get(p.metadata.uid) === dep.metadata.uid && !p.metadata.deletionTimestamp);
     const want = dep.spec.replicas ?? 1;
+    // scale down: the ReplicaSet deletes unscheduled, then not-ready, then the newest pods first
+    const rank = (p: Obj) => (!p.spec.nodeName ? 0 : !this.podReady(p) ? 1 : 2);
+    for (const p of [...have].sort((a, b) => rank(a) - rank(b) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp))).slice(0, Math.max(0, have.length - want))) this.deletePod(p);
     for (let i = have.length; i < want; i++) {
       const spec = tpl.spec ?? {};
       const pod = this.createPod(ns, {
@@ -557,6 +768,7 @@ export class KubeCluster {
         volumes: spec.volumes,
         priorityClassName: spec.priorityClassName,
         affinity: spec.affinity,
+        grace: spec.terminationGracePeriodSeconds,
         ownerDeployment: dep.metadata.uid,
       });
       void pod;
@@ -588,30 +800,16 @@ export class KubeCluster {
       ],
     };
     this.touch(dep);
+    const rs = this.get('replicasets', dep.metadata.namespace, `${dep.metadata.name}-${this.depHash.get(dep.metadata.uid) ?? ''}`);
+    if (rs) {
+      rs.status = { replicas: pods.length, fullyLabeledReplicas: pods.length, ...(ready ? { readyReplicas: ready, availableReplicas: ready } : {}), observedGeneration: rs.metadata.generation ?? 1 };
+      this.touch(rs);
+    }
   }
 
-  /** PDB status as the disruption controller computes it */
+  /** PDB status as the disruption controller computes it (disruption.ts) */
   pdbStatus(pdb: Obj): Obj {
-    const ns = pdb.metadata.namespace;
-    const sel = pdb.spec.selector?.matchLabels ?? {};
-    const pods = this.list('pods', ns).filter((p) => Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v) && !p.metadata.deletionTimestamp);
-    const healthy = pods.filter((p) => this.podReady(p)).length;
-    const expected = pods.length;
-    const val = (v: unknown) => (typeof v === 'string' && v.endsWith('%') ? Math.ceil((Number(v.slice(0, -1)) * expected) / 100) : Number(v));
-    let desired: number;
-    if (pdb.spec.minAvailable !== undefined) desired = val(pdb.spec.minAvailable);
-    else if (pdb.spec.maxUnavailable !== undefined) desired = Math.max(0, expected - val(pdb.spec.maxUnavailable));
-    else desired = expected;
-    const allowed = Math.max(0, healthy - desired);
-    const now = k8sTime(this.now());
-    return {
-      observedGeneration: pdb.metadata.generation ?? 1,
-      disruptionsAllowed: allowed,
-      currentHealthy: healthy,
-      desiredHealthy: desired,
-      expectedPods: expected,
-      conditions: [{ type: 'DisruptionAllowed', status: allowed > 0 ? 'True' : 'False', observedGeneration: pdb.metadata.generation ?? 1, lastTransitionTime: now, reason: allowed > 0 ? 'SufficientPods' : 'InsufficientPods', message: '' }],
-    };
+    return computePdbStatus(this, pdb);
   }
 
   refreshPdbs(ns: string): void {
@@ -665,6 +863,19 @@ export class KubeCluster {
     out.etcd = this.etcd.dump();
     return out;
   }
+}
+
+/** the QoS class of a pod from its containers' requests and limits */
+export function qosClass(containers: Obj[]): string {
+  let any = false;
+  let guaranteed = containers.length > 0;
+  for (const c of containers) {
+    const req = c.resources?.requests ?? {};
+    const lim = c.resources?.limits ?? {};
+    if (Object.keys(req).length || Object.keys(lim).length) any = true;
+    for (const k of ['cpu', 'memory']) if (lim[k] === undefined || (req[k] !== undefined && req[k] !== lim[k])) guaranteed = false;
+  }
+  return !any ? 'BestEffort' : guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
 export function secretField(s: Obj, k: string): string | undefined {

@@ -6,14 +6,18 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SimCore, SimHandler, SimServerInfo } from '../contract.js';
 import { createApiHandler } from './api.js';
-import { KubeCluster } from './cluster.js';
+import { KubeCluster, type RecordedRequest } from './cluster.js';
 import type { SimEtcd } from './etcd.js';
 import { RealEtcd } from './etcd-real.js';
 import { createBootstrapTokenSecret, type ExecResult, HOST_ANNOTATION, runArgv, uploadCerts } from './exec.js';
 import { Kubelets } from './kubelet.js';
 import { pki } from './pki.js';
 import type { Obj } from './util.js';
+import { retryDetach, type SeededWorkload, seedWorkload, setNodeAllocatable, type WorkloadSpec } from './workloads.js';
 import { createUpgradeHandler } from './ws.js';
+
+export type { RecordedRequest } from './cluster.js';
+export type { SeededWorkload, WorkloadSpec } from './workloads.js';
 
 export { parseJoin } from './kubelet.js';
 export type { SimMember } from './etcd.js';
@@ -64,6 +68,18 @@ export interface KubeSim {
   attachServer(nodeName: string, serverId: string): void;
   /** take a node's kubelet (and its etcd member) down or up, without deleting the server */
   setNodeDown(name: string, down: boolean): void;
+  /** seed a workload (Deployment, DaemonSet, Static, Bare; emptyDir, PVC, requests, PDB, crash loop, termination time) */
+  addWorkload(spec: WorkloadSpec): SeededWorkload;
+  /** set a Node's capacity and allocatable (cpu, memory, pods) */
+  setNodeAllocatable(node: string, r: { cpu?: string; memory?: string; pods?: string | number }): void;
+  /** fault: the VolumeAttachments of this PV never detach (false lifts it and detaches if unused) */
+  keepVolumeAttached(pvName: string, keep: boolean): void;
+  /** make a pod crash-loop (Running, not Ready) or recover */
+  setCrashLoop(ns: string, pod: string, on: boolean): void;
+  /** write requests the API received (method, path, query, content type, parsed body), oldest first */
+  requests(filter?: { method?: string; path?: RegExp }): RecordedRequest[];
+  volumeAttachments(): Obj[];
+  pdbs(ns?: string): Obj[];
 }
 
 export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim {
@@ -74,6 +90,7 @@ export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim
     // KubeSim.realEtcd.ready resolves once they are healthy, and every real operation waits for it
     c.etcd.real = RealEtcd.launch(c.etcd.members.map((m) => ({ name: m.name, node: m.node, ip: m.ip })), { dir: opts.realEtcdDir });
   }
+  for (const w of core.scenario.kube?.workloads ?? []) seedWorkload(c, w);
   return assemble(core, c);
 }
 
@@ -139,8 +156,32 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
       const meta = c.nodeMeta.get(name);
       if (meta) meta.gone = down;
       c.setNodeReady(name, down ? 'Unknown' : true);
+      // a kubelet that answers again finishes the deletions it could not confirm
+      if (!down) for (const p of c.list('pods')) if (p.spec.nodeName === name && p.metadata.deletionTimestamp) c.scheduleTermination(p, p.metadata.deletionGracePeriodSeconds ?? 30);
       for (const m of c.etcd.members) if (m.node === name) c.etcd.setUp(m.id, !down);
       c.etcd.real?.setNodeDown(name, down);
+    },
+    addWorkload: (spec) => seedWorkload(c, spec),
+    setNodeAllocatable: (node, r) => setNodeAllocatable(c, node, r),
+    keepVolumeAttached: (pv, keep) => {
+      if (keep) c.keepAttached.add(pv);
+      else {
+        c.keepAttached.delete(pv);
+        retryDetach(c, pv);
+      }
+    },
+    setCrashLoop: (ns, pod, on) => {
+      const p = c.get('pods', ns, pod);
+      if (!p) throw new Error(`pods "${pod}" not found`);
+      c.podKnobs.set(p.metadata.uid, { ...(c.podKnobs.get(p.metadata.uid) ?? {}), crashLoop: on });
+      c.evaluatePod(p);
+    },
+    requests: (f = {}) => c.requests.filter((r) => (!f.method || r.method === f.method) && (!f.path || f.path.test(r.path))),
+    volumeAttachments: () => c.list('volumeattachments'),
+    pdbs: (ns) => {
+      const l = c.list('poddisruptionbudgets', ns);
+      for (const p of l) p.status = c.pdbStatus(p);
+      return l;
     },
   };
 }
