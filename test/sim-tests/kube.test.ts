@@ -360,7 +360,7 @@ describe('sim kube: determinism and scale', function () {
     const a = await startKube({ masters: 3, nodes: 4 }, { seed: 99 });
     const b = await startKube({ masters: 3, nodes: 4 }, { seed: 99 });
     const c = await startKube({ masters: 3, nodes: 4 }, { seed: 100 });
-    const strip = (s: any) => JSON.stringify(s, (k, v) => (k === 'creationTimestamp' || k === 'lastHeartbeatTime' || k === 'lastTransitionTime' || k === 'startTime' || k === 'startedAt' || k === 'lastUpdateTime' || k === 'kubernetes.io/config.seen' || k === 'kubeconfig' || k === 'ClusterConfiguration' ? undefined : v));
+    const strip = (s: any) => JSON.stringify(s, (k, v) => (k === 'creationTimestamp' || k === 'lastHeartbeatTime' || k === 'lastTransitionTime' || k === 'startTime' || k === 'startedAt' || k === 'lastUpdateTime' || k === 'kubernetes.io/config.seen' || k === 'renewTime' || k === 'kubeconfig' || k === 'ClusterConfiguration' ? undefined : v));
     try {
       assert.equal(strip(a.sim.state()), strip(b.sim.state()));
       assert.notEqual(strip(a.sim.state()), strip(c.sim.state()));

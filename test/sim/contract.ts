@@ -38,6 +38,11 @@ export interface SimEventMap {
   'server.deleted': [SimServerInfo];
   /** (added by the OpenStack half) a Nova server went to ERROR */
   'server.error': [SimServerInfo & { fault: string }];
+  /**
+   * (added) a server's power/state changed after it was ACTIVE: stopped (os-stop, SHUTOFF fault), started
+   * (os-start, back to ACTIVE), rebooting / rebooted (reboot action), error (ERROR fault)
+   */
+  'server.state': [SimServerInfo & { change: 'stopped' | 'started' | 'rebooting' | 'rebooted' | 'error'; rebootType?: 'SOFT' | 'HARD' }];
 }
 
 export interface SimRng {
@@ -128,6 +133,8 @@ export interface Scenario {
     lbProvision?: LatencySpec;
     /** (added) Octavia PENDING_* -> ACTIVE for listeners, pools, members; default 1000 */
     lbChange?: LatencySpec;
+    /** (added) reboot action -> ACTIVE again; default SOFT {uniform:[25000,40000]}, HARD {uniform:[15000,25000]} */
+    serverReboot?: LatencySpec;
     /** (added) seconds-scale pacing of console output: cloud-init stage spacing in ms; default 2000 */
     bootStage?: LatencySpec;
   };
@@ -157,6 +164,15 @@ export interface Scenario {
      * them (not delete_on_termination) until DELETE /attachments/{id}. Default false (Nova cleans up).
      */
     leaveReservedOnEarlyDelete?: boolean;
+    /** (added) servers (name regex) that go SHUTOFF or ERROR at `at` seconds after start, under their Node */
+    serverState?: { name: string; at: number; status: 'SHUTOFF' | 'ERROR'; message?: string }[];
+    /** (added) Nodes whose kubelet does NOT come back after a reboot of their server (name regex) */
+    rebootDoesNotHeal?: string[];
+    /**
+     * (added) Node state changes at a time: `state` Unreachable (kubelet stops answering: Ready Unknown),
+     * NotReady (kubelet answers, Ready False) or Ready, at `at` seconds after start, for `for` seconds (then Ready)
+     */
+    nodes?: { node: string; at: number; state: 'Unreachable' | 'NotReady' | 'Ready'; for?: number; reason?: string }[];
     /** (added) PVs (or PVC names) matching these regexes never detach: their VolumeAttachment stays */
     volumeStaysAttached?: string[];
   };
@@ -172,6 +188,10 @@ export interface Scenario {
     volumeAttach?: LatencySpec;
     /** last pod using a volume gone -> VolumeAttachment deleted; default {uniform:[1000,3000]} */
     volumeDetach?: LatencySpec;
+    /** kubelet gone -> Node Ready Unknown (node-monitor-grace-period) for server stop/reboot/error; default 40000 */
+    nodeMonitorGrace?: LatencySpec;
+    /** guest back ACTIVE after a reboot/start -> kubelet posts Ready; default {uniform:[5000,15000]} */
+    kubeletRestart?: LatencySpec;
     /** allocatable (and capacity) of every seeded Node, e.g. {cpu: '2', memory: '4Gi', pods: 110} */
     nodeAllocatable?: { cpu?: string; memory?: string; pods?: number };
     /** workloads seeded after the cluster (see test/sim/kube/workloads.ts WorkloadSpec) */

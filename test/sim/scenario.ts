@@ -79,9 +79,19 @@ function validate(sc: Scenario): void {
   for (const [i, r] of (f.volumeStaysAttached ?? []).entries()) {
     try { new RegExp(String(r)); } catch { throw new ScenarioError(`scenario faults.volumeStaysAttached[${i}] is not a valid regular expression`); }
   }
+  for (const [i, e] of (f.serverState ?? []).entries()) {
+    if (typeof e?.name !== 'string' || typeof e.at !== 'number' || !['SHUTOFF', 'ERROR'].includes(e.status)) throw new ScenarioError(`scenario faults.serverState[${i}] needs name (regex), at (seconds) and status SHUTOFF or ERROR`);
+  }
+  for (const [i, e] of (f.nodes ?? []).entries()) {
+    if (typeof e?.node !== 'string' || typeof e.at !== 'number' || !['Unreachable', 'NotReady', 'Ready'].includes(e.state) || (e.for !== undefined && !(typeof e.for === 'number' && e.for >= 0)))
+      throw new ScenarioError(`scenario faults.nodes[${i}] needs node (regex), at (seconds), state Unreachable, NotReady or Ready, and optionally for (seconds)`);
+  }
+  for (const [i, r] of (f.rebootDoesNotHeal ?? []).entries()) {
+    try { new RegExp(String(r)); } catch { throw new ScenarioError(`scenario faults.rebootDoesNotHeal[${i}] is not a valid regular expression`); }
+  }
   const k = sc.kube;
   if (k) {
-    for (const key of ['podStartup', 'podTermination', 'volumeAttach', 'volumeDetach'] as const) checkLatency(`kube.${key}`, k[key]);
+    for (const key of ['podStartup', 'podTermination', 'volumeAttach', 'volumeDetach', 'nodeMonitorGrace', 'kubeletRestart'] as const) checkLatency(`kube.${key}`, k[key]);
     if (k.workloads !== undefined && !Array.isArray(k.workloads)) throw new ScenarioError('scenario kube.workloads must be a list');
     for (const [i, w] of (k.workloads ?? []).entries()) {
       if (typeof w?.name !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(w.name)) throw new ScenarioError(`scenario kube.workloads[${i}].name must be a DNS label`);

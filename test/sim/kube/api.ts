@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimHandler } from '../contract.js';
 import { apiVersionOf, type KubeCluster, RESOURCES, type ResourceDef, resource } from './cluster.js';
 import { EvictionError, evictPod } from './disruption.js';
+import { renewLeases } from './nodefaults.js';
 import { clone, getPath, type Obj, parseFieldSelector, parseLabelSelector } from './util.js';
 
 export class ApiError extends Error {
@@ -256,6 +257,7 @@ async function crud(c: KubeCluster, r: ResourceDef, ns: string | undefined, name
     case 'GET':
       if (!obj) throw notFound(r, name);
       if (r.plural === 'poddisruptionbudgets') obj.status = c.pdbStatus(obj);
+      if (r.plural === 'leases') renewLeases(c);
       return { code: 200, body: obj };
     case 'DELETE': {
       if (!obj) throw notFound(r, name);
@@ -407,6 +409,7 @@ function create(c: KubeCluster, r: ResourceDef, ns: string | undefined, body: Ob
 }
 
 function listBody(c: KubeCluster, r: ResourceDef, ns: string | undefined, q: URLSearchParams): Obj {
+  if (r.plural === 'leases') renewLeases(c);
   let items = c.list(r.plural, r.namespaced ? ns : undefined);
   const ls = q.get('labelSelector');
   if (ls) {

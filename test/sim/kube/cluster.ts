@@ -7,6 +7,7 @@ import { dump } from 'js-yaml';
 import type { SimCore } from '../contract.js';
 import { SimEtcd } from './etcd.js';
 import { computePdbStatus } from './disruption.js';
+import { renewLease } from './nodefaults.js';
 import { detachedJws, pki } from './pki.js';
 import { ensureAttached, insufficient, mirrorAnnotations, type PodKnobs, releaseVolumes, setNodeAllocatable } from './workloads.js';
 import { clone, k8sTime, type Obj, randHex, randSuffix, uuid } from './util.js';
@@ -36,6 +37,7 @@ export const RESOURCES: ResourceDef[] = [
   { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', singular: 'poddisruptionbudget', kind: 'PodDisruptionBudget', namespaced: true, verbs: rw, shortNames: ['pdb'] },
   { group: '', version: 'v1', plural: 'persistentvolumeclaims', singular: 'persistentvolumeclaim', kind: 'PersistentVolumeClaim', namespaced: true, verbs: rw, shortNames: ['pvc'] },
   { group: '', version: 'v1', plural: 'persistentvolumes', singular: 'persistentvolume', kind: 'PersistentVolume', namespaced: false, verbs: rw, shortNames: ['pv'] },
+  { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', singular: 'lease', kind: 'Lease', namespaced: true, verbs: rw },
   { group: 'storage.k8s.io', version: 'v1', plural: 'volumeattachments', singular: 'volumeattachment', kind: 'VolumeAttachment', namespaced: false, verbs: rw },
 ];
 
@@ -57,6 +59,8 @@ export interface NodeInfoSim {
   controlPlane: boolean;
   /** the server was deleted / kubelet stopped */
   gone?: boolean;
+  /** bumped by every server power change, so a superseded kubelet restart does not apply */
+  powerEpoch?: number;
 }
 
 export interface RecordedRequest {
@@ -322,6 +326,7 @@ export class KubeCluster {
     if (!node.spec.taints.length) delete node.spec.taints;
     const alloc = this.core.scenario.kube?.nodeAllocatable;
     if (alloc) setNodeAllocatable(this, name, alloc);
+    renewLease(this, name);
     // kube-proxy DaemonSet pod on every node
     const ds = this.get('daemonsets', 'kube-system', 'kube-proxy');
     this.createPod('kube-system', {
@@ -379,7 +384,7 @@ export class KubeCluster {
   }
 
   /** Ready True / False / Unknown (unreachable) */
-  setNodeReady(name: string, ready: boolean | 'Unknown'): void {
+  setNodeReady(name: string, ready: boolean | 'Unknown', o: { reason?: string; noExecute?: boolean } = {}): void {
     const n = this.get('nodes', undefined, name);
     if (!n) return;
     const now = k8sTime(this.now());
@@ -396,13 +401,17 @@ export class KubeCluster {
         c.status = st;
         c.lastHeartbeatTime = now;
         c.reason = ready ? 'KubeletReady' : 'KubeletNotReady';
-        c.message = ready ? 'kubelet is posting ready status' : 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized';
+        c.message = ready ? 'kubelet is posting ready status' : o.reason ?? 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized';
       }
     }
     if (ready === 'Unknown') {
       taints.push({ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule', timeAdded: undefined }, { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute', timeAdded: now });
       for (const t of taints) if (t.timeAdded === undefined) delete t.timeAdded;
-    } else if (!ready) taints.push({ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' });
+    } else if (!ready) {
+      taints.push({ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' });
+      // the node lifecycle controller taints a node that was Ready and went NotReady for taint-based eviction
+      if (o.noExecute) taints.push({ key: 'node.kubernetes.io/not-ready', effect: 'NoExecute', timeAdded: now });
+    }
     if (taints.length) n.spec.taints = taints;
     else delete n.spec.taints;
     this.touch(n);
@@ -727,6 +736,7 @@ export class KubeCluster {
     }
     if (plural === 'nodes') {
       this.nodeMeta.delete(o.metadata.name);
+      this.remove('leases', 'kube-node-lease', o.metadata.name);
       // pod GC: pods bound to a deleted node are removed
       for (const p of this.list('pods')) if (p.spec.nodeName === o.metadata.name) this.remove('pods', p.metadata.namespace, p.metadata.name);
     }

@@ -13,11 +13,13 @@ import { createBootstrapTokenSecret, type ExecResult, HOST_ANNOTATION, runArgv, 
 import { Kubelets } from './kubelet.js';
 import { pki } from './pki.js';
 import type { Obj } from './util.js';
+import { type NodeState, nodeState, onServerState, scheduleNodeFaults, setNodeState } from './nodefaults.js';
 import { retryDetach, type SeededWorkload, seedWorkload, setNodeAllocatable, type WorkloadSpec } from './workloads.js';
 import { createUpgradeHandler } from './ws.js';
 
 export type { RecordedRequest } from './cluster.js';
 export type { SeededWorkload, WorkloadSpec } from './workloads.js';
+export type { NodeState } from './nodefaults.js';
 
 export { parseJoin } from './kubelet.js';
 export type { SimMember } from './etcd.js';
@@ -68,6 +70,9 @@ export interface KubeSim {
   attachServer(nodeName: string, serverId: string): void;
   /** take a node's kubelet (and its etcd member) down or up, without deleting the server */
   setNodeDown(name: string, down: boolean): void;
+  /** Ready, NotReady (kubelet answers, Ready False; reason = the condition message) or Unreachable (Ready Unknown) */
+  setNodeState(name: string, state: NodeState, o?: { reason?: string }): void;
+  nodeState(name: string): NodeState | undefined;
   /** seed a workload (Deployment, DaemonSet, Static, Bare; emptyDir, PVC, requests, PDB, crash loop, termination time) */
   addWorkload(spec: WorkloadSpec): SeededWorkload;
   /** set a Node's capacity and allocatable (cpu, memory, pods) */
@@ -98,8 +103,20 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
   const kubelets = new Kubelets(c);
   const onActive = (s: SimServerInfo) => kubelets.onServerActive(s);
   const onDeleted = (s: SimServerInfo) => kubelets.onServerDeleted(s);
+  const onState = (s: SimServerInfo & { change: 'stopped' | 'started' | 'rebooting' | 'rebooted' | 'error' }) => onServerState(c, s);
   core.events.on('server.active', onActive);
   core.events.on('server.deleted', onDeleted);
+  core.events.on('server.state', onState);
+  // seeded Nodes run on the seeded servers of the same name (providerID as the OpenStack CCM sets it)
+  for (const n of c.list('nodes')) {
+    const s = core.openstack?.getServer(n.metadata.name);
+    const meta = c.nodeMeta.get(n.metadata.name);
+    if (s && meta) {
+      meta.serverId = s.id;
+      n.spec.providerID = `openstack:///${s.id}`;
+    }
+  }
+  scheduleNodeFaults(c);
   const ws = createUpgradeHandler(c);
   const handler = createApiHandler(c);
   return {
@@ -115,6 +132,7 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
       c.stop();
       core.events.off('server.active', onActive);
       core.events.off('server.deleted', onDeleted);
+      core.events.off('server.state', onState);
       ws.close();
       if (c.etcd.real) return c.etcd.real.stop();
     },
@@ -152,15 +170,9 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
       n.spec.providerID = `openstack:///${serverId}`;
       c.touch(n);
     },
-    setNodeDown: (name, down) => {
-      const meta = c.nodeMeta.get(name);
-      if (meta) meta.gone = down;
-      c.setNodeReady(name, down ? 'Unknown' : true);
-      // a kubelet that answers again finishes the deletions it could not confirm
-      if (!down) for (const p of c.list('pods')) if (p.spec.nodeName === name && p.metadata.deletionTimestamp) c.scheduleTermination(p, p.metadata.deletionGracePeriodSeconds ?? 30);
-      for (const m of c.etcd.members) if (m.node === name) c.etcd.setUp(m.id, !down);
-      c.etcd.real?.setNodeDown(name, down);
-    },
+    setNodeDown: (name, down) => setNodeState(c, name, down ? 'Unreachable' : 'Ready'),
+    setNodeState: (name, state, o) => setNodeState(c, name, state, o),
+    nodeState: (name) => nodeState(c, name),
     addWorkload: (spec) => seedWorkload(c, spec),
     setNodeAllocatable: (node, r) => setNodeAllocatable(c, node, r),
     keepVolumeAttached: (pv, keep) => {

@@ -32,6 +32,7 @@ export function createOpenStackSim(core: SimCoreImpl): OpenStackSim {
   const octavia = new Octavia(core, store);
   seedDefaults(store);
   if (core.scenario.cluster) seedCluster(store, cinder, core.scenario.cluster);
+  nova.scheduleStateFaults();
 
   const table: Record<string, { prefix: string; routes: Route[]; auth: boolean; notFound: (ctx: Ctx) => void }> = {
     identity: { prefix: '/identity', routes: keystone.routes(), auth: false, notFound: (ctx) => send(ctx.res, 404, { error: { code: 404, message: 'The resource could not be found.', title: 'Not Found' } }) },

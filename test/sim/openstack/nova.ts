@@ -889,15 +889,108 @@ export class Nova {
       }
       return send(ctx.res, 200, { output: out });
     }
-    const simple: Record<string, [string, string]> = { 'os-stop': ['SHUTOFF', 'stopped'], 'os-start': ['ACTIVE', 'active'], reboot: ['ACTIVE', 'active'] };
+    if ('reboot' in b) return this.reboot(ctx, s, b.reboot);
+    const simple: Record<string, [string, string]> = { 'os-stop': ['SHUTOFF', 'stopped'], 'os-start': ['ACTIVE', 'active'] };
     for (const [k, [st, vm]] of Object.entries(simple)) {
       if (k in b) {
-        if (s.status === 'BUILD' || s.deleting) return err(ctx, 409, `Cannot '${k === 'os-stop' ? 'stop' : k === 'os-start' ? 'start' : 'reboot'}' instance ${s.id} while it is in vm_state building`);
+        const verb = k === 'os-stop' ? 'stop' : 'start';
+        if (s.status === 'BUILD' || s.deleting) return err(ctx, 409, `Cannot '${verb}' instance ${s.id} while it is in vm_state ${s.deleting ? s.vmState : 'building'}`);
+        // stop: vm_state active or error; start: vm_state stopped (compute api check_instance_state)
+        if (k === 'os-stop' ? !['active', 'error'].includes(s.vmState) : s.vmState !== 'stopped') return err(ctx, 409, `Cannot '${verb}' instance ${s.id} while it is in vm_state ${s.vmState}`);
+        if (s.taskState !== null) return err(ctx, 409, `Cannot '${verb}' instance ${s.id} while it is in task_state ${s.taskState}`);
         s.status = st; s.vmState = vm; s.powerState = st === 'ACTIVE' ? 1 : 4; s.updated = this.core.now();
+        this.core.record(`server.${verb}`, s.name);
+        this.core.events.emit('server.state', { ...this.info(s), change: k === 'os-stop' ? 'stopped' : 'started' });
         return send(ctx.res, 202);
       }
     }
     return err(ctx, 400, `There is no such action: ${Object.keys(b)[0] ?? ''}`);
+  }
+
+  /**
+   * POST /servers/{id}/action {"reboot": {"type": "SOFT"|"HARD"}} as the compute API does it: 202 with no body;
+   * SOFT only from vm_state active with no task, HARD also from stopped, paused, suspended and error (and over a
+   * reboot in progress); status REBOOT / HARD_REBOOT (task_state reboot_pending[_hard] -> reboot_started[_hard])
+   * until the guest is back ACTIVE after latency.serverReboot. The kube half hears server.state rebooting/rebooted.
+   */
+  private reboot(ctx: Ctx, s: Server, arg: unknown): void {
+    const TYPES = ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft'];
+    if (!arg || typeof arg !== 'object' || Array.isArray(arg)) return schemaErr(ctx, 'reboot', arg, `${JSON.stringify(arg)} is not of type 'object'`);
+    const a = arg as Record<string, unknown>;
+    if (!('type' in a)) return schemaErr(ctx, 'reboot', arg, "'type' is a required property");
+    const extra = Object.keys(a).filter((k) => k !== 'type');
+    if (extra.length) return err(ctx, 400, `Invalid input for field/attribute reboot. Value: ${JSON.stringify(a)}. Additional properties are not allowed ('${extra.join("', '")}' ${extra.length > 1 ? 'were' : 'was'} unexpected)`);
+    if (typeof a.type !== 'string' || !TYPES.includes(a.type)) return schemaErr(ctx, 'type', a.type, `${typeof a.type === 'string' ? `'${a.type}'` : JSON.stringify(a.type)} is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']`);
+    const hard = a.type.toUpperCase() === 'HARD';
+    const vm = s.deleting ? s.vmState : s.status === 'BUILD' ? 'building' : s.vmState;
+    const conflict = (attr: string, state: string) => err(ctx, 409, `Cannot 'reboot' instance ${s.id} while it is in ${attr} ${state}`);
+    const hardVm = ['active', 'stopped', 'paused', 'suspended', 'error'];
+    const anyTask = [null, 'rebooting', 'reboot_pending', 'reboot_started', 'rebooting_hard', 'resuming', 'unpausing', 'pausing', 'suspending'];
+    if (!hardVm.includes(vm)) return conflict('vm_state', vm);
+    if (!anyTask.includes(s.taskState)) return conflict('task_state', String(s.taskState));
+    if (!hard) {
+      if (vm !== 'active') return conflict('vm_state', vm);
+      if (s.taskState !== null) return conflict('task_state', s.taskState);
+    } else if (!['reboot_pending', 'reboot_started', 'rebooting', 'resuming', 'rebooting_hard', 'unpausing', 'pausing', 'suspending', null].includes(s.taskState)) {
+      return conflict('task_state', String(s.taskState));
+    }
+    s.cancel?.();
+    const now = this.core.now();
+    s.status = hard ? 'HARD_REBOOT' : 'REBOOT';
+    s.taskState = hard ? 'reboot_pending_hard' : 'reboot_pending';
+    s.updated = now;
+    const gen = (s.rebootGen = (s.rebootGen ?? 0) + 1);
+    this.core.record('server.reboot', s.name, { type: hard ? 'HARD' : 'SOFT' });
+    this.core.events.emit('server.state', { ...this.info(s), change: 'rebooting', rebootType: hard ? 'HARD' : 'SOFT' });
+    const rng = (s.rng ??= this.core.resourceRng('server', s.name));
+    this.core.schedule(Math.min(1000, rng.latency({ uniform: [200, 800] })), () => {
+      if (s.rebootGen !== gen || s.deleting) return;
+      s.taskState = hard ? 'reboot_started_hard' : 'reboot_started';
+      s.powerState = hard ? 0 : s.powerState;
+      s.updated = this.core.now();
+    });
+    const ms = rng.latency(this.core.scenario.latency?.serverReboot ?? (hard ? { uniform: [15000, 25000] } : { uniform: [25000, 40000] }));
+    this.core.schedule(ms, () => {
+      if (s.rebootGen !== gen || s.deleting || !this.store.servers.has(s.id)) return;
+      const t = this.core.now();
+      s.status = 'ACTIVE'; s.vmState = 'active'; s.taskState = null; s.powerState = 1; s.updated = t;
+      this.core.record('server.rebooted', s.name);
+      this.core.events.emit('server.state', { ...this.info(s), change: 'rebooted', rebootType: hard ? 'HARD' : 'SOFT' });
+    });
+    send(ctx.res, 202);
+  }
+
+  /**
+   * Fault/test hook: a server's state changes under the Node (the hypervisor stopped it, or it crashed into
+   * ERROR). ACTIVE brings it back (as an operator's start would). The kube half hears server.state.
+   */
+  setServerState(idOrName: string, status: 'SHUTOFF' | 'ERROR' | 'ACTIVE', message = 'Simulated failure'): void {
+    const s = this.store.servers.get(idOrName) ?? [...this.store.servers.values()].find((x) => x.name === idOrName);
+    if (!s) throw new Error(`no server ${idOrName}`);
+    const now = this.core.now();
+    s.rebootGen = (s.rebootGen ?? 0) + 1;
+    s.taskState = null;
+    s.updated = now;
+    if (status === 'SHUTOFF') {
+      s.status = 'SHUTOFF'; s.vmState = 'stopped'; s.powerState = 4;
+    } else if (status === 'ERROR') {
+      s.status = 'ERROR'; s.vmState = 'error'; s.powerState = 0;
+      s.fault = { code: 500, message, created: now };
+    } else {
+      s.status = 'ACTIVE'; s.vmState = 'active'; s.powerState = 1;
+    }
+    this.core.record('server.state', s.name, { status });
+    this.core.events.emit('server.state', { ...this.info(s), change: status === 'SHUTOFF' ? 'stopped' : status === 'ERROR' ? 'error' : 'started' });
+  }
+
+  /** scenario faults.serverState: [{name, at, status, message}] applied at their sim time */
+  scheduleStateFaults(): void {
+    for (const f of this.core.scenario.faults?.serverState ?? []) {
+      this.core.schedule(f.at * 1000, () => {
+        const re = new RegExp(f.name);
+        for (const s of [...this.store.servers.values()]) if (re.test(s.name) && !s.deleting) this.setServerState(s.id, f.status, f.message);
+      });
+    }
   }
 
   /** console log: kernel lines, then the cloud-init stages paced by bootStage, then whatever the kube half appended */

@@ -66,6 +66,8 @@ export interface Server {
   groupId?: string;
   /** deleted while still BUILD before spawning (scenario fault leaveReservedOnEarlyDelete acts on it) */
   earlyDelete?: boolean;
+  /** bumped by every reboot or state change, so a superseded reboot does not complete */
+  rebootGen?: number;
 }
 /** Nova server group (instance group): one policy; rules only for anti-affinity (max_server_per_host) */
 export interface ServerGroup { id: string; name: string; policy: string; rules: { max_server_per_host?: number }; members: string[]; projectId: string; userId: string }
