@@ -2,7 +2,8 @@
  * Build the Context (lib/context.ts) for a command from the parsed global options.
  *
  * - io: TerminalIo; clock: realClock; env, cwd
- * - signal: aborted by the first Ctrl-C (an InterruptedError as the reason); a second Ctrl-C exits 130 at once
+ * - signal: aborted by the first Ctrl-C or SIGTERM (an InterruptedError as the reason): the command stops
+ *   in order and rolls back; a second one exits at once (130 after Ctrl-C, 143 after SIGTERM)
  * - openstack() / kube(): created on first use, with dynamic imports so commands that never talk to
  *   a service never load its code
  */
@@ -28,6 +29,8 @@ export interface CliContextDeps {
   cwd?: string;
   clock?: Clock;
   io?: Partial<TerminalIoOptions>;
+  /** what the first Ctrl-C says the command does, after "interrupted: " (default "stopping and cleaning up") */
+  onInterrupt?: string;
   /** process-like object for signals and the hard exit (tests) */
   proc?: Pick<NodeJS.Process, 'on' | 'off'> & { exit(code: number): never | void };
 }
@@ -63,17 +66,21 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
 
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = () => {
+  const what = deps.onInterrupt ?? 'stopping and cleaning up';
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
     interrupts++;
     if (interrupts === 1) {
-      io.log('warn', 'interrupted: stopping and cleaning up (press Ctrl-C again to exit immediately)');
+      io.log('warn', sig === 'SIGINT' ? `interrupted: ${what} (press Ctrl-C again to exit immediately)` : `terminated (SIGTERM): ${what} (send it again to exit immediately)`);
       controller.abort(new InterruptedError());
     } else {
       io.stop();
-      proc.exit(130);
+      proc.exit(sig === 'SIGINT' ? 130 : 143);
     }
   };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
   proc.on('SIGINT', onSigint);
+  proc.on('SIGTERM', onSigterm);
 
   let os: Promise<OpenStackClient> | undefined;
   let kube: Promise<KubeApi> | undefined;
@@ -107,6 +114,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     },
     dispose() {
       proc.off('SIGINT', onSigint);
+      proc.off('SIGTERM', onSigterm);
       io.stop();
     },
   };

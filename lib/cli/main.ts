@@ -18,6 +18,7 @@ import type { KaddCommandModule } from './command.js';
 import type { Clock } from '../clock.js';
 import { setContextDefaults } from './defaults.js';
 import { colorEnabled } from './term.js';
+import { applyBooleanOverride, booleanFollowedByWord, checkBooleanValues, type BooleanFlagInfo } from './flags.js';
 
 export interface MainDeps {
   stdout?: { write(s: string): unknown; isTTY?: boolean };
@@ -53,6 +54,11 @@ function lookup(word: string | undefined) {
   return undefined;
 }
 
+function flagInfo(y: unknown): BooleanFlagInfo {
+  const o = (y as { getOptions?: () => { boolean?: string[]; alias?: Record<string, string[]> } }).getOptions?.() ?? {};
+  return { booleans: o.boolean ?? [], aliases: o.alias ?? {} };
+}
+
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
   const stderr = deps.stderr ?? process.stderr;
   const env = deps.env ?? process.env;
@@ -80,6 +86,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   });
   try {
     const { default: yargs } = await import('yargs');
+    let seenFlags: BooleanFlagInfo | undefined;
     const y = yargs(argv)
       .scriptName('kadd')
       .usage(USAGE)
@@ -96,10 +103,20 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
       .showHelpOnFail(false)
       .exitProcess(false)
       .wrap(Math.min(110, (stdout as { columns?: number }).columns || 100))
-      .fail((msg, err) => {
+      .middleware(((args: Record<string, unknown>, yy: unknown) => {
+        // on/off flags given a value (--dry-run=client): yargs read anything but "true" as false
+        const info = (seenFlags = flagInfo(yy));
+        for (const o of checkBooleanValues(argv, info)) applyBooleanOverride(args, o, info);
+      }) as never, true)
+      .fail((msg, err, yy) => {
         if (err) throw err;
         const cmd = invoked ? `kadd ${invoked.name} --help` : 'kadd --help';
         let text = (msg ?? 'invalid command line').replace(/\s*\n\s*/g, ' ').trim();
+        const unknownArgs = /^Unknown arguments?: (.+)$/.exec(text)?.[1]?.split(', ');
+        if (unknownArgs) {
+          const hint = booleanFollowedByWord(argv, unknownArgs, seenFlags ?? flagInfo(yy));
+          if (hint) throw new UsageError(text, { hint });
+        }
         const word = findCommandWord(argv);
         if (!invoked && word !== undefined && word !== 'completion') {
           // an unknown command: say so, with yargs' suggestion if it has one

@@ -19,6 +19,31 @@ export { colorEnabled, isCI };
 export interface Stream {
   write(s: string): unknown;
   isTTY?: boolean;
+  /** a TTY's width; 0 on some ptys (`script -qfc`, `ssh -tt` from scripts, CI runners) */
+  columns?: number;
+}
+
+/** A terminal we can draw a spinner on: a TTY that reports a width (ora divides by it). */
+export function drawable(s: Stream): boolean {
+  return !!s.isTTY && typeof s.columns === 'number' && s.columns > 0;
+}
+
+/**
+ * The stream handed to ora: the real one, except that a width of 0 (or none) reads as 80. ora computes
+ * the lines to erase as ceil(width / columns); with 0 columns that is Infinity and ora loops forever
+ * writing cursor escapes (a pty resized to 0 mid-run). This proxy makes that impossible.
+ */
+function widthSafe(s: Stream): Stream {
+  return new Proxy(s as object, {
+    get(t, p) {
+      if (p === 'columns') {
+        const c = (t as Stream).columns;
+        return typeof c === 'number' && c > 0 ? c : 80;
+      }
+      const v = Reflect.get(t, p, t) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  }) as Stream;
 }
 
 export interface TerminalIoOptions {
@@ -70,7 +95,7 @@ export class TerminalIo implements Io {
     this.verbosity = opts.verbosity ?? 0;
     this.debug = !!opts.debug;
     this.color = colorEnabled(env, opts.color, this.err.isTTY);
-    this.spinners = opts.spinners ?? (!!this.err.isTTY && !isCI(env) && !this.debug && env.TERM !== 'dumb');
+    this.spinners = opts.spinners ?? (drawable(this.err) && !isCI(env) && !this.debug && env.TERM !== 'dumb');
     this.now = opts.now ?? Date.now;
   }
 
@@ -132,7 +157,7 @@ export class TerminalIo implements Io {
       .then((m) => {
         if (this.active.size === 0) return;
         this.spinner = (m.default as unknown as (o: object) => OraLike)({
-          stream: this.err,
+          stream: widthSafe(this.err),
           text: redactText(this.renderBoard()),
           color: this.color ? 'cyan' : false,
           isEnabled: true,
@@ -167,6 +192,15 @@ export class TerminalIo implements Io {
   }
 
   private useSpinner(): boolean {
+    if (this.spinners && !this.spinnerFailed && this.opts.spinners === undefined && !drawable(this.err)) {
+      // the terminal went to 0 columns mid-run: drop to plain lines for the rest of the run
+      this.spinnerFailed = true;
+      const lines = [...this.active];
+      this.spinner?.stop();
+      this.spinner = undefined;
+      this.active.clear();
+      for (const [k, t] of lines) this.plain(k, t, true);
+    }
     return this.spinners && !this.spinnerFailed;
   }
 
@@ -201,16 +235,17 @@ export class TerminalIo implements Io {
       } else this.plain(key, t);
     };
     update(text);
-    const end = (mark: string, show: boolean) => (t?: string) => {
+    // the mark is chosen when the line ends: the terminal may have lost its spinner since
+    const end = (spin: string, plain: string, show: boolean) => (t?: string) => {
       if (done) return;
       done = true;
-      this.finish(key, mark, t, show);
+      this.finish(key, this.useSpinner() ? spin : plain, t, show);
     };
     return {
       update,
-      succeed: end(this.useSpinner() ? green(c)('✔') : 'ok:', !quiet),
-      fail: end(this.useSpinner() ? red(c)('✖') : 'FAILED:', true),
-      warn: end(this.useSpinner() ? yellow(c)('⚠') : 'WARNING:', true),
+      succeed: end(green(c)('✔'), 'ok:', !quiet),
+      fail: end(red(c)('✖'), 'FAILED:', true),
+      warn: end(yellow(c)('⚠'), 'WARNING:', true),
     };
   }
 }

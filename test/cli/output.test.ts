@@ -94,6 +94,28 @@ describe('TerminalIo', () => {
     assert.equal(new TerminalIo({ ...wire(streams(false)), env: {} }).spinners, false);
   });
 
+  it('no spinner on a TTY with 0 columns (script -qfc, ssh -tt): plain lines instead', () => {
+    const s = streams(true);
+    s.err.columns = 0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => T0 });
+    assert.equal(io.spinners, false);
+    io.progress('n', 'booting').succeed('Ready');
+    assert.equal(s.err.text, '03:04:05Z n: booting\n03:04:05Z n: ok: Ready\n');
+  });
+
+  it('a terminal resized to 0 columns mid-run drops the spinner for plain lines (ora would loop forever)', async () => {
+    const s = streams(true);
+    const io = new TerminalIo({ ...wire(s), env: {}, color: false, now: () => T0 });
+    const p = io.progress('n', 'booting');
+    await io.settle();
+    s.err.columns = 0;
+    p.update('joining');
+    p.succeed('Ready');
+    io.stop();
+    assert.match(s.err.text, /03:04:05Z n: joining\n03:04:05Z n: ok: Ready\n$/);
+    assert.ok(s.err.text.length < 2000, `${s.err.text.length} bytes`);
+  });
+
   it('spinner board on a TTY: ora loaded lazily, finished lines persisted', async () => {
     const s = streams(true);
     const io = new TerminalIo({ stdout: s.out, stderr: s.err, env: {}, color: false });
@@ -187,6 +209,21 @@ describe('createCliContext', () => {
     assert.deepEqual(proc.exits, []);
     proc.handlers.get('SIGINT')!();
     assert.deepEqual(proc.exits, [130]);
+    ctx.dispose();
+    assert.equal(proc.handlers.size, 0);
+  });
+
+  it('SIGTERM stops in order like the first Ctrl-C; a second one exits 143', () => {
+    const proc = fakeProc();
+    const s = streams();
+    const ctx = createCliContext({ format: 'table' }, { env: {}, proc: proc as never, io: { stdout: s.out, stderr: s.err } });
+    proc.handlers.get('SIGTERM')!();
+    assert.equal(ctx.signal.aborted, true);
+    assert.ok(ctx.signal.reason instanceof InterruptedError);
+    assert.match(s.err.text, /terminated \(SIGTERM\): stopping and cleaning up/);
+    assert.deepEqual(proc.exits, []);
+    proc.handlers.get('SIGTERM')!();
+    assert.deepEqual(proc.exits, [143]);
     ctx.dispose();
     assert.equal(proc.handlers.size, 0);
   });
