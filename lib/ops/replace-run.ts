@@ -272,7 +272,7 @@ async function removeOne(
     if (obs.plan.blockers.length) {
       throw new OperationError('E_REPLACE_REMOVE_REFUSED', `removing ${input.name} was refused: ${obs.plan.blockers.join('; ')}`, { details: obs.plan.blockers });
     }
-    const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: o.timings.pollIntervalMs });
+    const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: o.timings.pollIntervalMs, etcdctl: () => access?.etcdctl ?? null });
     const r = await executeRemove(ctx, req, obs, kube, {
       journal, reapers, openEtcd: open, pollIntervalMs: o.timings.pollIntervalMs, writeConfig: async () => '',
     });

@@ -131,10 +131,10 @@ describe('kadd replace (simulator)', function () {
 
   it('surge, one master of 3: 3 -> 4 -> 3 members, quorum kept at every moment, pool updated', async () => {
     h = await startKaddSim({ masters: 3, nodes: 1 });
-    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-1', ...FLAGS]));
+    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-3', ...FLAGS]));
     show(r);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(h.serverNames('master'), ['demo-master-2', 'demo-master-3', 'demo-master-4']);
+    assert.deepEqual(h.serverNames('master'), ['demo-master-1', 'demo-master-2', 'demo-master-4']);
     assert.ok(quorumKept(samples), JSON.stringify(samples));
     assert.equal(Math.max(...samples.map((s) => s.voters)), 4);
     assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
