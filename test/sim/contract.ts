@@ -214,5 +214,11 @@ export interface Scenario {
    */
   etcd?: {
     real?: boolean;
+    /** (added) member names of the seeded masters, e.g. '{node}.novalocal' or 'etcd-{ip}'; default the node name */
+    memberName?: string;
+    /** (added) fault: leadership goes back to these members (name regex) after a move-leader away from them, right after the next `endpoint status`; `times` default 1 */
+    leaderReturns?: { member: string; times?: number }[];
+    /** (added) the member that leads at start (name regex); default the first master */
+    leader?: string;
   };
 }

@@ -106,6 +106,14 @@ function validate(sc: Scenario): void {
       if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw new ScenarioError(`scenario cluster.${k} must be an integer >= 0`);
     }
   }
+  const e = sc.etcd;
+  if (e) {
+    if (e.memberName !== undefined && !(typeof e.memberName === 'string' && /^[A-Za-z0-9{}._-]+$/.test(e.memberName))) throw new ScenarioError("scenario etcd.memberName must be a name template with {node} and/or {ip} (e.g. '{node}.novalocal')");
+    for (const [i, r] of (e.leaderReturns ?? []).entries()) {
+      if (typeof r?.member !== 'string') throw new ScenarioError(`scenario etcd.leaderReturns[${i}].member (name regex) is required`);
+      try { new RegExp(r.member); } catch { throw new ScenarioError(`scenario etcd.leaderReturns[${i}].member is not a valid regular expression`); }
+    }
+  }
   const hpz = sc.compute?.hostsPerZone;
   if (hpz !== undefined && !(Number.isInteger(hpz) && hpz >= 1 && hpz <= 1000)) throw new ScenarioError('scenario compute.hostsPerZone must be an integer from 1 to 1000');
   if (sc.identity?.tokenTtl !== undefined && !(typeof sc.identity.tokenTtl === 'number' && sc.identity.tokenTtl > 0))

@@ -194,7 +194,7 @@ export class KubeCluster {
       const ip = `10.0.0.${10 + i}`;
       this.registerNode(name, { ip, controlPlane: true, serverId: uuid(this.core) }, { labels: { [CP_LABEL]: '', 'node.kubernetes.io/exclude-from-external-load-balancers': '' }, taints: [{ key: CP_LABEL, effect: 'NoSchedule' }] });
       this.setNodeReady(name, true);
-      this.etcd.seedMember(name, ip, name);
+      this.etcd.seedMember(this.memberName(name, ip), ip, name);
       this.addControlPlanePods(name, ip);
     }
     for (let i = 1; i <= nodes; i++) {
@@ -228,6 +228,12 @@ export class KubeCluster {
       this.updateDeploymentStatus(dep);
       this.put('poddisruptionbudgets', { metadata: { name: 'web', namespace: 'default', generation: 1 }, spec: { minAvailable: replicas - 1, selector: { matchLabels: { app: 'web' } } } });
     }
+  }
+
+  /** the etcd member name of a seeded master: scenario etcd.memberName ({node}, {ip}), default the node name as kubeadm does */
+  memberName(node: string, ip: string): string {
+    const t = this.core.scenario.etcd?.memberName;
+    return t ? t.replace(/\{node\}/g, node).replace(/\{ip\}/g, ip) : node;
   }
 
   controlPlaneEndpoint(): string {

@@ -389,7 +389,9 @@ export class RealEtcd {
     }
     const env: Record<string, string> = { PATH: '/usr/bin:/bin', SIM_ETCD_MAP: this.mapFile, SIM_LOCAL_NODE: ctx.node };
     for (const [k, v] of Object.entries(ctx.env)) if (k.startsWith('ETCDCTL_')) env[k] = v;
+    const leaderBefore = argv.includes('move-leader') && this.leaderReturns.length ? await this.leader() : undefined;
     const r = await this.spawnCollect(process.execPath, [HOST_SHIM, 'etcdctl', ...argv], env, 120_000);
+    await this.afterCtl(argv, r, leaderBefore);
     if (realPath && simPath) {
       const back = (s: string) => s.split(realPath!).join(simPath!);
       r.stdout = back(r.stdout);
@@ -418,6 +420,60 @@ export class RealEtcd {
       }
     }
     return bin;
+  }
+
+  /** the leader as the real members report it (endpoint status of every running member) */
+  async leader(): Promise<{ id: string; name: string; node: string } | undefined> {
+    await this.ready;
+    const r = await this.ctl(['endpoint', 'status', '-w', 'json']);
+    const j = JSON.parse(r.stdout.replace(/"(leader|member_id|cluster_id)":(\d+)/g, '"$1":"$2"') || '[]') as { Status?: { leader?: string } }[];
+    const lid = j.map((x) => x.Status?.leader).find((x) => x && x !== '0');
+    if (!lid) return undefined;
+    const id = BigInt(lid).toString(16);
+    const m = this.members.find((x) => x.id === id);
+    return m ? { id, name: m.name, node: m.node } : { id, name: '', node: '' };
+  }
+
+  /** move the leadership to a member (by name), through the leader's endpoint as etcdctl requires */
+  async moveLeader(toName: string): Promise<RealExecResult> {
+    const lead = await this.leader();
+    const to = this.members.find((m) => m.name === toName);
+    const from = lead && this.members.find((m) => m.id === lead.id);
+    if (!to?.id || !from) return { stdout: '', stderr: `Error: no such member or no leader (${toName})\n`, exitCode: 1 };
+    return this.ctl(['move-leader', to.id], [`http://127.0.0.1:${from.clientPort}`]);
+  }
+
+  /** stop (SIGSTOP) or resume one member's process while its node stays up */
+  setMemberDown(name: string, down: boolean): void {
+    for (const m of this.members) {
+      if (m.name !== name || !m.pid) continue;
+      if (down && m.state === 'running') {
+        process.kill(m.pid, 'SIGSTOP');
+        m.state = 'frozen';
+      } else if (!down && m.state === 'frozen') {
+        process.kill(m.pid, 'SIGCONT');
+        m.state = 'running';
+      }
+    }
+  }
+
+  /** fault (same as the simulated mode's): leadership goes back to a member after an endpoint status that followed a move away from it */
+  leaderReturns: { name: RegExp; times: number }[] = [];
+  private pendingReturn?: string;
+  /** watch what the wrapped etcdctl did: a successful move-leader away from a member arms the return */
+  private async afterCtl(args: string[], r: RealExecResult, leaderBefore?: { name: string }): Promise<void> {
+    if (r.exitCode !== 0) return;
+    if (args.includes('move-leader') && leaderBefore) {
+      const f = this.leaderReturns.find((x) => x.times > 0 && x.name.test(leaderBefore.name));
+      if (f) {
+        f.times--;
+        this.pendingReturn = leaderBefore.name;
+      }
+    } else if (args.includes('endpoint') && args.includes('status') && this.pendingReturn) {
+      const name = this.pendingReturn;
+      this.pendingReturn = undefined;
+      await this.moveLeader(name);
+    }
   }
 
   dump(): unknown {

@@ -142,19 +142,82 @@ export class SimEtcd {
     return this.members.find((m) => m.id === id);
   }
 
-  remove(id: bigint): SimMember {
+  /**
+   * member remove, sent to member `via` (etcd's mayRemoveMember with strict reconfig check): the remaining
+   * voting members must hold a quorum of started (published) ones; a member that is down may go; otherwise the
+   * members connected to `via` minus the removed one must still be a quorum, else "unhealthy cluster".
+   * Removing the leader makes it step down: the rest elect a new one (term + 1).
+   */
+  remove(id: bigint, via?: SimMember): SimMember {
     this.requireQuorum();
     const m = this.find(id);
     if (!m) throw new EtcdError('etcdserver: member not found');
     if (!m.isLearner) {
       const rest = this.voting().filter((x) => x.id !== id);
-      const started = rest.filter((x) => x.started && x.up).length;
-      if (rest.length === 0 || started < this.quorumSize(rest.length)) throw new EtcdError('etcdserver: re-configuration failed due to not enough started members');
+      const started = rest.filter((x) => x.started).length;
+      if (rest.length === 0 || started < Math.floor(rest.length / 2) + 1) throw new EtcdError('etcdserver: re-configuration failed due to not enough started members');
+      const downAndNotSelf = !(m.up && m.started) && m.id !== via?.id;
+      if (!downAndNotSelf) {
+        const all = this.voting();
+        const active = all.filter((x) => x.up && x.started).length;
+        if (active - 1 < 1 + Math.floor((all.length - 1) / 2)) throw new EtcdError('etcdserver: unhealthy cluster');
+      }
     }
+    const wasLeader = m.id === this.leaderId;
     this.members = this.members.filter((x) => x.id !== id);
     this.raftIndex++;
+    if (wasLeader) {
+      this.leaderId = 0n;
+      this.raftTerm++;
+    }
     this.elect();
     return m;
+  }
+
+  leader(): SimMember | undefined {
+    return this.leaderId === 0n ? undefined : this.find(this.leaderId);
+  }
+
+  /**
+   * MoveLeader as the maintenance server does it: only the leader takes it ("etcdserver: not leader"); the
+   * transferee must be a voting member ("etcdserver: bad leader transferee"); one that is not running cannot
+   * catch up and the transfer times out. Moving to the leader itself is a no-op success.
+   */
+  moveLeader(via: SimMember, target: bigint): void {
+    if (via.id !== this.leaderId) throw new EtcdError('etcdserver: not leader');
+    const t = this.find(target);
+    if (!t || t.isLearner) throw new EtcdError('etcdserver: bad leader transferee');
+    if (t.id === this.leaderId) return;
+    if (!t.started || !t.up) throw new EtcdError('etcdserver: request timed out, leader transfer took too long');
+    const from = this.leader();
+    this.leaderId = t.id;
+    this.raftTerm++;
+    this.raftIndex++;
+    if (from) this.armLeaderReturn(from);
+  }
+
+  /**
+   * Fault: leadership goes back to a member after it was moved away (a re-election that the member wins),
+   * right after the next `endpoint status` that showed the new leader: between a check and a removal.
+   */
+  leaderReturns: { name: RegExp; times: number }[] = [];
+  private pendingReturn?: bigint;
+  private armLeaderReturn(from: SimMember): void {
+    const f = this.leaderReturns.find((x) => x.times > 0 && x.name.test(from.name));
+    if (!f) return;
+    f.times--;
+    this.pendingReturn = from.id;
+  }
+  /** called after an endpoint status answered: a pending leadership return happens now */
+  afterStatus(): void {
+    const id = this.pendingReturn;
+    if (id === undefined) return;
+    this.pendingReturn = undefined;
+    const m = this.find(id);
+    if (!m || m.isLearner || !m.started || !m.up || !this.hasQuorum()) return;
+    this.leaderId = m.id;
+    this.raftTerm++;
+    this.raftIndex++;
   }
 
   promote(id: bigint): SimMember {

@@ -398,13 +398,32 @@ async function etcdctl(args: string[], ctx: ExecCtx): Promise<ExecResult> {
       if (!m) return deadline();
       if (!etcd.hasQuorum()) return deadline();
       if (sub === 'remove') {
-        etcd.remove(id);
+        etcd.remove(id, m);
         if (out === 'json') return ok(goJson({ header: header(m), members: etcd.members.map(memberJson) }) + '\n');
         return ok(`Member ${hex16(id)} removed from cluster ${hex16(etcd.clusterId)}\n`);
       }
       etcd.promote(id);
       if (out === 'json') return ok(goJson({ header: header(m), members: etcd.members.map(memberJson) }) + '\n');
       return ok(`Member ${hex16(id)} promoted in cluster ${hex16(etcd.clusterId)}\n`);
+    }
+    if (g === 'move-leader') {
+      // etcdctl move-leader: find the leader among the given endpoints (Status of each, in order), send to it
+      if (pos.length !== 2) return fail('Error: move-leader command needs 1 argument\n', 128);
+      if (!/^[0-9a-fA-F]{1,16}$/.test(sub!)) return fail(`Error: strconv.ParseUint: parsing ${JSON.stringify(sub)}: ${/^[0-9a-fA-F]+$/.test(sub!) ? 'value out of range' : 'invalid syntax'}\n`, 128);
+      const target = BigInt('0x' + sub);
+      let leaderM: SimMember | undefined;
+      for (const ep of endpoints) {
+        const m = etcd.memberForEndpoint(ep, node);
+        if (!m || !m.up || !m.started) return deadline();
+        if (etcd.leaderId !== 0n && m.id === etcd.leaderId) {
+          leaderM = m;
+          break;
+        }
+      }
+      if (!leaderM) return fail(`Error: no leader endpoint given at [${endpoints.join(' ')}]\n`, 128);
+      const from = etcd.leaderId;
+      etcd.moveLeader(leaderM, target);
+      return ok(`Leadership transferred from ${hex(from)} to ${hex(target)}\n`);
     }
     if (g === 'endpoint' && (sub === 'health' || sub === 'status')) {
       let eps = endpoints;
@@ -459,6 +478,7 @@ async function etcdctl(args: string[], ctx: ExecCtx): Promise<ExecResult> {
           _m: m,
         });
       }
+      etcd.afterStatus();
       let stdout = '';
       const clean = rows.map(({ _m, ...r }) => r);
       if (out === 'json') stdout = goJson(clean) + '\n';

@@ -12,7 +12,7 @@ import { RealEtcd } from './etcd-real.js';
 import { createBootstrapTokenSecret, type ExecResult, HOST_ANNOTATION, runArgv, uploadCerts } from './exec.js';
 import { Kubelets } from './kubelet.js';
 import { pki } from './pki.js';
-import type { Obj } from './util.js';
+import { hex, type Obj } from './util.js';
 import { type NodeState, nodeState, onServerState, scheduleNodeFaults, setNodeState } from './nodefaults.js';
 import { retryDetach, type SeededWorkload, seedWorkload, setNodeAllocatable, type WorkloadSpec } from './workloads.js';
 import { createUpgradeHandler } from './ws.js';
@@ -73,6 +73,14 @@ export interface KubeSim {
   /** Ready, NotReady (kubelet answers, Ready False; reason = the condition message) or Unreachable (Ready Unknown) */
   setNodeState(name: string, state: NodeState, o?: { reason?: string }): void;
   nodeState(name: string): NodeState | undefined;
+  /** the etcd leader (simulated mode: now; real mode: use realEtcd.leader()) */
+  etcdLeader(): { id: string; name: string; node: string } | undefined;
+  /** move the etcd leadership to a member by name (as `etcdctl move-leader` through the leader would) */
+  moveEtcdLeader(toName: string): Promise<void>;
+  /** take one etcd member's process down or up while its node stays Ready (a second unhealthy member) */
+  setEtcdMemberUp(name: string, up: boolean): void;
+  /** fault: leadership goes back to this member after the next move away from it, right after the next endpoint status */
+  etcdLeaderReturns(name: string, times?: number): void;
   /** seed a workload (Deployment, DaemonSet, Static, Bare; emptyDir, PVC, requests, PDB, crash loop, termination time) */
   addWorkload(spec: WorkloadSpec): SeededWorkload;
   /** set a Node's capacity and allocatable (cpu, memory, pods) */
@@ -94,6 +102,19 @@ export function createKubeSim(core: SimCore, opts: KubeSimOptions = {}): KubeSim
     // real members for the seeded masters (throws RealEtcdUnavailable when the binaries are missing);
     // KubeSim.realEtcd.ready resolves once they are healthy, and every real operation waits for it
     c.etcd.real = RealEtcd.launch(c.etcd.members.map((m) => ({ name: m.name, node: m.node, ip: m.ip })), { dir: opts.realEtcdDir });
+  }
+  const lr = (core.scenario.etcd?.leaderReturns ?? []).map((r) => ({ name: new RegExp(r.member), times: r.times ?? 1 }));
+  c.etcd.leaderReturns = lr.map((x) => ({ ...x }));
+  if (c.etcd.real) c.etcd.real.leaderReturns = lr.map((x) => ({ ...x }));
+  const lead = core.scenario.etcd?.leader;
+  if (lead) {
+    const m = c.etcd.members.find((x) => new RegExp(lead).test(x.name));
+    if (!m) throw new Error(`scenario etcd.leader: no member matches ${lead}`);
+    if (c.etcd.real) void c.etcd.real.ready.then(() => c.etcd.real!.moveLeader(m.name)).catch(() => undefined);
+    else if (m.id !== c.etcd.leaderId) {
+      c.etcd.leaderId = m.id;
+      c.etcd.raftTerm++;
+    }
   }
   for (const w of core.scenario.kube?.workloads ?? []) seedWorkload(c, w);
   return assemble(core, c);
@@ -173,6 +194,32 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
     setNodeDown: (name, down) => setNodeState(c, name, down ? 'Unreachable' : 'Ready'),
     setNodeState: (name, state, o) => setNodeState(c, name, state, o),
     nodeState: (name) => nodeState(c, name),
+    etcdLeader: () => {
+      const m = c.etcd.leader();
+      return m ? { id: hex(m.id), name: m.name, node: m.node } : undefined;
+    },
+    moveEtcdLeader: async (toName) => {
+      if (c.etcd.real) {
+        const r = await c.etcd.real.moveLeader(toName);
+        if (r.exitCode !== 0) throw new Error(r.stderr.trim());
+        return;
+      }
+      const to = c.etcd.members.find((m) => m.name === toName);
+      const lead = c.etcd.leader();
+      if (!to || !lead) throw new Error(`no etcd member ${toName} or no leader`);
+      c.etcd.moveLeader(lead, to.id);
+    },
+    setEtcdMemberUp: (name, up) => {
+      const m = c.etcd.members.find((x) => x.name === name);
+      if (!m && !c.etcd.real) throw new Error(`no etcd member ${name}`);
+      if (m) c.etcd.setUp(m.id, up);
+      c.etcd.real?.setMemberDown(name, !up);
+    },
+    etcdLeaderReturns: (name, times = 1) => {
+      const f = { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), times };
+      c.etcd.leaderReturns.push(f);
+      c.etcd.real?.leaderReturns.push({ ...f });
+    },
     addWorkload: (spec) => seedWorkload(c, spec),
     setNodeAllocatable: (node, r) => setNodeAllocatable(c, node, r),
     keepVolumeAttached: (pv, keep) => {
