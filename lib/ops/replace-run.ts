@@ -46,18 +46,25 @@ export interface ReplaceRun {
 
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** The changes to the cluster file once every node of a role was replaced (pure). */
-export function configChanges(plan: ReplacePlan, roll: RollResult, observedRoles: { masters: string[]; workers: string[] }, req: Pick<ReplaceRequest, 'image' | 'flavor' | 'k8sVersion'>): Record<string, string> {
-  const replaced = new Set(roll.steps.filter((s) => s.outcome === 'replaced').map((s) => s.old));
-  const all = (names: string[]) => names.length > 0 && names.every((n) => replaced.has(n));
-  const mastersDone = all(observedRoles.masters);
-  const workersDone = all(observedRoles.workers) || observedRoles.workers.length === 0;
+/**
+ * The changes to the cluster file once every node of a role runs as requested (pure): machines are the nodes
+ * seen when this run started; a node counts as done when this roll replaced it or built it.
+ * --flavor: master_flavor once every master is done, node_flavor once every worker is; --image and
+ * --k8s-version: once every node is.
+ */
+export function configChanges(
+  machines: { name: string; role: Role }[], replacedOlds: ReadonlySet<string>, built: ReadonlySet<string>,
+  req: Pick<ReplaceRequest, 'image' | 'flavor' | 'k8sVersion'>, versionTo?: string,
+): Record<string, string> {
+  const outdated = (role: Role) => machines.filter((m) => m.role === role && !replacedOlds.has(m.name) && !built.has(m.name));
+  const mastersDone = outdated('master').length === 0;
+  const workersDone = outdated('node').length === 0;
   const changes: Record<string, string> = {};
   if (req.flavor && mastersDone) changes.master_flavor = req.flavor;
-  if (req.flavor && all(observedRoles.workers)) changes.node_flavor = req.flavor;
+  if (req.flavor && workersDone) changes.node_flavor = req.flavor;
   if (mastersDone && workersDone) {
     if (req.image) changes.image = req.image;
-    if (req.k8sVersion && plan.version) changes['version.k8s'] = plan.version.to;
+    if (req.k8sVersion && versionTo) changes['version.k8s'] = versionTo;
   }
   return changes;
 }
@@ -222,14 +229,14 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     const failed = result.steps.filter((s) => s.outcome !== 'replaced');
     let updatedConfig: string | undefined;
     if (!failed.length && !result.paused && !result.aborted) {
-      const roles = {
-        masters: observed.machines.filter((m) => m.role === 'master').map((m) => m.name),
-        workers: observed.machines.filter((m) => m.role === 'node').map((m) => m.name),
-      };
-      // a resumed roll: the nodes replaced by the earlier runs count too
-      if (roll) for (const [k, v] of roll.steps) if (v.complete) result.steps.push({ old: k, role: indexOf(config.clusterName, 'master', k) !== null ? 'master' : 'node', strategy: 'surge', outcome: 'replaced', from: {}, to: (v.like as NodeSpec) ?? ({} as NodeSpec), durationMs: 0, new: v.added?.name });
-      const changes = configChanges(plan, result, roles, req);
-      if (roll) result.steps = result.steps.filter((s) => s.durationMs > 0 || !roll!.steps.get(s.old)?.complete);
+      const replacedOlds = new Set(result.steps.filter((x) => x.outcome === 'replaced').map((x) => x.old));
+      const built = new Set(result.steps.filter((x) => x.outcome === 'replaced' && x.new).map((x) => x.new!));
+      // a resumed roll: what its earlier runs replaced and built counts too
+      if (roll) for (const [k, v] of roll.steps) if (v.complete) {
+        replacedOlds.add(k);
+        if (v.added) built.add(v.added.name);
+      }
+      const changes = configChanges(observed.machines, replacedOlds, built, req, plan.version?.to ?? (req.k8sVersion ? req.k8sVersion : undefined));
       if (Object.keys(changes).length) {
         const { writeUpdatedConfig } = await import('../config/write.js');
         updatedConfig = (await writeUpdatedConfig(config.file, changes)).path;
@@ -266,8 +273,10 @@ async function removeOne(
     allowSingleMaster: true, fixStale: false, concurrency: 1,
   };
   let access: EtcdAccess | undefined;
-  const open = async (exclude: string[]) => (access ??= await openEtcd(exclude));
+  const open = async (exclude: string[]) => (access ??= await openEtcd([...new Set([...exclude, input.name])]));
   try {
+    // a master: the shared master-adder moves off it first (its pod would otherwise be one to drain)
+    if (input.role === 'master') await open([input.name]);
     const obs = await observeAndPlan(ctx, req, config, os, kube, { openEtcd: open });
     if (obs.plan.blockers.length) {
       throw new OperationError('E_REPLACE_REMOVE_REFUSED', `removing ${input.name} was refused: ${obs.plan.blockers.join('; ')}`, { details: obs.plan.blockers });

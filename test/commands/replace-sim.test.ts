@@ -155,6 +155,51 @@ describe('kadd replace (simulator)', function () {
     assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
     assert.deepEqual(h.serverNames('master'), ['demo-master-1', 'demo-master-3', 'demo-master-4']);
   });
+
+  it('--all over 1 master + 3 workers: control plane first; a gate fails midway (a Node goes NotReady), the roll pauses, --resume finishes; cfg.updated.yml has the new image', async () => {
+    h = await startKaddSim({ masters: 1, nodes: 3 });
+    const kube = h.sim.kube as any;
+    // once the first worker's server is gone (its drain is over), demo-node-3 goes down: the gate before the next step fails
+    let injected = false;
+    const t = setInterval(() => {
+      if (!injected && h!.nodes().get('demo-node-4') === true && !h!.serverNames('node').includes('demo-node-1')) {
+        kube.setNodeDown('demo-node-3', true);
+        injected = true;
+      }
+    }, 2);
+    let r;
+    try {
+      r = await h.kadd(['replace', '--all', '--image', 'cirros', h.cfgPath, ...FLAGS]);
+    } finally {
+      clearInterval(t);
+    }
+    show(r);
+    assert.ok(injected, 'the fault was injected');
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /paused.*Ready when the roll started is NotReady now: demo-node-3/s);
+    assert.match(r.stderr, /kadd replace --resume/);
+    // control plane first, then the first worker; nothing else started
+    assert.deepEqual(h.serverNames('master'), ['demo-master-2']);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-2', 'demo-node-3', 'demo-node-4']);
+    assert.equal(existsSync(h.updatedPath), false, 'no cfg.updated.yml for a paused roll');
+    // a new roll is refused while this one is paused
+    const again = await h.kadd(['replace', '--all', h.cfgPath, ...FLAGS]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /did not finish.*--resume/s);
+
+    kube.setNodeDown('demo-node-3', false);
+    const r2 = await h.kadd(['replace', '--resume', h.cfgPath, ...FLAGS.filter((f) => f !== '--soak' && f !== '0')]);
+    show(r2);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.deepEqual(h.serverNames('master'), ['demo-master-2']);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-4', 'demo-node-5', 'demo-node-6']);
+    assert.ok([...h.nodes().values()].every(Boolean));
+    assert.match(readFileSync(h.updatedPath, 'utf8'), /^image: "?cirros"?/m);
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+    // the new servers boot cirros
+    const vols = h.volumes().filter((v) => /demo-(node-[456]|master-2)-root/.test(v.name));
+    assert.equal(vols.length, 4);
+  });
 });
 
 export { readFileSync, existsSync };
