@@ -315,6 +315,12 @@ async function teardownHalfBuilt(
       out.push(...r.deleted.map((x) => `${x.ref.kind} ${x.ref.name}`));
       left.push(...r.left.map((x) => `${x.ref.kind} ${x.ref.name}: ${x.reason ?? x.state}`));
     }
+    // operation-wide: the dead run's bootstrap token, a master-adder Deployment
+    for (const x of await reapers.reapShared(ledger.of(''))) {
+      if (x.state === 'deleted' || x.state === 'absent') await ledger.gone(x.ref);
+      if (x.state === 'deleted') out.push(`${x.ref.kind} ${x.ref.name}`);
+      if (x.state === 'refused' || x.state === 'failed') left.push(`${x.ref.kind} ${x.ref.name}: ${x.reason ?? x.state}`);
+    }
     if (left.length) {
       throw new OperationError('E_REPLACE_RESUME_CLEANUP', `resuming: a half-built replacement could not be removed: ${left.join('; ')}`, {
         details: left, hint: 'fix what is named and run kadd replace --resume again',
