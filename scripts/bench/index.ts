@@ -5,6 +5,7 @@
  */
 import { helpColdStart } from './help-cold-start.js';
 import { addWorkers } from './add-workers.js';
+import { replaceRoll } from './replace.js';
 
 export interface BenchContext {
   /** repository root */
@@ -23,4 +24,4 @@ export interface Benchmark {
   run(ctx: BenchContext): Promise<Record<string, number>>;
 }
 
-export const benchmarks: Benchmark[] = [helpColdStart, addWorkers];
+export const benchmarks: Benchmark[] = [helpColdStart, addWorkers, replaceRoll];
