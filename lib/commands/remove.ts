@@ -93,7 +93,7 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
   ]);
   // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
   const report = await findUnfinished(config.file);
-  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove');
+  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && o.resources.length > 0);
   let fixed: VictimPlan[] | undefined;
   let recordedReq: Partial<RemoveRequest> = {};
   if (argv.resume) {
@@ -151,8 +151,18 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
       etcdctl: () => access?.etcdctl ?? null,
     });
+    const j = journal!;
+    const stepJournal = {
+      async step(step: string, node: string, state: 'start' | 'done' | 'skipped', details?: Record<string, unknown>) {
+        await j.step(step, node, state, details);
+        ctx.io.log('debug', `step ${step} ${node} ${state}`);
+      },
+      intent: (kind: Parameters<typeof j.intent>[0], name: string, details?: Record<string, unknown>) => j.intent(kind, name, details),
+      undone: (kind: Parameters<typeof j.undone>[0], name: string, id?: string) => j.undone(kind, name, id),
+      kept: (kind: Parameters<typeof j.kept>[0], name: string, id?: string) => j.kept(kind, name, id),
+    };
     const result = await executeRemove(ctx, request, obs, kube, {
-      journal: journal!, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
+      journal: stepJournal, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
       volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
       writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
     });
@@ -208,7 +218,7 @@ const remove: KaddCommandModule<RemoveArgs> = {
       .option('allow-single-master', { type: 'boolean', default: false, describe: 'allow going from 2 masters to 1 (no failure tolerance)' })
       .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted kadd remove (the recorded victims)' })
       .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove stale etcd members/learners first' })
-      .option('concurrency', { type: 'number', default: 5, describe: 'workers removed at once' })
+      .option('concurrency', { type: 'number', default: 10, describe: 'workers removed at once' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
       .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
       .option('volume-detach-timeout', { type: 'string', default: '5m', describe: 'wait for the node\'s VolumeAttachments to go', hidden: true })

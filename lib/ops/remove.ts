@@ -38,6 +38,8 @@ export interface StepJournal {
   step(step: string, node: string, state: 'start' | 'done' | 'skipped', details?: Record<string, unknown>): Promise<void>;
   intent(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, details?: Record<string, unknown>): Promise<void>;
   undone(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, id?: string): Promise<void>;
+  /** the resource stays on purpose (a victim whose removal stopped before anything was deleted) */
+  kept(kind: 'server' | 'volume' | 'port' | 'node' | 'etcd-member' | 'lb-member', name: string, id?: string): Promise<void>;
 }
 
 export interface RemoveDeps {
@@ -114,9 +116,9 @@ export async function observeAndPlan(
     return null;
   }) : null;
 
-  const plans: VictimPlan[] = [];
   const previews = new Map<string, Awaited<ReturnType<typeof previewDrain>>>();
-  for (const v of victims) {
+  // every victim observed at once (drain previews are independent)
+  const plans: VictimPlan[] = await Promise.all(victims.map(async (v) => {
     const c = candidates.find((x) => x.name === v.name);
     const rec = fixed?.find((x) => x.name === v.name);
     const server = c?.server;
@@ -147,8 +149,8 @@ export async function observeAndPlan(
         warnings.push(...a.warnings);
       } else warnings.push(`${v.name}: ${dead ? 'dead' : 'unreachable'}: only an unreachable-node drain (grace 1 s, pods terminating > 1 s ignored); PodDisruptionBudgets may not be honoured`);
     }
-    plans.push(vp);
-  }
+    return vp;
+  }));
 
   // capacity of the remaining schedulable nodes (a misfit warns)
   let capacity: RemovePlan['capacity'];
@@ -172,8 +174,11 @@ export async function observeAndPlan(
         warnings.push(`etcd: cannot read alarms (${msg(e)}); the member list and health checks still apply`);
         return [] as string[];
       });
-      const stale = findStale(view, nodes.filter((n) => n.name !== v.name));
-      const mine = view.members.find((s) => memberMatchesNode(s.member, { name: v.name, addresses: v.ip ? [{ address: v.ip }] : [] }));
+      const stale = findStale(view, nodes);
+      // by name, or by peer address: the Node's addresses and the server's IP (member names may differ from Node names)
+      const vNode = nodes.find((n) => n.name === (v.node ?? v.name));
+      const addresses = [...(vNode?.addresses ?? []), ...(v.ip ? [{ type: 'InternalIP', address: v.ip }] : [])];
+      const mine = view.members.find((s) => memberMatchesNode(s.member, { name: v.name, addresses }));
       const recId = fixed?.find((x) => x.name === v.name)?.etcd?.memberId;
       const target = mine ?? (recId ? view.members.find((s) => s.member.id === recId) : undefined);
       const staleOthers = stale.filter((s) => s.id !== target?.member.id);
@@ -363,6 +368,7 @@ async function ensureNotLeader(ctx: Context, etcdctl: Etcdctl, victimId: string,
     if (ctx.clock.now() >= deadline) throw new OperationError('E_ETCD_LEADER_MOVE', `etcd leadership is still on the member being removed (${victimId}) after ${Math.round(timeoutMs / 1000)}s`, { hint: 'check the etcd logs; the member is NOT removed; run kadd remove --resume to retry' });
     if (l.id === victimId && l.endpoint && targetId) {
       try {
+        ctx.io.log('info', `etcd: moving leadership from ${victimId} to ${targetId} (sent to the leader's endpoint ${l.endpoint})`);
         await etcdctl.moveLeader(targetId, l.endpoint);
         moved = true;
       } catch (e) {
@@ -472,6 +478,12 @@ export async function executeRemove(ctx: Context, req: RemoveRequest, obs: Obser
   const started = ctx.clock.now();
   const plan = obs.plan;
   const result: RemoveResult = { cluster: plan.cluster, role: plan.role, removed: [], victims: [], warnings: [...plan.warnings], durationMs: 0 };
+  // every victim is recorded before anything is touched: an unfinished remove is visible to every other
+  // command (one membership change at a time) and --resume knows what it was about
+  for (const v of plan.victims) {
+    if (v.serverId) await deps.journal.intent('server', v.name, { remove: true, id: v.serverId, ip: v.ip });
+    if (v.node) await deps.journal.intent('node', v.node, { remove: true });
+  }
   if (plan.role === 'master') {
     const v = plan.victims[0]!;
     const access = obs.etcd ?? (await deps.openEtcd([v.name]));
@@ -486,6 +498,13 @@ export async function executeRemove(ctx: Context, req: RemoveRequest, obs: Obser
     }
   }
   result.removed = result.victims.filter((x) => x.outcome === 'removed').map((x) => x.name);
+  // a victim that stopped before anything of it was deleted (drain timeout, blocked pods) stays on purpose
+  for (const vr of result.victims) {
+    if (vr.outcome === 'removed' || vr.steps.some((s) => /deleted|removed|gone/.test(s))) continue;
+    const v = plan.victims.find((x) => x.name === vr.name)!;
+    if (v.serverId) await deps.journal.kept('server', v.name, v.serverId);
+    if (v.node) await deps.journal.kept('node', v.node);
+  }
   if (result.removed.length) {
     const changes: Record<string, number> = plan.role === 'master' ? { 'n-masters': Math.max(0, plan.config.nMasters - result.removed.length) } : { 'n-nodes': Math.max(0, plan.config.nNodes - result.removed.length) };
     result.updatedConfig = await deps.writeConfig(changes);

@@ -5,6 +5,7 @@
  */
 import { helpColdStart } from './help-cold-start.js';
 import { addWorkers } from './add-workers.js';
+import { removeWorkers } from './remove-workers.js';
 import { replaceRoll } from './replace.js';
 
 export interface BenchContext {
@@ -24,4 +25,4 @@ export interface Benchmark {
   run(ctx: BenchContext): Promise<Record<string, number>>;
 }
 
-export const benchmarks: Benchmark[] = [helpColdStart, addWorkers, replaceRoll];
+export const benchmarks: Benchmark[] = [helpColdStart, addWorkers, removeWorkers, replaceRoll];

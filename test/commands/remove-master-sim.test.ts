@@ -10,6 +10,11 @@ import { journalPath } from '../../lib/journal/journal.js';
 
 const FAST = ['--yes', '--poll-interval', '25', '--evict-retry', '200'];
 
+function lastIndex(xs: any[], f: (x: any) => boolean): number {
+  for (let i = xs.length - 1; i >= 0; i--) if (f(xs[i])) return i;
+  return -1;
+}
+
 function journal(h: KaddSim): any[] {
   return readFileSync(journalPath(h.cfgPath), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
@@ -20,8 +25,8 @@ function poolMembers(h: KaddSim): string[] {
   return Object.values(st.openstack?.members ?? {}).map((m: any) => m.name ?? m.address);
 }
 
-async function withSim(masters: number, fn: (h: KaddSim) => Promise<void>): Promise<void> {
-  const h = await startKaddSim({ masters, nodes: 1, scenario: { kube: { podStartup: 30, podTermination: 30 } } });
+async function withSim(masters: number, fn: (h: KaddSim) => Promise<void>, scenario: Record<string, unknown> = {}): Promise<void> {
+  const h = await startKaddSim({ masters, nodes: 1, scenario: { kube: { podStartup: 30, podTermination: 30 }, ...scenario } });
   try {
     await fn(h);
   } finally {
@@ -60,7 +65,7 @@ describe('kadd remove: masters on the simulator', function () {
         at((x) => x.t === 'step' && x.step === 'member-remove' && x.state === 'start'),
         at((x) => x.t === 'step' && x.step === 'verify' && x.state === 'done'),
         at((x) => x.t === 'step' && x.step === 'teardown' && x.state === 'done'),
-        at((x) => x.t === 'intent' && x.kind === 'node'),
+        lastIndex(recs, (x) => x.t === 'intent' && x.kind === 'node'),
       ];
       assert.ok(idx.every((x) => x >= 0), JSON.stringify(idx));
       assert.deepEqual([...idx].sort((a, b) => a - b), idx, `journal order ${JSON.stringify(idx)}`);
@@ -126,5 +131,41 @@ describe('kadd remove: masters on the simulator', function () {
       assert.ok(!recs.some((x) => x.t === 'step' && x.step === 'leader-move'), 'no leader move for a dead member');
       assert.ok(!recs.some((x) => x.t === 'step' && x.step === 'stop-control-plane'), 'no reset on a dead node');
     });
+  });
+
+  it('the victim is the leader and leadership comes back between the check and the removal: moved again (to the leader\'s endpoint), then removed', async () => {
+    await withSim(3, async (h) => {
+      const r = await h.kadd(['remove', ...FAST, h.cfgPath, 'demo-master-3']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, /leadership moved to demo-master-2/);
+      assert.deepEqual(members(h).map((m) => m.name).sort(), ['demo-master-1', 'demo-master-2']);
+      // the simulator refuses move-leader anywhere but the leader's endpoint ("no leader endpoint given"), and
+      // hands leadership back once after the first move: the removal only happened after a second move
+      assert.doesNotMatch(r.stderr, /no leader endpoint given/);
+      assert.equal((r.stderr.match(/etcd: moving leadership from/g) ?? []).length, 2, r.stderr);
+      const recs = journal(h);
+      const lm = recs.findIndex((x) => x.t === 'step' && x.step === 'leader-move' && x.state === 'start');
+      const mr = recs.findIndex((x) => x.t === 'step' && x.step === 'member-remove' && x.state === 'start');
+      assert.ok(lm >= 0 && lm < mr, 'leader moved before the member removal');
+    }, { etcd: { leader: 'demo-master-3', leaderReturns: [{ member: 'demo-master-3', times: 1 }] } });
+  });
+
+  it('member names differ from Node names (etcd-<ip>): the member is found by its peer address', async () => {
+    await withSim(3, async (h) => {
+      assert.ok(members(h).every((m) => /^etcd-/.test(m.name)), JSON.stringify(members(h)));
+      const r = await h.kadd(['remove', ...FAST, h.cfgPath, 'demo-master-2']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.equal(members(h).length, 2);
+      assert.ok(!members(h).some((m) => m.node === 'demo-master-2'));
+    }, { etcd: { memberName: 'etcd-{ip}' } });
+  });
+
+  it('Octavia answers 409 (PENDING_UPDATE) on the member delete for a while: kadd waits for ACTIVE and retries', async () => {
+    await withSim(3, async (h) => {
+      const r = await h.kadd(['remove', ...FAST, h.cfgPath, 'demo-master-3']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.ok(!poolMembers(h).includes('demo-master-3'));
+      assert.equal(members(h).length, 2);
+    }, { faults: { lbHold: [{ lb: 'demo-lb', at: 0, for: 3 }] } });
   });
 });

@@ -12,6 +12,11 @@ import type { WorkloadSpec } from '../sim/kube/workloads.js';
 
 const FAST = ['--yes', '--poll-interval', '25', '--evict-retry', '200'];
 
+function lastIndex(xs: any[], f: (x: any) => boolean): number {
+  for (let i = xs.length - 1; i >= 0; i--) if (f(xs[i])) return i;
+  return -1;
+}
+
 function journal(h: KaddSim): any[] {
   return readFileSync(journalPath(h.cfgPath), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 }
@@ -84,7 +89,7 @@ describe('kadd remove: workers on the simulator', function () {
       const recs = journal(h);
       for (const n of ['demo-node-3', 'demo-node-4']) {
         const i = recs.findIndex((x) => x.t === 'step' && x.step === 'teardown' && x.node === n && x.state === 'done');
-        const k = recs.findIndex((x) => x.t === 'intent' && x.kind === 'node' && x.name === n);
+        const k = lastIndex(recs, (x) => x.t === 'intent' && x.kind === 'node' && x.name === n);
         const c = recs.findIndex((x) => x.t === 'step' && x.step === 'cordon' && x.node === n && x.state === 'start');
         assert.ok(c >= 0 && c < i && i < k, `cordon < teardown < Node for ${n}`);
       }

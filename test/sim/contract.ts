@@ -164,6 +164,8 @@ export interface Scenario {
      * them (not delete_on_termination) until DELETE /attachments/{id}. Default false (Nova cleans up).
      */
     leaveReservedOnEarlyDelete?: boolean;
+    /** (added) load balancers (name regex or id) held PENDING_UPDATE (or ERROR) from `at` for `for` seconds: writes answer 409 immutable */
+    lbHold?: { lb: string; at: number; for: number; status?: 'PENDING_UPDATE' | 'ERROR' }[];
     /** (added) servers (name regex) that go SHUTOFF or ERROR at `at` seconds after start, under their Node */
     serverState?: { name: string; at: number; status: 'SHUTOFF' | 'ERROR'; message?: string }[];
     /** (added) Nodes whose kubelet does NOT come back after a reboot of their server (name regex) */

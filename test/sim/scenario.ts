@@ -79,6 +79,10 @@ function validate(sc: Scenario): void {
   for (const [i, r] of (f.volumeStaysAttached ?? []).entries()) {
     try { new RegExp(String(r)); } catch { throw new ScenarioError(`scenario faults.volumeStaysAttached[${i}] is not a valid regular expression`); }
   }
+  for (const [i, e] of (f.lbHold ?? []).entries()) {
+    if (typeof e?.lb !== 'string' || typeof e.at !== 'number' || typeof e.for !== 'number' || e.for < 0 || (e.status !== undefined && !['PENDING_UPDATE', 'ERROR'].includes(e.status)))
+      throw new ScenarioError(`scenario faults.lbHold[${i}] needs lb (name regex or id), at and for (seconds), and optionally status PENDING_UPDATE or ERROR`);
+  }
   for (const [i, e] of (f.serverState ?? []).entries()) {
     if (typeof e?.name !== 'string' || typeof e.at !== 'number' || !['SHUTOFF', 'ERROR'].includes(e.status)) throw new ScenarioError(`scenario faults.serverState[${i}] needs name (regex), at (seconds) and status SHUTOFF or ERROR`);
   }

@@ -18,6 +18,7 @@ export interface OpenStackSim {
   keystone: Keystone;
   nova: Nova;
   cinder: Cinder;
+  octavia: Octavia;
   view: SimOpenStackView;
   state(): unknown;
 }
@@ -33,6 +34,7 @@ export function createOpenStackSim(core: SimCoreImpl): OpenStackSim {
   seedDefaults(store);
   if (core.scenario.cluster) seedCluster(store, cinder, core.scenario.cluster);
   nova.scheduleStateFaults();
+  octavia.scheduleHolds();
 
   const table: Record<string, { prefix: string; routes: Route[]; auth: boolean; notFound: (ctx: Ctx) => void }> = {
     identity: { prefix: '/identity', routes: keystone.routes(), auth: false, notFound: (ctx) => send(ctx.res, 404, { error: { code: 404, message: 'The resource could not be found.', title: 'Not Found' } }) },
@@ -107,5 +109,5 @@ export function createOpenStackSim(core: SimCoreImpl): OpenStackSim {
     keypairs: [...store.keypairs.keys()],
   });
 
-  return { handler, store, keystone, nova, cinder, view, state };
+  return { handler, store, keystone, nova, cinder, octavia, view, state };
 }

@@ -142,10 +142,45 @@ export class Octavia {
       done();
       const t = this.core.now();
       for (const o of [lb, ...parents, child]) {
+        // a held load balancer (faults.lbHold / hold()) stays PENDING_UPDATE until the hold ends
+        if (o === lb && (lb.holdUntil ?? 0) > t) continue;
         if (o.provisioning === 'PENDING_UPDATE') o.provisioning = 'ACTIVE';
         o.updated = t;
       }
     });
+  }
+
+  /**
+   * Fault/test hook: the load balancer is locked by someone else (a failover, another client's change, a slow
+   * amphora) and stays PENDING_UPDATE for `ms` sim ms: every write under it answers 409 "Load Balancer <id> is
+   * immutable and cannot be updated." (members: "Pool <id> is immutable ..." if their pool is locked too).
+   * `status: 'ERROR'` leaves it in ERROR instead (writes refused alike) for that time.
+   */
+  hold(nameOrId: string, ms: number, status: 'PENDING_UPDATE' | 'ERROR' = 'PENDING_UPDATE'): void {
+    const lb = this.store.lbs.get(nameOrId) ?? [...this.store.lbs.values()].find((x) => x.name === nameOrId);
+    if (!lb) throw new Error(`no load balancer ${nameOrId}`);
+    const now = this.core.now();
+    lb.holdUntil = Math.max(lb.holdUntil ?? 0, now + ms);
+    lb.provisioning = status;
+    lb.updated = now;
+    this.core.record('lb.hold', lb.name || lb.id, { ms, status });
+    this.core.schedule(ms, () => {
+      if ((lb.holdUntil ?? 0) > this.core.now() + 1) return; // extended by a later hold
+      lb.holdUntil = undefined;
+      if (lb.provisioning === 'PENDING_UPDATE' || lb.provisioning === 'ERROR') lb.provisioning = 'ACTIVE';
+      lb.updated = this.core.now();
+      this.core.record('lb.hold.end', lb.name || lb.id);
+    });
+  }
+
+  /** scenario faults.lbHold: [{lb (name regex), at (s), for (s), status}] */
+  scheduleHolds(): void {
+    for (const f of this.core.scenario.faults?.lbHold ?? []) {
+      this.core.schedule(f.at * 1000, () => {
+        const re = new RegExp(f.lb);
+        for (const lb of [...this.store.lbs.values()]) if (re.test(lb.name) || lb.id === f.lb) this.hold(lb.id, f.for * 1000, f.status ?? 'PENDING_UPDATE');
+      });
+    }
   }
 
   private body<T>(ctx: Ctx, key: string): T | undefined {
