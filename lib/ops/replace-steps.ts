@@ -95,7 +95,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
       const req: import('./add-master.js').AddMasterRequest = {
         config: configFor(d.config, 'master', spec), zone: spec.zone, flavor: spec.flavor, snapshot: true, fixStale: false, keepFailed: false,
         timeouts: t.masterTimeouts ?? DEFAULT_STAGE_TIMEOUTS, volumeTimeoutMs: t.bootTimeoutMs, tokenTtlSeconds: 1800,
-        pollIntervalMs: poll, maxPollIntervalMs: maxPoll, via: 'kube',
+        pollIntervalMs: poll, maxPollIntervalMs: maxPoll, via: 'kube', reservedNames: [old],
       };
       const o = await am.preflight(ctx, req, os, kube, access);
       const p = am.planMaster(req, o);
@@ -131,6 +131,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
 
   return {
     async add({ role, name, spec, old }) {
+      // masters: planMaster picks max + 1 over the masters and the old one (the same name as the roll's)
       return role === 'master' ? addMaster(old, spec) : addWorker(name, spec);
     },
     async remove(input) {
