@@ -34,6 +34,7 @@ export interface ReplaceArgs {
   timeout: number;
   'boot-timeout': number;
   'poll-interval': number;
+  'evict-retry': number;
   'adder-image'?: string;
   strict: boolean;
 }
@@ -123,6 +124,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
       .option('timeout', { type: 'number', default: 1200, describe: 'seconds for a replacement to join after ACTIVE' })
       .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and the server to become ACTIVE' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
+      .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
       .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .example('kadd replace cfg.yml demo-node-3', 'surge: a new worker like demo-node-3 joins and soaks, then demo-node-3 is drained and removed')
@@ -143,6 +145,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
       if (!Number.isFinite(argv[k]) || argv[k] <= 0) throw new UsageError(`--${k} must be a positive number of seconds, got ${argv[k]}`);
     }
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
+    if (!Number.isFinite(argv['evict-retry']) || argv['evict-retry'] < 1) throw new UsageError('--evict-retry must be >= 1 ms');
     const { createCliContext } = await import('../cli/context.js');
     const { loadClusterConfig } = await import('../config/load.js');
     const { renderResult } = await import('../cli/output.js');
@@ -157,7 +160,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
         dryRun: argv['dry-run'], resume: argv.resume, yes: argv.yes, interactive: !!process.stdin.isTTY, configArg: argv.config,
         adderImage: argv['adder-image'],
         timings: { pollIntervalMs: poll, bootTimeoutMs: argv['boot-timeout'] * 1000, joinTimeoutMs: argv.timeout * 1000 },
-        drain: { timeoutMs: drainMs, deleteEmptyDirData: argv['delete-emptydir-data'], force: argv.force },
+        drain: { timeoutMs: drainMs, deleteEmptyDirData: argv['delete-emptydir-data'], force: argv.force, evictRetryMs: argv['evict-retry'] },
       });
       if (argv['dry-run']) {
         ctx.io.result(format === 'table' ? formatPlan(run.plan) : renderResult(run.plan, format));

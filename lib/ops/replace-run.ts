@@ -31,7 +31,7 @@ export interface ReplaceRunOptions {
   /** is stdin a terminal (confirmation possible) */
   interactive: boolean;
   timings: StepTimings;
-  drain: { timeoutMs: number; deleteEmptyDirData: boolean; force: boolean };
+  drain: { timeoutMs: number; deleteEmptyDirData: boolean; force: boolean; evictRetryMs?: number };
   adderImage?: string;
   configArg: string;
 }
@@ -284,6 +284,7 @@ async function removeOne(
     const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: o.timings.pollIntervalMs, etcdctl: () => access?.etcdctl ?? null });
     const r = await executeRemove(ctx, req, obs, kube, {
       journal, reapers, openEtcd: open, pollIntervalMs: o.timings.pollIntervalMs, writeConfig: async () => '',
+      ...(o.drain.evictRetryMs !== undefined ? { evictRetryMs: o.drain.evictRetryMs } : {}),
     });
     const v = r.victims[0];
     if (!v || v.outcome !== 'removed') {
