@@ -200,6 +200,26 @@ describe('kadd replace (simulator)', function () {
     const vols = h.volumes().filter((v) => /demo-(node-[456]|master-2)-root/.test(v.name));
     assert.equal(vols.length, 4);
   });
+
+  it('--all --k8s-version next minor: kubeadm-config first, masters then workers, each installing the new version; a skipped minor is refused', async () => {
+    h = await startKaddSim({ masters: 1, nodes: 1, k8sVersion: '1.30.2' });
+    const bad = await h.kadd(['replace', '--all', '--k8s-version', '1.32.0', h.cfgPath, ...FLAGS]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /skips a minor/);
+    const r = await h.kadd(['replace', '--all', '--k8s-version', '1.31.1', h.cfgPath, ...FLAGS]);
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    const kube = h.sim.kube as any;
+    const cm = kube.cluster.get('configmaps', 'kube-system', 'kubeadm-config');
+    assert.match(cm.data.ClusterConfiguration, /kubernetesVersion: v1\.31\.1/);
+    const versions = Object.fromEntries(kube.nodes().map((n: any) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]));
+    assert.deepEqual(versions, { 'demo-master-2': 'v1.31.1', 'demo-node-2': 'v1.31.1' });
+    // order: kubeadm-config, then the master step, then the worker step
+    const steps = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => `${(x as { node: string }).node}:${(x as { details?: { phase?: string } }).details?.phase}`);
+    assert.deepEqual(steps.filter((x) => /:(start|complete)$/.test(x)), ['kubeadm-config:start', 'kubeadm-config:complete', 'demo-master-1:start', 'demo-master-1:complete', 'demo-node-1:start', 'demo-node-1:complete']);
+    assert.match(r.stdout, /demo-node-1\s+demo-node-2\s+replaced.*1\.30\.2 -> 1\.31\.1/);
+    assert.match(readFileSync(h.updatedPath, 'utf8'), /k8s: "?1\.31\.1"?/);
+  });
 });
 
 export { readFileSync, existsSync };
