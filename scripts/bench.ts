@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchmarks } from './bench/index.js';
 
-const GOALS: Record<string, number> = { helpColdStartRatio: 2.5, scale50Ratio: 1.15, requestsPerWorker: 6, pollRequestsPerTick: 1, removeScale10Ratio: 1.2, removePollRequestsPerTick: 1 };
+const GOALS: Record<string, number> = { helpColdStartRatio: 2.5, scale50Ratio: 1.15, requestsPerWorker: 6, pollRequestsPerTick: 1, removeScale10Ratio: 1.2, removePollRequestsPerTick: 1, rollingReplace20Ratio: 4.5, rollingMaxExtraServers: 5 };
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');

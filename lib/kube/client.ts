@@ -639,6 +639,39 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
     },
 
+    async setClusterConfigurationVersion(version) {
+      if (!/^v\d+\.\d+\.\d+$/.test(version)) throw new KubeError(`invalid Kubernetes version '${version}': expected vX.Y.Z`);
+      const cm = await call('read ConfigMap kube-system/kubeadm-config', (c) => c.core.readNamespacedConfigMap({ name: 'kubeadm-config', namespace: 'kube-system' }));
+      const text = cm.data?.ClusterConfiguration;
+      if (!text) throw new KubeError('kube-system/kubeadm-config has no ClusterConfiguration');
+      const { load, dump } = await import('js-yaml');
+      const doc = load(text) as Record<string, unknown> | null;
+      if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new KubeError('kube-system/kubeadm-config: ClusterConfiguration is not a mapping');
+      const previous = typeof doc.kubernetesVersion === 'string' ? doc.kubernetesVersion : undefined;
+      if (previous === version) return previous;
+      doc.kubernetesVersion = version;
+      // replace (not patch) with the resourceVersion read: a concurrent change fails with 409 instead of being lost
+      await call('update ConfigMap kube-system/kubeadm-config', (c) =>
+        c.core.replaceNamespacedConfigMap({
+          name: 'kubeadm-config', namespace: 'kube-system',
+          body: { ...cm, data: { ...(cm.data ?? {}), ClusterConfiguration: dump(doc, { lineWidth: -1 }) } },
+        }),
+      );
+      return previous;
+    },
+
+    async readyz() {
+      const c = await clients();
+      opts.io.trace('kube: GET /readyz');
+      try {
+        // client-node's Health: 200 = ready; a 404 (old API servers) falls back to /healthz
+        const ok = await new c.k8s.Health(c.kc).readyz({ signal: AbortSignal.timeout(15_000) } as never);
+        return ok ? { ok: true, detail: 'ok' } : { ok: false, detail: `GET /readyz on ${server} did not answer 200 (the API server reports a failed check, e.g. etcd)` };
+      } catch (e) {
+        return { ok: false, detail: redactText(`GET /readyz on ${server} failed: ${e instanceof Error ? e.message : String(e)}`) };
+      }
+    },
+
     async createDeployment(namespace, body) {
       const name = (body.metadata as { name?: string } | undefined)?.name ?? '?';
       await call(`create Deployment ${namespace}/${name}`, (c) =>

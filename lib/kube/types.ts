@@ -143,6 +143,13 @@ export interface KubeApi {
 
   /** kubeadm-config ConfigMap ClusterConfiguration (parsed) */
   getClusterConfiguration(): Promise<Record<string, unknown> | null>;
+  /**
+   * Set kubeadm-config ClusterConfiguration.kubernetesVersion (kadd replace --k8s-version, before the first new
+   * master joins, as Cluster API's KCP does); the rest of the document is kept. Returns the previous value.
+   */
+  setClusterConfigurationVersion(version: string): Promise<string | undefined>;
+  /** GET /readyz through the API endpoint the kubeconfig names (the load balancer): ok, or what failed */
+  readyz(): Promise<{ ok: boolean; detail: string }>;
 
   createDeployment(namespace: string, body: Record<string, unknown>): Promise<void>;
   deleteDeployment(namespace: string, name: string): Promise<void>;

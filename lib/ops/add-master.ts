@@ -73,6 +73,8 @@ export interface AddMasterRequest {
   via?: 'kube' | 'ssh';
   /** the cluster file as given on the command line (for the command lines kadd suggests) */
   configArg?: string;
+  /** names the new master must not take although no server has them now (kadd replace: the master it replaces) */
+  reservedNames?: string[];
 }
 
 /** The cloud lookups of the shared preflight (lib/ops/observe.ts), plus what only a master add reads. */
@@ -347,7 +349,7 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
   }
 
   // name, adoption of a port/volume left by an interrupted run
-  const name = nextNames(c.clusterName, 'master', [...o.masters.map((s) => s.name), ...cps.map((n) => n.name)], 1)[0]!;
+  const name = nextNames(c.clusterName, 'master', [...o.masters.map((s) => s.name), ...cps.map((n) => n.name)], 1, req.reservedNames ?? [])[0]!;
   const port = o.ports.filter((p) => p.name === portName(name));
   const vol = o.volumes.filter((v) => v.name === volumeName(name));
   if (port.length > 1 || vol.length > 1) blockers.push(`several ports or volumes are named after ${name}; delete the duplicates first`);

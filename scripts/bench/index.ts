@@ -7,7 +7,8 @@ import { helpColdStart } from './help-cold-start.js';
 import { addWorkers } from './add-workers.js';
 import { removeWorkers } from './remove-workers.js';
 import type { Benchmark } from './types.js';
+import { replaceRoll } from './replace.js';
 
 export type { BenchContext, Benchmark } from './types.js';
 
-export const benchmarks: Benchmark[] = [helpColdStart, addWorkers, removeWorkers];
+export const benchmarks: Benchmark[] = [helpColdStart, addWorkers, removeWorkers, replaceRoll];

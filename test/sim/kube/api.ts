@@ -104,7 +104,7 @@ export function mergePatch(doc: any, patch: any): any {
 export function createApiHandler(c: KubeCluster, hooks: { onExecHttp?: (res: ServerResponse) => void } = {}): SimHandler {
   return async (req, res, url) => {
     const p = url.pathname;
-    if (!(p === '/version' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/'))) return false;
+    if (!(p === '/version' || p === '/readyz' || p === '/livez' || p === '/healthz' || p === '/api' || p.startsWith('/api/') || p === '/apis' || p.startsWith('/apis/'))) return false;
     const method = (req.method ?? 'GET').toUpperCase();
     c.core.count('kube', method, templatePath(p));
     // scenario faults for the "kube" service
@@ -167,6 +167,12 @@ async function route(c: KubeCluster, req: IncomingMessage & { body?: unknown; ra
   if (p === '/version') {
     const v = c.k8sVersion.match(/^v(\d+)\.(\d+)/)!;
     return { code: 200, body: { major: v[1], minor: v[2], gitVersion: c.k8sVersion, gitCommit: '9b36b8a4b3a8c6e9ba7b4b0b9fbb8e9b1b6a2c7d', gitTreeState: 'clean', buildDate: '2024-08-14T19:04:48Z', goVersion: 'go1.22.5', compiler: 'gc', platform: 'linux/amd64' } };
+  }
+  if (p === '/readyz' || p === '/livez' || p === '/healthz') {
+    // the API server's own checks: etcd through the members it knows (quorum), as kube-apiserver reports them
+    const etcdOk = c.etcd.hasQuorum();
+    if (etcdOk) return { code: 200, body: { __text: 'ok' } };
+    return { code: 500, body: { __text: `[+]ping ok\n[+]log ok\n[-]etcd failed: reason withheld\n${p.slice(1)} check failed\n` } };
   }
   if (p === '/api') return { code: 200, body: { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: c.controlPlaneEndpoint() }] } };
   if (p === '/apis') {

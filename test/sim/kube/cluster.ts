@@ -314,7 +314,7 @@ export class KubeCluster {
   }
 
   // ---------- nodes ----------
-  registerNode(name: string, meta: NodeInfoSim, want: { labels: Record<string, string>; taints: Obj[]; serverId?: string }): Obj {
+  registerNode(name: string, meta: NodeInfoSim, want: { labels: Record<string, string>; taints: Obj[]; serverId?: string; kubeletVersion?: string }): Obj {
     this.nodeMeta.set(name, meta);
     const now = k8sTime(this.now());
     const cidr = this.podCidr++;
@@ -363,8 +363,8 @@ export class KubeCluster {
           kernelVersion: '6.1.0-25-cloud-amd64',
           osImage: 'Debian GNU/Linux 12 (bookworm)',
           containerRuntimeVersion: 'containerd://1.7.22',
-          kubeletVersion: this.k8sVersion,
-          kubeProxyVersion: this.k8sVersion,
+          kubeletVersion: want.kubeletVersion ?? this.k8sVersion,
+          kubeProxyVersion: want.kubeletVersion ?? this.k8sVersion,
           operatingSystem: 'linux',
           architecture: 'amd64',
         },

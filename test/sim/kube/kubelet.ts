@@ -24,6 +24,8 @@ export interface JoinSpec {
   /** undefined: kubeadm defaults */
   taints?: Obj[];
   advertiseAddress?: string;
+  /** the Kubernetes version the join installs (kubelet=<v>-*: /etc/kadd/node.yaml or K8S_VERSION= of the join script) */
+  k8sVersion?: string;
 }
 
 /** All text blobs of a user-data: MIME parts, write_files contents, runcmd, the raw text */
@@ -95,6 +97,15 @@ export function parseJoin(userData: string | undefined): JoinSpec | undefined {
       taints: Array.isArray(nr.taints) ? nr.taints : extra['register-with-taints'] ? parseTaints(extra['register-with-taints']) : undefined,
     };
     break;
+  }
+  if (spec) {
+    for (const t of texts) {
+      const v = /^\s*kubernetesVersion:\s*"?v?(\d+\.\d+\.\d+)"?\s*$/m.exec(t) ?? /^K8S_VERSION='?v?(\d+\.\d+\.\d+)'?\s*$/m.exec(t);
+      if (v) {
+        spec.k8sVersion = `v${v[1]}`;
+        break;
+      }
+    }
   }
   // command line: kubeadm join ENDPOINT --token ... (overrides what it names)
   for (const t of texts) {
@@ -284,7 +295,7 @@ export class Kubelets {
     log += '[kubelet-start] Writing kubelet configuration to file "/var/lib/kubelet/config.yaml"\n[kubelet-start] Writing kubelet environment file with flags to file "/var/lib/kubelet/kubeadm-flags.env"\n[kubelet-start] Starting the kubelet\n[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to 4m0s\n[kubelet-check] The kubelet is healthy after 1.001538175s\n[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap\n';
     const existing = c.get('nodes', undefined, nodeName);
     if (existing) c.remove('nodes', undefined, nodeName);
-    c.registerNode(nodeName, { ip, controlPlane: spec.controlPlane, serverId: s.id }, { labels: spec.labels, taints: spec.controlPlane ? [] : (spec.taints ?? []) });
+    c.registerNode(nodeName, { ip, controlPlane: spec.controlPlane, serverId: s.id }, { labels: spec.labels, taints: spec.controlPlane ? [] : (spec.taints ?? []), ...(spec.k8sVersion ? { kubeletVersion: spec.k8sVersion } : {}) });
     const readyIn = rng.latency(c.core.scenario.latency?.nodeReady ?? { uniform: [3000, 8000] });
     if (!spec.controlPlane) {
       this.console(s.id, log + '\nThis node has joined the cluster:\n* Certificate signing request was sent to apiserver and a response was received.\n* The Kubelet was informed of the new secure connection details.\n\nRun \'kubectl get nodes\' on the control-plane to see this node join the cluster.\n\n');

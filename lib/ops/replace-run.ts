@@ -1,0 +1,336 @@
+/**
+ * The whole `kadd replace` run, in the engine's runner order (design.md section 5):
+ *   lock -> unfinished journal? (--resume) -> observe -> plan (pure) -> --dry-run -> confirm -> execute (the roll)
+ *   -> journal end -> config write.
+ * Resume: the latest roll in the journal (lib/ops/replace-roll.ts latestRoll) gives the request, the victim
+ * order, the baseline of Ready Nodes and what each step went through; half-built replacements (created, never
+ * healthy) are torn down through the engine's ledger and reapers first; complete steps are skipped, half-done
+ * ones finished, the rest started.
+ */
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type { KubeApi } from '../kube/types.js';
+import type { OpenStackClient } from '../openstack/types.js';
+import { InterruptedError, OperationError, PreflightError, UsageError } from '../errors.js';
+import { Journal, findUnfinished, readJournal, type LeftoverResource } from '../journal/index.js';
+import { indexOf, type Role } from './naming.js';
+import { openEtcdViaAdder, type EtcdAccess } from './master-etcd.js';
+import {
+  planReplace, validateReplaceRequest, type Machine, type NodeSpec, type ReplacePlan, type ReplaceRequest, type ReplaceStep,
+} from './replace-plan.js';
+import { latestRoll, remainingSteps, STEP_NAME, type RollInfo } from './replace-roll.js';
+import { observeReplace, runRoll, ReplacePaused, type RollResult } from './replace.js';
+import { realSteps, type StepTimings } from './replace-steps.js';
+import type { RemoveRequest } from './remove-plan.js';
+
+export interface ReplaceRunOptions {
+  dryRun: boolean;
+  resume: boolean;
+  /** --yes (or a resume): no confirmation */
+  yes: boolean;
+  /** is stdin a terminal (confirmation possible) */
+  interactive: boolean;
+  timings: StepTimings;
+  drain: { timeoutMs: number; deleteEmptyDirData: boolean; force: boolean; evictRetryMs?: number };
+  adderImage?: string;
+  configArg: string;
+}
+
+export interface ReplaceRun {
+  plan: ReplacePlan;
+  roll?: RollResult;
+  updatedConfig?: string;
+  resumedFrom?: string;
+  cleaned?: string[];
+}
+
+const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * The changes to the cluster file once every node of a role runs as requested (pure): machines are the nodes
+ * seen when this run started; a node counts as done when this roll replaced it or built it.
+ * --flavor: master_flavor once every master is done, node_flavor once every worker is; --image and
+ * --k8s-version: once every node is.
+ */
+export function configChanges(
+  machines: { name: string; role: Role }[], replacedOlds: ReadonlySet<string>, built: ReadonlySet<string>,
+  req: Pick<ReplaceRequest, 'image' | 'flavor' | 'k8sVersion'>, versionTo?: string,
+): Record<string, string> {
+  const outdated = (role: Role) => machines.filter((m) => m.role === role && !replacedOlds.has(m.name) && !built.has(m.name));
+  const mastersDone = outdated('master').length === 0;
+  const workersDone = outdated('node').length === 0;
+  const changes: Record<string, string> = {};
+  if (req.flavor && mastersDone) changes.master_flavor = req.flavor;
+  if (req.flavor && workersDone) changes.node_flavor = req.flavor;
+  if (mastersDone && workersDone) {
+    if (req.image) changes.image = req.image;
+    if (req.k8sVersion && versionTo) changes['version.k8s'] = versionTo;
+  }
+  return changes;
+}
+
+export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: ReplaceRequest | undefined, o: ReplaceRunOptions): Promise<ReplaceRun> {
+  const { records } = await readJournal(config.file);
+  const last = latestRoll(records);
+  let roll: RollInfo | undefined;
+  let req: ReplaceRequest;
+  if (o.resume) {
+    if (!last || last.finished) throw new UsageError(`--resume: the journal records no unfinished kadd replace for ${o.configArg}`, { hint: 'start one with kadd replace cfg.yml NODE or --all' });
+    roll = last;
+    req = { ...(last.args.request as ReplaceRequest) };
+    const order = (last.args.order as string[] | undefined) ?? [];
+    req.only = remainingSteps(last, order);
+  } else {
+    if (!reqIn) throw new UsageError('nothing to replace');
+    req = reqIn;
+    if (last && !last.finished && !o.dryRun) {
+      throw new PreflightError(`a kadd replace on ${o.configArg} did not finish (${last.lastStatus}); nothing was changed`, {
+        code: 'E_REPLACE_UNFINISHED', hint: `\`kadd replace --resume ${o.configArg}\` continues it`,
+      });
+    }
+  }
+  validateReplaceRequest(req);
+
+  const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
+  // leftovers of other commands: one membership change at a time (remove --resume / add --cleanup first)
+  const report = await findUnfinished(config.file);
+  const rollOps = new Set(roll?.ops ?? []);
+  const foreign = report.leftovers.filter((l) => !rollOps.has(l.op));
+  if (foreign.length && !o.dryRun) {
+    throw new PreflightError(`an earlier kadd run on ${o.configArg} did not finish (${foreign.length} resource(s) in its journal); nothing was changed`, {
+      code: 'E_LEFTOVERS', details: foreign.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
+      hint: `finish or clean it up first (kadd remove --resume / kadd add --cleanup ${o.configArg}); journal: ${report.path}`,
+    });
+  }
+
+  const pollMs = o.timings.pollIntervalMs;
+  // one master-adder for the whole run, moved only when a step needs etcd through another master (the one it
+  // runs on is being replaced); closing a handed-out access does nothing, the run closes the adder at its end
+  let shared: EtcdAccess | undefined;
+  const openEtcd = async (exclude: string[]): Promise<EtcdAccess> => {
+    if (shared && exclude.includes(shared.nodeName)) {
+      const old = shared;
+      shared = undefined;
+      await old.close().catch(() => undefined);
+    }
+    shared ??= await openEtcdViaAdder(ctx, kube, config, { exclude, image: o.adderImage, pollIntervalMs: pollMs });
+    return { ...shared, close: async () => undefined };
+  };
+  const closeEtcd = async () => {
+    const a = shared;
+    shared = undefined;
+    await a?.close().catch(() => undefined);
+  };
+  const wantsMasters = req.target ? /-master-\d+$/.test(req.target) : req.role !== 'node';
+  const observed = await observeReplace(ctx, config.clusterName, os, kube, {
+    defaults: {
+      image: config.image, masterFlavor: config.masterFlavor, nodeFlavor: config.nodeFlavor, serverGroup: config.serverGroup,
+      volumeSize: config.volumeSize, k8sVersion: config.version.k8s,
+    },
+    ...(wantsMasters ? {
+      etcdView: async () => {
+        const a = await openEtcd(req.target ? [req.target] : []);
+        try {
+          return await a.etcdctl.view();
+        } finally {
+          await a.close();
+        }
+      },
+    } : {}),
+  });
+  // resume: a step whose old node is gone already (remove-first, or removed before the crash) keeps its recorded spec
+  const resumeOnly: ReplaceStep[] = [];
+  if (roll) {
+    for (const [old, s] of roll.steps) {
+      if (s.complete || !req.only?.includes(old) || observed.machines.some((m) => m.name === old)) continue;
+      const like = s.like as NodeSpec | undefined;
+      const role: Role = indexOf(config.clusterName, 'master', old) !== null ? 'master' : 'node';
+      if (s.added) continue; // added and old gone: only the complete record is missing
+      if (!like) continue;
+      resumeOnly.push({
+        old, role, newName: '', strategy: { kind: 'remove-first', reason: `resumed: ${old} was removed already` }, dead: true, unhealthy: ['removed'],
+        orderReason: 'resumed', from: {}, like,
+      });
+    }
+  }
+  const plan = planReplace(req, observed);
+  plan.blockers.unshift(...observed.errors);
+  if (resumeOnly.length) {
+    for (const st of resumeOnly) {
+      let ph = plan.phases.find((p) => p.role === st.role);
+      if (!ph) {
+        ph = { role: st.role, steps: [], maxSurge: st.role === 'master' ? 1 : req.maxSurge, maxUnavailable: st.role === 'master' ? 0 : Math.max(1, req.maxUnavailable) };
+        plan.phases.push(ph);
+        plan.phases.sort((a, b) => (a.role === b.role ? 0 : a.role === 'master' ? -1 : 1));
+      }
+      ph.steps.unshift(st);
+      if (ph.maxUnavailable === 0 && ph.role === 'node') ph.maxUnavailable = 1;
+    }
+  }
+  if (o.dryRun) {
+    await closeEtcd();
+    return { plan, ...(roll ? { resumedFrom: roll.roll } : {}) };
+  }
+  if (plan.blockers.length) {
+    await closeEtcd();
+    throw new PreflightError(`kadd replace refused: ${plan.blockers.length} problem${plan.blockers.length === 1 ? '' : 's'}; nothing was created or removed`, {
+      code: 'E_REPLACE_PREFLIGHT', details: plan.blockers,
+      hint: plan.blockers.some((b) => /^quota:/.test(b)) && !req.all && req.surge ? `\`kadd replace --no-surge ${o.configArg} ${req.target}\` removes the old node first and needs no extra quota` : `\`kadd replace --dry-run\` shows the plan`,
+    });
+  }
+  const total = plan.phases.reduce((a, p) => a + p.steps.length, 0);
+  if ((total === 0 && !roll) || (!o.yes && !roll && !o.interactive)) await closeEtcd();
+  if (total === 0 && !roll) return { plan };
+  if (!o.yes && !roll) {
+    if (!o.interactive) throw new UsageError('kadd replace asks for confirmation, and stdin is not a terminal: give --yes to proceed (kadd replace --dry-run shows the plan)');
+    if (!(await ctx.io.confirm(`replace ${plan.phases.flatMap((p) => p.steps.map((s) => s.old)).join(', ')}?`, false))) {
+      await closeEtcd();
+      throw new UsageError('not confirmed; nothing was changed');
+    }
+  }
+
+  const journal = await Journal.open(config.file, { now: () => ctx.clock.now() });
+  let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  const cleaned: string[] = [];
+  try {
+    const baseline = roll ? new Set((roll.args.baseline as string[] | undefined) ?? []) : new Set(observed.nodes.filter((n) => n.ready).map((n) => n.name));
+    const order = plan.phases.flatMap((p) => p.steps.map((s) => s.old));
+    const opId = await journal.begin({
+      command: 'replace',
+      args: roll
+        ? { roll: roll.roll, resume: true, config: config.file }
+        : { roll: undefined, config: config.file, request: { ...req, only: undefined }, order, baseline: [...baseline] },
+    });
+    void opId;
+    // resume: replacements that were being built when the run died are torn down first (never half-joined nodes left)
+    if (roll) {
+      const half = report.leftovers.filter((l) => rollOps.has(l.op));
+      if (half.length) cleaned.push(...(await teardownHalfBuilt(ctx, config, os, kube, journal, half, openEtcd, pollMs)));
+    }
+    const steps = realSteps(ctx, {
+      config, os, kube,
+      journal,
+      openEtcd,
+      removeNode: (input) => removeOne(ctx, config, os, kube, journal, input, o, openEtcd),
+      timings: o.timings,
+    });
+    const prior = roll ? new Map([...roll.steps].map(([k, v]) => [k, { removedOld: v.removedOld || !observed.machines.some((m) => m.name === k), added: v.added, failures: v.failures }])) : undefined;
+    const result = await runRoll(ctx, plan, steps, {
+      step: (old, phase, details) => {
+        const like = phase === 'start' ? plan.phases.flatMap((p) => p.steps).find((s) => s.old === old)?.like : undefined;
+        return journal.step(STEP_NAME, old, phase === 'start' ? 'start' : 'done', { phase, ...(details ?? {}), ...(like ? { like } : {}) });
+      },
+    }, { soakMs: req.soakSeconds * 1000, pollIntervalMs: pollMs, baseline, ...(prior ? { prior } : {}) });
+    const failed = result.steps.filter((s) => s.outcome !== 'replaced');
+    let updatedConfig: string | undefined;
+    if (!failed.length && !result.paused && !result.aborted) {
+      const replacedOlds = new Set(result.steps.filter((x) => x.outcome === 'replaced').map((x) => x.old));
+      const built = new Set(result.steps.filter((x) => x.outcome === 'replaced' && x.new).map((x) => x.new!));
+      // a resumed roll: what its earlier runs replaced and built counts too
+      if (roll) for (const [k, v] of roll.steps) if (v.complete) {
+        replacedOlds.add(k);
+        if (v.added) built.add(v.added.name);
+      }
+      const changes = configChanges(observed.machines, replacedOlds, built, req, plan.version?.to ?? (req.k8sVersion ? req.k8sVersion : undefined));
+      if (Object.keys(changes).length) {
+        const { writeUpdatedConfig } = await import('../config/write.js');
+        updatedConfig = (await writeUpdatedConfig(config.file, changes)).path;
+      }
+    }
+    status = !failed.length && !result.paused && !result.aborted ? 'ok' : 'failed';
+    return { plan, roll: result, updatedConfig, ...(roll ? { resumedFrom: roll.roll } : {}), ...(cleaned.length ? { cleaned } : {}) };
+  } catch (e) {
+    status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
+    throw e;
+  } finally {
+    await closeEtcd();
+    if (journal.operationId) await journal.end(status).catch(() => journal.close());
+    else await journal.close();
+  }
+}
+
+/** The full gated remove of one node, through kadd remove's own op (lib/ops/remove.ts). */
+async function removeOne(
+  ctx: Context, config: ClusterConfig, os: OpenStackClient, kube: KubeApi, journal: Journal,
+  input: { role: Role; name: string; dead: boolean; reason: string }, o: ReplaceRunOptions, openEtcd: (exclude: string[]) => Promise<EtcdAccess>,
+): Promise<void> {
+  const [{ observeAndPlan, executeRemove }, { createRemoveReapers }] = await Promise.all([import('./remove.js'), import('./remove-reapers.js')]);
+  // already gone (a resumed step): nothing of it is left to remove
+  const [srv, node] = await Promise.all([
+    os.compute.listServers({ name: `^${input.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` }).then((l) => l.filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED')),
+    kube.getNode(input.name),
+  ]);
+  if (!srv.length && !node) return;
+  const req: RemoveRequest = {
+    names: [input.name], order: 'oldest', deleteEmptyDirData: o.drain.deleteEmptyDirData, force: o.drain.force, disableEviction: false,
+    drainTimeoutMs: o.drain.timeoutMs, onDrainTimeout: 'fail', dead: input.dead, deadAfterMs: 300_000,
+    // a master replaced on a 1- or 2-master cluster passes through one member for a moment; the replacement is already (surge) or next (remove-first) in
+    allowSingleMaster: true, fixStale: false, concurrency: 1,
+  };
+  let access: EtcdAccess | undefined;
+  const open = async (exclude: string[]) => (access ??= await openEtcd([...new Set([...exclude, input.name])]));
+  try {
+    // a master: the shared master-adder moves off it first (its pod would otherwise be one to drain)
+    if (input.role === 'master') await open([input.name]);
+    const obs = await observeAndPlan(ctx, req, config, os, kube, { openEtcd: open });
+    if (obs.plan.blockers.length) {
+      throw new OperationError('E_REPLACE_REMOVE_REFUSED', `removing ${input.name} was refused: ${obs.plan.blockers.join('; ')}`, { details: obs.plan.blockers });
+    }
+    const reapers = createRemoveReapers(ctx, os, kube, { cluster: config.clusterName, pollIntervalMs: o.timings.pollIntervalMs, etcdctl: () => access?.etcdctl ?? null });
+    const r = await executeRemove(ctx, req, obs, kube, {
+      journal, reapers, openEtcd: open, pollIntervalMs: o.timings.pollIntervalMs, writeConfig: async () => '',
+      ...(o.drain.evictRetryMs !== undefined ? { evictRetryMs: o.drain.evictRetryMs } : {}),
+    });
+    const v = r.victims[0];
+    if (!v || v.outcome !== 'removed') {
+      throw new OperationError(v?.outcome === 'drain-timeout' ? 'E_DRAIN_TIMEOUT' : 'E_REPLACE_REMOVE_FAILED', `removing ${input.name} failed: ${v?.error ?? v?.outcome ?? 'no result'}`, {
+        details: v?.drain?.remaining?.map((p) => `still on ${input.name}: ${typeof p === 'string' ? p : JSON.stringify(p)}`) ?? [],
+      });
+    }
+  } finally {
+    await access?.close().catch(() => undefined);
+  }
+}
+
+/** Tear down replacements a dead run was building (created, never healthy), through the engine's ledger and reapers. */
+async function teardownHalfBuilt(
+  ctx: Context, config: ClusterConfig, os: OpenStackClient, kube: KubeApi, journal: Journal, half: LeftoverResource[],
+  openEtcd: (exclude: string[]) => Promise<EtcdAccess>, pollMs: number,
+): Promise<string[]> {
+  const [{ Ledger }, { Reapers }] = await Promise.all([import('./engine/ledger.js'), import('./engine/reapers.js')]);
+  const ledger = Ledger.fromLeftovers(journal, config.clusterName, half);
+  const masters = ledger.nodes().filter((n) => indexOf(config.clusterName, 'master', n) !== null);
+  let access: EtcdAccess | undefined;
+  const out: string[] = [];
+  try {
+    if (masters.length) access = await openEtcd(masters);
+    const reapers = new Reapers({ io: ctx.io, clock: ctx.clock, os, kube, etcdctl: access?.etcdctl ?? null, cluster: config.clusterName, pollIntervalMs: pollMs });
+    const left: string[] = [];
+    for (const node of ledger.nodes()) {
+      const r = await ledger.teardown(node, reapers, { readyNode: 'delete' });
+      out.push(...r.deleted.map((x) => `${x.ref.kind} ${x.ref.name}`));
+      left.push(...r.left.map((x) => `${x.ref.kind} ${x.ref.name}: ${x.reason ?? x.state}`));
+    }
+    // operation-wide: the dead run's bootstrap token, a master-adder Deployment
+    for (const x of await reapers.reapShared(ledger.of(''))) {
+      if (x.state === 'deleted' || x.state === 'absent') await ledger.gone(x.ref);
+      if (x.state === 'deleted') out.push(`${x.ref.kind} ${x.ref.name}`);
+      if (x.state === 'refused' || x.state === 'failed') left.push(`${x.ref.kind} ${x.ref.name}: ${x.reason ?? x.state}`);
+    }
+    if (left.length) {
+      throw new OperationError('E_REPLACE_RESUME_CLEANUP', `resuming: a half-built replacement could not be removed: ${left.join('; ')}`, {
+        details: left, hint: 'fix what is named and run kadd replace --resume again',
+      });
+    }
+    if (out.length) ctx.io.log('info', `resume: removed what the interrupted run was building: ${out.join(', ')}`);
+    return out;
+  } catch (e) {
+    if (e instanceof OperationError) throw e;
+    throw new OperationError('E_REPLACE_RESUME_CLEANUP', `resuming: tearing down a half-built replacement failed: ${msg(e)}`);
+  } finally {
+    await access?.close().catch(() => undefined);
+  }
+}
+
+export { ReplacePaused };
+export type { Machine };
