@@ -83,8 +83,10 @@ export function retryZone(current: string | undefined, explicit: string | undefi
  * the name (ties: the smaller id), so that both sides decide the same way. Returns the server that keeps
  * the name when it is not `mine`.
  */
-export function nameClaimRival<S extends { id: string; name: string; created?: string }>(mine: S, listed: S[]): S | undefined {
-  const same = listed.filter((s) => s.name === mine.name);
+export function nameClaimRival<S extends { id: string; name: string; created?: string; status?: string }>(mine: S, listed: S[]): S | undefined {
+  // a deleted server holds no name: a `changes-since` list shows DELETED (and SOFT_DELETED) ones, e.g. this
+  // node's own first attempt that went to ERROR and was deleted before the retry
+  const same = listed.filter((s) => s.name === mine.name && s.status !== 'DELETED' && s.status !== 'SOFT_DELETED');
   if (!same.some((s) => s.id === mine.id)) same.push(mine);
   if (same.length < 2) return undefined;
   const t = (s: S) => (s.created ? Date.parse(s.created) : Number.POSITIVE_INFINITY);

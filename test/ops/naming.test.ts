@@ -56,5 +56,10 @@ describe('naming: names are claimed before use (13.8)', () => {
     assert.deepEqual(nameClaimRival(c, [c, a]), a);
     assert.equal(nameClaimRival(a, [a, s('x', '2026-12-04T09:00:00Z', 'demo-node-3')]), undefined, 'other names do not matter');
     assert.deepEqual(nameClaimRival(b, [a]), a, 'mine not listed yet: still compared');
+    // a changes-since list shows deleted servers: the node's own first attempt (ERROR, deleted before the retry) holds no name
+    const gone = { ...s('old', '2026-12-04T09:59:00Z'), status: 'DELETED' };
+    assert.equal(nameClaimRival(b, [gone, b]), undefined, 'a DELETED server is no rival');
+    assert.equal(nameClaimRival(b, [{ ...gone, status: 'SOFT_DELETED' }, b]), undefined, 'nor a SOFT_DELETED one');
+    assert.deepEqual(nameClaimRival(b, [{ ...gone, status: 'ACTIVE' }, b]), { ...gone, status: 'ACTIVE' }, 'a live one is');
   });
 });
