@@ -48,7 +48,7 @@ describe('crash safety (issue 13) on the simulator', function () {
 
     const r = await h.kadd(['add', ...FAST_FLAGS, '--cleanup', '--amount', '1', h.cfgPath]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /deleted left over port demo-node-2-port-0/);
+    assert.match(r.stderr, /cleanup: deleted port demo-node-2-port-0 /);
     assert.equal(rawPorts(h).filter((p) => p.id === port.id).length, 0, 'the untagged port is gone');
     assert.equal((await findUnfinished(h.cfgPath)).leftovers.length, 0);
   });
