@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { simClock, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
-import { readJournal } from '../../lib/journal/index.js';
+import { Journal, readJournal } from '../../lib/journal/index.js';
 
 import type { KubeSim } from '../sim/kube/index.js';
 
@@ -115,6 +115,58 @@ describe('kadd heal (simulator)', function () {
     show(again);
     assert.equal(again.code, 1);
     assert.match(again.stdout, /demo-node-3 node unhealthy .* -> refuse \(RetryLimit\)/);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
+  });
+
+  it('a dead master in 3 is replaced remove-first with quorum never lost; a second dead master is refused with the quorum reason', async () => {
+    await start({ masters: 3, nodes: 3 });
+    const etcd = (h!.sim.kube as any).etcd as { members: { isLearner: boolean; started: boolean; up: boolean }[] };
+    let lost = false;
+    let maxVoters = 0;
+    const t = setInterval(() => {
+      const v = etcd.members.filter((m) => !m.isLearner);
+      maxVoters = Math.max(maxVoters, v.length);
+      if (v.filter((m) => m.started && m.up).length < Math.floor(v.length / 2) + 1) lost = true;
+    }, 2);
+    try {
+      kube().setNodeState('demo-master-2', 'Unreachable');
+      await h!.sim.core.sleep(6 * MIN);
+      const r = await heal(['--apply']);
+      show(r);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /demo-master-2 master unhealthy .* -> heal: replace remove-first \(a dead master is always replaced remove-first\)/);
+      assert.match(r.stdout, /demo-master-2: replace remove-first: replaced by demo-master-4/);
+    } finally {
+      clearInterval(t);
+    }
+    assert.equal(lost, false, 'quorum never lost');
+    assert.ok(maxVoters <= 3, 'never 4 members while one is dead');
+    assert.deepEqual(h!.serverNames('master'), ['demo-master-1', 'demo-master-3', 'demo-master-4']);
+
+    // two of three dead at once: removing either leaves at most 1 healthy member of 2, below quorum
+    kube().setNodeState('demo-master-1', 'Unreachable');
+    kube().setNodeState('demo-master-3', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const two = await heal(['--apply', '--max-unhealthy', '100%']);
+    show(two);
+    assert.equal(two.code, 1);
+    assert.match(two.stdout, /demo-master-1 master unhealthy .* -> refuse \(QuorumAfterRemoval\): [01] healthy etcd member\(s\) would remain of 2, quorum needs 2/);
+    assert.deepEqual(h!.serverNames('master'), ['demo-master-1', 'demo-master-3', 'demo-master-4']);
+  });
+
+  it('heal run while another kadd holds the lock: refused, nothing changed', async () => {
+    await start();
+    kube().setNodeState('demo-node-2', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const other = await Journal.open(h!.cfgPath);
+    try {
+      const r = await heal(['--apply']);
+      show(r);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /another kadd .* is working on this cluster file/);
+    } finally {
+      await other.close();
+    }
     assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
   });
 
