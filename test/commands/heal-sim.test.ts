@@ -170,6 +170,32 @@ describe('kadd heal (simulator)', function () {
     assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
   });
 
+  it('a node added 5 min ago that never joined is left alone until the startup timeout', async () => {
+    await start({ nodes: 4, scenario: { faults: { kubeletNeverJoins: ['^demo-node-5$'] } } });
+    // a kadd add still waiting for its Node (a child process on the real clock, far inside its --timeout)
+    const add = h!.spawnKadd(['add', '--amount', '1', '--timeout', '3600', '--poll-interval', '200', h!.cfgPath]);
+    try {
+      await add.waitFor(/demo-node-5: ACTIVE/, 60_000);
+      const since = h!.sim.core.now();
+      await h!.sim.core.sleep(5 * MIN - (h!.sim.core.now() - since));
+      const young = await heal(['-f', 'json']);
+      const p = JSON.parse(young.stdout);
+      const d = p.decisions.find((x: { name: string }) => x.name === 'demo-node-5');
+      assert.equal(d.state, 'starting', young.stdout);
+      assert.equal(d.reason, 'Starting');
+      assert.deepEqual(p.actions, []);
+      assert.equal(young.code, 0, 'a starting node is not a problem yet');
+      await h!.sim.core.sleep(6 * MIN);
+      const old = await heal([]);
+      show(old);
+      assert.equal(old.code, 1);
+      assert.match(old.stdout, /demo-node-5 node unhealthy \[never joined: no Node \d+m\d+s after the server was created\] -> would: replace/);
+    } finally {
+      add.proc.kill('SIGKILL');
+      await add.done.catch(() => undefined);
+    }
+  });
+
   it('bad input: exit 2, no API call', async () => {
     await start();
     const r = await heal(['--max-unhealthy', '140%']);
