@@ -24,5 +24,6 @@ export const commands: Record<string, CommandEntry> = {
   status: { command: 'status <config>', describe: "show the cluster's servers, Nodes, pool members and problems (exit 1 on problems)", load: () => import('./status.js') },
   logs: { command: 'logs <config> <node>', describe: "show a server's console log and the boot diagnosis (--follow to watch)", load: () => import('./logs.js') },
   replace: { command: 'replace <config> [node]', describe: 'replace a node (surge by default, remove-first for a dead master) or roll every node to a new image, flavor or Kubernetes version', load: () => import('./replace.js') },
+  heal: { command: 'heal <config>', describe: 'find unhealthy nodes and say why; --apply reboots (--reboot-first) or replaces them, within storm and quorum limits', load: () => import('./heal.js') },
   validate: { command: 'validate <config>', describe: 'check a cluster file offline and print what kadd understood', load: () => import('./validate.js') },
 };

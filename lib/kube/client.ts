@@ -541,6 +541,10 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       );
     },
 
+    async annotateNode(name, annotations) {
+      await call(`annotate Node ${name}`, (c) => c.core.patchNode({ name, body: { metadata: { annotations } } }, c.smp));
+    },
+
     async listPodsOnNode(nodeName) {
       const list = await call(`list Pods on Node ${nodeName}`, (c) => c.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }));
       return list.items.map(toKPod);

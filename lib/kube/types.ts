@@ -123,6 +123,8 @@ export interface KubeApi {
   getNode(name: string): Promise<KNode | null>;
   deleteNode(name: string): Promise<void>;
   cordonNode(name: string, unschedulable: boolean): Promise<void>;
+  /** merge these annotations into the Node's (a null value removes one) */
+  annotateNode(name: string, annotations: Record<string, string | null>): Promise<void>;
 
   /** every pod bound to this Node (all namespaces) */
   listPodsOnNode(nodeName: string): Promise<KPod[]>;

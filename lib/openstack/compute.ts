@@ -110,6 +110,9 @@ export function createComputeApi(c: ServiceCaller): ComputeApi {
       });
       return r?.output ?? '';
     },
+    async rebootServer(id: string, type: 'SOFT' | 'HARD'): Promise<void> {
+      await c.call('compute', 'POST', `/servers/${encodeURIComponent(id)}/action`, { body: { reboot: { type } }, ok: [202] });
+    },
     async findServerGroup(nameOrId: string): Promise<ServerGroup | null> {
       if (UUID.test(nameOrId)) {
         const r = await c.call<{ server_group: ServerGroup }>('compute', 'GET', `/os-server-groups/${encodeURIComponent(nameOrId)}`, { notFoundNull: true });

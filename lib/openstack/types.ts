@@ -159,6 +159,8 @@ export interface ComputeApi {
   /** resolves also when the server is already gone (404) */
   deleteServer(id: string): Promise<void>;
   getConsoleOutput(id: string, length?: number): Promise<string>;
+  /** POST /servers/{id}/action {"reboot": {"type": SOFT|HARD}} (202; 409 when the state forbids it) */
+  rebootServer(id: string, type: 'SOFT' | 'HARD'): Promise<void>;
   /** the project's server group by id or exact name (all pages); null when none; an error when the name is not unique */
   findServerGroup(nameOrId: string): Promise<ServerGroup | null>;
 }

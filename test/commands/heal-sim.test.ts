@@ -1,0 +1,205 @@
+/**
+ * kadd heal on the simulator: whole commands through main(), the simulator time-scaled and kadd on its clock,
+ * so "NotReady for 6 min" is six simulated minutes (the Node's Ready lastTransitionTime is the sim's).
+ */
+import assert from 'node:assert/strict';
+import { simClock, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+import { Journal, readJournal } from '../../lib/journal/index.js';
+
+import type { KubeSim } from '../sim/kube/index.js';
+
+// 0.02: a whole kadd run (module loading on the first) costs simulated time; start() warms the modules up first
+const SCALE = 0.02;
+const MIN = 60_000;
+// seeded Nodes are as old as the simulator: --grace-after-add 1m lets the tests start after one simulated minute
+const FLAGS = ['--grace-after-add', '1m', '--poll-interval', '2000', '--drain-timeout', '2m', '--reboot-wait', '3m'];
+const show = (r: { stderr: string; stdout: string }) => {
+  if (process.env.SHOW) console.log(r.stdout, r.stderr);
+};
+
+describe('kadd heal (simulator)', function () {
+  this.timeout(180_000);
+  let h: KaddSim | undefined;
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+  const start = async (o: { masters?: number; nodes?: number; scenario?: Record<string, unknown> } = {}) => {
+    h = await startKaddSim({ masters: o.masters ?? 1, nodes: o.nodes ?? 4, scenario: { timeScale: SCALE, ...(o.scenario ?? {}) } });
+    await h.sim.core.sleep(2 * MIN);
+    const warm = await h.kadd(['heal', h.cfgPath, ...FLAGS], { clock: simClock(h) });
+    assert.equal(warm.code, 0, warm.stdout + warm.stderr);
+    return h;
+  };
+  const kube = () => h!.sim.kube as unknown as KubeSim;
+  const heal = (args: string[]) => h!.kadd(['heal', h!.cfgPath, ...FLAGS, ...args], { clock: simClock(h!) });
+
+  it('a healthy cluster: exit 0, one line per node', async () => {
+    await start();
+    const r = await heal([]);
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').filter((l) => / -> none \(Healthy\)/.test(l)).length, 5);
+  });
+
+  it('a worker NotReady for 2 min is not replaced; at 6 min it is (surge), and the replacement carries the heal annotations', async () => {
+    await start();
+    kube().setNodeState('demo-node-2', 'Unreachable');
+    await h!.sim.core.sleep(2 * MIN);
+    const early = await heal(['--apply']);
+    show(early);
+    assert.equal(early.code, 1);
+    assert.match(early.stdout, /demo-node-2 node unhealthy \[Ready=Unknown for 2m\d+s\] -> wait \(NotLongEnough\)/);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
+
+    await h!.sim.core.sleep(4 * MIN);
+    const dry = await heal(['-f', 'json']);
+    assert.equal(dry.code, 1);
+    const plan = JSON.parse(dry.stdout);
+    assert.deepEqual(plan.actions, ['demo-node-2']);
+    assert.equal(plan.decisions.find((d: { name: string }) => d.name === 'demo-node-2').strategy, 'surge');
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4'], 'the report changes nothing');
+
+    const r = await heal(['--apply']);
+    show(r);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /demo-node-2: replace surge: replaced by demo-node-5/);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-3', 'demo-node-4', 'demo-node-5']);
+    const patches = kube().requests({ method: 'PATCH', path: /\/nodes\/demo-node-5$/ });
+    const ann = patches.map((p: unknown) => (p as { body?: { metadata?: { annotations?: Record<string, string> } } }).body?.metadata?.annotations).find((a: Record<string, string> | undefined) => a?.['kadd.io/heal-last']);
+    assert.ok(ann, 'the replacement is annotated kadd.io/heal-last');
+    assert.equal(ann!['kadd.io/heal-retries'], '0');
+    const recs = (await readJournal(h!.cfgPath)).records;
+    const decisions = recs.filter((x) => x.t === 'step' && x.step === 'heal-decision');
+    assert.equal(decisions.length, 10, 'every node decision of both --apply runs journaled');
+    assert.ok(recs.some((x) => x.t === 'begin' && x.command === 'heal'));
+    assert.ok(recs.some((x) => x.t === 'begin' && x.command === 'replace'), 'remediation through kadd replace');
+    const after = await heal(['-f', 'json']);
+    const p2 = JSON.parse(after.stdout);
+    const d5 = p2.decisions.find((d: { name: string }) => d.name === 'demo-node-5');
+    assert.ok(d5, 'the replacement is seen');
+    assert.equal(after.code, 0, after.stdout);
+  });
+
+  it('50% NotReady after a partition: no action, TooManyUnhealthy', async () => {
+    await start({ nodes: 5 });
+    kube().setNodeState('demo-node-1', 'Unreachable');
+    kube().setNodeState('demo-node-2', 'Unreachable');
+    kube().setNodeState('demo-node-3', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    h!.sim.resetCounters();
+    const r = await heal(['--apply']);
+    show(r);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^TooManyUnhealthy: 3 of 6 unhealthy/m);
+    assert.match(r.stdout, /demo-node-1 node unhealthy .* -> refuse \(TooManyUnhealthy\)/);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4', 'demo-node-5']);
+    assert.ok(!h!.servers().some((s) => s.status !== 'ACTIVE'), 'nothing rebooted');
+  });
+
+  it('--reboot-first recovers a node whose kubelet comes back after a reboot, without replacing it; failing again within the min healthy period it is not healed again', async () => {
+    await start();
+    h!.sim.openstack.nova.setServerState('demo-node-3', 'SHUTOFF');
+    await h!.sim.core.sleep(7 * MIN);
+    const r = await heal(['--apply', '--reboot-first']);
+    show(r);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /demo-node-3: reboot: recovered/);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
+    assert.equal(h!.nodes().get('demo-node-3'), true);
+    // it fails again 20 minutes later: inside --min-healthy-period 1h, --max-retry 0 -> reported, not healed
+    await h!.sim.core.sleep(14 * MIN);
+    kube().setNodeState('demo-node-3', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const again = await heal(['--apply', '--reboot-first']);
+    show(again);
+    assert.equal(again.code, 1);
+    assert.match(again.stdout, /demo-node-3 node unhealthy .* -> refuse \(RetryLimit\)/);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
+  });
+
+  it('a dead master in 3 is replaced remove-first with quorum never lost; a second dead master is refused with the quorum reason', async () => {
+    await start({ masters: 3, nodes: 3 });
+    const etcd = (h!.sim.kube as any).etcd as { members: { isLearner: boolean; started: boolean; up: boolean }[] };
+    let lost = false;
+    let maxVoters = 0;
+    const t = setInterval(() => {
+      const v = etcd.members.filter((m) => !m.isLearner);
+      maxVoters = Math.max(maxVoters, v.length);
+      if (v.filter((m) => m.started && m.up).length < Math.floor(v.length / 2) + 1) lost = true;
+    }, 2);
+    try {
+      kube().setNodeState('demo-master-2', 'Unreachable');
+      await h!.sim.core.sleep(6 * MIN);
+      const r = await heal(['--apply']);
+      show(r);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /demo-master-2 master unhealthy .* -> heal: replace remove-first \(a dead master is always replaced remove-first\)/);
+      assert.match(r.stdout, /demo-master-2: replace remove-first: replaced by demo-master-4/);
+    } finally {
+      clearInterval(t);
+    }
+    assert.equal(lost, false, 'quorum never lost');
+    assert.ok(maxVoters <= 3, 'never 4 members while one is dead');
+    assert.deepEqual(h!.serverNames('master'), ['demo-master-1', 'demo-master-3', 'demo-master-4']);
+
+    // two of three dead at once: removing either leaves at most 1 healthy member of 2, below quorum
+    kube().setNodeState('demo-master-1', 'Unreachable');
+    kube().setNodeState('demo-master-3', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const two = await heal(['--apply', '--max-unhealthy', '100%']);
+    show(two);
+    assert.equal(two.code, 1);
+    assert.match(two.stdout, /demo-master-1 master unhealthy .* -> refuse \(QuorumAfterRemoval\): [01] healthy etcd member\(s\) would remain of 2, quorum needs 2/);
+    assert.deepEqual(h!.serverNames('master'), ['demo-master-1', 'demo-master-3', 'demo-master-4']);
+  });
+
+  it('heal run while another kadd holds the lock: refused, nothing changed', async () => {
+    await start();
+    kube().setNodeState('demo-node-2', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const other = await Journal.open(h!.cfgPath);
+    try {
+      const r = await heal(['--apply']);
+      show(r);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /another kadd .* is working on this cluster file/);
+    } finally {
+      await other.close();
+    }
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
+  });
+
+  it('a node added 5 min ago that never joined is left alone until the startup timeout', async () => {
+    await start({ nodes: 4, scenario: { faults: { kubeletNeverJoins: ['^demo-node-5$'] } } });
+    // a kadd add still waiting for its Node (a child process on the real clock, far inside its --timeout)
+    const add = h!.spawnKadd(['add', '--amount', '1', '--timeout', '3600', '--poll-interval', '200', h!.cfgPath]);
+    try {
+      await add.waitFor(/demo-node-5: ACTIVE/, 60_000);
+      const since = h!.sim.core.now();
+      await h!.sim.core.sleep(5 * MIN - (h!.sim.core.now() - since));
+      const young = await heal(['-f', 'json']);
+      const p = JSON.parse(young.stdout);
+      const d = p.decisions.find((x: { name: string }) => x.name === 'demo-node-5');
+      assert.equal(d.state, 'starting', young.stdout);
+      assert.equal(d.reason, 'Starting');
+      assert.deepEqual(p.actions, []);
+      assert.equal(young.code, 0, 'a starting node is not a problem yet');
+      await h!.sim.core.sleep(6 * MIN);
+      const old = await heal([]);
+      show(old);
+      assert.equal(old.code, 1);
+      assert.match(old.stdout, /demo-node-5 node unhealthy \[never joined: no Node \d+m\d+s after the server was created\] -> would: replace/);
+    } finally {
+      add.proc.kill('SIGKILL');
+      await add.done.catch(() => undefined);
+    }
+  });
+
+  it('bad input: exit 2, no API call', async () => {
+    await start();
+    const r = await heal(['--max-unhealthy', '140%']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--max-unhealthy must be a percentage/);
+  });
+});
