@@ -24,6 +24,7 @@
  *   remediation is a retry: refused when retries would exceed `maxRetry` (default 0: report, do not loop),
  *   or while `retryPeriod` has not passed since the last remediation.
  */
+import { parseDurationMs } from '../duration.js';
 import { UsageError } from '../errors.js';
 import type { Role } from './naming.js';
 
@@ -127,17 +128,13 @@ export interface HealPlan {
 // ------------------------------------------------------------------------------------------------
 // request validation (exit 2, no API call)
 
-/** "5m", "90s", "1h", "2h30m" or plain seconds -> seconds */
+/** "5m", "90s", "1h", "2h30m" or plain seconds -> seconds (the one duration grammar, lib/duration.ts) */
 export function parseDuration(flag: string, v: string | number): number {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0) throw new UsageError(`${flag} must be a duration like 5m or 1h, got ${v}`);
-    return v;
+  const ms = typeof v === 'number' ? v * 1000 : parseDurationMs(String(v));
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+    throw new UsageError(`${flag} must be a duration like 5m, 90s or 1h, got ${JSON.stringify(String(v).trim())}`);
   }
-  const s = String(v).trim();
-  if (/^\d+$/.test(s)) return Number(s);
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(s);
-  if (!m || s === '') throw new UsageError(`${flag} must be a duration like 5m, 90s or 1h, got ${JSON.stringify(s)}`);
-  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+  return ms / 1000;
 }
 
 export function parsePercent(flag: string, v: string | number): number {
