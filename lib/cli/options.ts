@@ -2,6 +2,7 @@
  * Global options, shared by every command. Kept free of heavy imports: main.ts loads this for --help.
  */
 import { durationSeconds } from '../duration.js';
+import type { Argv } from 'yargs';
 export type OutputFormat = 'table' | 'json' | 'yaml' | 'value';
 
 export interface GlobalOptions {
@@ -154,4 +155,19 @@ export function roleOption(describe: string) {
       return ROLE_WORDS[s] ?? raw;
     },
   };
+}
+
+/**
+ * The options of a command that builds replacement nodes (`replace`, `heal`): how long a replacement may
+ * take, the adder image and the strictness of the cluster file. One definition, so the two commands keep
+ * the same names, defaults and duration syntax (`20m`, `1200`).
+ */
+export function withReplacementOptions<T>(y: Argv<T>) {
+  return y
+    .option('timeout', { type: 'string', default: 1200, coerce: durationSeconds('timeout'), describe: 'how long a replacement may take to join after ACTIVE (20m, 1200)' })
+    .option('boot-timeout', { type: 'string', default: 600, coerce: durationSeconds('boot-timeout'), describe: 'how long the boot volume and the server may take to become ACTIVE (10m, 600)' })
+    .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
+    .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
+    .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
+    .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' });
 }

@@ -7,7 +7,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { withReplacementOptions, type GlobalOptions } from '../cli/options.js';
 import { UsageError } from '../errors.js';
 import { parseDuration, parsePercent, parseRange, renderHealPlan, validateHealRequest, type HealRequest } from '../ops/heal-plan.js';
 import type { HealRun } from '../ops/heal.js';
@@ -74,7 +74,7 @@ const heal: KaddCommandModule<HealArgs> = {
   command: 'heal <config>',
   describe: 'find unhealthy nodes and say why; --apply reboots (--reboot-first) or replaces them, within storm and quorum limits',
   builder: (y: Argv<GlobalOptions>) =>
-    y
+    withReplacementOptions(y)
       .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format)' })
       .option('apply', { type: 'boolean', default: false, describe: 'act on what is found (default: report only, change nothing)' })
       .option('reboot-first', { type: 'boolean', default: false, describe: 'before replacing: Nova soft reboot, then hard reboot, each followed by a wait for Ready' })
@@ -89,16 +89,10 @@ const heal: KaddCommandModule<HealArgs> = {
       .option('min-healthy-period', { type: 'string', default: '1h', describe: 'a node failing again sooner after its remediation counts as a retry' })
       .option('reboot-wait', { type: 'string', default: '5m', describe: 'bound of the wait for Ready after each reboot' })
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of the drain of a replaced node' })
-      .option('timeout', { type: 'number', default: 1200, describe: 'seconds for a replacement to join after ACTIVE' })
-      .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and the server to become ACTIVE' })
-      .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
-      .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
-      .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
-      .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .example('kadd heal cfg.yml', 'what is unhealthy, why, and what --apply would do (exit 1 when something is)')
       .example('kadd heal --apply --reboot-first cfg.yml', 'from cron: reboot, then replace, one node per run')
       .example('kadd heal -f json cfg.yml', 'the same for scripts and monitoring') as never,
-  handler: async (argv) => {
+  handler: async (argv, deps) => {
     const req = buildHealRequest(argv);
     const rebootWaitSec = parseDuration('--reboot-wait', argv['reboot-wait']);
     const drainSec = parseDuration('--drain-timeout', argv['drain-timeout']);
@@ -110,9 +104,9 @@ const heal: KaddCommandModule<HealArgs> = {
     const { createCliContext } = await import('../cli/context.js');
     const { loadClusterConfig } = await import('../config/load.js');
     const { renderResult } = await import('../cli/output.js');
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, deps);
     try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
       const { runHeal } = await import('../ops/heal.js');
       const poll = argv['poll-interval'];

@@ -252,7 +252,7 @@ const remove: KaddCommandModule<RemoveArgs> = {
       .example('kadd remove cfg.yml demo-node-3', 'drain and remove one worker')
       .example('kadd remove --role node --amount 2 --dry-run cfg.yml', 'show which two workers would go and what their drain looks like')
       .example('kadd remove --role master --amount 1 cfg.yml', 'remove one master (etcd leader moved, member removed, LB member out)') as never,
-  handler: async (argv) => {
+  handler: async (argv, deps) => {
     buildRemoveRequest(argv); // usage errors before anything else
     for (const k of ['volume-detach-timeout', 'server-timeout'] as const) {
       const ms = parseDuration(argv[k]);
@@ -261,9 +261,9 @@ const remove: KaddCommandModule<RemoveArgs> = {
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
     const { createCliContext } = await import('../cli/context.js');
     const { loadClusterConfig } = await import('../config/load.js');
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, deps);
     try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
       return await runRemove(argv, ctx, config);
     } finally {

@@ -7,7 +7,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { withReplacementOptions, type GlobalOptions } from '../cli/options.js';
 import { OperationError, PartialSuccessError, UsageError } from '../errors.js';
 import type { ReplacePlan, ReplaceRequest } from '../ops/replace-plan.js';
 import type { RollResult } from '../ops/replace.js';
@@ -102,7 +102,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
   command: 'replace <config> [node]',
   describe: 'replace a node (surge by default, remove-first for a dead master) or roll every node to a new image, flavor or Kubernetes version',
   builder: (y: Argv<GlobalOptions>) =>
-    y
+    withReplacementOptions(y)
       .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format); writes <name>.updated.<ext> when every node was replaced' })
       .positional('node', { type: 'string', describe: 'the server/Node to replace (or --all)' })
       .option('all', { type: 'boolean', default: false, describe: 'replace every node: control plane first, then workers' })
@@ -121,18 +121,12 @@ const replace: KaddCommandModule<ReplaceArgs> = {
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of each drain (the old node stays if it runs out)' })
       .option('delete-emptydir-data', { type: 'boolean', default: false, describe: 'drain pods with emptyDir volumes (their data is lost)' })
       .option('force', { type: 'boolean', default: false, describe: 'drain pods without a controller' })
-      .option('timeout', { type: 'number', default: 1200, describe: 'seconds for a replacement to join after ACTIVE' })
-      .option('boot-timeout', { type: 'number', default: 600, describe: 'seconds for the boot volume and the server to become ACTIVE' })
-      .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
-      .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
-      .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
-      .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .example('kadd replace cfg.yml demo-node-3', 'surge: a new worker like demo-node-3 joins and soaks, then demo-node-3 is drained and removed')
       .example('kadd replace --no-surge cfg.yml demo-master-2', 'remove demo-master-2 first (needs 3 masters), then add its replacement')
       .example('kadd replace --all --image ubuntu-24.04 --max-surge 3 cfg.yml', 'roll every node to a new image, masters first')
       .example('kadd replace --all --k8s-version 1.30.4 cfg.yml', 'upgrade by replacement (patch or next minor)')
       .example('kadd replace --resume cfg.yml', 'continue a paused roll') as never,
-  handler: async (argv) => {
+  handler: async (argv, deps) => {
     const req = buildReplaceRequest(argv);
     if (req) {
       const { validateReplaceRequest } = await import('../ops/replace-plan.js');
@@ -149,9 +143,9 @@ const replace: KaddCommandModule<ReplaceArgs> = {
     const { createCliContext } = await import('../cli/context.js');
     const { loadClusterConfig } = await import('../config/load.js');
     const { renderResult } = await import('../cli/output.js');
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, deps);
     try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
       const { runReplace, ReplacePaused } = await import('../ops/replace-run.js');
       const format = argv.format ?? 'table';
