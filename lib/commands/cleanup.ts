@@ -37,6 +37,9 @@ export interface CleanupOutcome {
   refused: string[];
 }
 
+/** `deleted server X (id)` (describeReaped) -> `server X (id)`: the table and JSON say the verb once */
+const noun = (line: string) => line.replace(/^deleted /, '');
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Pure: the orphans among what exists (ownership proof, not held by an existing server). */
@@ -130,7 +133,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
         // 1. what unfinished runs recorded, exactly as `kadd add --cleanup` does
         if (report.leftovers.length) {
           const r = await cleanupLeftovers(ctx.io, Ledger.fromLeftovers(journal, config.clusterName, report.leftovers), reapers);
-          out.deleted.push(...r.deleted);
+          out.deleted.push(...r.deleted.map(noun));
           out.refused.push(...r.left);
         }
         // 2. orphans by kadd's proof, adopted into this run's journal, then torn down by the same reapers
@@ -140,7 +143,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
           const ledger = new Ledger(journal, config.clusterName);
           for (const a of found.adopt) await ledger.adopt(a);
           const r = await cleanupLeftovers(ctx.io, ledger, reapers);
-          out.deleted.push(...r.deleted);
+          out.deleted.push(...r.deleted.map(noun));
           out.refused.push(...r.left);
         }
         status = out.refused.length ? 'failed' : 'ok';
