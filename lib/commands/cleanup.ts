@@ -6,6 +6,8 @@
  *  - a port named `<cluster>-(node|master)-N-port-0` with kadd's tag/description, held by no existing server
  *  - a volume named `<cluster>-(node|master)-N-root` with `kadd-cluster` metadata, attached to no existing server
  *  - a worker server with `kadd-cluster` metadata and no Node: reported; deleted only with --servers
+ *  - a bootstrap token kadd made (description `kadd ...`) or a master-adder Deployment that no unfinished
+ *    journal operation owns: under the cluster Lease no other kadd operation runs, so nothing uses it
  * Anything of a matching name without the proof is refused and reported. A Node that joined is never
  * touched (that is `kadd remove`). Orphans are adopted into this run's journal before they are deleted,
  * so a kill -9 mid-sweep leaves a journal the next `kadd cleanup` finishes.
@@ -50,8 +52,14 @@ export function findOrphans(
     ports: { id: string; name: string; device_id?: string; tags?: string[]; description?: string }[];
     volumes: { id: string; name: string | null; status: string; metadata?: Record<string, string>; attachments?: { server_id: string }[] }[];
     nodeNames: Set<string>;
-    /** ids already covered by the journal's cleanup */
+    /** ids already covered by the journal's cleanup (token ids and adder names included) */
     journaled: Set<string>;
+    /** bootstrap tokens in kube-system (id, description) */
+    tokens?: { id: string; description?: string }[];
+    /** kadd master-adder Deployments in kube-system (ADDER_LABEL_SELECTOR) */
+    adders?: { name: string }[];
+    /** another kadd run holds the cluster Lease (a dry run does not take it): its token and adder are its own */
+    lockedBy?: string;
   },
   o: { servers: boolean },
   ownedBy: (cluster: string, node: string, r: { metadata?: Record<string, string>; tags?: string[]; description?: string }) => boolean,
@@ -88,6 +96,19 @@ export function findOrphans(
     if (!o.servers) { refused.push(`server ${s.name} (${s.id}): kadd's, ${s.status}, no Node; give --servers to delete it`); continue; }
     adopt.push({ kind: 'server', name: s.name, id: s.id, node: s.name });
   }
+  // operation-wide things: with the cluster Lease held no other kadd operation runs, so a kadd token or
+  // adder that no unfinished journal operation owns (those went through the journal cleanup) is an orphan
+  for (const t of seen.tokens ?? []) {
+    if (!/^kadd /.test(t.description ?? '') || seen.journaled.has(t.id)) continue;
+    if (seen.lockedBy) { refused.push(`bootstrap token ${t.id}: ${seen.lockedBy} holds the cluster lock; it may be that run's`); continue; }
+    adopt.push({ kind: 'token', name: 'bootstrap-token', id: t.id, node: '' });
+  }
+  for (const d of seen.adders ?? []) {
+    const name = `kube-system/${d.name}`;
+    if (seen.journaled.has(name) || seen.journaled.has(d.name)) continue;
+    if (seen.lockedBy) { refused.push(`deployment ${name}: ${seen.lockedBy} holds the cluster lock; it may be that run's`); continue; }
+    adopt.push({ kind: 'deployment', name, id: d.name, node: '' });
+  }
   return { adopt, refused };
 }
 
@@ -99,6 +120,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
   const { Ledger, describeLeftover, ownedBy } = await import('../ops/engine/ledger.js');
   const { Reapers } = await import('../ops/engine/reapers.js');
   const { cleanupLeftovers } = await import('../ops/cleanup.js');
+  const { ADDER_NAMESPACE, ADDER_LABEL_SELECTOR } = await import('../cloudinit/render.js');
   const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [] };
   const fileLock = dryRun ? undefined : await lockClusterFile(config.file, { now: () => ctx.clock.now() });
   let lock: Awaited<ReturnType<typeof acquireClusterLock>> | undefined;
@@ -113,12 +135,18 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
     const report = await findUnfinished(config.file);
     const prefix = `${config.clusterName}-`;
     const observe = async () => {
-      const [servers, ports, volumes, nodes] = await Promise.all([
+      const [servers, ports, volumes, nodes, tokens, adders, lease] = await Promise.all([
         os.compute.listServers({ name: `^${escape(prefix)}` }), os.network.listPorts(), os.volume.listVolumes(), kube.listNodes(),
+        kube.listBootstrapTokens(), kube.listDeployments(ADDER_NAMESPACE, ADDER_LABEL_SELECTOR),
+        dryRun ? kube.getLease('kube-system', 'kadd-lock') : Promise.resolve(null),
       ]);
-      return { servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)) };
+      const held = lease?.holderIdentity && (!lease.renewTime || Date.parse(lease.renewTime) + (lease.leaseDurationSeconds ?? 15) * 1000 > ctx.clock.now());
+      return {
+        servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
+        tokens, adders, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}),
+      };
     };
-    const journaled = new Set(report.leftovers.map((l) => l.id).filter((x): x is string => !!x));
+    const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
     if (dryRun) {
       for (const l of report.leftovers) out.deleted.push(`${describeLeftover(l)} (journal)`);
       const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
