@@ -10,6 +10,13 @@ import { kaddPortDescription } from '../../lib/openstack/network.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function kubeOf(h: KaddSim) {
+  const { loadKubeconfig } = await import('../../lib/kube/config.js');
+  const { createKubeApi } = await import('../../lib/kube/client.js');
+  const { nullIo } = await import('../../lib/io.js');
+  return createKubeApi(await loadKubeconfig({ env: h.env, cwd: h.dir }), { io: nullIo });
+}
+
 async function client(h: KaddSim) {
   const { resolveCloud } = await import('../../lib/openstack/config.js');
   const { createOpenStackClient } = await import('../../lib/openstack/client.js');
@@ -68,7 +75,7 @@ describe('kadd cleanup (simulator)', function () {
     assert.equal(add.code, 0, add.stderr);
   });
 
-  it('orphans planted in the simulator: a kadd-owned port and volume are swept, a foreign port of a matching name is refused (exit 1)', async () => {
+  it('orphans planted in the simulator: a kadd-owned port, volume, token and adder are swept, a foreign port of a matching name and a foreign token are refused/kept (exit 1)', async () => {
     h = await startKaddSim({ nodes: 1 });
     const os = await client(h);
     const net = await os.network.findNetwork('demo-net');
@@ -76,6 +83,21 @@ describe('kadd cleanup (simulator)', function () {
     const foreign = await os.network.createPort({ name: 'demo-node-8-port-0', network_id: net!.id, description: 'made by hand' });
     const vol = await os.volume.createVolume({ name: 'demo-node-7-root', size: 1, metadata: { 'kadd-cluster': 'demo' } });
     for (let i = 0; i < 100 && (await os.volume.getVolume(vol.id))?.status !== 'available'; i++) await sleep(50);
+    const kube = await kubeOf(h);
+    const kaddToken = await kube.createBootstrapToken({ ttlSeconds: 3600, description: 'kadd add --role node for demo' });
+    const userToken = await kube.createBootstrapToken({ ttlSeconds: 3600, description: 'made by kubeadm token create' });
+    await kube.createDeployment('kube-system', {
+      apiVersion: 'apps/v1', kind: 'Deployment',
+      metadata: { name: 'kadd-master-adder-op-dead', namespace: 'kube-system', labels: { 'app.kubernetes.io/name': 'kadd-master-adder', 'app.kubernetes.io/managed-by': 'kadd', 'kadd.io/operation-id': 'op-dead' } },
+      spec: { replicas: 0, selector: { matchLabels: { 'kadd.io/operation-id': 'op-dead' } }, template: { metadata: { labels: { 'kadd.io/operation-id': 'op-dead' } }, spec: { containers: [{ name: 'a', image: 'x' }] } } },
+    });
+    await kube.createDeployment('kube-system', {
+      apiVersion: 'apps/v1', kind: 'Deployment',
+      metadata: { name: 'coredns-extra', namespace: 'kube-system', labels: { app: 'coredns-extra' } },
+      spec: { replicas: 0, selector: { matchLabels: { app: 'coredns-extra' } }, template: { metadata: { labels: { app: 'coredns-extra' } }, spec: { containers: [{ name: 'a', image: 'x' }] } } },
+    });
+    const adders = async () => (await kube.listDeployments('kube-system', 'app.kubernetes.io/managed-by=kadd')).map((d) => d.name);
+    assert.deepEqual(await adders(), ['kadd-master-adder-op-dead']);
     const nodesBefore = [...h.nodes().entries()].sort();
     const serversBefore = h.servers().map((s) => s.id).sort();
 
@@ -87,6 +109,10 @@ describe('kadd cleanup (simulator)', function () {
     assert.ok(plan.deleted.some((d: string) => d.startsWith(`port demo-node-7-port-0 (${owned.id})`)), dry.stdout);
     assert.ok(plan.deleted.some((d: string) => d.startsWith(`volume demo-node-7-root (${vol.id})`)), dry.stdout);
     assert.ok(plan.refused.some((d: string) => d.startsWith(`port demo-node-8-port-0 (${foreign.id}): it carries no proof`)), dry.stdout);
+    assert.ok(plan.deleted.some((d: string) => d.startsWith(`token bootstrap-token (${kaddToken.id})`)), dry.stdout);
+    assert.ok(plan.deleted.some((d: string) => d.startsWith('deployment kube-system/kadd-master-adder-op-dead')), dry.stdout);
+    assert.ok(!dry.stdout.includes(userToken.id), 'a token kadd did not make is not kadd\'s to touch');
+    assert.ok(!dry.stdout.includes(kaddToken.secret), 'no token secret in the output');
     assert.deepEqual(h.mutations(), {});
 
     const r = await h.kadd(['cleanup', '--poll-interval', '25', h.cfgPath]);
@@ -98,6 +124,9 @@ describe('kadd cleanup (simulator)', function () {
     assert.ok(!ports.includes(owned.id), 'the orphan port is gone');
     assert.ok(ports.includes(foreign.id), 'the foreign port stays');
     assert.ok(!h.volumes().some((v) => v.id === vol.id && v.status !== 'deleting'), 'the orphan volume is gone');
+    assert.deepEqual(h.bootstrapTokens().map((t) => t.id), [userToken.id], 'the kadd token is gone, the user\'s stays');
+    assert.deepEqual(await adders(), [], 'the dead operation\'s adder is gone');
+    assert.equal((await kube.listDeployments('kube-system', 'app=coredns-extra')).length, 1, 'other Deployments stay');
     assert.deepEqual(h.servers().map((s) => s.id).sort(), serversBefore, 'no server touched');
     assert.deepEqual([...h.nodes().entries()].sort(), nodesBefore, 'no Node touched');
   });
