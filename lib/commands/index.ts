@@ -21,6 +21,7 @@ export interface CommandEntry {
 export const commands: Record<string, CommandEntry> = {
   add: { command: 'add <config>', describe: 'add workers (parallel) or one master (etcd-aware) to the cluster', load: () => import('./add.js') },
   remove: { command: 'remove <config> [nodes..]', describe: 'remove workers (drained, PDB-aware) or one master (etcd-safe); nothing leaked', load: () => import('./remove.js') },
+  cleanup: { command: 'cleanup <config>', describe: "delete what interrupted kadd runs left and kadd's orphaned ports, volumes (and with --servers, servers without a Node)", load: () => import('./cleanup.js') },
   status: { command: 'status <config>', describe: "show the cluster's servers, Nodes, pool members and problems (exit 1 on problems)", load: () => import('./status.js') },
   logs: { command: 'logs <config> <node>', describe: "show a server's console log and the boot diagnosis (--follow to watch)", load: () => import('./logs.js') },
   replace: { command: 'replace <config> [node]', describe: 'replace a node (surge by default, remove-first for a dead master) or roll every node to a new image, flavor or Kubernetes version', load: () => import('./replace.js') },

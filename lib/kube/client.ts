@@ -23,6 +23,7 @@ import { cpuMilli, memoryBytes } from './quantity.js';
 import type { LoadedKubeconfig } from './config.js';
 import {
   BOOTSTRAP_TOKEN_NAMESPACE,
+  BOOTSTRAP_TOKEN_SECRET_TYPE,
   DEFAULT_NODE_GROUP,
   DEFAULT_USAGES,
   assertTokenId,
@@ -520,6 +521,21 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       await ignore404(call(`delete Secret kube-system/${name}`, (c) => c.core.deleteNamespacedSecret({ name, namespace: BOOTSTRAP_TOKEN_NAMESPACE })));
     },
 
+    async listBootstrapTokens() {
+      const list = await call('list bootstrap-token Secrets in kube-system', (c) =>
+        c.core.listNamespacedSecret({ namespace: BOOTSTRAP_TOKEN_NAMESPACE, fieldSelector: `type=${BOOTSTRAP_TOKEN_SECRET_TYPE}` }),
+      );
+      const text = (d: Record<string, string> | undefined, k: string) => (d?.[k] ? Buffer.from(d[k]!, 'base64').toString('utf8') : undefined);
+      return list.items
+        .filter((s) => s.type === BOOTSTRAP_TOKEN_SECRET_TYPE)
+        .map((s) => {
+          const id = text(s.data, 'token-id') ?? (s.metadata?.name ?? '').replace(/^bootstrap-token-/, '');
+          const description = text(s.data, 'description');
+          const expiration = text(s.data, 'expiration');
+          return { id, ...(description ? { description } : {}), ...(expiration ? { expiration } : {}) };
+        });
+    },
+
     async listNodes(labelSelector) {
       const list = await call('list Nodes', (c) => c.core.listNode(labelSelector ? { labelSelector } : {}));
       return list.items.map(toKNode);
@@ -687,6 +703,11 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       await ignore404(
         call(`delete Deployment ${namespace}/${name}`, (c) => c.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' })),
       );
+    },
+
+    async listDeployments(namespace, labelSelector) {
+      const list = await call(`list Deployments in ${namespace}`, (c) => c.apps.listNamespacedDeployment({ namespace, labelSelector }));
+      return list.items.map((d) => ({ name: d.metadata?.name ?? '', labels: { ...(d.metadata?.labels ?? {}) } }));
     },
 
     async getLease(namespace, name) {

@@ -118,6 +118,8 @@ export interface KubeApi {
   createBootstrapToken(opts: { ttlSeconds: number; description: string; groups?: string[]; usages?: string[]; id?: string }): Promise<BootstrapToken>;
   extendBootstrapToken(id: string, expiration: string): Promise<void>;
   deleteBootstrapToken(id: string): Promise<void>;
+  /** the bootstrap-token Secrets in kube-system: id, description, expiration (never the secret part) */
+  listBootstrapTokens(): Promise<{ id: string; description?: string; expiration?: string }[]>;
 
   listNodes(labelSelector?: string): Promise<KNode[]>;
   getNode(name: string): Promise<KNode | null>;
@@ -155,6 +157,7 @@ export interface KubeApi {
 
   createDeployment(namespace: string, body: Record<string, unknown>): Promise<void>;
   deleteDeployment(namespace: string, name: string): Promise<void>;
+  listDeployments(namespace: string, labelSelector: string): Promise<{ name: string; labels: Record<string, string> }[]>;
   listPods(namespace: string, opts: { labelSelector?: string; fieldSelector?: string }): Promise<{ name: string; nodeName?: string; phase?: string; ready: boolean; containers: string[] }[]>;
   /** GET a Lease; null when there is none */
   getLease(namespace: string, name: string): Promise<LeaseObject | null>;

@@ -1,0 +1,232 @@
+/**
+ * kadd cleanup CONFIG [--dry-run] [--servers]
+ *
+ * Deletes what unfinished kadd runs recorded in the journal (the same ledger + reapers path as
+ * `kadd add --cleanup`), then sweeps orphans that carry kadd's ownership proof for this cluster:
+ *  - a port named `<cluster>-(node|master)-N-port-0` with kadd's tag/description, held by no existing server
+ *  - a volume named `<cluster>-(node|master)-N-root` with `kadd-cluster` metadata, attached to no existing server
+ *  - a worker server with `kadd-cluster` metadata and no Node: reported; deleted only with --servers
+ *  - a bootstrap token kadd made (description `kadd ...`) or a master-adder Deployment that no unfinished
+ *    journal operation owns: under the cluster Lease no other kadd operation runs, so nothing uses it
+ * Anything of a matching name without the proof is refused and reported. A Node that joined is never
+ * touched (that is `kadd remove`). Orphans are adopted into this run's journal before they are deleted,
+ * so a kill -9 mid-sweep leaves a journal the next `kadd cleanup` finishes.
+ * Exit 0: everything found is gone; 1: something was refused or left; 2: bad input.
+ */
+import type { Argv } from 'yargs';
+import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
+import type { GlobalOptions } from '../cli/options.js';
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type { Ref } from '../ops/engine/ledger.js';
+import { UsageError } from '../errors.js';
+
+export interface CleanupArgs {
+  config: string;
+  'dry-run': boolean;
+  servers: boolean;
+  'force-unlock': boolean;
+  'poll-interval': number;
+  strict: boolean;
+}
+
+export interface CleanupOutcome {
+  cluster: string;
+  dryRun: boolean;
+  /** deleted (or, with --dry-run, would be deleted) */
+  deleted: string[];
+  /** found and not deleted, with the reason */
+  refused: string[];
+}
+
+/** `deleted server X (id)` (describeReaped) -> `server X (id)`: the table and JSON say the verb once */
+const noun = (line: string) => line.replace(/^deleted /, '');
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Pure: the orphans among what exists (ownership proof, not held by an existing server). */
+export function findOrphans(
+  cluster: string,
+  seen: {
+    servers: { id: string; name: string; status: string; metadata?: Record<string, string> }[];
+    ports: { id: string; name: string; device_id?: string; tags?: string[]; description?: string }[];
+    volumes: { id: string; name: string | null; status: string; metadata?: Record<string, string>; attachments?: { server_id: string }[] }[];
+    nodeNames: Set<string>;
+    /** ids already covered by the journal's cleanup (token ids and adder names included) */
+    journaled: Set<string>;
+    /** bootstrap tokens in kube-system (id, description) */
+    tokens?: { id: string; description?: string }[];
+    /** kadd master-adder Deployments in kube-system (ADDER_LABEL_SELECTOR) */
+    adders?: { name: string }[];
+    /** another kadd run holds the cluster Lease (a dry run does not take it): its token and adder are its own */
+    lockedBy?: string;
+  },
+  o: { servers: boolean },
+  ownedBy: (cluster: string, node: string, r: { metadata?: Record<string, string>; tags?: string[]; description?: string }) => boolean,
+): { adopt: (Omit<Ref, 'source'> & { id: string })[]; refused: string[] } {
+  const c = escape(cluster);
+  const live = new Set(seen.servers.filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED').map((s) => s.id));
+  const adopt: (Omit<Ref, 'source'> & { id: string })[] = [];
+  const refused: string[] = [];
+  const portRe = new RegExp(`^(${c}-(?:node|master)-[0-9]+)-port-0$`);
+  for (const p of seen.ports) {
+    const m = portRe.exec(p.name);
+    if (!m || seen.journaled.has(p.id)) continue;
+    const node = m[1];
+    if (!ownedBy(cluster, node, p)) { refused.push(`port ${p.name} (${p.id}): it carries no proof that kadd created it for cluster ${cluster}`); continue; }
+    if (p.device_id && live.has(p.device_id)) continue; // in use: not an orphan
+    adopt.push({ kind: 'port', name: p.name, id: p.id, node });
+  }
+  const volRe = new RegExp(`^(${c}-(?:node|master)-[0-9]+)-root$`);
+  for (const v of seen.volumes) {
+    const m = v.name ? volRe.exec(v.name) : null;
+    if (!m || seen.journaled.has(v.id)) continue;
+    const node = m[1];
+    if (!ownedBy(cluster, node, v)) { refused.push(`volume ${v.name} (${v.id}): it carries no proof that kadd created it for cluster ${cluster}`); continue; }
+    if ((v.attachments ?? []).some((a) => live.has(a.server_id))) continue;
+    if (!['available', 'error'].includes(v.status)) { refused.push(`volume ${v.name} (${v.id}): it is ${v.status}; run kadd cleanup again once it settles`); continue; }
+    adopt.push({ kind: 'volume', name: v.name!, id: v.id, node });
+  }
+  const srvRe = new RegExp(`^${c}-(node|master)-[0-9]+$`);
+  for (const s of seen.servers) {
+    const m = srvRe.exec(s.name);
+    if (!m || !live.has(s.id) || seen.journaled.has(s.id) || seen.nodeNames.has(s.name)) continue;
+    if (!ownedBy(cluster, s.name, s)) { refused.push(`server ${s.name} (${s.id}): no Node, and it carries no proof that kadd created it for cluster ${cluster}`); continue; }
+    if (m[1] === 'master') { refused.push(`server ${s.name} (${s.id}): a master without a Node; its etcd member must go first: \`kadd add --role master --cleanup\` or \`kadd remove --dead\``); continue; }
+    if (!o.servers) { refused.push(`server ${s.name} (${s.id}): kadd's, ${s.status}, no Node; give --servers to delete it`); continue; }
+    adopt.push({ kind: 'server', name: s.name, id: s.id, node: s.name });
+  }
+  // operation-wide things: with the cluster Lease held no other kadd operation runs, so a kadd token or
+  // adder that no unfinished journal operation owns (those went through the journal cleanup) is an orphan
+  for (const t of seen.tokens ?? []) {
+    if (!/^kadd /.test(t.description ?? '') || seen.journaled.has(t.id)) continue;
+    if (seen.lockedBy) { refused.push(`bootstrap token ${t.id}: ${seen.lockedBy} holds the cluster lock; it may be that run's`); continue; }
+    adopt.push({ kind: 'token', name: 'bootstrap-token', id: t.id, node: '' });
+  }
+  for (const d of seen.adders ?? []) {
+    const name = `kube-system/${d.name}`;
+    if (seen.journaled.has(name) || seen.journaled.has(d.name)) continue;
+    if (seen.lockedBy) { refused.push(`deployment ${name}: ${seen.lockedBy} holds the cluster lock; it may be that run's`); continue; }
+    adopt.push({ kind: 'deployment', name, id: d.name, node: '' });
+  }
+  return { adopt, refused };
+}
+
+async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: ClusterConfig): Promise<number> {
+  const format = argv.format ?? 'table';
+  const dryRun = argv['dry-run'];
+  const { Journal, findUnfinished, lockClusterFile } = await import('../journal/index.js');
+  const { acquireClusterLock, withLock } = await import('../ops/engine/lock.js');
+  const { Ledger, describeLeftover, ownedBy } = await import('../ops/engine/ledger.js');
+  const { Reapers } = await import('../ops/engine/reapers.js');
+  const { cleanupLeftovers } = await import('../ops/cleanup.js');
+  const { ADDER_NAMESPACE, ADDER_LABEL_SELECTOR } = await import('../cloudinit/render.js');
+  const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [] };
+  const fileLock = dryRun ? undefined : await lockClusterFile(config.file, { now: () => ctx.clock.now() });
+  let lock: Awaited<ReturnType<typeof acquireClusterLock>> | undefined;
+  try {
+    const kube = await ctx.kube();
+    const os = await ctx.openstack();
+    await os.projectId();
+    if (!dryRun) {
+      lock = await acquireClusterLock(ctx, kube, { operation: 'cleanup', force: argv['force-unlock'], clusterFile: config.file });
+      ctx = withLock(ctx, lock);
+    }
+    const report = await findUnfinished(config.file);
+    const prefix = `${config.clusterName}-`;
+    const observe = async () => {
+      const [servers, ports, volumes, nodes, tokens, adders, lease] = await Promise.all([
+        os.compute.listServers({ name: `^${escape(prefix)}` }), os.network.listPorts(), os.volume.listVolumes(), kube.listNodes(),
+        kube.listBootstrapTokens(), kube.listDeployments(ADDER_NAMESPACE, ADDER_LABEL_SELECTOR),
+        dryRun ? kube.getLease('kube-system', 'kadd-lock') : Promise.resolve(null),
+      ]);
+      const held = lease?.holderIdentity && (!lease.renewTime || Date.parse(lease.renewTime) + (lease.leaseDurationSeconds ?? 15) * 1000 > ctx.clock.now());
+      return {
+        servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
+        tokens, adders, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}),
+      };
+    };
+    const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
+    if (dryRun) {
+      for (const l of report.leftovers) out.deleted.push(`${describeLeftover(l)} (journal)`);
+      const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
+      for (const a of found.adopt) out.deleted.push(`${a.kind} ${a.name} (${a.id}) (orphan)`);
+      out.refused.push(...found.refused);
+    } else {
+      const journal = await Journal.open(config.file, { heldLock: fileLock });
+      let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+      try {
+        await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op), servers: argv.servers } });
+        const reapers = new Reapers({ io: ctx.io, clock: ctx.clock, signal: ctx.signal, os, kube, cluster: config.clusterName, pollIntervalMs: argv['poll-interval'] });
+        // 1. what unfinished runs recorded, exactly as `kadd add --cleanup` does
+        if (report.leftovers.length) {
+          const r = await cleanupLeftovers(ctx.io, Ledger.fromLeftovers(journal, config.clusterName, report.leftovers), reapers);
+          out.deleted.push(...r.deleted.map(noun));
+          out.refused.push(...r.left);
+        }
+        // 2. orphans by kadd's proof, adopted into this run's journal, then torn down by the same reapers
+        const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
+        out.refused.push(...found.refused);
+        if (found.adopt.length) {
+          const ledger = new Ledger(journal, config.clusterName);
+          for (const a of found.adopt) await ledger.adopt(a);
+          const r = await cleanupLeftovers(ctx.io, ledger, reapers);
+          out.deleted.push(...r.deleted.map(noun));
+          out.refused.push(...r.left);
+        }
+        status = out.refused.length ? 'failed' : 'ok';
+      } catch (e) {
+        status = ctx.signal.aborted ? 'interrupted' : 'failed';
+        throw e;
+      } finally {
+        await journal.end(status).catch(() => journal.close());
+      }
+    }
+    const l = lock?.lost();
+    if (l) throw l;
+  } catch (e) {
+    throw lock?.lost() ?? e;
+  } finally {
+    await lock?.release();
+    await fileLock?.release();
+  }
+  if (format === 'table') {
+    const lines: string[] = [];
+    const verb = dryRun ? 'would delete' : 'deleted';
+    for (const d of out.deleted) lines.push(`${verb}: ${d}`);
+    for (const r of out.refused) lines.push(`not deleted: ${r}`);
+    if (!lines.length) lines.push(`nothing to clean up for cluster ${config.clusterName}`);
+    ctx.io.result(lines.join('\n') + '\n');
+  } else ctx.io.result((await import('../cli/output.js')).renderResult(out, format));
+  return out.refused.length ? 1 : 0;
+}
+
+const cleanup: KaddCommandModule<CleanupArgs> = {
+  command: 'cleanup <config>',
+  describe: "delete what interrupted kadd runs left and kadd's orphaned ports, volumes (and with --servers, servers without a Node)",
+  builder: (y: Argv<GlobalOptions>) =>
+    y
+      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; change nothing' })
+      .option('servers', { type: 'boolean', default: false, describe: 'also delete kadd-owned worker servers that have no Node' })
+      .option('force-unlock', { type: 'boolean', default: false, describe: 'take the cluster lock even when another kadd holds it' })
+      .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
+      .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
+      .example('kadd cleanup --dry-run cfg.yml', 'list what an interrupted run left and the orphans kadd can prove are its own')
+      .example('kadd cleanup cfg.yml', 'delete them') as never,
+  handler: async (argv) => {
+    if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
+    const { createCliContext } = await import('../cli/context.js');
+    const { loadClusterConfig } = await import('../config/load.js');
+    const ctx = createCliContext(argv);
+    try {
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+      return await runCleanup(argv, ctx, config);
+    } finally {
+      ctx.dispose();
+    }
+  },
+};
+
+export default cleanup;
