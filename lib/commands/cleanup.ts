@@ -214,13 +214,13 @@ const cleanup: KaddCommandModule<CleanupArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .example('kadd cleanup --dry-run cfg.yml', 'list what an interrupted run left and the orphans kadd can prove are its own')
       .example('kadd cleanup cfg.yml', 'delete them') as never,
-  handler: async (argv) => {
+  handler: async (argv, deps) => {
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
     const { createCliContext } = await import('../cli/context.js');
     const { loadClusterConfig } = await import('../config/load.js');
-    const ctx = createCliContext(argv);
+    const ctx = createCliContext(argv, deps);
     try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict });
+      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
       return await runCleanup(argv, ctx, config);
     } finally {
