@@ -114,13 +114,13 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
     assert.equal(r.code, 0, show(r));
     const plan = JSON.parse(r.stdout);
     assert.deepEqual(plan.blockers, []);
-    assert.equal(plan.image, env.image);
+    assert.equal(plan.image.name, env.image);
     assert.equal(plan.keypair, env.keypair);
     assert.deepEqual(plan.nodes.map((n: any) => [n.name, n.zone, n.flavor]), [1, 2, 3].map((i) => [`${cluster}-node-${i}`, env.az, env.flavor]));
-    assert.match(plan.network.network, /\(create\)$/);
-    assert.match(plan.network.subnet, /10\.78\.0\.0\/24 \(create\)$/);
-    assert.match(plan.network.router, /\(create\)$/);
-    assert.match(plan.network.securityGroup, /\(create\)$/);
+    assert.equal(plan.network.action, 'create');
+    assert.deepEqual([plan.subnet.cidr, plan.subnet.action], ['10.78.0.0/24', 'create']);
+    assert.equal(plan.router.action, 'create');
+    assert.equal(plan.securityGroup.action, 'create');
     assert.equal(plan.apiEndpoint, new URL(sim.baseUrl).host, 'the join endpoint is the kubeconfig server');
 
     // quota rows are the real limits
@@ -293,7 +293,7 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
       const r = await kadd(['add', '--dry-run', '--amount', '1', '--format', 'json', cfg]);
       assert.equal(r.code, 0, show(r));
       const plan = JSON.parse(r.stdout);
-      for (const k of ['network', 'subnet', 'router', 'securityGroup']) assert.match(plan.network[k], /\(exists\)$/, plan.network[k]);
+      for (const k of ['network', 'subnet', 'router', 'securityGroup']) assert.equal(plan[k].action, 'exists', JSON.stringify(plan[k]));
       assert.equal(plan.nodes[0].name, `${cluster}-node-4`, 'numbering continues after the existing servers');
       assert.deepEqual(plan.serverGroup, { name: groupName, id: groupId, policy: 'soft-anti-affinity', members: 3 });
     });
