@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs and runs the real components kadd's integration tests use: etcd 3.4 (Debian etcd-server,
+# Installs and runs the real components kadd's integration tests use: etcd 3.4 (Debian etcd-server, (and zsh, for the completion test)
 # etcd-client) and OpenSSH (openssh-server, openssh-client).
 #
 #   scripts/ci/services.sh [install|start|stop|status] [STATE_DIR]     (default: install + start)
@@ -23,18 +23,18 @@ log() { printf 'services: %s\n' "$*" >&2; }
 
 have_all() {
   command -v etcd >/dev/null && command -v etcdctl >/dev/null && [ -x /usr/sbin/sshd ] &&
-    command -v ssh-keygen >/dev/null && [ -x /usr/lib/openssh/sftp-server ] && command -v cloud-init >/dev/null
+    command -v ssh-keygen >/dev/null && [ -x /usr/lib/openssh/sftp-server ] && command -v cloud-init >/dev/null && command -v zsh >/dev/null
 }
 
 do_install() {
-  if have_all; then log "etcd, etcdctl, sshd, cloud-init already installed"; return 0; fi
+  if have_all; then log "etcd, etcdctl, sshd, cloud-init, zsh already installed"; return 0; fi
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-  log "installing etcd-server etcd-client openssh-server openssh-client cloud-init"
+  log "installing etcd-server etcd-client openssh-server openssh-client cloud-init zsh"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
   # cloud-init: its `cloud-init schema -c` checks the rendered user-data in the integration suite
-  $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends etcd-server etcd-client openssh-server openssh-client cloud-init >/dev/null
+  $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends etcd-server etcd-client openssh-server openssh-client cloud-init zsh >/dev/null
   # the package may have been started by its maintainer script: we run our own instances
   have_all || { log "install failed"; exit 1; }
 }
