@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs and runs the real components kadd's integration tests use: etcd 3.4 (Debian etcd-server, (and zsh, for the completion test)
-# etcd-client) and OpenSSH (openssh-server, openssh-client).
+# Installs and runs the real components kadd's integration tests use: etcd 3.4 (Debian etcd-server,
+# etcd-client), OpenSSH (openssh-server, openssh-client), cloud-init and zsh (completion test).
 #
 #   scripts/ci/services.sh [install|start|stop|status] [STATE_DIR]     (default: install + start)
 #
