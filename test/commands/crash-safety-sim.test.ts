@@ -157,7 +157,9 @@ describe('crash safety (issue 13) on the simulator', function () {
     const net = (await client.network.findNetwork('demo-net'))!;
     const flavor = (await client.compute.listFlavors()).find((f: { name: string }) => f.name === 'm1.small')!;
     const image = (await client.image.findImage('ubuntu-22.04'))!;
-    h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: { network: { fixed: 1500 } } };
+    // kadd's port create is slow and its boot volume takes 2.5 s to become available: its server create (which waits
+    // for both) comes well after the moment the other server is created below
+    h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: { network: { fixed: 1500 } }, volumeCreate: { fixed: 2500 } };
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
     await c.waitFor(/demo-node-2: creating port/, 90_000);
     // kadd's port create is in flight: the other server gets the name first
