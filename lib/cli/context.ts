@@ -157,3 +157,23 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
     },
   };
 }
+
+/**
+ * The frame of a command that works on a cluster file: build the Context, load the file (relative to the
+ * cwd/env handed to main), print its warnings, run, and always dispose of the Context.
+ */
+export async function withClusterFile<R>(
+  argv: Partial<GlobalOptions> & { config: string; strict?: boolean },
+  deps: CliContextDeps | undefined,
+  run: (ctx: CliContext, config: import('../config/types.js').ClusterConfig) => Promise<R>,
+): Promise<R> {
+  const ctx = createCliContext(argv, deps);
+  try {
+    const { loadClusterConfig } = await import('../config/load.js');
+    const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
+    for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+    return await run(ctx, config);
+  } finally {
+    ctx.dispose();
+  }
+}

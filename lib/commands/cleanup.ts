@@ -216,16 +216,10 @@ const cleanup: KaddCommandModule<CleanupArgs> = {
       .example('kadd cleanup cfg.yml', 'delete them') as never,
   handler: async (argv, deps) => {
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
-    const { createCliContext } = await import('../cli/context.js');
-    const { loadClusterConfig } = await import('../config/load.js');
-    const ctx = createCliContext(argv, deps);
-    try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+    const { withClusterFile } = await import('../cli/context.js');
+    return withClusterFile(argv, deps, async (ctx, config) => {
       return await runCleanup(argv, ctx, config);
-    } finally {
-      ctx.dispose();
-    }
+    });
   },
 };
 

@@ -101,13 +101,9 @@ const heal: KaddCommandModule<HealArgs> = {
       if (!Number.isFinite(argv[k]) || argv[k] <= 0) throw new UsageError(`--${k} must be a positive number of seconds, got ${argv[k]}`);
     }
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
-    const { createCliContext } = await import('../cli/context.js');
-    const { loadClusterConfig } = await import('../config/load.js');
+    const { withClusterFile } = await import('../cli/context.js');
     const { renderResult } = await import('../cli/output.js');
-    const ctx = createCliContext(argv, deps);
-    try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+    return withClusterFile(argv, deps, async (ctx, config) => {
       const { runHeal } = await import('../ops/heal.js');
       const poll = argv['poll-interval'];
       const run = await runHeal(ctx, config, req, {
@@ -117,13 +113,11 @@ const heal: KaddCommandModule<HealArgs> = {
           timings: { pollIntervalMs: poll, bootTimeoutMs: argv['boot-timeout'] * 1000, joinTimeoutMs: argv.timeout * 1000 },
           drain: { timeoutMs: drainSec * 1000, deleteEmptyDirData: false, force: false, evictRetryMs: argv['evict-retry'] },
         },
-      });
-      const format = argv.format ?? 'table';
-      ctx.io.result(format === 'table' ? formatHeal(run, argv.apply) : renderResult({ ...run.plan, outcomes: run.outcomes, errors: run.errors }, format));
-      return healExitCode(run, argv.apply);
-    } finally {
-      ctx.dispose();
-    }
+    });
+    const format = argv.format ?? 'table';
+    ctx.io.result(format === 'table' ? formatHeal(run, argv.apply) : renderResult({ ...run.plan, outcomes: run.outcomes, errors: run.errors }, format));
+    return healExitCode(run, argv.apply);
+    });
   },
 };
 

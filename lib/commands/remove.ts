@@ -259,16 +259,10 @@ const remove: KaddCommandModule<RemoveArgs> = {
       if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`--${k} must be a duration such as 5m, got "${argv[k]}"`);
     }
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
-    const { createCliContext } = await import('../cli/context.js');
-    const { loadClusterConfig } = await import('../config/load.js');
-    const ctx = createCliContext(argv, deps);
-    try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+    const { withClusterFile } = await import('../cli/context.js');
+    return withClusterFile(argv, deps, async (ctx, config) => {
       return await runRemove(argv, ctx, config);
-    } finally {
-      ctx.dispose();
-    }
+    });
   },
 };
 

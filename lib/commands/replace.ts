@@ -140,13 +140,9 @@ const replace: KaddCommandModule<ReplaceArgs> = {
     }
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
     if (!Number.isFinite(argv['evict-retry']) || argv['evict-retry'] < 1) throw new UsageError('--evict-retry must be >= 1 ms');
-    const { createCliContext } = await import('../cli/context.js');
-    const { loadClusterConfig } = await import('../config/load.js');
+    const { withClusterFile } = await import('../cli/context.js');
     const { renderResult } = await import('../cli/output.js');
-    const ctx = createCliContext(argv, deps);
-    try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
+    return withClusterFile(argv, deps, async (ctx, config) => {
       const { runReplace, ReplacePaused } = await import('../ops/replace-run.js');
       const format = argv.format ?? 'table';
       const poll = argv['poll-interval'];
@@ -155,36 +151,34 @@ const replace: KaddCommandModule<ReplaceArgs> = {
         adderImage: argv['adder-image'],
         timings: { pollIntervalMs: poll, bootTimeoutMs: argv['boot-timeout'] * 1000, joinTimeoutMs: argv.timeout * 1000 },
         drain: { timeoutMs: drainMs, deleteEmptyDirData: argv['delete-emptydir-data'], force: argv.force, evictRetryMs: argv['evict-retry'] },
-      });
-      if (argv['dry-run']) {
-        ctx.io.result(format === 'table' ? formatPlan(run.plan) : renderResult(run.plan, format));
-        return run.plan.blockers.length ? 2 : 0;
-      }
-      const r = run.roll;
-      if (!r) {
-        ctx.io.log('info', 'nothing to replace');
-        return 0;
-      }
-      const rows = resultRows(r);
-      ctx.io.result(format === 'table'
-        ? renderResult(rows, 'table', { columns: [{ key: 'old' }, { key: 'new' }, { key: 'outcome' }, { key: 'strategy' }, { key: 'image' }, { key: 'flavor' }, { key: 'version' }, { key: 'seconds', header: 'time (s)' }, { key: 'cause' }] })
-        : renderResult({ ...r, updatedConfig: run.updatedConfig ?? null }, format));
-      if (run.updatedConfig) ctx.io.log('info', `wrote ${run.updatedConfig}`);
-      const replaced = r.steps.filter((s) => s.outcome === 'replaced').length;
-      const failed = r.steps.filter((s) => s.outcome === 'failed');
-      const details = failed.map((s) => `${s.old}: ${s.cause ?? 'failed'}`);
-      if (r.paused) {
-        throw new ReplacePaused(`the roll paused after ${replaced} of ${r.steps.length} node(s): ${r.paused.gates.map((g) => g.detail).join('; ') || 'a step could not finish'}`, {
-          details: [...r.paused.gates.map((g) => `gate ${g.gate}: ${g.detail}`), ...details],
-          hint: `fix the cause, then \`kadd replace --resume ${argv.config}\` continues where it stopped (the journal keeps every step)`,
-        });
-      }
-      if (r.aborted) throw new OperationError('E_REPLACE_ABORTED', `the roll aborted: ${r.aborted}; ${replaced} node(s) replaced`, { details, hint: `\`kadd replace --resume ${argv.config}\` retries the rest` });
-      if (failed.length) throw new PartialSuccessError(`${replaced} of ${r.steps.length} node(s) replaced; ${failed.length} failed and kept their old node`, { details, hint: `\`kadd replace --resume ${argv.config}\` retries them` });
-      return 0;
-    } finally {
-      ctx.dispose();
+    });
+    if (argv['dry-run']) {
+      ctx.io.result(format === 'table' ? formatPlan(run.plan) : renderResult(run.plan, format));
+      return run.plan.blockers.length ? 2 : 0;
     }
+    const r = run.roll;
+    if (!r) {
+      ctx.io.log('info', 'nothing to replace');
+      return 0;
+    }
+    const rows = resultRows(r);
+    ctx.io.result(format === 'table'
+      ? renderResult(rows, 'table', { columns: [{ key: 'old' }, { key: 'new' }, { key: 'outcome' }, { key: 'strategy' }, { key: 'image' }, { key: 'flavor' }, { key: 'version' }, { key: 'seconds', header: 'time (s)' }, { key: 'cause' }] })
+      : renderResult({ ...r, updatedConfig: run.updatedConfig ?? null }, format));
+    if (run.updatedConfig) ctx.io.log('info', `wrote ${run.updatedConfig}`);
+    const replaced = r.steps.filter((s) => s.outcome === 'replaced').length;
+    const failed = r.steps.filter((s) => s.outcome === 'failed');
+    const details = failed.map((s) => `${s.old}: ${s.cause ?? 'failed'}`);
+    if (r.paused) {
+      throw new ReplacePaused(`the roll paused after ${replaced} of ${r.steps.length} node(s): ${r.paused.gates.map((g) => g.detail).join('; ') || 'a step could not finish'}`, {
+        details: [...r.paused.gates.map((g) => `gate ${g.gate}: ${g.detail}`), ...details],
+        hint: `fix the cause, then \`kadd replace --resume ${argv.config}\` continues where it stopped (the journal keeps every step)`,
+      });
+    }
+    if (r.aborted) throw new OperationError('E_REPLACE_ABORTED', `the roll aborted: ${r.aborted}; ${replaced} node(s) replaced`, { details, hint: `\`kadd replace --resume ${argv.config}\` retries the rest` });
+    if (failed.length) throw new PartialSuccessError(`${replaced} of ${r.steps.length} node(s) replaced; ${failed.length} failed and kept their old node`, { details, hint: `\`kadd replace --resume ${argv.config}\` retries them` });
+    return 0;
+    });
   },
 };
 
