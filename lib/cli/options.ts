@@ -158,6 +158,17 @@ export function roleOption(describe: string) {
 }
 
 /**
+ * --allow-adder: a command that only reports (heal without --apply, status) may create the short-lived
+ * master-adder pod on a master to read etcd. Without it such a command changes nothing and says that etcd was
+ * not checked. One definition, so every command spells and explains it the same way.
+ */
+export const ALLOW_ADDER_OPTION = {
+  type: 'boolean',
+  default: false,
+  describe: 'a report may create the short-lived master-adder pod on a master to read etcd (members, health, alarms); without it etcd is not checked',
+} as const;
+
+/**
  * The options of a command that builds replacement nodes (`replace`, `heal`): how long a replacement may
  * take, the adder image and the strictness of the cluster file. One definition, so the two commands keep
  * the same names, defaults and duration syntax (`20m`, `1200`).

@@ -7,7 +7,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule } from '../cli/command.js';
-import { withReplacementOptions, type GlobalOptions } from '../cli/options.js';
+import { ALLOW_ADDER_OPTION, withReplacementOptions, type GlobalOptions } from '../cli/options.js';
 import { UsageError } from '../errors.js';
 import { parseDuration, parsePercent, parseRange, renderHealPlan, validateHealRequest, type HealRequest } from '../ops/heal-plan.js';
 import type { HealRun } from '../ops/heal.js';
@@ -32,6 +32,7 @@ export interface HealArgs {
   'poll-interval': number;
   'evict-retry': number;
   'adder-image'?: string;
+  'allow-adder': boolean;
   strict: boolean;
 }
 
@@ -88,6 +89,7 @@ const heal: KaddCommandModule<HealArgs> = {
       .option('retry-period', { type: 'string', default: '0s', describe: 'least time between two remediations of a node that keeps failing' })
       .option('min-healthy-period', { type: 'string', default: '1h', describe: 'a node failing again sooner after its remediation counts as a retry' })
       .option('reboot-wait', { type: 'string', default: '5m', describe: 'bound of the wait for Ready after each reboot' })
+      .option('allow-adder', ALLOW_ADDER_OPTION)
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of the drain of a replaced node' })
       .example('kadd heal cfg.yml', 'what is unhealthy, why, and what --apply would do (exit 1 when something is)')
       .example('kadd heal --apply --reboot-first cfg.yml', 'from cron: reboot, then replace, one node per run')
@@ -107,7 +109,7 @@ const heal: KaddCommandModule<HealArgs> = {
       const { runHeal } = await import('../ops/heal.js');
       const poll = argv['poll-interval'];
       const run = await runHeal(ctx, config, req, {
-        apply: argv.apply, rebootWaitMs: rebootWaitSec * 1000, pollIntervalMs: poll, adderImage: argv['adder-image'],
+        apply: argv.apply, rebootWaitMs: rebootWaitSec * 1000, pollIntervalMs: poll, adderImage: argv['adder-image'], allowAdder: argv['allow-adder'],
         replace: {
           configArg: argv.config, adderImage: argv['adder-image'],
           timings: { pollIntervalMs: poll, bootTimeoutMs: argv['boot-timeout'] * 1000, joinTimeoutMs: argv.timeout * 1000 },

@@ -181,6 +181,21 @@ export function parseEndpointHealthText(text: string): EtcdEndpointHealth[] {
   return out;
 }
 
+/**
+ * `etcdctl alarm list` (simple output: one AlarmMember per line as Go's %+v prints it, "memberID:<decimal>
+ * alarm:NOSPACE") -> alarms per member, keyed by lowercase hex id. Lines that are not alarms are ignored.
+ */
+export function parseAlarmList(lines: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const l of lines) {
+    const m = /memberID:\s*(\d{1,20})\s+alarm:\s*([A-Z_]+)/.exec(l);
+    if (!m) continue;
+    const id = decimalToHex(m[1]!);
+    out.set(id, [...(out.get(id) ?? []), m[2]!]);
+  }
+  return out;
+}
+
 export interface MemberAddResult {
   id: string;
   clusterId: string;

@@ -692,6 +692,19 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
       }
     },
 
+    async apiserverReadyzOn(node, port = 6443) {
+      try {
+        await call(`get Node ${node} proxy https:${port}/readyz`, (c) => c.core.connectGetNodeProxyWithPath({ name: `https:${node}:${port}`, path: 'readyz' }));
+        return { ok: true, detail: 'ok' };
+      } catch (e) {
+        const status = httpStatusOf(e);
+        const body = (e as { body?: unknown; cause?: { body?: unknown } }).body ?? (e as { cause?: { body?: unknown } }).cause?.body;
+        const failed = typeof body === 'string' ? body.split('\n').filter((l) => l.startsWith('[-]')).map((l) => l.replace(/: reason withheld$/, '')).join(', ') : '';
+        const why = failed || (typeof body === 'string' && body.trim() ? body.trim().split('\n')[0]! : e instanceof Error ? e.message : String(e));
+        return { ok: false, detail: redactText(`GET /readyz of ${node}:${port}${status ? ` answered ${status}` : ' failed'}: ${why}`) };
+      }
+    },
+
     async createDeployment(namespace, body) {
       const name = (body.metadata as { name?: string } | undefined)?.name ?? '?';
       await call(`create Deployment ${namespace}/${name}`, (c) =>

@@ -154,6 +154,12 @@ export interface KubeApi {
   setClusterConfigurationVersion(version: string): Promise<string | undefined>;
   /** GET /readyz through the API endpoint the kubeconfig names (the load balancer): ok, or what failed */
   readyz(): Promise<{ ok: boolean; detail: string }>;
+  /**
+   * GET /readyz of ONE control-plane node's own API server (kubeadm points it at the etcd member on the same host),
+   * through the API's node proxy: /api/v1/nodes/https:NODE:PORT/proxy/readyz. ok, or what failed (HTTP status and
+   * the failed checks, or why the node could not be reached). Never throws.
+   */
+  apiserverReadyzOn(node: string, port?: number): Promise<{ ok: boolean; detail: string }>;
 
   createDeployment(namespace: string, body: Record<string, unknown>): Promise<void>;
   deleteDeployment(namespace: string, name: string): Promise<void>;

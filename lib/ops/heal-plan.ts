@@ -76,8 +76,10 @@ export interface HealMachine {
   };
   /** masters: the etcd member; absent when etcd was read and has no member for it */
   member?: { started: boolean; healthy: boolean; alarms: string[] };
-  /** masters: GET /readyz through this master's own address (undefined: not checked) */
+  /** masters: GET /readyz of this master's own API server, through the node proxy (undefined: not checked) */
   apiserverReady?: boolean;
+  /** what the failing /readyz said */
+  apiserverDetail?: string;
 }
 
 export interface HealObserved {
@@ -87,6 +89,8 @@ export interface HealObserved {
   machines: HealMachine[];
   /** false when etcd could not be read (master decisions are then refused, not guessed) */
   etcdKnown: boolean;
+  /** why etcd was not read, when it was not (e.g. the report without --allow-adder) */
+  etcdNote?: string;
   /** Nova/Cinder/Neutron have room for one more worker like the victim (surge); false -> remove-first */
   surgeQuota: boolean;
 }
@@ -120,6 +124,8 @@ export interface HealPlan {
   unhealthy: number;
   /** TooManyUnhealthy when the storm limit tripped */
   stormReason?: string;
+  /** etcd was not read, and why */
+  etcdNote?: string;
   decisions: HealDecision[];
   /** the nodes --apply acts on, in order */
   actions: string[];
@@ -231,7 +237,7 @@ export function detect(m: HealMachine, req: HealRequest, now: number, etcdKnown:
         if (m.member.alarms.length) problems.push(`etcd alarm ${m.member.alarms.join(',')}`);
       }
     }
-    if (m.apiserverReady === false) problems.push('apiserver /readyz failing');
+    if (m.apiserverReady === false) problems.push(`apiserver /readyz failing${m.apiserverDetail ? ` (${m.apiserverDetail})` : ''}`);
     // master-only problems without a NotReady Node: held once the Node is past its grace (no transition time
     // exists for them; one run sees one snapshot, so they count as held, as KCP's MHC-less checks do)
     if (problems.length > 0 && m.node.ready === 'True') held = true;
@@ -287,7 +293,7 @@ export function planHeal(req: HealRequest, obs: HealObserved): HealPlan {
     }
 
     if (m.role === 'master') {
-      if (!obs.etcdKnown) { decisions.push({ ...base, action: 'refuse', reason: 'EtcdUnknown', detail: 'etcd could not be read through a healthy member; a master is never replaced blind' }); continue; }
+      if (!obs.etcdKnown) { decisions.push({ ...base, action: 'refuse', reason: 'EtcdUnknown', detail: `${obs.etcdNote ?? 'etcd could not be read through a healthy member'}; a master is never replaced blind` }); continue; }
       if (masters.length <= 1) { decisions.push({ ...base, action: 'refuse', reason: 'OnlyMaster', detail: 'the only master; replacing it would take the control plane down (restore from backup instead)' }); continue; }
       const provisioning = masters.filter((o) => o.name !== m.name && det.get(o.name)!.state === 'starting');
       if (provisioning.length) { decisions.push({ ...base, action: 'refuse', reason: 'MasterProvisioning', detail: `master ${provisioning.map((o) => o.name).join(', ')} is still provisioning` }); continue; }
@@ -326,13 +332,14 @@ export function planHeal(req: HealRequest, obs: HealObserved): HealPlan {
   }
   const order = new Map(obs.machines.map((m, i) => [m.name, i]));
   decisions.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-  return { cluster: obs.cluster, now: obs.now, total, unhealthy, ...(stormReason ? { stormReason } : {}), decisions, actions };
+  return { cluster: obs.cluster, now: obs.now, total, unhealthy, ...(stormReason ? { stormReason } : {}), ...(obs.etcdNote ? { etcdNote: obs.etcdNote } : {}), decisions, actions };
 }
 
 /** One line per node: what is wrong, why, what heal does. */
 export function renderHealPlan(plan: HealPlan, apply: boolean): string[] {
   const lines: string[] = [];
   if (plan.stormReason) lines.push(plan.stormReason);
+  if (plan.etcdNote) lines.push(plan.etcdNote);
   for (const d of plan.decisions) {
     const what = d.action === 'replace' || d.action === 'reboot-then-replace' ? (apply ? 'heal: ' : 'would: ') + d.detail : `${d.action} (${d.reason}): ${d.detail}`;
     lines.push(`${d.name} ${d.role} ${d.state}${d.problems.length ? ` [${d.problems.join('; ')}]` : ''} -> ${what}`);

@@ -10,16 +10,13 @@
  */
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import type { KubeApi, KNode } from '../kube/types.js';
-import type { OpenStackClient, Server } from '../openstack/types.js';
+import type { KubeApi } from '../kube/types.js';
 import { Journal } from '../journal/index.js';
-import { roleNamePattern } from './naming.js';
-import { machinesOf } from './replace.js';
 import {
-  HEAL_LAST_ANNOTATION, HEAL_RETRIES_ANNOTATION, planHeal, type HealDecision, type HealMachine, type HealObserved, type HealPlan, type HealRequest,
+  HEAL_LAST_ANNOTATION, HEAL_RETRIES_ANNOTATION, planHeal, type HealDecision, type HealPlan, type HealRequest,
 } from './heal-plan.js';
+import { observeHeal } from './heal-observe.js';
 import type { ReplaceRunOptions } from './replace-run.js';
-import type { ClusterView } from '../etcd/quorum.js';
 
 export interface HealRunOptions {
   apply: boolean;
@@ -27,6 +24,8 @@ export interface HealRunOptions {
   rebootWaitMs: number;
   pollIntervalMs: number;
   adderImage?: string;
+  /** --allow-adder: the report may create the master-adder to read etcd (--apply always may) */
+  allowAdder?: boolean;
   /** what runReplace needs (timings, drain, config argument) */
   replace: Omit<ReplaceRunOptions, 'dryRun' | 'resume' | 'yes' | 'interactive'>;
 }
@@ -36,48 +35,6 @@ export interface HealOutcome { node: string; action: string; outcome: 'recovered
 export interface HealRun { plan: HealPlan; errors: string[]; outcomes: HealOutcome[] }
 
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
-export async function observeHeal(ctx: Context, config: ClusterConfig, os: OpenStackClient, kube: KubeApi, o: { adderImage?: string; pollIntervalMs: number }): Promise<HealObserved & { errors: string[]; nodes: KNode[] }> {
-  const errors: string[] = [];
-  const cluster = config.clusterName;
-  const settle = async <T>(p: Promise<T>, what: string): Promise<T | null> => {
-    try { return await p; } catch (e) { errors.push(`${what}: ${msg(e)}`); return null; }
-  };
-  const [masters, workers, nodes] = await Promise.all([
-    settle(os.compute.listServers({ name: roleNamePattern(cluster, 'master') }), 'listing masters'),
-    settle(os.compute.listServers({ name: roleNamePattern(cluster, 'node') }), 'listing workers'),
-    settle(kube.listNodes(), 'listing Nodes'),
-  ]);
-  const servers: Server[] = [...(masters ?? []), ...(workers ?? [])];
-  // etcd: read through a master whose Node is Ready (the master-adder runs there), only with more than one master
-  let view: ClusterView | undefined;
-  const masterNodes = (nodes ?? []).filter((n) => /-master-\d+$/.test(n.name) && n.name.startsWith(`${cluster}-`));
-  if ((masters ?? []).length > 1 && masterNodes.some((n) => n.ready)) {
-    const { openEtcdViaAdder } = await import('./master-etcd.js');
-    try {
-      const a = await openEtcdViaAdder(ctx, kube, config, { exclude: masterNodes.filter((n) => !n.ready).map((n) => n.name), image: o.adderImage, pollIntervalMs: o.pollIntervalMs });
-      try { view = await a.etcdctl.view(); } finally { await a.close().catch(() => undefined); }
-    } catch (e) {
-      errors.push(`reading etcd: ${msg(e)}`);
-    }
-  }
-  if (!masters || !workers || !nodes) throw new Error(`cannot observe the cluster: ${errors.join('; ')}`);
-  const raw = new Map(servers.map((s) => [s.name, s]));
-  const knodes = new Map(nodes.map((n) => [n.name, n]));
-  const machines: HealMachine[] = machinesOf(cluster, servers, nodes, [], view).map((m) => {
-    const s = m.server ? raw.get(m.name) : undefined;
-    const kn = knodes.get(m.name);
-    const readyCond = kn?.conditions.find((c) => c.type === 'Ready') as { lastTransitionTime?: string | Date } | undefined;
-    const lt = readyCond?.lastTransitionTime;
-    return {
-      name: m.name, role: m.role,
-      ...(m.server ? { server: { id: m.server.id, status: m.server.status, ...(m.server.created ? { created: m.server.created } : {}), ...(s?.updated ? { updated: s.updated } : {}) } } : {}),
-      ...(m.node ? { node: { ready: m.node.ready, ...(lt ? { readySince: new Date(lt).toISOString() } : {}), ...(m.node.created ? { created: new Date(m.node.created).toISOString() } : {}), annotations: m.node.annotations } } : {}),
-      ...(m.member ? { member: { started: m.member.started, healthy: m.member.healthy, alarms: [] } } : {}),
-    };
-  });
-  return { cluster, now: new Date(ctx.clock.now()).toISOString(), machines, etcdKnown: !!view, surgeQuota: true, errors, nodes };
-}
 
 /** Wait (bounded) for the Node to be Ready; true when it is. */
 async function waitReady(ctx: Context, kube: KubeApi, name: string, ms: number, pollMs: number): Promise<boolean> {
@@ -94,7 +51,7 @@ export async function runHeal(ctx: Context, config: ClusterConfig, req: HealRequ
   const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
   // the lock first: another kadd on this cluster file refuses heal before it reads or changes anything
   const journal = o.apply ? await Journal.open(config.file, { now: () => ctx.clock.now() }) : undefined;
-  const observed = await observeHeal(ctx, config, os, kube, { adderImage: o.adderImage, pollIntervalMs: o.pollIntervalMs }).catch(async (e) => {
+  const observed = await observeHeal(ctx, config, os, kube, { adderImage: o.adderImage, pollIntervalMs: o.pollIntervalMs, readEtcd: o.apply || !!o.allowAdder }).catch(async (e) => {
     await journal?.close();
     throw e;
   });

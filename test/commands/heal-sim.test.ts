@@ -196,6 +196,37 @@ describe('kadd heal (simulator)', function () {
     }
   });
 
+  it('per-master signals: a master whose own API server fails /readyz and an etcd alarm are found; the report creates no adder without --allow-adder', async () => {
+    await start({ masters: 3, nodes: 2 });
+    kube().setApiserverUp('demo-master-2', false);
+    kube().setEtcdAlarm('demo-master-3', 'NOSPACE');
+    const adders = () => kube().requests({ method: 'POST', path: /\/deployments$/ }).length;
+    const before = adders();
+    const r = await heal(['-f', 'json']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const p = JSON.parse(r.stdout);
+    const d2 = p.decisions.find((d: { name: string }) => d.name === 'demo-master-2');
+    assert.equal(d2.state, 'unhealthy', r.stdout);
+    assert.match(d2.problems.join(), /apiserver \/readyz failing \(GET \/readyz of demo-master-2:6443 answered 503: .*connection refused\)/);
+    assert.match(p.etcdNote, /etcd not checked: .*--allow-adder/);
+    assert.equal(p.decisions.find((d: { name: string }) => d.name === 'demo-master-3').state, 'healthy', 'etcd was not read: no alarm known');
+    assert.equal(adders(), before, 'the report created no master-adder');
+    const table = await heal([]);
+    assert.match(table.stdout, /^etcd not checked/m);
+
+    const full = await heal(['-f', 'json', '--allow-adder']);
+    assert.equal(full.code, 1, full.stdout + full.stderr);
+    const q = JSON.parse(full.stdout);
+    assert.equal(q.etcdNote, undefined);
+    assert.ok(adders() > before, '--allow-adder reads etcd through the master-adder');
+    const d3 = q.decisions.find((d: { name: string }) => d.name === 'demo-master-3');
+    assert.match(d3.problems.join(), /etcd alarm NOSPACE/);
+    // most broken first: the etcd problem before the control-plane component; one master per run
+    assert.deepEqual(q.actions, ['demo-master-3']);
+    assert.equal(q.decisions.find((d: { name: string }) => d.name === 'demo-master-2').reason, 'OneMasterPerRun');
+    assert.equal(q.decisions.find((d: { name: string }) => d.name === 'demo-master-1').state, 'healthy');
+  });
+
   it('bad input: exit 2, no API call', async () => {
     await start();
     const r = await heal(['--max-unhealthy', '140%']);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { decimalToHex, hexToDecimal, normalizeHexId, toHexId } from '../../lib/etcd/ids.js';
 import {
   etcdctlErrorMessage,
+  parseAlarmList,
   parseEndpointHealthJson,
   parseEndpointHealthText,
   parseEndpointStatusJson,
@@ -131,5 +132,13 @@ describe('etcdctl output parsers (real etcdctl 3.4.23 captures)', () => {
     assert.deepEqual(v.other, ['12345678901234567890']);
     assert.equal(v.small, 7);
     assert.throws(() => parseJsonExact('{'), /invalid JSON/);
+  });
+});
+
+describe('parseAlarmList', () => {
+  it('etcdctl alarm list (Go %+v of AlarmMember, decimal member ids above 2^53) -> alarms per hex member id', () => {
+    const m = parseAlarmList(['memberID:17725852491784663393 alarm:NOSPACE ', 'memberID:17725852491784663393 alarm:CORRUPT', 'memberID:10 alarm:NOSPACE', 'no alarms here']);
+    assert.deepEqual([...m.entries()], [['f5fee0ecf9cc3161', ['NOSPACE', 'CORRUPT']], ['a', ['NOSPACE']]]);
+    assert.equal(parseAlarmList([]).size, 0);
   });
 });

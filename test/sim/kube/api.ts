@@ -9,6 +9,7 @@ import { apiVersionOf, type KubeCluster, RESOURCES, type ResourceDef, resource }
 import { validateLease } from './leases.js';
 import { EvictionError, evictPod } from './disruption.js';
 import { renewLeases } from './nodefaults.js';
+import { nodeProxy } from './proxy.js';
 import { clone, getPath, type Obj, parseFieldSelector, parseLabelSelector } from './util.js';
 
 export class ApiError extends Error {
@@ -182,6 +183,8 @@ async function route(c: KubeCluster, req: IncomingMessage & { body?: unknown; ra
       body: { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((g) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' } })) },
     };
   }
+  const px = /^\/api\/v1\/nodes\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
+  if (px) return nodeProxy(c, method, decodeURIComponent(px[1]!), px[2] ?? '/');
   const m = p.match(/^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))(\/.*)?$/);
   if (!m) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   const group = m[2] ?? '';

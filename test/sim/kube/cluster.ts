@@ -126,6 +126,8 @@ export class KubeCluster {
   readonly requests: RecordedRequest[] = [];
   /** PV names a fault keeps attached (VolumeAttachment never detaches) */
   readonly keepAttached = new Set<string>();
+  /** control-plane nodes whose kube-apiserver is down (KubeSim.setApiserverUp): the node proxy to :6443 is refused */
+  readonly apiserverDown = new Set<string>();
 
   constructor(
     readonly core: SimCore,

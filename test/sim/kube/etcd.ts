@@ -38,6 +38,8 @@ export class SimEtcd {
   revision = 500;
   dbSize = 5_242_880;
   maxLearners = 1;
+  /** raised alarms (etcd keeps them in raft: every member lists all of them), e.g. NOSPACE when the db hits its quota */
+  alarms: { memberId: bigint; alarm: 'NOSPACE' | 'CORRUPT' }[] = [];
   /**
    * Real-etcd mode (etcd-real.ts): when set, the members are real etcd processes; etcdctl (exec.ts) and the
    * control-plane join (kubelet.ts) go to them, and the simulated member list above is no longer used.

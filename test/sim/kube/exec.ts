@@ -432,6 +432,13 @@ async function etcdctl(args: string[], ctx: ExecCtx): Promise<ExecResult> {
       if (out === 'json') return ok(goJson({ header: header(m), members: etcd.members.map(memberJson) }) + '\n');
       return ok(`Member ${hex16(id)} promoted in cluster ${hex16(etcd.clusterId)}\n`);
     }
+    if (g === 'alarm' && sub === 'list') {
+      // etcdctl prints each AlarmMember with %+v: "memberID:<decimal> alarm:NOSPACE " (a linearizable request: quorum)
+      const m = reachable();
+      if (!m || !etcd.hasQuorum()) return deadline();
+      if (out === 'json') return ok(goJson({ header: header(m), ...(etcd.alarms.length ? { alarms: etcd.alarms.map((a) => ({ memberID: new U64(a.memberId), alarm: a.alarm === 'NOSPACE' ? 1 : 2 })) } : {}) }) + '\n');
+      return ok(etcd.alarms.map((a) => `memberID:${a.memberId.toString(10)} alarm:${a.alarm} \n`).join(''));
+    }
     if (g === 'move-leader') {
       // etcdctl move-leader: find the leader among the given endpoints (Status of each, in order), send to it
       if (pos.length !== 2) return fail('Error: move-leader command needs 1 argument\n', 128);

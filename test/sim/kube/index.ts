@@ -80,6 +80,10 @@ export interface KubeSim {
   moveEtcdLeader(toName: string): Promise<void>;
   /** take one etcd member's process down or up while its node stays Ready (a second unhealthy member) */
   setEtcdMemberUp(name: string, up: boolean): void;
+  /** raise (or with null, clear) an etcd alarm on a member, as etcd does when its db reaches the quota (NOSPACE) */
+  setEtcdAlarm(name: string, alarm: 'NOSPACE' | 'CORRUPT' | null): void;
+  /** take a control-plane node's kube-apiserver down (connections to :6443 refused, its mirror pod crash-loops) or up */
+  setApiserverUp(node: string, up: boolean): void;
   /** fault: leadership goes back to this member after the next move away from it, right after the next endpoint status */
   etcdLeaderReturns(name: string, times?: number): void;
   /** seed a workload (Deployment, DaemonSet, Static, Bare; emptyDir, PVC, requests, PDB, crash loop, termination time) */
@@ -217,6 +221,22 @@ function assemble(core: SimCore, c: KubeCluster): KubeSim {
       if (!m && !c.etcd.real) throw new Error(`no etcd member ${name}`);
       if (m) c.etcd.setUp(m.id, up);
       c.etcd.real?.setMemberDown(name, !up);
+    },
+    setEtcdAlarm: (name, alarm) => {
+      const m = c.etcd.members.find((x) => x.name === name);
+      if (!m) throw new Error(`no etcd member ${name}`);
+      c.etcd.alarms = c.etcd.alarms.filter((a) => a.memberId !== m.id);
+      if (alarm) c.etcd.alarms.push({ memberId: m.id, alarm });
+    },
+    setApiserverUp: (node, up) => {
+      if (!c.get('nodes', undefined, node)) throw new Error(`no Node ${node}`);
+      if (up) c.apiserverDown.delete(node);
+      else c.apiserverDown.add(node);
+      const p = c.get('pods', 'kube-system', `kube-apiserver-${node}`);
+      if (p) {
+        c.podKnobs.set(p.metadata.uid, { ...(c.podKnobs.get(p.metadata.uid) ?? {}), crashLoop: !up });
+        c.evaluatePod(p);
+      }
     },
     etcdLeaderReturns: (name, times = 1) => {
       const f = { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`), times };

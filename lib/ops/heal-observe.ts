@@ -1,0 +1,99 @@
+/**
+ * kadd heal: what one run sees (the input of planHeal, lib/ops/heal-plan.ts). Nova servers, Nodes and, for
+ * masters, the signals the plan judges them by:
+ * - apiserver /readyz of each master whose Node is Ready, through the API's node proxy (kubeadm's API server talks
+ *   to the etcd member on its own host, so one master's /readyz fails while the load balancer's answers ok). A
+ *   NotReady master is unhealthy already; its proxy would only time out, so it is not asked.
+ * - etcd: the member list and health, and `etcdctl alarm list` (NOSPACE, CORRUPT) per member, read through the
+ *   master-adder on a Ready master. Creating that pod is a change to the cluster: the report mode (no --apply)
+ *   does it only with --allow-adder, and otherwise says that etcd was not checked (master decisions then refuse
+ *   rather than guess).
+ */
+import type { Context } from '../context.js';
+import type { ClusterConfig } from '../config/types.js';
+import type { KubeApi, KNode } from '../kube/types.js';
+import type { OpenStackClient, Server } from '../openstack/types.js';
+import type { ClusterView } from '../etcd/quorum.js';
+import { parseAlarmList } from '../etcd/parse.js';
+import { roleNamePattern } from './naming.js';
+import { machinesOf } from './replace.js';
+import type { HealMachine, HealObserved } from './heal-plan.js';
+
+export interface HealObserveOptions {
+  adderImage?: string;
+  pollIntervalMs: number;
+  /** may the master-adder be created to read etcd (--apply or --allow-adder) */
+  readEtcd: boolean;
+}
+
+export type HealObservation = HealObserved & { errors: string[]; nodes: KNode[] };
+
+const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export const ETCD_NOT_CHECKED = 'etcd not checked: reading it creates the master-adder pod on a master, which the report does only with --allow-adder (--apply reads it)';
+
+/** etcd through the master-adder: the view and the alarms per member (hex id); alarms unreadable -> an error line, view kept */
+async function readEtcd(ctx: Context, config: ClusterConfig, kube: KubeApi, exclude: string[], o: HealObserveOptions, errors: string[]): Promise<{ view: ClusterView; alarms: Map<string, string[]> } | undefined> {
+  const { openEtcdViaAdder } = await import('./master-etcd.js');
+  try {
+    const a = await openEtcdViaAdder(ctx, kube, config, { exclude, image: o.adderImage, pollIntervalMs: o.pollIntervalMs });
+    try {
+      const view = await a.etcdctl.view();
+      let alarms = new Map<string, string[]>();
+      try {
+        alarms = parseAlarmList(await a.etcdctl.alarmList());
+      } catch (e) {
+        errors.push(`reading etcd alarms: ${msg(e)}`);
+      }
+      return { view, alarms };
+    } finally {
+      await a.close().catch(() => undefined);
+    }
+  } catch (e) {
+    errors.push(`reading etcd: ${msg(e)}`);
+    return undefined;
+  }
+}
+
+export async function observeHeal(ctx: Context, config: ClusterConfig, os: OpenStackClient, kube: KubeApi, o: HealObserveOptions): Promise<HealObservation> {
+  const errors: string[] = [];
+  const cluster = config.clusterName;
+  const settle = async <T>(p: Promise<T>, what: string): Promise<T | null> => {
+    try { return await p; } catch (e) { errors.push(`${what}: ${msg(e)}`); return null; }
+  };
+  const [masters, workers, nodes] = await Promise.all([
+    settle(os.compute.listServers({ name: roleNamePattern(cluster, 'master') }), 'listing masters'),
+    settle(os.compute.listServers({ name: roleNamePattern(cluster, 'node') }), 'listing workers'),
+    settle(kube.listNodes(), 'listing Nodes'),
+  ]);
+  if (!masters || !workers || !nodes) throw new Error(`cannot observe the cluster: ${errors.join('; ')}`);
+  const servers: Server[] = [...masters, ...workers];
+  const masterNodes = nodes.filter((n) => /-master-\d+$/.test(n.name) && n.name.startsWith(`${cluster}-`));
+  const readyMasters = masterNodes.filter((n) => n.ready);
+  // each Ready master's own API server, in parallel (never throws)
+  const readyz = new Map(await Promise.all(readyMasters.map(async (n) => [n.name, await kube.apiserverReadyzOn(n.name)] as const)));
+  // etcd only matters with more than one master (one master is never replaced), and is read through a Ready one
+  let etcd: { view: ClusterView; alarms: Map<string, string[]> } | undefined;
+  let etcdNote: string | undefined;
+  if (masters.length > 1 && readyMasters.length) {
+    if (o.readEtcd) etcd = await readEtcd(ctx, config, kube, masterNodes.filter((n) => !n.ready).map((n) => n.name), o, errors);
+    else etcdNote = ETCD_NOT_CHECKED;
+  }
+  const raw = new Map(servers.map((s) => [s.name, s]));
+  const knodes = new Map(nodes.map((n) => [n.name, n]));
+  const machines: HealMachine[] = machinesOf(cluster, servers, nodes, [], etcd?.view).map((m) => {
+    const s = m.server ? raw.get(m.name) : undefined;
+    const kn = knodes.get(m.name);
+    const readyCond = kn?.conditions.find((c) => c.type === 'Ready') as { lastTransitionTime?: string | Date } | undefined;
+    const lt = readyCond?.lastTransitionTime;
+    const rz = readyz.get(m.name);
+    return {
+      name: m.name, role: m.role,
+      ...(m.server ? { server: { id: m.server.id, status: m.server.status, ...(m.server.created ? { created: m.server.created } : {}), ...(s?.updated ? { updated: s.updated } : {}) } } : {}),
+      ...(m.node ? { node: { ready: m.node.ready, ...(lt ? { readySince: new Date(lt).toISOString() } : {}), ...(m.node.created ? { created: new Date(m.node.created).toISOString() } : {}), annotations: m.node.annotations } } : {}),
+      ...(m.member ? { member: { started: m.member.started, healthy: m.member.healthy, alarms: etcd?.alarms.get(m.member.id) ?? [] } } : {}),
+      ...(m.role === 'master' && rz ? { apiserverReady: rz.ok, ...(rz.ok ? {} : { apiserverDetail: rz.detail }) } : {}),
+    };
+  });
+  return { cluster, now: new Date(ctx.clock.now()).toISOString(), machines, etcdKnown: !!etcd, ...(etcdNote ? { etcdNote } : {}), surgeQuota: true, errors, nodes };
+}
