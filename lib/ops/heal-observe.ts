@@ -15,6 +15,9 @@ import type { KubeApi, KNode } from '../kube/types.js';
 import type { OpenStackClient, Server } from '../openstack/types.js';
 import type { ClusterView } from '../etcd/quorum.js';
 import { parseAlarmList } from '../etcd/parse.js';
+import { findUnfinished, lockPath, pidAlive } from '../journal/index.js';
+import { holderOf, LOCK_NAME, LOCK_NAMESPACE } from '../kube/lease.js';
+import { describeHolder } from './engine/lock.js';
 import { roleNamePattern } from './naming.js';
 import { machinesOf } from './replace.js';
 import type { HealMachine, HealObserved } from './heal-plan.js';
@@ -24,6 +27,8 @@ export interface HealObserveOptions {
   pollIntervalMs: number;
   /** may the master-adder be created to read etcd (--apply or --allow-adder) */
   readEtcd: boolean;
+  /** this run holds the cluster file's lock (--apply): the lock file is ours, not a sign of another kadd */
+  holdsLock: boolean;
 }
 
 export type HealObservation = HealObserved & { errors: string[]; nodes: KNode[] };
@@ -55,6 +60,41 @@ async function readEtcd(ctx: Context, config: ClusterConfig, kube: KubeApi, excl
   }
 }
 
+/**
+ * Master changes under way that the machines do not show (one line each): an unfinished kadd operation on
+ * masters in the journal (not heal's own), the cluster lock (the kadd-lock Lease; the local lock file when this
+ * run does not hold it) held by a live kadd, an etcd learner.
+ */
+async function masterChanges(config: ClusterConfig, kube: KubeApi, view: ClusterView | undefined, o: HealObserveOptions, now: number, errors: string[]): Promise<string[]> {
+  const out: string[] = [];
+  const masterish = /-master-\d+|"role":"master"/;
+  try {
+    for (const op of (await findUnfinished(config.file)).operations) {
+      if (op.command === 'heal') continue;
+      if (op.resources.some((r) => masterish.test(r.name)) || masterish.test(JSON.stringify(op.args))) out.push(`kadd ${op.command} (operation ${op.op}, ${op.status}) did not finish on masters; finish it first (--resume)`);
+    }
+  } catch (e) {
+    errors.push(`reading the journal: ${msg(e)}`);
+    out.push('the journal could not be read');
+  }
+  try {
+    const lease = await kube.getLease(LOCK_NAMESPACE, LOCK_NAME);
+    const h = lease ? holderOf(lease, now) : null;
+    if (h && h.expiresInMs > 0) out.push(`the cluster lock is held by ${describeHolder(h, now)}`);
+  } catch (e) {
+    errors.push(`reading the cluster lock: ${msg(e)}`);
+    out.push('the cluster lock could not be read');
+  }
+  if (!o.holdsLock) {
+    const { readFile } = await import('node:fs/promises');
+    const held = await readFile(lockPath(config.file), 'utf8').then((t) => JSON.parse(t) as { pid?: number; host?: string }).catch(() => undefined);
+    const { hostname } = await import('node:os');
+    if (held && typeof held.pid === 'number' && (held.host !== hostname() || pidAlive(held.pid))) out.push(`another kadd (pid ${held.pid} on ${held.host}) holds this cluster file's lock`);
+  }
+  for (const mem of view?.members ?? []) if (mem.member.isLearner) out.push(`etcd learner ${mem.member.name || mem.member.id} (a master join in progress)`);
+  return out;
+}
+
 export async function observeHeal(ctx: Context, config: ClusterConfig, os: OpenStackClient, kube: KubeApi, o: HealObserveOptions): Promise<HealObservation> {
   const errors: string[] = [];
   const cluster = config.clusterName;
@@ -79,6 +119,7 @@ export async function observeHeal(ctx: Context, config: ClusterConfig, os: OpenS
     if (o.readEtcd) etcd = await readEtcd(ctx, config, kube, masterNodes.filter((n) => !n.ready).map((n) => n.name), o, errors);
     else etcdNote = ETCD_NOT_CHECKED;
   }
+  const changes = masters.length > 1 ? await masterChanges(config, kube, etcd?.view, o, ctx.clock.now(), errors) : [];
   const raw = new Map(servers.map((s) => [s.name, s]));
   const knodes = new Map(nodes.map((n) => [n.name, n]));
   const machines: HealMachine[] = machinesOf(cluster, servers, nodes, [], etcd?.view).map((m) => {
@@ -89,11 +130,11 @@ export async function observeHeal(ctx: Context, config: ClusterConfig, os: OpenS
     const rz = readyz.get(m.name);
     return {
       name: m.name, role: m.role,
-      ...(m.server ? { server: { id: m.server.id, status: m.server.status, ...(m.server.created ? { created: m.server.created } : {}), ...(s?.updated ? { updated: s.updated } : {}) } } : {}),
+      ...(m.server ? { server: { id: m.server.id, status: m.server.status, ...(m.server.created ? { created: m.server.created } : {}), ...(s?.updated ? { updated: s.updated } : {}), ...(s?.['OS-EXT-STS:task_state'] ? { taskState: s['OS-EXT-STS:task_state'] } : {}) } } : {}),
       ...(m.node ? { node: { ready: m.node.ready, ...(lt ? { readySince: new Date(lt).toISOString() } : {}), ...(m.node.created ? { created: new Date(m.node.created).toISOString() } : {}), annotations: m.node.annotations } } : {}),
       ...(m.member ? { member: { started: m.member.started, healthy: m.member.healthy, alarms: etcd?.alarms.get(m.member.id) ?? [] } } : {}),
       ...(m.role === 'master' && rz ? { apiserverReady: rz.ok, ...(rz.ok ? {} : { apiserverDetail: rz.detail }) } : {}),
     };
   });
-  return { cluster, now: new Date(ctx.clock.now()).toISOString(), machines, etcdKnown: !!etcd, ...(etcdNote ? { etcdNote } : {}), surgeQuota: true, errors, nodes };
+  return { cluster, now: new Date(ctx.clock.now()).toISOString(), machines, etcdKnown: !!etcd, ...(etcdNote ? { etcdNote } : {}), ...(changes.length ? { masterChanges: changes } : {}), surgeQuota: true, errors, nodes };
 }

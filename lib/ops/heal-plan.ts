@@ -65,7 +65,7 @@ export interface HealMachine {
   name: string;
   role: Role;
   /** absent: no server of that name in Nova */
-  server?: { id: string; status: string; created?: string; updated?: string };
+  server?: { id: string; status: string; created?: string; updated?: string; taskState?: string };
   /** absent: no Node of that name */
   node?: {
     ready: 'True' | 'False' | 'Unknown';
@@ -91,6 +91,11 @@ export interface HealObserved {
   etcdKnown: boolean;
   /** why etcd was not read, when it was not (e.g. the report without --allow-adder) */
   etcdNote?: string;
+  /**
+   * master changes under way outside what the machines show: an unfinished kadd operation on masters in the
+   * journal, the cluster lock held by another kadd, an etcd learner (a join in progress); each one line
+   */
+  masterChanges?: string[];
   /** Nova/Cinder/Neutron have room for one more worker like the victim (surge); false -> remove-first */
   surgeQuota: boolean;
 }
@@ -189,6 +194,14 @@ function masterRank(m: HealMachine, etcdKnown: boolean): number {
   if (etcdKnown && (!m.member || !m.member.started || !m.member.healthy || m.member.alarms.length > 0)) return 1;
   if (m.apiserverReady === false) return 2;
   return 3;
+}
+
+/** another master in the middle of a change (KCP: no machine being provisioned or deleted), one line each */
+function transitional(o: HealMachine): string[] {
+  if (o.server?.status === 'BUILD') return [`server ${o.name} is BUILD`];
+  if (o.server?.taskState === 'deleting' || o.server?.status === 'DELETED') return [`server ${o.name} is being deleted`];
+  if (o.node && !o.server) return [`Node ${o.name} has no server (being removed)`];
+  return [];
 }
 
 function age(m: HealMachine): number {
@@ -297,6 +310,8 @@ export function planHeal(req: HealRequest, obs: HealObserved): HealPlan {
       if (masters.length <= 1) { decisions.push({ ...base, action: 'refuse', reason: 'OnlyMaster', detail: 'the only master; replacing it would take the control plane down (restore from backup instead)' }); continue; }
       const provisioning = masters.filter((o) => o.name !== m.name && det.get(o.name)!.state === 'starting');
       if (provisioning.length) { decisions.push({ ...base, action: 'refuse', reason: 'MasterProvisioning', detail: `master ${provisioning.map((o) => o.name).join(', ')} is still provisioning` }); continue; }
+      const changing = [...masters.filter((o) => o.name !== m.name).flatMap(transitional), ...(obs.masterChanges ?? [])];
+      if (changing.length) { decisions.push({ ...base, action: 'refuse', reason: 'MasterChangeInProgress', detail: `a master is being provisioned or removed: ${changing.join('; ')}; next run, once it is over` }); continue; }
       const members = masters.filter((o) => o.member).length;
       const after = m.member ? members - 1 : members;
       const healthyRemaining = masters.filter((o) => o.name !== m.name && o.member && o.member.started && o.member.healthy).length;

@@ -51,7 +51,7 @@ export async function runHeal(ctx: Context, config: ClusterConfig, req: HealRequ
   const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
   // the lock first: another kadd on this cluster file refuses heal before it reads or changes anything
   const journal = o.apply ? await Journal.open(config.file, { now: () => ctx.clock.now() }) : undefined;
-  const observed = await observeHeal(ctx, config, os, kube, { adderImage: o.adderImage, pollIntervalMs: o.pollIntervalMs, readEtcd: o.apply || !!o.allowAdder }).catch(async (e) => {
+  const observed = await observeHeal(ctx, config, os, kube, { adderImage: o.adderImage, pollIntervalMs: o.pollIntervalMs, readEtcd: o.apply || !!o.allowAdder, holdsLock: !!journal }).catch(async (e) => {
     await journal?.close();
     throw e;
   });

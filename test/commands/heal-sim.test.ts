@@ -227,6 +227,46 @@ describe('kadd heal (simulator)', function () {
     assert.equal(q.decisions.find((d: { name: string }) => d.name === 'demo-master-1').state, 'healthy');
   });
 
+  it('no master remediation while a master change is under way: an etcd learner, an unfinished kadd on masters in the journal, the cluster lock held', async () => {
+    await start({ masters: 3, nodes: 3 });
+    kube().setNodeState('demo-master-2', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const masters = () => h!.serverNames('master');
+    const refused = async (why: RegExp) => {
+      const r = await heal(['--apply']);
+      show(r);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /demo-master-2 master unhealthy .* -> refuse \(MasterChangeInProgress\): a master is being provisioned or removed: /);
+      assert.match(r.stdout, why);
+      assert.deepEqual(masters(), ['demo-master-1', 'demo-master-2', 'demo-master-3']);
+    };
+    // a join in progress: a learner that has not started yet
+    const etcd = kube().etcd;
+    const learner = etcd.add(['https://192.168.77.7:2380'], true, 'demo-master-4');
+    await refused(/etcd learner .* \(a master join in progress\)/);
+    etcd.remove(learner.id);
+    // an add of a master that died (kill -9: no end record)
+    const j = await Journal.open(h!.cfgPath);
+    const op = await j.begin({ command: 'add', args: { role: 'master', amount: 1 } });
+    await j.close();
+    await refused(/kadd add \(operation \S+, unterminated\) did not finish on masters/);
+    const j2 = await Journal.open(h!.cfgPath);
+    await j2.begin({ command: 'add', args: { resume: true } });
+    await j2.endEarlier(op, 'ok');
+    await j2.end('ok');
+    // another kadd, on another machine, holds the cluster lock (the kadd-lock Lease)
+    const now = new Date(h!.sim.core.now()).toISOString().replace('Z', '000Z');
+    kube().cluster.put('leases', {
+      metadata: { name: 'kadd-lock', namespace: 'kube-system', annotations: { 'kadd.io/operation': 'remove', 'kadd.io/cluster-file': '/elsewhere/demo.yml' } },
+      spec: { holderIdentity: 'ops@elsewhere pid 42', leaseDurationSeconds: 3600, acquireTime: now, renewTime: now },
+    });
+    await refused(/the cluster lock is held by ops@elsewhere pid 42 \(kadd remove on \/elsewhere\/demo.yml\)/);
+    kube().cluster.remove('leases', 'kube-system', 'kadd-lock');
+    // nothing under way any more: --apply would heal it
+    const ok = await heal(['-f', 'json', '--allow-adder']);
+    assert.deepEqual(JSON.parse(ok.stdout).actions, ['demo-master-2'], ok.stdout);
+  });
+
   it('bad input: exit 2, no API call', async () => {
     await start();
     const r = await heal(['--max-unhealthy', '140%']);

@@ -156,6 +156,27 @@ describe('heal plan (pure)', () => {
     assert.equal(dec(planHeal(req(), obs(ms)), 'c-master-1').reason, 'MasterProvisioning');
   });
 
+  it('a master being provisioned or removed (server BUILD or deleting, Node without its server, or a change the journal, the cluster lock or an etcd learner shows) blocks master remediation', () => {
+    const base = () => [m('c-master-1', { role: 'master', ready: 'Unknown', readyFor: 400 }), m('c-master-2', { role: 'master' }), m('c-master-3', { role: 'master' }), ...workers(4)];
+    assert.deepEqual(planHeal(req(), obs(base())).actions, ['c-master-1'], 'nothing under way: healed');
+    const build = [...base(), m('c-master-4', { role: 'master', status: 'BUILD', age: 30000 })];
+    assert.equal(dec(planHeal(req(), obs(build)), 'c-master-1').reason, 'MasterChangeInProgress');
+    assert.match(dec(planHeal(req(), obs(build)), 'c-master-1').detail, /server c-master-4 is BUILD/);
+    const deleting = base();
+    deleting[2]!.server!.taskState = 'deleting';
+    assert.match(dec(planHeal(req(), obs(deleting)), 'c-master-1').detail, /server c-master-3 is being deleted/);
+    const noServer = [...base().slice(0, 2), m('c-master-3', { role: 'master', noServer: true }), ...workers(4)];
+    const p = planHeal(req(), obs(noServer));
+    assert.equal(dec(p, 'c-master-1').reason, 'MasterChangeInProgress');
+    assert.match(dec(p, 'c-master-1').detail, /Node c-master-3 has no server/);
+    const journal = planHeal(req(), obs(base(), { masterChanges: ['kadd remove (operation x, unterminated) did not finish on masters', 'etcd learner c-master-4 (a master join in progress)'] }));
+    assert.deepEqual(journal.actions, []);
+    assert.match(dec(journal, 'c-master-1').detail, /kadd remove .* did not finish on masters; etcd learner c-master-4/);
+    // workers are not held back by a master change
+    const w = planHeal(req(), obs([...base().slice(1), m('c-node-9', { ready: 'False', readyFor: 400 })], { masterChanges: ['the cluster lock is held by x'] }));
+    assert.deepEqual(w.actions, ['c-node-9']);
+  });
+
   it('masters: most broken first (no Node, then etcd, then control plane, then oldest), one per run', () => {
     const ms = [
       m('c-master-1', { role: 'master', age: 99999, readyz: false }),
