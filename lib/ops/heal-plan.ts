@@ -120,6 +120,8 @@ export interface HealDecision {
   strategy?: 'surge' | 'remove-first';
   /** the retry counter the replacement (or rebooted node) is annotated with */
   retries?: number;
+  /** reboot-then-replace: the Nova reboots, in order (a server in ERROR: HARD only, Nova refuses SOFT there) */
+  reboots?: ('SOFT' | 'HARD')[];
 }
 
 export interface HealPlan {
@@ -319,10 +321,12 @@ export function planHeal(req: HealRequest, obs: HealObserved): HealPlan {
     }
 
     const strategy: 'surge' | 'remove-first' = m.role === 'master' ? 'remove-first' : obs.surgeQuota ? 'surge' : 'remove-first';
-    const canReboot = req.rebootFirst && !!m.server && (m.server.status === 'ACTIVE' || m.server.status === 'SHUTOFF') && !!m.node;
+    // the ladder: soft then hard; from ERROR straight to hard (a soft reboot needs a running guest), then replace
+    const reboots: ('SOFT' | 'HARD')[] = !req.rebootFirst || !m.server || !m.node ? [] : m.server.status === 'ERROR' ? ['HARD'] : m.server.status === 'ACTIVE' || m.server.status === 'SHUTOFF' ? ['SOFT', 'HARD'] : [];
+    const canReboot = reboots.length > 0;
     const action: HealAction = canReboot ? 'reboot-then-replace' : 'replace';
     const why = m.role === 'master' ? 'a dead master is always replaced remove-first' : obs.surgeQuota ? 'quota allows one more worker' : 'no quota for one more worker';
-    candidates.push({ ...base, action, reason: 'Unhealthy', detail: `${canReboot ? 'soft reboot, hard reboot, then ' : ''}replace ${strategy} (${why})`, strategy, retries });
+    candidates.push({ ...base, action, reason: 'Unhealthy', detail: `${reboots.length === 2 ? 'soft reboot, hard reboot, then ' : reboots.length ? 'hard reboot (server ERROR: no soft reboot), then ' : ''}replace ${strategy} (${why})`, strategy, retries, ...(canReboot ? { reboots } : {}) });
   }
 
   // order: masters first, most broken first, then oldest; workers oldest first

@@ -85,7 +85,7 @@ export async function runHeal(ctx: Context, config: ClusterConfig, req: HealRequ
       const m = observed.machines.find((x) => x.name === name)!;
       if (d.action === 'reboot-then-replace' && m.server) {
         let recovered = false;
-        for (const type of ['SOFT', 'HARD'] as const) {
+        for (const type of d.reboots ?? ['SOFT', 'HARD']) {
           await journal.step('heal-reboot', name, 'start', { type });
           try {
             await os.compute.rebootServer(m.server.id, type);

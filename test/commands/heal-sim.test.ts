@@ -118,6 +118,25 @@ describe('kadd heal (simulator)', function () {
     assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
   });
 
+  it('--reboot-first on a server in ERROR: straight to a hard reboot (no soft one), which recovers it', async () => {
+    await start();
+    h!.sim.openstack.nova.setServerState('demo-node-3', 'ERROR');
+    await h!.sim.core.sleep(7 * MIN);
+    const dry = await heal(['--reboot-first']);
+    assert.match(dry.stdout, /demo-node-3 node unhealthy \[server ERROR for .*\] -> would: hard reboot \(server ERROR: no soft reboot\), then replace surge/);
+    const r = await heal(['--apply', '--reboot-first']);
+    show(r);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /demo-node-3: reboot: recovered/);
+    assert.doesNotMatch(r.stderr, /SOFT reboot refused/);
+    const reboots = h!.sim.core.timeline.filter((e) => e.type === 'server.reboot' && e.subject === 'demo-node-3').map((e) => (e.detail as { type: string }).type);
+    assert.deepEqual(reboots, ['HARD']);
+    assert.deepEqual(h!.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3', 'demo-node-4']);
+    assert.equal(h!.nodes().get('demo-node-3'), true);
+    const steps = (await readJournal(h!.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'heal-reboot' && x.state === 'start');
+    assert.deepEqual(steps.map((x) => (x as { details?: { type?: string } }).details?.type), ['HARD']);
+  });
+
   it('a dead master in 3 is replaced remove-first with quorum never lost; a second dead master is refused with the quorum reason', async () => {
     await start({ masters: 3, nodes: 3 });
     const etcd = (h!.sim.kube as any).etcd as { members: { isLearner: boolean; started: boolean; up: boolean }[] };

@@ -116,12 +116,16 @@ describe('heal plan (pure)', () => {
     assert.equal(dec(p, 'c-node-s').reason, 'SkipAnnotation');
   });
 
-  it('--reboot-first: reboot ladder for a server that can be rebooted, not for a missing or ERROR one', () => {
+  it('--reboot-first: reboot ladder (soft, hard) for a server that can be rebooted, hard only from ERROR, none for a missing one', () => {
     const ms = [...workers(10), m('c-node-a', { ready: 'Unknown', readyFor: 400 }), m('c-node-b', { status: 'ERROR', updated: 400 }), m('c-node-c', { noServer: true })];
     const p = planHeal(req({ rebootFirst: true, maxInFlight: 3 }), obs(ms));
     assert.equal(dec(p, 'c-node-a').action, 'reboot-then-replace');
-    assert.equal(dec(p, 'c-node-b').action, 'replace');
+    assert.deepEqual(dec(p, 'c-node-a').reboots, ['SOFT', 'HARD']);
+    assert.equal(dec(p, 'c-node-b').action, 'reboot-then-replace');
+    assert.deepEqual(dec(p, 'c-node-b').reboots, ['HARD']);
+    assert.match(dec(p, 'c-node-b').detail, /^hard reboot \(server ERROR: no soft reboot\), then replace/);
     assert.equal(dec(p, 'c-node-c').action, 'replace');
+    assert.equal(dec(p, 'c-node-c').reboots, undefined);
   });
 
   it('a dead master in 3 is replaced remove-first', () => {
