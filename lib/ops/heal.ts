@@ -24,6 +24,8 @@ export interface HealRunOptions {
   rebootWaitMs: number;
   pollIntervalMs: number;
   adderImage?: string;
+  /** --soak: seconds a surged replacement must stay Ready before the old node goes (as kadd replace) */
+  soakSeconds: number;
   /** --allow-adder: the report may create the master-adder to read etcd (--apply always may) */
   allowAdder?: boolean;
   /** what runReplace needs (timings, drain, config argument) */
@@ -58,7 +60,7 @@ export async function runHeal(ctx: Context, config: ClusterConfig, req: HealRequ
   let plan = planHeal(req, observed);
   // a worker surges only when the quota allows one more like it: replace's own dry run says so
   const { runReplace } = await import('./replace-run.js');
-  const replaceReq = (d: HealDecision, surge: boolean) => ({ target: d.name, all: false, surge, maxSurge: 1, maxUnavailable: 0, maxFailures: 0, soakSeconds: 0 });
+  const replaceReq = (d: HealDecision, surge: boolean) => ({ target: d.name, all: false, surge, maxSurge: 1, maxUnavailable: 0, maxFailures: 0, soakSeconds: o.soakSeconds });
   const quotaShort: string[] = [];
   for (const name of plan.actions) {
     const d = plan.decisions.find((x) => x.name === name)!;

@@ -73,12 +73,33 @@ describe('kadd heal (simulator)', function () {
     const decisions = recs.filter((x) => x.t === 'step' && x.step === 'heal-decision');
     assert.equal(decisions.length, 10, 'every node decision of both --apply runs journaled');
     assert.ok(recs.some((x) => x.t === 'begin' && x.command === 'heal'));
-    assert.ok(recs.some((x) => x.t === 'begin' && x.command === 'replace'), 'remediation through kadd replace');
+    const rb = recs.find((x) => x.t === 'begin' && x.command === 'replace') as { args: { request: { soakSeconds: number } } } | undefined;
+    assert.ok(rb, 'remediation through kadd replace');
+    assert.equal(rb.args.request.soakSeconds, 60, 'the surge soaks 60 s by default, as kadd replace');
     const after = await heal(['-f', 'json']);
     const p2 = JSON.parse(after.stdout);
     const d5 = p2.decisions.find((d: { name: string }) => d.name === 'demo-node-5');
     assert.ok(d5, 'the replacement is seen');
     assert.equal(after.code, 0, after.stdout);
+  });
+
+  it('--soak: the surged replacement stays Ready that long (simulated time) before the old worker goes; bad --soak is exit 2', async () => {
+    await start();
+    kube().setNodeState('demo-node-1', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const r = await heal(['--apply', '--soak', '240']);
+    show(r);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /demo-node-1: replace surge: replaced by demo-node-5/);
+    assert.match(r.stderr, /demo-node-5: stayed Ready for 240s/);
+    const steps = (await readJournal(h!.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace' && x.node === 'demo-node-1') as { details?: { phase?: string }; at: string }[];
+    const added = steps.find((x) => x.details?.phase === 'added');
+    const removed = steps.find((x) => x.details?.phase === 'removed-old');
+    assert.ok(added && removed, JSON.stringify(steps));
+    assert.ok(Date.parse(removed.at) - Date.parse(added.at) >= 240_000, `soaked ${Date.parse(removed.at) - Date.parse(added.at)} ms of simulated time`);
+    const bad = await heal(['--soak', '-5']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--soak must be a number of seconds >= 0/);
   });
 
   it('50% NotReady after a partition: no action, TooManyUnhealthy', async () => {
