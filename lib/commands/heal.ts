@@ -34,6 +34,7 @@ export interface HealArgs {
   'adder-image'?: string;
   'allow-adder': boolean;
   soak: number;
+  resume: boolean;
   strict: boolean;
 }
 
@@ -91,6 +92,7 @@ const heal: KaddCommandModule<HealArgs> = {
       .option('min-healthy-period', { type: 'string', default: '1h', describe: 'a node failing again sooner after its remediation counts as a retry' })
       .option('reboot-wait', { type: 'string', default: '5m', describe: 'bound of the wait for Ready after each reboot' })
       .option('allow-adder', ALLOW_ADDER_OPTION)
+      .option('resume', { type: 'boolean', default: false, describe: 'with --apply: first finish any unfinished kadd replace (one an earlier heal started and that died is finished without it)' })
       .option('soak', { type: 'number', default: 60, describe: 'seconds a surged replacement must stay Ready before the old node goes (as kadd replace)' })
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of the drain of a replaced node' })
       .example('kadd heal cfg.yml', 'what is unhealthy, why, and what --apply would do (exit 1 when something is)')
@@ -104,6 +106,7 @@ const heal: KaddCommandModule<HealArgs> = {
     for (const k of ['timeout', 'boot-timeout'] as const) {
       if (!Number.isFinite(argv[k]) || argv[k] <= 0) throw new UsageError(`--${k} must be a positive number of seconds, got ${argv[k]}`);
     }
+    if (argv.resume && !argv.apply) throw new UsageError('--resume finishes an unfinished kadd replace: give --apply too');
     if (!Number.isFinite(argv.soak) || argv.soak < 0) throw new UsageError(`--soak must be a number of seconds >= 0, got ${argv.soak}`);
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');
     const { withClusterFile } = await import('../cli/context.js');
@@ -112,7 +115,7 @@ const heal: KaddCommandModule<HealArgs> = {
       const { runHeal } = await import('../ops/heal.js');
       const poll = argv['poll-interval'];
       const run = await runHeal(ctx, config, req, {
-        apply: argv.apply, rebootWaitMs: rebootWaitSec * 1000, pollIntervalMs: poll, adderImage: argv['adder-image'], allowAdder: argv['allow-adder'], soakSeconds: argv.soak,
+        apply: argv.apply, rebootWaitMs: rebootWaitSec * 1000, pollIntervalMs: poll, adderImage: argv['adder-image'], allowAdder: argv['allow-adder'], soakSeconds: argv.soak, resume: argv.resume,
         replace: {
           configArg: argv.config, adderImage: argv['adder-image'],
           timings: { pollIntervalMs: poll, bootTimeoutMs: argv['boot-timeout'] * 1000, joinTimeoutMs: argv.timeout * 1000 },

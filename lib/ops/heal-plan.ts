@@ -96,6 +96,8 @@ export interface HealObserved {
    * journal, the cluster lock held by another kadd, an etcd learner (a join in progress); each one line
    */
   masterChanges?: string[];
+  /** nodes this run healed already (an unfinished replace it finished first): they count against maxInFlight */
+  inFlight?: number;
   /** Nova/Cinder/Neutron have room for one more worker like the victim (surge); false -> remove-first */
   surgeQuota: boolean;
 }
@@ -344,7 +346,7 @@ export function planHeal(req: HealRequest, obs: HealObserved): HealPlan {
   let masterTaken = false;
   for (const c of candidates) {
     if (c.role === 'master' && masterTaken) { decisions.push({ ...c, action: 'defer', reason: 'OneMasterPerRun', detail: 'one master per run (etcd changes one member at a time); next run' }); continue; }
-    if (actions.length >= req.maxInFlight) { decisions.push({ ...c, action: 'defer', reason: 'MaxInFlight', detail: `--max-in-flight ${req.maxInFlight} reached; next run` }); continue; }
+    if (actions.length + (obs.inFlight ?? 0) >= req.maxInFlight) { decisions.push({ ...c, action: 'defer', reason: 'MaxInFlight', detail: `--max-in-flight ${req.maxInFlight} reached; next run` }); continue; }
     if (c.role === 'master') masterTaken = true;
     actions.push(c.name);
     decisions.push(c);

@@ -12,7 +12,7 @@ import type { ClusterConfig } from '../config/types.js';
 import type { KubeApi } from '../kube/types.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import { InterruptedError, OperationError, PreflightError, UsageError } from '../errors.js';
-import { Journal, findUnfinished, readJournal, type LeftoverResource } from '../journal/index.js';
+import { Journal, findUnfinished, readJournal, type FileLock, type LeftoverResource } from '../journal/index.js';
 import { indexOf, type Role } from './naming.js';
 import { openEtcdViaAdder, type EtcdAccess } from './master-etcd.js';
 import {
@@ -34,6 +34,8 @@ export interface ReplaceRunOptions {
   drain: { timeoutMs: number; deleteEmptyDirData: boolean; force: boolean; evictRetryMs?: number };
   adderImage?: string;
   configArg: string;
+  /** the caller holds the cluster file's lock already (kadd heal, across its decision and this run): used, not released */
+  heldLock?: FileLock;
 }
 
 export interface ReplaceRun {
@@ -189,7 +191,7 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     }
   }
 
-  const journal = await Journal.open(config.file, { now: () => ctx.clock.now() });
+  const journal = await Journal.open(config.file, { now: () => ctx.clock.now(), ...(o.heldLock ? { heldLock: o.heldLock } : {}) });
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
   const cleaned: string[] = [];
   try {

@@ -3,6 +3,8 @@
  * so "NotReady for 6 min" is six simulated minutes (the Node's Ready lastTransitionTime is the sim's).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { simClock, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
 import { Journal, readJournal } from '../../lib/journal/index.js';
 
@@ -100,6 +102,40 @@ describe('kadd heal (simulator)', function () {
     const bad = await heal(['--soak', '-5']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--soak must be a number of seconds >= 0/);
+  });
+
+  it('--apply holds the cluster file\'s lock from its decision through the replace: no other kadd slips in between', async () => {
+    await start();
+    kube().setNodeState('demo-node-2', 'Unreachable');
+    await h!.sim.core.sleep(6 * MIN);
+    const lock = `${dirname(h!.cfgPath)}/.${basename(h!.cfgPath)}.kadd-lock`;
+    let done = false;
+    let tries = 0;
+    const stolen: string[] = [];
+    // another kadd trying to take the lock all along heal's run (once heal has it)
+    const other = (async () => {
+      while (!done && !existsSync(lock)) await new Promise((r) => setTimeout(r, 2));
+      while (!done) {
+        tries++;
+        try {
+          const j = await Journal.open(h!.cfgPath);
+          stolen.push(`after ${tries} tries`);
+          await j.close();
+        } catch (e) {
+          if (!/another kadd/.test((e as Error).message)) throw e;
+        }
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    const r = await heal(['--apply', '--soak', '0']);
+    done = true;
+    await other;
+    show(r);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /demo-node-2: replace surge: replaced by demo-node-5/);
+    assert.ok(tries > 10, `the other kadd tried ${tries} times`);
+    assert.deepEqual(stolen, [], 'the lock was free between heal\'s decision and the replace');
+    assert.equal(existsSync(lock), false, 'released at the end');
   });
 
   it('50% NotReady after a partition: no action, TooManyUnhealthy', async () => {
