@@ -103,9 +103,7 @@ const heal: KaddCommandModule<HealArgs> = {
     const rebootWaitSec = parseDuration('--reboot-wait', argv['reboot-wait']);
     const drainSec = parseDuration('--drain-timeout', argv['drain-timeout']);
     if (drainSec <= 0) throw new UsageError(`--drain-timeout must be a duration such as 15m, got "${argv['drain-timeout']}"`);
-    for (const k of ['timeout', 'boot-timeout'] as const) {
-      if (!Number.isFinite(argv[k]) || argv[k] <= 0) throw new UsageError(`--${k} must be a positive number of seconds, got ${argv[k]}`);
-    }
+    // --timeout and --boot-timeout: the shared duration coerce (withReplacementOptions) has validated them
     if (argv.resume && !argv.apply) throw new UsageError('--resume finishes an unfinished kadd replace: give --apply too');
     if (!Number.isFinite(argv.soak) || argv.soak < 0) throw new UsageError(`--soak must be a number of seconds >= 0, got ${argv.soak}`);
     if (!Number.isFinite(argv['poll-interval']) || argv['poll-interval'] < 1) throw new UsageError('--poll-interval must be >= 1 ms');

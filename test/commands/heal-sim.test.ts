@@ -348,5 +348,12 @@ describe('kadd heal (simulator)', function () {
     const r = await heal(['--max-unhealthy', '140%']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--max-unhealthy must be a percentage/);
+    // --timeout / --boot-timeout: the one duration grammar and message kadd replace has (lib/duration.ts)
+    for (const [flag, v] of [['--timeout', '0s'], ['--timeout', 'soon'], ['--boot-timeout', '-5']]) {
+      const t = await heal([flag!, v!]);
+      assert.equal(t.code, 2, t.stderr);
+      assert.match(t.stderr, new RegExp(`${flag} must be a positive duration, got "${v}"`));
+    }
+    assert.equal((await heal(['--timeout', '15m', '--boot-timeout', '90s'])).code, 0);
   });
 });
