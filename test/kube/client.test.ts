@@ -68,6 +68,21 @@ describe('kube/client: KubeApi on client-node 1.4 (nock)', function () {
     assert.equal(kube.server(), SERVER);
   });
 
+  it('apiserverReadyzOn: one master\'s own API server through the node proxy; a failing check or an unreachable host is reported, never thrown', async () => {
+    nock(SERVER).get('/api/v1/nodes/https%3Ac-master-1%3A6443/proxy/readyz').reply(200, 'ok', { 'Content-Type': 'text/plain; charset=utf-8' });
+    assert.deepEqual(await kube.apiserverReadyzOn('c-master-1'), { ok: true, detail: 'ok' });
+    nock(SERVER).get('/api/v1/nodes/https%3Ac-master-2%3A6443/proxy/readyz')
+      .reply(500, '[+]ping ok\n[+]log ok\n[-]etcd failed: reason withheld\nreadyz check failed\n', { 'Content-Type': 'text/plain; charset=utf-8' });
+    const bad = await kube.apiserverReadyzOn('c-master-2');
+    assert.equal(bad.ok, false);
+    assert.match(bad.detail, /^GET \/readyz of c-master-2:6443 answered 500: \[-\]etcd failed$/);
+    nock(SERVER).get('/api/v1/nodes/https%3Ac-master-3%3A6443/proxy/readyz')
+      .reply(503, 'error trying to reach service: dial tcp 10.0.0.7:6443: connect: connection refused', { 'Content-Type': 'text/plain; charset=utf-8' });
+    const down = await kube.apiserverReadyzOn('c-master-3');
+    assert.equal(down.ok, false);
+    assert.match(down.detail, /answered 503: error trying to reach service: dial tcp 10\.0\.0\.7:6443: connect: connection refused/);
+  });
+
   it('createBootstrapToken: kubeadm Secret, UTC expiry, usages, group; secret registered for redaction', async () => {
     let sent: any;
     nock(SERVER)
