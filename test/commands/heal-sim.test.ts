@@ -301,6 +301,10 @@ describe('kadd heal (simulator)', function () {
     assert.deepEqual(q.actions, ['demo-master-3']);
     assert.equal(q.decisions.find((d: { name: string }) => d.name === 'demo-master-2').reason, 'OneMasterPerRun');
     assert.equal(q.decisions.find((d: { name: string }) => d.name === 'demo-master-1').state, 'healthy');
+    // the etcd member on demo-master-1's host goes down (its Node stays Ready): its API server's /readyz fails on etcd
+    kube().setEtcdMemberUp('demo-master-1', false);
+    const e = JSON.parse((await heal(['-f', 'json'])).stdout);
+    assert.match(e.decisions.find((d: { name: string }) => d.name === 'demo-master-1').problems.join(), /apiserver \/readyz failing \(GET \/readyz of demo-master-1:6443 answered 500: \[-\]etcd failed\)/);
   });
 
   it('no master remediation while a master change is under way: an etcd learner, an unfinished kadd on masters in the journal, the cluster lock held', async () => {
