@@ -171,3 +171,14 @@ export function withReplacementOptions<T>(y: Argv<T>) {
     .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
     .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' });
 }
+
+/**
+ * `--allow-adder`: a read-only run (`add --role master --dry-run`, `status --etcd`) may deploy the privileged
+ * master-adder (a host-network Deployment in kube-system, deleted afterwards) to read etcd. Without it such a
+ * run deploys nothing and says what it could not check. One name for every command (issue 12 point 3).
+ */
+export const ALLOW_ADDER_FLAG = 'allow-adder';
+
+export function allowAdderOption(describe = 'a read-only run may deploy the master-adder (privileged, kube-system; deleted afterwards) to read etcd') {
+  return { type: 'boolean' as const, default: false, describe };
+}

@@ -26,7 +26,10 @@ export interface PlanView {
   loadBalancer: { name: string; pool: string } | null;
   nodes: { name: string; zone: string | null; flavor: string; adopts: string[] }[];
   quota: { resource: string; need: number; free: number | 'unlimited'; ok: boolean }[];
-  etcd: { via: string; through: string | null; members: unknown[]; projection: unknown } | null;
+  /** `adder`: read through a master-adder this run deployed (and deleted); false when not (SSH, or not read) */
+  etcd: { via: string | null; through: string | null; members: unknown[]; projection: unknown; adder: boolean } | null;
+  /** what the plan did not check and why (a master dry run without --allow-adder: etcd); [] when all was checked */
+  unchecked: { check: string; reason: string }[];
   userDataBytes: number | null;
   warnings: string[];
   blockers: string[];
@@ -56,6 +59,7 @@ export function workerPlanView(p: AddWorkersPlan): PlanView {
     nodes: p.nodes.map((n) => ({ name: n.name, zone: n.zone ?? null, flavor: n.flavor.name, adopts: adopts(n.adopt as Record<string, unknown>) })),
     quota: quota(p.quota),
     etcd: null,
+    unchecked: [],
     userDataBytes: p.userDataBytes,
     warnings: p.warnings,
     blockers: p.blockers,
@@ -80,7 +84,8 @@ export function masterPlanView(p: AddMasterPlan): PlanView {
     loadBalancer: p.lb ? { name: p.lb.name, pool: p.lb.poolName } : null,
     nodes: [{ name: p.name, zone: p.zone ?? null, flavor: p.flavor.name, adopts: adopts(p.adopt as Record<string, unknown>) }],
     quota: quota(p.quota),
-    etcd: { via: p.etcd.via, through: p.etcd.nodeName || null, members: p.etcd.members as unknown[], projection: p.etcd.projection ?? null },
+    etcd: { via: p.etcd.via || null, through: p.etcd.nodeName || null, members: p.etcd.members as unknown[], projection: p.etcd.projection ?? null, adder: p.etcd.adder },
+    unchecked: p.unchecked.map((u) => ({ check: u.check, reason: u.reason })),
     userDataBytes: null,
     warnings: p.warnings,
     blockers: p.blockers,

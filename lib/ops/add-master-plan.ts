@@ -72,11 +72,27 @@ export interface MasterObserved extends Pick<CloudLookups,
   ownership: { ok: boolean; reason: string };
   nodes: KNode[];
   featureGates?: Record<string, boolean>;
-  etcd: { view: ClusterView; transport: string; nodeName: string } | { error: string };
+  /**
+   * `skipped`: not read on purpose (a dry run deploys no master-adder without --allow-adder); the plan lists
+   * what that leaves unchecked. `adder`: read through a master-adder this run deployed.
+   */
+  etcd: { view: ClusterView; transport: string; nodeName: string; adder?: boolean } | { error: string } | { skipped: string };
   /** formats an etcdctl command an operator can paste (from the Etcdctl in use) */
   formatCommand?: (args: string[]) => string;
   errors: string[];
 }
+
+export interface UncheckedItem {
+  check: string;
+  reason: string;
+}
+
+/** What a master dry run without etcd access leaves unchecked (the real run checks all of it before any change). */
+export const ETCD_CHECKS = [
+  'the etcd member list and the health of each member',
+  'the quorum projection (voting members and failures tolerated, before and after) from the real member list',
+  'stale etcd members left by an earlier failed join (--fix-stale)',
+] as const;
 
 export interface AddMasterPlan {
   cluster: string;
@@ -97,7 +113,10 @@ export interface AddMasterPlan {
   /** the `server_group` the master is put in (scheduler hint), with its policy and member count now */
   serverGroup?: { id: string; name: string; policy: string; members: number };
   lb?: { id: string; name: string; poolId: string; poolName: string; subnetId?: string };
-  etcd: { via: string; nodeName: string; members: MemberRow[]; projection?: Projection };
+  /** `adder`: etcd was read through a master-adder deployed by this run (deleted again when it ends) */
+  etcd: { via: string; nodeName: string; members: MemberRow[]; projection?: Projection; adder: boolean };
+  /** what this plan did not check, and why (a dry run without the master-adder: etcd); empty when all was checked */
+  unchecked: UncheckedItem[];
   stale: (StaleMember & { fix: string })[];
   fixStale: boolean;
   /** n-masters written on success: max(config, masters found) + 1 */
@@ -203,7 +222,11 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
   let members: MemberRow[] = [];
   let projection: Projection | undefined;
   let stale: AddMasterPlan['stale'] = [];
-  if ('error' in o.etcd) blockers.push(`cannot read the etcd member list: ${o.etcd.error}`);
+  const unchecked: UncheckedItem[] = [];
+  if ('skipped' in o.etcd) {
+    const reason = o.etcd.skipped;
+    unchecked.push(...ETCD_CHECKS.map((check) => ({ check, reason })));
+  } else if ('error' in o.etcd) blockers.push(`cannot read the etcd member list: ${o.etcd.error}`);
   else {
     const view = o.etcd.view;
     members = memberTable(view);
@@ -285,7 +308,10 @@ export function planMaster(req: AddMasterRequest, o: MasterObserved): AddMasterP
     volumeSize: c.volumeSize, volumeType: c.storageClass, k8sVersion: c.version.k8s, apiEndpoint: apiEndpointOf(o.kube.server),
     network: { id: o.network?.id ?? '', name: c.privateNet.name }, subnet: { id: o.subnet?.id ?? '', name: c.privateNet.subnet.name },
     securityGroup: { id: o.securityGroup?.id ?? '', name: c.securityGroup }, ...(sg.group ? { serverGroup: sg.group } : {}), lb,
-    etcd: { via: 'error' in o.etcd ? '' : o.etcd.transport, nodeName: 'error' in o.etcd ? '' : o.etcd.nodeName, members, projection },
+    etcd: 'view' in o.etcd
+      ? { via: o.etcd.transport, nodeName: o.etcd.nodeName, members, projection, adder: !!o.etcd.adder }
+      : { via: '', nodeName: '', members, projection, adder: false },
+    unchecked,
     stale, fixStale: req.fixStale, mastersAfter: Math.max(c.nMasters, o.masters.length, cps.length) + 1, snapshot: req.snapshot, timeouts: req.timeouts, featureGates: o.featureGates, adopt, quota, warnings, blockers,
   };
 }

@@ -20,7 +20,7 @@ import { executeMaster, type AddMasterDeps, type AddMasterResult } from './add-m
 // ------------------------------------------------------------------------------------------------
 // preflight (read-only)
 
-export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, etcd: Pick<EtcdAccess, 'etcdctl' | 'nodeName'> | { error: string }): Promise<MasterObserved> {
+export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, etcd: Pick<EtcdAccess, 'etcdctl' | 'nodeName'> | { error: string } | { skipped: string }): Promise<MasterObserved> {
   const c = req.config;
   const errors: string[] = [];
   const cl = await observeCloud(os, c, 'master', errors, { lbRequired: true });
@@ -49,10 +49,11 @@ export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenSta
   let etcdObs: MasterObserved['etcd'];
   let formatCommand: ((args: string[]) => string) | undefined;
   if ('error' in etcd) etcdObs = { error: etcd.error };
+  else if ('skipped' in etcd) etcdObs = { skipped: etcd.skipped };
   else {
     formatCommand = etcd.etcdctl.formatCommand;
     try {
-      etcdObs = { view: await etcd.etcdctl.view(), transport: etcd.etcdctl.transport.describe, nodeName: etcd.nodeName };
+      etcdObs = { view: await etcd.etcdctl.view(), transport: etcd.etcdctl.transport.describe, nodeName: etcd.nodeName, adder: 'adder' in etcd && !!etcd.adder };
     } catch (e) {
       etcdObs = { error: e instanceof Error ? e.message : String(e) };
     }
@@ -73,6 +74,11 @@ export interface RunAddMasterOptions {
   /** opens etcd access (master-adder or SSH); closed at the end whatever happens */
   openEtcd: () => Promise<EtcdAccess>;
   dryRun: boolean;
+  /**
+   * a dry run only: etcd is not opened at all (the master-adder is a privileged Deployment, and a dry run
+   * changes nothing); the reason goes into the plan's `unchecked` items
+   */
+  skipEtcd?: string;
   /** --cleanup: what an earlier run left (journal), deleted before the preflight (etcd members first, quorum-checked) */
   cleanup?: { leftovers: LeftoverResource[] };
 }
@@ -81,17 +87,21 @@ export type RunAddMasterOutcome = { kind: 'dry-run'; plan: AddMasterPlan } | { k
 
 export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, deps: AddMasterDeps, o: RunAddMasterOptions): Promise<RunAddMasterOutcome> {
   validateMasterRequest(req);
-  const line = ctx.io.progress('etcd-access', 'opening etcd access');
+  if (o.skipEtcd && !o.dryRun) throw new Error('internal: only a dry run may leave etcd unread');
   let access: EtcdAccess | undefined;
   let accessError: string | undefined;
-  try {
-    access = await o.openEtcd();
-    line.succeed(`etcd reached through ${access.transport.describe}`);
-  } catch (e) {
-    if (e instanceof KaddError && e.exitCode === 2 && !(e instanceof PreflightError)) throw e;
-    if (e instanceof InterruptedError) throw e;
-    accessError = `${e instanceof Error ? e.message : String(e)}${e instanceof KaddError && e.hint ? ` (${e.hint})` : ''}`;
-    line.fail('cannot reach etcd');
+  if (o.skipEtcd) ctx.io.log('info', `etcd not read: ${o.skipEtcd}`);
+  else {
+    const line = ctx.io.progress('etcd-access', 'opening etcd access');
+    try {
+      access = await o.openEtcd();
+      line.succeed(`etcd reached through ${access.transport.describe}`);
+    } catch (e) {
+      if (e instanceof KaddError && e.exitCode === 2 && !(e instanceof PreflightError)) throw e;
+      if (e instanceof InterruptedError) throw e;
+      accessError = `${e instanceof Error ? e.message : String(e)}${e instanceof KaddError && e.hint ? ` (${e.hint})` : ''}`;
+      line.fail('cannot reach etcd');
+    }
   }
   try {
     const leftovers = o.cleanup?.leftovers ?? [];
@@ -118,7 +128,7 @@ export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: Open
       line.succeed(`cleaned up what the earlier run left: ${r.deleted.join(', ') || 'nothing was there any more'}`);
       if (ctx.signal.aborted) throw new InterruptedError('interrupted after the cleanup; no master was added');
     }
-    const observed = await preflight(ctx, req, os, kube, access ?? { error: accessError ?? 'no etcd access' });
+    const observed = await preflight(ctx, req, os, kube, access ?? (o.skipEtcd ? { skipped: o.skipEtcd } : { error: accessError ?? 'no etcd access' }));
     const plan = planMaster(req, observed);
     for (const w of plan.warnings) ctx.io.log('warn', w);
     if (o.dryRun) return { kind: 'dry-run', plan };
