@@ -7,12 +7,12 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule } from '../cli/command.js';
-import { withReplacementOptions, type GlobalOptions } from '../cli/options.js';
+import { withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
 import { UsageError } from '../errors.js';
 import { parseDuration, parsePercent, parseRange, renderHealPlan, validateHealRequest, type HealRequest } from '../ops/heal-plan.js';
 import type { HealRun } from '../ops/heal.js';
 
-export interface HealArgs {
+export interface HealArgs extends ReplacementOptionArgs {
   config: string;
   apply: boolean;
   'reboot-first': boolean;
@@ -27,12 +27,6 @@ export interface HealArgs {
   'min-healthy-period': string;
   'reboot-wait': string;
   'drain-timeout': string;
-  timeout: number;
-  'boot-timeout': number;
-  'poll-interval': number;
-  'evict-retry': number;
-  'adder-image'?: string;
-  strict: boolean;
 }
 
 /** Pure: argv -> request (UsageError, exit 2, before any API call). */

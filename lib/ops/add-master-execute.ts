@@ -10,6 +10,7 @@ import type { Context } from '../context.js';
 import type { OpenStackClient, Volume } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import type { Transport } from '../etcd/types.js';
+import type { MasterJoinInput } from '../cloudinit/render.js';
 import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
 import { InterruptedError, KaddError, OperationError } from '../errors.js';
 import { registerSecret } from '../redact.js';
@@ -39,18 +40,9 @@ export interface AddMasterResult {
   durationMs: number;
 }
 
-export interface MasterUserDataInput {
-  clusterName: string;
-  nodeName: string;
-  apiEndpoint: string;
-  token: { id: string; secret: string };
-  caCertHash: string;
-  k8sVersion: string;
-  certificateKey: string;
-  advertiseAddress?: string;
-  clusterFeatureGates?: Record<string, boolean>;
-  labels?: Record<string, string>;
-}
+/** What executeMaster hands the renderer: the fields of lib/cloudinit's MasterJoinInput it fills. */
+export type MasterUserDataInput = Pick<MasterJoinInput,
+  'clusterName' | 'nodeName' | 'apiEndpoint' | 'token' | 'caCertHash' | 'k8sVersion' | 'certificateKey' | 'advertiseAddress' | 'clusterFeatureGates' | 'labels'>;
 
 export interface AddMasterDeps {
   /** the operation's journal (begin() called); execute keeps its ledger on it */
