@@ -44,3 +44,36 @@ export function shellJoin(argv: string[], env?: Record<string, string>): string 
   }
   return [...pre, ...argv.map(shellQuote)].join(' ');
 }
+
+interface DataSource {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+}
+
+/**
+ * One command's output, collected from its stdout and stderr streams, and settled exactly once: by its end,
+ * an error, or the timeout (then `onTimeout` stops the command and rejects). `settle(f)` runs f only if
+ * nothing settled the run before, and stops the timer.
+ */
+export function collectOutput(stdout: DataSource, stderr: DataSource, timeoutMs: number, onTimeout: () => void) {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let done = false;
+  const timer = setTimeout(() => {
+    if (done) return;
+    done = true;
+    onTimeout();
+  }, timeoutMs);
+  stdout.on('data', (d) => out.push(d));
+  stderr.on('data', (d) => err.push(d));
+  return {
+    settle(f: () => void): void {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      f();
+    },
+    result(exitCode: number): CommandResult {
+      return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode };
+    },
+  };
+}

@@ -158,6 +158,13 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
   };
 }
 
+export interface ClusterFileOptions {
+  /** how the cluster file's warnings are shown: 'warn' (default), or 'debug' for commands that only read the cluster */
+  warnings?: 'warn' | 'debug';
+  /** the warning as the loader words it, without the `<file>: <key>:` prefix (`validate`) */
+  plainWarnings?: boolean;
+}
+
 /**
  * The frame of a command that works on a cluster file: build the Context, load the file (relative to the
  * cwd/env handed to main), print its warnings, run, and always dispose of the Context.
@@ -165,14 +172,15 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
 export async function withClusterFile<R>(
   argv: Partial<GlobalOptions> & { config: string; strict?: boolean },
   deps: CliContextDeps | undefined,
-  run: (ctx: CliContext, config: import('../config/types.js').ClusterConfig) => Promise<R>,
+  run: (ctx: CliContext, config: import('../config/types.js').ClusterConfig, warnings: number) => Promise<R>,
+  opts: ClusterFileOptions = {},
 ): Promise<R> {
   const ctx = createCliContext(argv, deps);
   try {
     const { loadClusterConfig } = await import('../config/load.js');
     const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
-    for (const w of warnings) ctx.io.log('warn', `${argv.config}: ${w.path}: ${w.message}`);
-    return await run(ctx, config);
+    for (const w of warnings) ctx.io.log(opts.warnings ?? 'warn', opts.plainWarnings ? w.message : `${argv.config}: ${w.path}: ${w.message}`);
+    return await run(ctx, config, warnings.length);
   } finally {
     ctx.dispose();
   }

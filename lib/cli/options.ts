@@ -56,27 +56,28 @@ const OS = 'OpenStack (override clouds.yaml and OS_* variables):';
 const K8S = 'Kubernetes:';
 const OUT = 'Output:';
 
+/** OpenStack options that take a string: flag -> description. */
+function osStrings(d: Record<string, string>): Record<string, Opt> {
+  return Object.fromEntries(Object.entries(d).map(([k, describe]) => [k, { type: 'string', describe, group: OS }]));
+}
+
 export const GLOBAL_OPTIONS: Record<string, Opt> = {
-  'os-cloud': { type: 'string', describe: 'cloud name in clouds.yaml (env OS_CLOUD)', group: OS },
-  'os-region-name': { type: 'string', describe: 'region (env OS_REGION_NAME)', group: OS },
+  ...osStrings({ 'os-cloud': 'cloud name in clouds.yaml (env OS_CLOUD)', 'os-region-name': 'region (env OS_REGION_NAME)' }),
   'os-interface': { type: 'string', describe: 'endpoint interface', choices: ['public', 'internal', 'admin'], group: OS },
-  'os-cacert': { type: 'string', describe: 'CA bundle to verify the API (env OS_CACERT)', group: OS },
-  'os-cert': { type: 'string', describe: 'client certificate (env OS_CERT)', group: OS },
-  'os-key': { type: 'string', describe: 'client certificate key (env OS_KEY)', group: OS },
+  ...osStrings({ 'os-cacert': 'CA bundle to verify the API (env OS_CACERT)', 'os-cert': 'client certificate (env OS_CERT)', 'os-key': 'client certificate key (env OS_KEY)' }),
   insecure: { type: 'boolean', describe: 'do not verify the API certificate (not recommended)', group: OS },
-  'os-auth-url': { type: 'string', describe: 'Keystone URL', group: OS },
-  'os-auth-type': { type: 'string', describe: 'password or v3applicationcredential', group: OS },
-  'os-username': { type: 'string', describe: 'user name', group: OS },
-  'os-password': { type: 'string', describe: 'password (prefer clouds.yaml/secure.yaml or OS_PASSWORD)', group: OS },
-  'os-user-domain-name': { type: 'string', describe: 'user domain name', group: OS },
-  'os-user-domain-id': { type: 'string', describe: 'user domain id', group: OS },
-  'os-project-name': { type: 'string', describe: 'project name', group: OS },
-  'os-project-id': { type: 'string', describe: 'project id', group: OS },
-  'os-project-domain-name': { type: 'string', describe: 'project domain name', group: OS },
-  'os-project-domain-id': { type: 'string', describe: 'project domain id', group: OS },
-  'os-application-credential-id': { type: 'string', describe: 'application credential id', group: OS },
-  'os-application-credential-secret': { type: 'string', describe: 'application credential secret', group: OS },
-  'os-application-credential-name': { type: 'string', describe: 'application credential name', group: OS },
+  ...osStrings({ 'os-auth-url': 'Keystone URL', 'os-auth-type': 'password or v3applicationcredential' }),
+  ...osStrings({
+    'os-username': 'user name', 'os-password': 'password (prefer clouds.yaml/secure.yaml or OS_PASSWORD)',
+    'os-user-domain-name': 'user domain name', 'os-user-domain-id': 'user domain id',
+  }),
+  ...osStrings({
+    'os-project-name': 'project name', 'os-project-id': 'project id', 'os-project-domain-name': 'project domain name', 'os-project-domain-id': 'project domain id',
+  }),
+  ...osStrings({
+    'os-application-credential-id': 'application credential id', 'os-application-credential-secret': 'application credential secret',
+    'os-application-credential-name': 'application credential name',
+  }),
   kubeconfig: { type: 'string', describe: 'kubeconfig file(s) (env KUBECONFIG, default ~/.kube/config)', group: K8S },
   context: { type: 'string', describe: 'kubeconfig context (default: current-context)', group: K8S },
   'request-timeout': {
@@ -158,21 +159,21 @@ export function roleOption(describe: string) {
 }
 
 /**
- * --allow-adder: a command that only reports (heal without --apply, status) may create the short-lived
- * master-adder pod on a master to read etcd. Without it such a command changes nothing and says that etcd was
- * not checked. One definition, so every command spells and explains it the same way.
- */
-export const ALLOW_ADDER_OPTION = {
-  type: 'boolean',
-  default: false,
-  describe: 'a report may create the short-lived master-adder pod on a master to read etcd (members, health, alarms); without it etcd is not checked',
-} as const;
-
-/**
  * The options of a command that builds replacement nodes (`replace`, `heal`): how long a replacement may
  * take, the adder image and the strictness of the cluster file. One definition, so the two commands keep
  * the same names, defaults and duration syntax (`20m`, `1200`).
  */
+export interface ReplacementOptionArgs {
+  /** seconds */
+  timeout: number;
+  /** seconds */
+  'boot-timeout': number;
+  'poll-interval': number;
+  'evict-retry': number;
+  'adder-image'?: string;
+  strict: boolean;
+}
+
 export function withReplacementOptions<T>(y: Argv<T>) {
   return y
     .option('timeout', { type: 'string', default: 1200, coerce: durationSeconds('timeout'), describe: 'how long a replacement may take to join after ACTIVE (20m, 1200)' })
@@ -181,4 +182,25 @@ export function withReplacementOptions<T>(y: Argv<T>) {
     .option('evict-retry', { type: 'number', default: 5000, describe: 'ms between eviction retries after a 429', hidden: true })
     .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
     .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' });
+}
+
+/**
+ * `--allow-adder`: a read-only run (`add --role master --dry-run`, `status --etcd`) may deploy the privileged
+ * master-adder (a host-network Deployment in kube-system, deleted afterwards) to read etcd. Without it such a
+ * run deploys nothing and says what it could not check. One name for every command (issue 12 point 3).
+ */
+export const ALLOW_ADDER_FLAG = 'allow-adder';
+
+export function allowAdderOption(describe = 'a read-only run may deploy the master-adder (privileged, kube-system; deleted afterwards) to read etcd') {
+  return { type: 'boolean' as const, default: false, describe };
+}
+
+/** The `<config>` positional of every command that works on a cluster file. */
+export function configPositional<T>(y: Argv<T>, describe = 'cluster file (koris format, e.g. cfg.yml)') {
+  return y.positional('config', { type: 'string', demandOption: true, describe });
+}
+
+/** `--strict`: unknown keys in the cluster file are errors (the loader's `strict`). */
+export function strictOption<T>(y: Argv<T>, describe = 'unknown keys in the cluster file are errors') {
+  return y.option('strict', { type: 'boolean', default: false, describe });
 }

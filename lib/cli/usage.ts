@@ -5,6 +5,7 @@
  * flag gets a did-you-mean like a misspelt command. Dependency-free.
  */
 import { UsageError } from '../errors.js';
+import { editDistance } from '../text.js';
 
 export interface OptionsInfo {
   /** every option key yargs knows for this command (global and the command's own), camelCase included */
@@ -16,27 +17,12 @@ export interface OptionsInfo {
   choices?: Record<string, readonly string[]>;
 }
 
-/** Damerau-free Levenshtein distance, small strings only. */
-export function distance(a: string, b: string): number {
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return d[b.length]!;
-}
-
 /** The closest candidate within a distance that still reads as a typo (or a prefix), else undefined. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {
-    const dd = c.startsWith(word) && word.length >= 3 ? 0.5 : distance(word, c);
+    const dd = c.startsWith(word) && word.length >= 3 ? 0.5 : editDistance(word, c);
     if (dd < bestD) {
       best = c;
       bestD = dd;

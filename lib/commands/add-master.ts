@@ -38,6 +38,8 @@ export interface AddMasterArgs {
   tokenTtl?: number;
   acceptHostKey?: string;
   adderImage?: string;
+  /** with --dry-run: deploy the master-adder to read etcd (a dry run deploys nothing without it) */
+  allowAdder?: boolean;
   resume?: boolean;
   cleanup?: boolean;
   forceUnlock?: boolean;
@@ -69,7 +71,7 @@ export const MASTER_DEFAULTS = {
 } as const;
 
 /** Pure: argv -> validated request pieces (UsageError, exit 2, before any API call). */
-export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; request: Omit<AddMasterRequest, 'config'>; dryRun: boolean; cleanup: boolean } {
+export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; request: Omit<AddMasterRequest, 'config'>; dryRun: boolean; cleanup: boolean; allowAdder: boolean } {
   const amount = num(a.amount);
   if (amount !== undefined && amount !== 1) {
     throw new UsageError(`--role master adds one master per run; --amount ${a.amount} is not allowed`, {
@@ -94,6 +96,7 @@ export function parseAddMasterArgs(a: AddMasterArgs): { via: 'kube' | 'ssh'; req
     via,
     dryRun: !!pick(a, 'dryRun', 'dry-run'),
     cleanup: !!a.cleanup,
+    allowAdder: !!pick(a, 'allowAdder', 'allow-adder'),
     request: {
       zone: a.zone, flavor: a.flavor, snapshot: a.snapshot !== false, fixStale: !!pick(a, 'fixStale', 'fix-stale'),
       keepFailed: !!pick(a, 'keepFailed', 'keep-failed'), timeouts, volumeTimeoutMs: boot !== undefined ? boot * 1000 : MASTER_DEFAULTS.volumeTimeoutMs, tokenTtlSeconds: ttl,
@@ -182,11 +185,17 @@ export function formatPlan(p: AddMasterPlan): string {
     ...(p.serverGroup ? [`  group      server group ${p.serverGroup.name} (${p.serverGroup.policy}, ${p.serverGroup.members} member${p.serverGroup.members === 1 ? '' : 's'} now, ${p.serverGroup.id})`] : []),
     `  join       kubeadm join --control-plane via ${p.apiEndpoint} (Kubernetes ${p.k8sVersion})`,
     `  pool       ${p.lb ? `${p.lb.poolName} of ${p.lb.name} (port 6443)` : 'none'}`,
-    `  etcd       via ${p.etcd.via || '?'}${p.etcd.projection ? `: ${p.etcd.projection.votersBefore} -> ${p.etcd.projection.votersAfter} voting members, quorum ${p.etcd.projection.quorumBefore} -> ${p.etcd.projection.quorumAfter}, tolerates ${p.etcd.projection.toleranceAfter} failure(s) after` : ''}`,
-    `  snapshot   ${p.snapshot ? `yes, on ${p.etcd.nodeName}` : 'no (--no-snapshot)'}`,
+    p.unchecked.length && !p.etcd.via ? '  etcd       not read (see "not checked" below)' : `  etcd       via ${p.etcd.via || '?'}${p.etcd.projection ? `: ${p.etcd.projection.votersBefore} -> ${p.etcd.projection.votersAfter} voting members, quorum ${p.etcd.projection.quorumBefore} -> ${p.etcd.projection.quorumAfter}, tolerates ${p.etcd.projection.toleranceAfter} failure(s) after` : ''}`,
+    ...(p.etcd.adder ? ['  adder      the master-adder (kube-system) was deployed for this dry run (--allow-adder) and deleted again'] : []),
+    `  snapshot   ${p.snapshot ? `yes${p.etcd.nodeName ? `, on ${p.etcd.nodeName}` : ', on the master etcd is reached through'}` : 'no (--no-snapshot)'}`,
     `  timeouts   ${STAGES.map((s) => `${s} ${Math.round(p.timeouts[s] / 1000)}s`).join(', ')} (--timeout)`,
   ];
   if (p.etcd.members.length) lines.push('', formatMemberTable(p.etcd.members));
+  if (p.unchecked.length) {
+    lines.push('', 'not checked (this dry run deployed nothing; the real run checks these before any change):');
+    for (const u of p.unchecked) lines.push(`  - ${u.check}`);
+    lines.push(`  why: ${[...new Set(p.unchecked.map((u) => u.reason))].join('; ')}`);
+  }
   if (p.stale.length) {
     lines.push('', `stale etcd members${p.fixStale ? ' (to be removed, one at a time)' : ''}:`);
     for (const s of p.stale) lines.push(`  ${s.name || '(unstarted)'} ${s.id}: ${s.reason}`, `    fix: ${s.fix}`);
@@ -207,6 +216,11 @@ export function formatResult(r: AddMasterResult): string {
   if (r.members.length) lines.push('', formatMemberTable(r.members));
   return lines.join('\n') + '\n';
 }
+
+/** Why a master dry run does not read etcd (the plan's `unchecked` items carry it). */
+export const DRY_RUN_NO_ADDER =
+  'a dry run deploys nothing, and etcd is reached through the master-adder (a privileged host-network Deployment in kube-system): ' +
+  '--allow-adder deploys it for the dry run (deleted afterwards), --via ssh reads etcd over SSH';
 
 /** exit 2: what an earlier run left, and the one way forward for masters (--cleanup). */
 export function leftoversError(leftovers: LeftoverResource[], configArg: string, journalPath: string): PreflightError {
@@ -292,7 +306,9 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     };
     const cleanup = parsed.cleanup && report.leftovers.length ? { leftovers: report.leftovers } : undefined;
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
-    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun, cleanup: lockApiError ? undefined : cleanup });
+    // a dry run is read-only: no master-adder (a privileged Deployment) unless --allow-adder; SSH only reads
+    const skipEtcd = parsed.dryRun && parsed.via === 'kube' && !parsed.allowAdder ? DRY_RUN_NO_ADDER : undefined;
+    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun, skipEtcd, cleanup: lockApiError ? undefined : cleanup });
     if (lockApiError) {
       if (out.kind === 'dry-run') assertMasterPlan(out.plan);
       throw lockApiError;

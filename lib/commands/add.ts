@@ -6,7 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { roleOption, type GlobalOptions } from '../cli/options.js';
+import { ALLOW_ADDER_FLAG, allowAdderOption, roleOption, type GlobalOptions } from '../cli/options.js';
 import { durationSeconds } from '../duration.js';
 import { createCliContext, type CliContext } from '../cli/context.js';
 import { renderFor, renderResult } from '../cli/output.js';
@@ -46,6 +46,8 @@ export interface AddArgs {
   'fix-stale': boolean;
   'accept-host-key'?: string;
   'adder-image'?: string;
+  /** with --dry-run: deploy the master-adder to check etcd too */
+  'allow-adder'?: boolean;
 }
 
 /** @deprecated display-oriented; the JSON output is workerPlanView (lib/cli/views.ts, docs/schemas/add-plan.json) */
@@ -221,12 +223,13 @@ const add: KaddCommandModule<AddArgs> = {
       .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove a stale learner/member left by a failed join' })
       .option('accept-host-key', { type: 'string', describe: 'masters over SSH: accept this unknown host key fingerprint (SHA256:...)' })
       .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
+      .option(ALLOW_ADDER_FLAG, allowAdderOption('masters with --dry-run: deploy the master-adder (privileged, kube-system; deleted afterwards) to check etcd too; without it the dry run deploys nothing and lists what it did not check'))
       .conflicts('resume', 'cleanup')
       .example('kadd add --amount 3 cfg.yml', 'add three workers, spread over the configured zones')
       .example('kadd add --role master --zone az2 cfg.yml', 'add one master') as never,
   handler: async (argv, deps) => {
-    if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'] || argv['adder-image'])) {
-      throw new UsageError('--via, --fix-stale, --accept-host-key and --adder-image apply to --role master only');
+    if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'] || argv['adder-image'] || argv[ALLOW_ADDER_FLAG])) {
+      throw new UsageError('--via, --fix-stale, --accept-host-key, --adder-image and --allow-adder apply to --role master only');
     }
     if (argv.role !== 'master') workerTimeoutSeconds(argv.timeout); // exit 2 before anything; masters parse theirs per stage
     if (!Number.isFinite(argv['boot-timeout']) || argv['boot-timeout'] <= 0) throw new UsageError(`--boot-timeout must be a positive number of seconds, got ${argv['boot-timeout']}`);

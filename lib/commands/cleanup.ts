@@ -15,7 +15,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { configPositional, type GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Ref } from '../ops/engine/ledger.js';
@@ -205,8 +205,7 @@ const cleanup: KaddCommandModule<CleanupArgs> = {
   command: 'cleanup <config>',
   describe: "delete what interrupted kadd runs left and kadd's orphaned ports, volumes (and with --servers, servers without a Node)",
   builder: (y: Argv<GlobalOptions>) =>
-    y
-      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format)' })
+    configPositional(y, 'cluster file (koris format)')
       .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; change nothing' })
       .option('servers', { type: 'boolean', default: false, describe: 'also delete kadd-owned worker servers that have no Node' })
       .option('force-unlock', { type: 'boolean', default: false, describe: 'take the cluster lock even when another kadd holds it' })

@@ -7,12 +7,12 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule } from '../cli/command.js';
-import { ALLOW_ADDER_OPTION, withReplacementOptions, type GlobalOptions } from '../cli/options.js';
+import { ALLOW_ADDER_FLAG, allowAdderOption, withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
 import { UsageError } from '../errors.js';
 import { parseDuration, parsePercent, parseRange, renderHealPlan, validateHealRequest, type HealRequest } from '../ops/heal-plan.js';
 import type { HealRun } from '../ops/heal.js';
 
-export interface HealArgs {
+export interface HealArgs extends ReplacementOptionArgs {
   config: string;
   apply: boolean;
   'reboot-first': boolean;
@@ -27,15 +27,9 @@ export interface HealArgs {
   'min-healthy-period': string;
   'reboot-wait': string;
   'drain-timeout': string;
-  timeout: number;
-  'boot-timeout': number;
-  'poll-interval': number;
-  'evict-retry': number;
-  'adder-image'?: string;
   'allow-adder': boolean;
   soak: number;
   resume: boolean;
-  strict: boolean;
 }
 
 /** Pure: argv -> request (UsageError, exit 2, before any API call). */
@@ -91,7 +85,7 @@ const heal: KaddCommandModule<HealArgs> = {
       .option('retry-period', { type: 'string', default: '0s', describe: 'least time between two remediations of a node that keeps failing' })
       .option('min-healthy-period', { type: 'string', default: '1h', describe: 'a node failing again sooner after its remediation counts as a retry' })
       .option('reboot-wait', { type: 'string', default: '5m', describe: 'bound of the wait for Ready after each reboot' })
-      .option('allow-adder', ALLOW_ADDER_OPTION)
+      .option(ALLOW_ADDER_FLAG, allowAdderOption('a report may create the short-lived master-adder pod on a master to read etcd (members, health, alarms); without it etcd is not checked'))
       .option('resume', { type: 'boolean', default: false, describe: 'with --apply: first finish any unfinished kadd replace (one an earlier heal started and that died is finished without it)' })
       .option('soak', { type: 'number', default: 60, describe: 'seconds a surged replacement must stay Ready before the old node goes (as kadd replace)' })
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of the drain of a replaced node' })

@@ -8,10 +8,10 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { configPositional, type GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import { createCliContext, type CliContextDeps } from '../cli/context.js';
+import { withClusterFile, type CliContextDeps } from '../cli/context.js';
 import { UsageError } from '../errors.js';
 import { formatDiagnosis } from '../ops/diagnose.js';
 import { checkNodeArg, runLogs } from '../ops/logs.js';
@@ -52,9 +52,7 @@ const logs: KaddCommandModule<LogsArgs> = {
   describe: "show a server's console log and the boot diagnosis (--follow to watch)",
   formats: ['table'],
   formatHint: 'the console log is text; `kadd status CONFIG -f json` is the machine-readable view of a server',
-  builder: (y: Argv<GlobalOptions>) =>
-    y
-      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format, e.g. cfg.yml)' })
+  builder: (y: Argv<GlobalOptions>) => configPositional(y)
       .positional('node', { type: 'string', demandOption: true, describe: 'server name, e.g. mycluster-node-3' })
       .option('lines', { alias: 'n', type: 'number', describe: 'only the last N lines (default: the whole console log)' })
       .option('follow', { type: 'boolean', default: false, describe: 'keep printing new lines every 2 s until Ctrl-C or the server is deleted' })
@@ -64,15 +62,7 @@ const logs: KaddCommandModule<LogsArgs> = {
       .epilog('The console goes to stdout (secrets redacted), the Nova fault and the diagnosis to stderr.\nExit codes: 0 shown; 2 the name is not one of the cluster\'s servers (they are listed).') as unknown as Argv<GlobalOptions & LogsArgs>,
   async handler(argv: CommandArgs<LogsArgs>, deps?: CliContextDeps) {
     parseLogsArgs(argv); // bad options fail before the config is read
-    const ctx = createCliContext(argv, { ...deps, onInterrupt: 'stopping' });
-    try {
-      const { loadClusterConfig } = await import('../config/load.js');
-      const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('debug', `${argv.config}: ${w.path}: ${w.message}`);
-      return await handleLogs(argv, ctx, config);
-    } finally {
-      ctx.dispose();
-    }
+    return withClusterFile(argv, { ...deps, onInterrupt: 'stopping' }, (ctx, config) => handleLogs(argv, ctx, config), { warnings: 'debug' });
   },
 };
 

@@ -7,12 +7,12 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { withReplacementOptions, type GlobalOptions } from '../cli/options.js';
+import { withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
 import { OperationError, PartialSuccessError, UsageError } from '../errors.js';
 import type { ReplacePlan, ReplaceRequest } from '../ops/replace-plan.js';
 import type { RollResult } from '../ops/replace.js';
 
-export interface ReplaceArgs {
+export interface ReplaceArgs extends ReplacementOptionArgs {
   config: string;
   node?: string;
   all: boolean;
@@ -31,12 +31,6 @@ export interface ReplaceArgs {
   'drain-timeout': string;
   'delete-emptydir-data': boolean;
   force: boolean;
-  timeout: number;
-  'boot-timeout': number;
-  'poll-interval': number;
-  'evict-retry': number;
-  'adder-image'?: string;
-  strict: boolean;
 }
 
 /** Pure: argv -> request (UsageError, exit 2, before any API call). */

@@ -8,11 +8,11 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions, OutputFormat } from '../cli/options.js';
+import { configPositional, type GlobalOptions, OutputFormat } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
-import { createCliContext, type CliContextDeps } from '../cli/context.js';
+import { withClusterFile, type CliContextDeps } from '../cli/context.js';
 import { columnsOf, formatTable, renderResult } from '../cli/output.js';
 
 export interface StatusArgs {
@@ -90,25 +90,14 @@ export async function handleStatus(argv: StatusArgs, ctx: Context, config: Clust
 const status: KaddCommandModule<StatusArgs> = {
   command: 'status <config>',
   describe: "show the cluster's servers, Nodes, pool members and problems (exit 1 on problems)",
-  builder: (y: Argv<GlobalOptions>) =>
-    y
-      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format, e.g. cfg.yml)' })
+  builder: (y: Argv<GlobalOptions>) => configPositional(y)
       .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members (runs a short-lived master-adder pod on a control-plane node)' })
       .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems')
       .example('kadd status cfg.yml --etcd -f json', 'everything, etcd members included, as JSON')
       .example('kadd status cfg.yml -f value -c name -c node', 'one line per machine: its name and its Node state')
       .epilog('Exit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
-  async handler(argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) {
-    const ctx = createCliContext(argv, deps);
-    try {
-      const { loadClusterConfig } = await import('../config/load.js');
-      const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('debug', `${argv.config}: ${w.path}: ${w.message}`);
-      return await handleStatus(argv, ctx, config);
-    } finally {
-      ctx.dispose();
-    }
-  },
+  handler: (argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) =>
+    withClusterFile(argv, deps, (ctx, config) => handleStatus(argv, ctx, config), { warnings: 'debug' }),
 };
 
 export default status;

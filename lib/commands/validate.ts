@@ -5,10 +5,9 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
-import { createCliContext, type CliContextDeps } from '../cli/context.js';
+import { configPositional, strictOption, type GlobalOptions } from '../cli/options.js';
+import { withClusterFile, type CliContextDeps } from '../cli/context.js';
 import { renderFor } from '../cli/output.js';
-import { loadClusterConfig } from '../config/load.js';
 import type { ClusterConfig } from '../config/types.js';
 import { redactValue } from '../redact.js';
 
@@ -56,29 +55,21 @@ const validate: KaddCommandModule<ValidateArgs> = {
   command: 'validate <config>',
   describe: 'check a cluster file offline and print what kadd understood',
   builder: (y: Argv<GlobalOptions>) =>
-    y
-      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format, e.g. cfg.yml)' })
-      .option('strict', { type: 'boolean', default: false, describe: 'treat unknown keys as errors' })
+    strictOption(configPositional(y), 'treat unknown keys as errors')
       .example('kadd validate cfg.yml', 'check cfg.yml and show the effective settings')
       .example('kadd validate cfg.yml -f yaml', 'print the effective config with defaults filled in') as unknown as Argv<GlobalOptions & ValidateArgs>,
-  async handler(argv: CommandArgs<ValidateArgs>, deps?: CliContextDeps) {
-    const ctx = createCliContext(argv, deps);
-    try {
-      const { config, warnings } = await loadClusterConfig(argv.config, { strict: argv.strict, cwd: ctx.cwd, env: ctx.env });
-      for (const w of warnings) ctx.io.log('warn', w.message);
+  handler: (argv: CommandArgs<ValidateArgs>, deps?: CliContextDeps) =>
+    withClusterFile(argv, deps, async (ctx, config, warnings) => {
       const data = effectiveConfig(config);
       // the effective config holds no secrets (user_data is not carried; addons are redacted above);
       // key-based redaction would hide the ssh.private_key *path*, which the operator needs to see
       ctx.io.result(renderFor(argv, data, undefined, { redactKeys: false }));
       ctx.io.log(
         'info',
-        `${argv.config}: valid (cluster ${config.clusterName}: ${config.nMasters} master${config.nMasters === 1 ? '' : 's'}, ${config.nNodes} worker${config.nNodes === 1 ? '' : 's'}${warnings.length ? `; ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})`,
+        `${argv.config}: valid (cluster ${config.clusterName}: ${config.nMasters} master${config.nMasters === 1 ? '' : 's'}, ${config.nNodes} worker${config.nNodes === 1 ? '' : 's'}${warnings ? `; ${warnings} warning${warnings === 1 ? '' : 's'}` : ''})`,
       );
       return 0;
-    } finally {
-      ctx.dispose();
-    }
-  },
+    }, { plainWarnings: true }),
 };
 
 export default validate;

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { KaddError } from '../errors.js';
 import type { CommandResult, Transport } from './types.js';
+import { collectOutput } from '../shell.js';
 
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
@@ -20,34 +21,15 @@ export class LocalTransport implements Transport {
         env: { ...process.env, ...(opts.env ?? {}) },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let done = false;
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
+      const run = collectOutput(child.stdout, child.stderr, timeoutMs, () => {
         child.kill('SIGKILL');
         reject(new KaddError('E_TIMEOUT', `${argv[0]} did not finish within ${Math.round(timeoutMs / 1000)} s (killed)`));
-      }, timeoutMs);
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.stderr.on('data', (d: Buffer) => err.push(d));
-      child.on('error', (e: NodeJS.ErrnoException) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
+      });
+      child.on('error', (e: NodeJS.ErrnoException) => run.settle(() => {
         if (e.code === 'ENOENT') resolve({ stdout: '', stderr: `${argv[0]}: command not found`, exitCode: 127 });
         else reject(new KaddError('E_EXEC', `cannot run ${argv[0]}: ${e.message}`, 1, { cause: e }));
-      });
-      child.on('close', (code, signal) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        resolve({
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-          exitCode: code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1),
-        });
-      });
+      }));
+      child.on('close', (code, signal) => run.settle(() => resolve(run.result(code ?? (signal ? 128 + (signalNumber(signal) ?? 0) : 1)))));
       child.stdin.on('error', () => {});
       child.stdin.end(opts.stdin ?? '');
     });

@@ -12,16 +12,11 @@ import type { Io } from '../io.js';
 import { KubeExecTransport } from '../kube/exec-transport.js';
 import { isControlPlane } from '../kube/labels.js';
 import type { KNode, KubeApi } from '../kube/types.js';
+import type { RenderedManifest } from '../cloudinit/render.js';
 
-export interface AdderManifest {
-  object: Record<string, unknown>;
-  name: string;
-  namespace: string;
-  labelSelector: string;
-  /** every kadd adder of any operation: others are reported, never deleted (13.10) */
-  familySelector?: string;
-  expiresAt: string;
-}
+/** The rendered adder Deployment (lib/cloudinit renderAdderDeployment) without its YAML text; familySelector:
+ * every kadd adder of any operation, reported, never deleted (13.10). */
+export type AdderManifest = Omit<RenderedManifest, 'text'>;
 
 export interface AdderOptions {
   kube: KubeApi;

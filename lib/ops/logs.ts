@@ -10,6 +10,7 @@ import { InterruptedError, KaddError, UsageError } from '../errors.js';
 import { pollUntil, type Verdict } from '../poll.js';
 import { diagnose, type Diagnosis } from './diagnose.js';
 import { escapeRegex } from './naming.js';
+import { editDistance } from '../text.js';
 
 /** Regex (client side) matching exactly the cluster's servers: `<cluster>-(master|node)-N`. */
 export function clusterServerPattern(cluster: string): string {
@@ -44,20 +45,6 @@ export function closeNames(typed: string, names: string[]): string[] {
   const scored = names.map((n) => ({ n, d: editDistance(t, n.toLowerCase()) })).filter((x) => x.d <= 3);
   scored.sort((a, b) => a.d - b.d || a.n.localeCompare(b.n, 'en', { numeric: true }));
   return scored.map((x) => x.n);
-}
-
-function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j]!;
-      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length]!;
 }
 
 export const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name, 'en', { numeric: true });

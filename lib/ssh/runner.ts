@@ -20,7 +20,7 @@ import {
   type PinnedKeys,
 } from './hostkeys.js';
 import { defaultKeyPaths, expandHome, loadPrivateKey, type LoadedKey } from './keys.js';
-import { shellJoin, type CommandResult } from '../shell.js';
+import { collectOutput, shellJoin, type CommandResult } from '../shell.js';
 
 export interface SshEndpoint {
   host: string;
@@ -236,12 +236,7 @@ export class SshRunner {
     return new Promise((resolve, reject) => {
       this.target!.exec(line, (err, stream) => {
         if (err) return reject(new SshError('E_SSH_EXEC', `cannot start ${first} on ${this.describe}: ${err.message}`));
-        const out: Buffer[] = [];
-        const errb: Buffer[] = [];
-        let done = false;
-        const timer = setTimeout(() => {
-          if (done) return;
-          done = true;
+        const run = collectOutput(stream, stream.stderr, timeoutMs, () => {
           try {
             stream.signal('KILL');
           } catch {
@@ -249,19 +244,9 @@ export class SshRunner {
           }
           stream.close();
           reject(new SshError('E_SSH_TIMEOUT', `${first} on ${this.describe} did not finish within ${Math.round(timeoutMs / 1000)} s`));
-        }, timeoutMs);
-        stream.on('data', (d: Buffer) => out.push(d));
-        stream.stderr.on('data', (d: Buffer) => errb.push(d));
-        stream.on('close', (code: number | null, signal?: string) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          resolve({
-            stdout: Buffer.concat(out).toString('utf8'),
-            stderr: Buffer.concat(errb).toString('utf8'),
-            exitCode: typeof code === 'number' ? code : signal ? 128 + (signal === 'KILL' ? 9 : signal === 'TERM' ? 15 : 0) : 255,
-          });
         });
+        stream.on('close', (code: number | null, signal?: string) => run.settle(() =>
+          resolve(run.result(typeof code === 'number' ? code : signal ? 128 + (signal === 'KILL' ? 9 : signal === 'TERM' ? 15 : 0) : 255))));
         stream.end(opts.stdin ?? '');
       });
     });

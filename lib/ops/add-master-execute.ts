@@ -1,0 +1,277 @@
+/**
+ * kadd add --role master, the change (journaled; rolled back on any failure): snapshot -> (--fix-stale
+ * removals, one at a time, each behind a quorum check) -> fresh add verdict -> certificate key upload +
+ * bootstrap token -> port, volume, server -> watch (lib/ops/add-master-watch.ts) -> load balancer pool
+ * member -> cfg.updated.yml. Rollback removes the new etcd member FIRST (through a surviving member, quorum
+ * re-checked), then the Node, server, volume, port, pool member; the token always goes.
+ */
+import { kaddPortDescription } from '../openstack/network.js';
+import type { Context } from '../context.js';
+import type { OpenStackClient, Volume } from '../openstack/types.js';
+import type { KubeApi } from '../kube/types.js';
+import type { Transport } from '../etcd/types.js';
+import type { MasterJoinInput } from '../cloudinit/render.js';
+import type { Etcdctl, SnapshotResult } from '../etcd/etcdctl.js';
+import { InterruptedError, KaddError, OperationError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { ownershipMetadata, ownershipTags } from './naming.js';
+import { diagnose, formatDiagnosis } from './diagnose.js';
+import { groupDiagnosis } from './observe.js';
+import { memberTable, type EtcdAccess, type MemberRow } from './master-etcd.js';
+import { Ledger, describeReaped, type LedgerJournal } from './engine/ledger.js';
+import { Reapers } from './engine/reapers.js';
+import { TokenLease } from './engine/token.js';
+import { API_PORT, STAGE_TEXT, type AddMasterPlan, type AddMasterRequest, type Stage } from './add-master-plan.js';
+import { refineStall, StageFailure, waitFor, watchJoin, type MasterState } from './add-master-watch.js';
+
+export interface AddMasterResult {
+  cluster: string;
+  name: string;
+  serverId: string;
+  ip: string;
+  zone?: string;
+  flavor: string;
+  memberId: string;
+  snapshot?: SnapshotResult;
+  removedStale: string[];
+  lbMember?: string;
+  updatedConfig?: string;
+  members: MemberRow[];
+  durationMs: number;
+}
+
+/** What executeMaster hands the renderer: the fields of lib/cloudinit's MasterJoinInput it fills. */
+export type MasterUserDataInput = Pick<MasterJoinInput,
+  'clusterName' | 'nodeName' | 'apiEndpoint' | 'token' | 'caCertHash' | 'k8sVersion' | 'certificateKey' | 'advertiseAddress' | 'clusterFeatureGates' | 'labels'>;
+
+export interface AddMasterDeps {
+  /** the operation's journal (begin() called); execute keeps its ledger on it */
+  journal: LedgerJournal;
+  caCertHash: (pem: string) => string;
+  /** lib/cloudinit renderMasterUserData */
+  renderUserData: (input: MasterUserDataInput) => Promise<{ text: string; base64: string; encoding: 'plain' | 'gzip'; base64Length: number; learnerMode?: boolean }>;
+  /** lib/etcd generateCertificateKey (registers it as a secret) */
+  certificateKey: () => string;
+  /** lib/etcd kubeadmUploadCerts */
+  uploadCerts: (transport: Transport, key: string) => Promise<void>;
+  /** writes cfg.updated.yml with n-masters = value; returns the path */
+  writeConfig: (nMasters: number) => Promise<string>;
+}
+
+export async function executeMaster(
+  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, os: OpenStackClient, kube: KubeApi, etcd: EtcdAccess, deps: AddMasterDeps,
+): Promise<AddMasterResult> {
+  const started = ctx.clock.now();
+  const { io, signal } = ctx;
+  const c = req.config;
+  const journal = deps.journal;
+  const ledger = new Ledger(journal, c.clusterName);
+  const etcdctl: Etcdctl = etcd.etcdctl;
+  // the first Ctrl-C starts the rollback: the reapers' waits are not stopped by it
+  const reapers = new Reapers({ io, clock: ctx.clock, os, kube, etcdctl, cluster: c.clusterName, pollIntervalMs: req.pollIntervalMs, poolId: p.lb?.poolId });
+  let lease: TokenLease | undefined;
+  const tokenGone = async () => {
+    await lease?.release(reapers);
+  };
+  const st: MasterState = { portId: p.adopt.portId, volumeId: p.adopt.volumeId, stage: 'prepare' };
+  const removedStale: string[] = [];
+  let snapshot: SnapshotResult | undefined;
+  const checkAbort = () => {
+    if (signal.aborted) throw new InterruptedError();
+  };
+
+  // 1. snapshot before any change
+  if (p.snapshot) {
+    const line = io.progress(`${p.name}:snapshot`, `etcd snapshot on ${etcd.nodeName}`);
+    const stamp = new Date(ctx.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    try {
+      snapshot = await etcdctl.snapshotSave(`${etcd.snapshotDir}/etcd-${c.clusterName}-${stamp}.db`);
+    } catch (e) {
+      line.fail('etcd snapshot failed');
+      throw new OperationError('E_ETCD_SNAPSHOT', `etcd snapshot on ${etcd.nodeName} failed, nothing was changed: ${e instanceof Error ? e.message : e}`, {
+        hint: 'free space under /var/lib/kadd/snapshots on that node, or pass --no-snapshot to go on without one',
+      });
+    }
+    line.succeed(`etcd snapshot saved on ${etcd.nodeName}: ${snapshot.path}`);
+  }
+  checkAbort();
+
+  // 2. stale members, one at a time, each behind a fresh quorum check
+  if (p.fixStale) {
+    for (const s of p.stale) {
+      const v = await etcdctl.checkRemove(s.id);
+      if (!v.view.members.some((m) => m.member.id === s.id)) continue;
+      if (!v.allowed) {
+        throw new OperationError('E_ETCD_STALE_REMOVE_REFUSED', `refusing to remove stale etcd member ${s.name || s.id}: ${v.blockers.map((b) => b.message).join('; ')}`, {
+          rolledBack: [], details: removedStale.map((x) => `already removed: ${x}`),
+        });
+      }
+      await journal.intent('etcd-member', s.name || s.id, { remove: s.id });
+      await etcdctl.memberRemove(s.id);
+      await journal.undone('etcd-member', s.name || s.id, s.id);
+      removedStale.push(`${s.name || '(unstarted)'} ${s.id}`);
+      io.log('info', `removed stale etcd member ${s.name || '(unstarted)'} ${s.id} (${s.reason})`);
+    }
+  }
+
+  // 3. fresh verdict right before the change
+  const verdict = await etcdctl.checkAdd();
+  if (!verdict.allowed) {
+    throw new OperationError('E_ETCD_ADD_REFUSED', 'etcd changed since preflight; refusing to add a member now', {
+      details: verdict.blockers.map((b) => `${b.message}${b.fix ? ` (fix: ${b.fix})` : ''}`),
+      rolledBack: [], hint: removedStale.length ? `stale members removed: ${removedStale.join(', ')}` : undefined,
+    });
+  }
+  for (const w of verdict.warnings) if (!p.warnings.includes(w)) io.log('warn', w);
+
+  try {
+    // 4. certificate key + bootstrap token (never printed)
+    const prep = io.progress(`${p.name}:prepare`, 'uploading control-plane certificates');
+    const key = deps.certificateKey();
+    registerSecret(key);
+    await deps.uploadCerts(etcd.transport, key);
+    lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
+    const token = lease.token;
+    checkAbort();
+
+    // 5. port, volume, server
+    const md = ownershipMetadata(c.clusterName, 'master');
+    const tags = ownershipTags(c.clusterName, 'master');
+    if (st.portId) await ledger.adopt({ kind: 'port', name: p.portName, node: p.name, id: st.portId });
+    if (st.volumeId) await ledger.adopt({ kind: 'volume', name: p.volumeName, node: p.name, id: st.volumeId });
+    if (!st.portId) {
+      prep.update('creating port');
+      const port = await ledger.create({ kind: 'port', name: p.portName, node: p.name, details: { network: p.network.id } }, () => os.network.createPort({
+        name: p.portName, network_id: p.network.id, fixed_ips: [{ subnet_id: p.subnet.id }], security_groups: [p.securityGroup.id], description: kaddPortDescription(c.clusterName, p.name),
+      }));
+      st.portId = port.id;
+      st.ip = port.fixed_ips?.find((f) => f.subnet_id === p.subnet.id)?.ip_address ?? port.fixed_ips?.[0]?.ip_address;
+      os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${p.portName}: ${e instanceof Error ? e.message : e}`));
+    } else {
+      const port = (await os.network.listPorts({ name: p.portName })).find((x) => x.id === st.portId);
+      st.ip = port?.fixed_ips?.[0]?.ip_address;
+    }
+    if (!st.volumeId) {
+      prep.update('creating boot volume');
+      const v = await ledger.create({ kind: 'volume', name: p.volumeName, node: p.name, details: { size: p.volumeSize, zone: p.zone } }, () => os.volume.createVolume({
+        name: p.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: p.zone,
+        ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': p.name },
+      }));
+      st.volumeId = v.id;
+    }
+    prep.update('boot volume creating');
+    await waitFor<Volume>(ctx, req, 'volume available', req.volumeTimeoutMs, async () => {
+      const v = await os.volume.getVolume(st.volumeId!);
+      if (v?.status === 'available') return { state: 'done', value: v };
+      if (v?.status === 'error' || !v) return { state: 'failed', error: new StageFailure('prepare', `boot volume ${p.volumeName} ${v ? 'went to error' : 'disappeared'}`) };
+      return { state: 'pending', note: v.status };
+    });
+    const ud = await deps.renderUserData({
+      clusterName: c.clusterName, nodeName: p.name, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
+      caCertHash: deps.caCertHash(await kube.clusterCaPem()), k8sVersion: p.k8sVersion, certificateKey: key,
+      ...(st.ip ? { advertiseAddress: st.ip } : {}), ...(p.featureGates ? { clusterFeatureGates: p.featureGates } : {}),
+    });
+    prep.update('creating server');
+    const created = await ledger.create({ kind: 'server', name: p.name, node: p.name, details: { zone: p.zone, flavor: p.flavor.name } }, () => os.compute.createServer({
+      name: p.name, flavorRef: p.flavor.id, availability_zone: p.zone, key_name: p.keypair, networks: [{ port: st.portId! }],
+      block_device_mapping_v2: [{ boot_index: 0, uuid: st.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
+      // base64 of exactly what cloud-init gets (gzip-compressed when the plain text would not fit)
+      user_data_base64: ud.base64, metadata: { ...md }, tags,
+      ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
+    }));
+    st.serverId = created.id;
+    prep.succeed(`server ${p.name} created (${p.flavor.name}${p.zone ? `, ${p.zone}` : ''}${ud.learnerMode === false ? ', etcd learner mode off' : ''})`);
+
+    // 6. watch, stage by stage
+    await watchJoin(ctx, req, p, st, { os, kube, etcdctl, ledger, extendToken: () => lease!.keepAlive() });
+
+    // 7. API load balancer pool
+    if (p.lb) {
+      const line = io.progress(`${p.name}:lb`, `adding ${st.ip} to pool ${p.lb.poolName}`);
+      const existing = (await os.loadbalancer.listMembers(p.lb.poolId)).find((m) => m.address === st.ip && m.protocol_port === API_PORT);
+      if (existing) st.lbMemberId = existing.id;
+      else {
+        const lb = p.lb;
+        const m = await ledger.create({ kind: 'lb-member', name: p.name, node: p.name, details: { pool: lb.poolId } }, () =>
+          os.loadbalancer.createMember(lb.poolId, { name: p.name, address: st.ip!, protocol_port: API_PORT, ...(lb.subnetId ? { subnet_id: lb.subnetId } : {}) }));
+        st.lbMemberId = m.id;
+      }
+      line.succeed(`${p.name} (${st.ip}:${API_PORT}) is a member of pool ${p.lb.poolName}`);
+    }
+  } catch (e) {
+    const failure = e instanceof StageFailure ? e : undefined;
+    const interrupted = signal.aborted || e instanceof InterruptedError;
+    let diagnosis = failure?.diagnosis;
+    if (!diagnosis && st.serverId && !interrupted) {
+      const [srv, text] = await Promise.all([os.compute.getServer(st.serverId).catch(() => null), os.compute.getConsoleOutput(st.serverId, 200).catch(() => '')]);
+      diagnosis = groupDiagnosis(diagnose({ fault: srv?.fault, console: text }), p.serverGroup);
+    }
+    if (diagnosis && failure) diagnosis = refineStall(failure.stage, diagnosis, p);
+    const cause = e instanceof Error ? e.message : String(e);
+    // --keep-failed keeps the server, volume and port for inspection, never an etcd member (Ctrl-C always rolls back)
+    const keep = req.keepFailed && !interrupted;
+    if (keep) await tokenGone(); // first: a kept server must not be able to finish its join
+    const rb = io.progress(`${p.name}:rollback`, keep ? 'removing the etcd member, keeping the server (--keep-failed)' : 'rolling back');
+    const { rolledBack, left, kept, etcdLeft } = await rollback(ledger, reapers, p.name, st.ip, keep);
+    const tokens = ledger.of('').map((r) => r.id);
+    await tokenGone();
+    for (const id of tokens) if (id && !ledger.of('').some((r) => r.id === id)) rolledBack.push(`deleted bootstrap token ${id}`);
+    if (left.length) rb.fail(`rollback left behind: ${left.join(', ')}`);
+    else rb.succeed(`${keep ? 'cleaned up' : 'rolled back'}: ${rolledBack.join(', ') || 'nothing to undo'}${kept.length ? `; kept: ${kept.join(', ')}` : ''}`);
+    const details = [
+      ...(diagnosis ? formatDiagnosis(p.name, diagnosis).split('\n') : []),
+      ...rolledBack.map((r) => `rolled back: ${r}`),
+      ...kept.map((r) => `KEPT for inspection: ${r}`),
+      ...left.map((r) => `LEFT BEHIND: ${r}`),
+      ...(snapshot ? [`etcd snapshot taken before the change: ${snapshot.path} on ${etcd.nodeName}`] : []),
+      ...removedStale.map((s) => `stale etcd member removed: ${s}`),
+    ];
+    const cfgArg = req.configArg ?? c.file;
+    if (keep) {
+      throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage "${STAGE_TEXT[st.stage as Stage] ?? 'prepare'}": ${cause}; ${etcdLeft ? 'its etcd member could NOT be removed (see below); ' : 'no etcd member of it is left; '}the server is kept for inspection (--keep-failed); the cluster file is unchanged`, {
+        rolledBack, details, cause: e,
+        hint: `inspect: openstack console log show ${st.serverId ?? p.name}${st.ip ? `; ssh ${c.ssh.user}@${st.ip}` : ''}; then delete it with \`kadd add --role master --cleanup ${cfgArg}\` (the next master add refuses until then); stop it meanwhile if it may retry its join: openstack server stop ${st.serverId ?? p.name}`,
+      });
+    }
+    if (interrupted) throw new InterruptedError(`interrupted while adding ${p.name}; rolled back`, { details });
+    throw new OperationError('E_MASTER_ADD_FAILED', `adding master ${p.name} failed at stage "${STAGE_TEXT[st.stage as Stage] ?? 'prepare'}": ${cause}; the cluster file is unchanged`, {
+      rolledBack, details, cause: e,
+      hint: diagnosis?.nextStep ?? (e instanceof KaddError ? e.hint : undefined),
+    });
+  } finally {
+    await tokenGone();
+  }
+  await ledger.keep(p.name);
+
+  // 8. the cluster file
+  const view = await etcdctl.view().catch(() => null);
+  let updatedConfig: string | undefined;
+  try {
+    updatedConfig = await deps.writeConfig(p.mastersAfter);
+  } catch (e) {
+    throw new OperationError('E_CONFIG_WRITE', `master ${p.name} was added, but writing the updated cluster file failed: ${e instanceof Error ? e.message : e}`, {
+      hint: `set n-masters to ${p.mastersAfter} in ${c.file} by hand`,
+    });
+  }
+  return {
+    cluster: c.clusterName, name: p.name, serverId: st.serverId!, ip: st.ip ?? '', zone: p.zone, flavor: p.flavor.name, memberId: st.memberId!,
+    snapshot, removedStale, lbMember: st.lbMemberId, updatedConfig, members: view ? memberTable(view) : [], durationMs: ctx.clock.now() - started,
+  };
+}
+
+/**
+ * Undo through the reapers, in their fixed order: pool member; the new etcd member through a surviving
+ * member (quorum re-checked); the Node; the server (waited until gone); a member kubeadm may have added
+ * meanwhile; the volume; the port. With `keep` (--keep-failed) the server, volume and port stay,
+ * everything else goes: etcd safety beats inspection. When the quorum check refuses to remove a started
+ * voting member, its server is kept running too. Never throws.
+ */
+async function rollback(ledger: Ledger, reapers: Reapers, name: string, ip: string | undefined, keep: boolean): Promise<{ rolledBack: string[]; left: string[]; kept: string[]; etcdLeft: boolean }> {
+  const r = await ledger.teardown(name, reapers, { readyNode: 'delete', ip, keep: keep ? ['server', 'volume', 'port'] : [] });
+  return {
+    rolledBack: r.deleted.map(describeReaped),
+    left: r.left.map(describeReaped),
+    kept: r.kept.map(describeReaped),
+    etcdLeft: r.left.some((x) => x.ref.kind === 'etcd-member'),
+  };
+}
