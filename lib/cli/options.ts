@@ -158,6 +158,15 @@ export function roleOption(describe: string) {
 }
 
 /**
+ * `--allow-adder`: the command may create the master-adder, a privileged host-network Deployment in
+ * kube-system that kadd deletes when it is done (status --etcd; a master dry run). Without it a read-only
+ * command creates nothing (issue 12 point 3).
+ */
+export function allowAdderOption(describe: string) {
+  return { type: 'boolean' as const, default: false, describe: `${describe} (creates the master-adder, a privileged Deployment in kube-system, and deletes it afterwards)` };
+}
+
+/**
  * The options of a command that builds replacement nodes (`replace`, `heal`): how long a replacement may
  * take, the adder image and the strictness of the cluster file. One definition, so the two commands keep
  * the same names, defaults and duration syntax (`20m`, `1200`).

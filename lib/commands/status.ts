@@ -2,22 +2,24 @@
  * kadd status <config> [--etcd] [-f table|json|yaml]: the cluster's machines joining OpenStack and
  * Kubernetes (role, server status, zone, flavor, IP, Node Ready, kubelet version, problems), counts per
  * role against the cluster file, the API pool members, leftovers of unfinished kadd runs, and with --etcd
- * the etcd member table (read through a short-lived master-adder Deployment, deleted afterwards).
+ * --allow-adder the etcd member table (read through a short-lived master-adder Deployment, deleted
+ * afterwards). Read-only by default: --etcd without --allow-adder is refused (exit 2), nothing is created.
  *
  * Exit codes: 0 healthy (warnings allowed); 1 problems were found (listed); 2 bad input.
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions, OutputFormat } from '../cli/options.js';
+import { allowAdderOption, type GlobalOptions, type OutputFormat } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import { classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
+import { assertReadOnlyEtcd, classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
 import { createCliContext, type CliContextDeps } from '../cli/context.js';
 import { columnsOf, formatTable, renderResult } from '../cli/output.js';
 
 export interface StatusArgs {
   config: string;
   etcd: boolean;
+  'allow-adder'?: boolean;
   format?: OutputFormat;
 }
 
@@ -65,7 +67,7 @@ export function formatStatusTable(r: StatusReport): string {
 
 /** The command's body with a prepared context and config; returns the exit code (0 healthy, 1 problems). */
 export async function handleStatus(argv: StatusArgs, ctx: Context, config: ClusterConfig, opts: Partial<GatherOptions> = {}): Promise<number> {
-  const obs = await gatherStatus(ctx, config, { etcd: !!argv.etcd, ...opts });
+  const obs = await gatherStatus(ctx, config, { etcd: !!argv.etcd, allowAdder: !!argv['allow-adder'], ...opts });
   const report = classifyStatus(config, obs, argv.config);
   const format = argv.format ?? 'table';
   const columns = columnsOf((argv as { column?: unknown }).column);
@@ -93,14 +95,16 @@ const status: KaddCommandModule<StatusArgs> = {
   builder: (y: Argv<GlobalOptions>) =>
     y
       .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format, e.g. cfg.yml)' })
-      .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members (runs a short-lived master-adder pod on a control-plane node)' })
-      .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems')
-      .example('kadd status cfg.yml --etcd -f json', 'everything, etcd members included, as JSON')
+      .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members; needs --allow-adder (with it kadd deploys the master-adder on a control-plane node and deletes it afterwards)' })
+      .option('allow-adder', allowAdderOption('with --etcd: allow reading etcd through the master-adder'))
+      .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems (read-only)')
+      .example('kadd status cfg.yml --etcd --allow-adder -f json', 'everything, etcd members included, as JSON (deploys the adder and deletes it)')
       .example('kadd status cfg.yml -f value -c name -c node', 'one line per machine: its name and its Node state')
-      .epilog('Exit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
+      .epilog('Without --allow-adder, status only reads. --etcd --allow-adder deploys the master-adder (a privileged host-network Deployment in kube-system) and deletes it afterwards.\n\nExit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
   async handler(argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) {
     const ctx = createCliContext(argv, deps);
     try {
+      assertReadOnlyEtcd({ etcd: argv.etcd, allowAdder: argv['allow-adder'] }); // exit 2 before reading anything
       const { loadClusterConfig } = await import('../config/load.js');
       const { config, warnings } = await loadClusterConfig(argv.config, { cwd: ctx.cwd, env: ctx.env });
       for (const w of warnings) ctx.io.log('debug', `${argv.config}: ${w.path}: ${w.message}`);
