@@ -20,6 +20,7 @@ import {
   type AddMasterResult,
 } from '../ops/add-master.js';
 import { acquireClusterLock, withLock, type ClusterLock } from '../ops/engine/lock.js';
+import { confirmAvailability, countMastersReadOnly, refuseUnconfirmedEarly } from '../ops/availability.js';
 import { DEFAULT_SNAPSHOT_DIR, formatMemberTable, openEtcdViaAdder, type EtcdAccess } from '../ops/master-etcd.js';
 
 export interface AddMasterArgs {
@@ -55,6 +56,8 @@ export interface AddMasterCommandDeps {
   pollIntervalMs?: number;
   volumeTimeoutMs?: number;
   adderReadyTimeoutMs?: number;
+  /** stdin is a terminal (default: process.stdin.isTTY; tests set it) */
+  interactive?: boolean;
 }
 
 const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
@@ -254,8 +257,10 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     // An API that does not answer cannot give the lock: the preflight then runs as a dry run (nothing
     // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
     let lockApiError: KaddError | undefined;
+    const gate = { yes: !!argv.yes, interactive: deps.interactive ?? !!process.stdin.isTTY, configArg: argv.config };
     if (!parsed.dryRun) {
       await os.projectId(); // credentials that do not work are refused before the cluster is touched
+      refuseUnconfirmedEarly(await countMastersReadOnly(os, kube, config.clusterName), gate); // 1 -> 2 masters: --yes or a terminal
       try {
         clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
         ctx = withLock(ctx, clusterLock);
@@ -292,7 +297,9 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     };
     const cleanup = parsed.cleanup && report.leftovers.length ? { leftovers: report.leftovers } : undefined;
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
-    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun, cleanup: lockApiError ? undefined : cleanup });
+    const out = await runAddMaster(ctx, request, os, kube, ops, {
+      openEtcd, dryRun, cleanup: lockApiError ? undefined : cleanup, confirm: (plan) => confirmAvailability(ctx, plan, formatPlan(plan), gate),
+    });
     if (lockApiError) {
       if (out.kind === 'dry-run') assertMasterPlan(out.plan);
       throw lockApiError;
