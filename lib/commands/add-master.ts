@@ -20,7 +20,8 @@ import {
   type AddMasterResult,
 } from '../ops/add-master.js';
 import { acquireClusterLock, withLock, type ClusterLock } from '../ops/engine/lock.js';
-import { confirmAvailability, countMastersReadOnly, refuseUnconfirmedEarly } from '../ops/availability.js';
+import { confirmAvailability, mastersNow, observeMastersReadOnly, refuseUnconfirmedEarly } from '../ops/availability.js';
+import { clusterCount, reconcileCount } from '../ops/drift.js';
 import { DEFAULT_SNAPSHOT_DIR, formatMemberTable, openEtcdViaAdder, type EtcdAccess } from '../ops/master-etcd.js';
 
 export interface AddMasterArgs {
@@ -258,9 +259,15 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
     let lockApiError: KaddError | undefined;
     const gate = { yes: !!argv.yes, interactive: deps.interactive ?? !!process.stdin.isTTY, configArg: argv.config };
+    // read-only, before anything is written: a stale n-masters (issue 12 pt 5) and 1 -> 2 masters (pt 4)
+    const seen = await observeMastersReadOnly(os, kube, config.clusterName);
+    if (seen) {
+      const counted = clusterCount(config.clusterName, 'master', seen.servers, seen.controlPlaneNodes, report.leftovers.map((l) => l.name));
+      request.config = reconcileCount(ctx.io, config, 'master', counted, { accept: !!pick(argv, 'acceptDrift', 'accept-drift'), configArg: argv.config });
+    }
     if (!parsed.dryRun) {
       await os.projectId(); // credentials that do not work are refused before the cluster is touched
-      refuseUnconfirmedEarly(await countMastersReadOnly(os, kube, config.clusterName), gate); // 1 -> 2 masters: --yes or a terminal
+      refuseUnconfirmedEarly(mastersNow(seen), gate); // 1 -> 2 masters: --yes or a terminal
       try {
         clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
         ctx = withLock(ctx, clusterLock);

@@ -39,6 +39,7 @@ export interface AddArgs {
   resume?: boolean;
   cleanup?: boolean;
   'force-unlock'?: boolean;
+  'accept-drift'?: boolean;
   'poll-interval': number;
   // master only
   via?: 'kube' | 'ssh';
@@ -164,6 +165,8 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     dryRun: argv['dry-run'],
     leftovers: argv.resume ? 'resume' : argv.cleanup ? 'cleanup' : undefined,
     forceUnlock: argv['force-unlock'],
+    acceptDrift: argv['accept-drift'],
+    configArg: argv.config,
     argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
   });
   if (argv['dry-run'] && run.plan) {
@@ -215,6 +218,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
       .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })
       .option('force-unlock', { type: 'boolean', describe: 'take the cluster lock (Lease kube-system/kadd-lock) even if another kadd holds it; only when that kadd is gone' })
+      .option('accept-drift', { type: 'boolean', default: false, describe: 'the cluster file\'s n-nodes/n-masters disagrees with the cluster (a *.updated.yml not copied back): go on and count from the cluster' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
       .option('via', { choices: ['kube', 'ssh'] as const, describe: 'masters: reach etcd through the adder pod (kube) or SSH' })
       .option('snapshot', { type: 'boolean', default: true, describe: 'masters: snapshot etcd before the change (--no-snapshot skips)' })

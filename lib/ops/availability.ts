@@ -6,7 +6,7 @@
  * (exit 2) before any API write. Adding a third master (2 -> 3) raises the fault tolerance: no question.
  *
  * Two gates, one rule: `refuseUnconfirmedEarly` before the lock and the adder (from a read-only count of
- * the masters), `confirmAvailability` after the plan (from the plan's etcd projection), just before the
+ * the masters, observeMastersReadOnly), `confirmAvailability` after the plan (from the plan's etcd projection), just before the
  * first OpenStack resource is created.
  */
 import type { Context } from '../context.js';
@@ -38,17 +38,25 @@ function refusal(configArg: string): UsageError {
   });
 }
 
-/**
- * The masters there are now, read only (control-plane Nodes, master servers by kadd's naming; the larger
- * count). undefined when neither could be read: the later gate decides from the plan.
- */
-export async function countMastersReadOnly(os: OpenStackClient, kube: KubeApi, cluster: string): Promise<number | undefined> {
+/** The masters seen read-only: master servers by kadd's naming, control-plane Nodes (names). */
+export interface MastersSeen {
+  servers: string[];
+  controlPlaneNodes: string[];
+}
+
+/** Reads the masters without writing anything; undefined when neither source answered (the later gate decides). */
+export async function observeMastersReadOnly(os: OpenStackClient, kube: KubeApi, cluster: string): Promise<MastersSeen | undefined> {
   const [nodes, servers] = await Promise.all([
-    kube.listNodes().then((ns) => ns.filter(isControlPlane).length, () => undefined),
-    os.compute.listServers({ name: roleNamePattern(cluster, 'master') }).then((ss) => ss.length, () => undefined),
+    kube.listNodes().then((ns) => ns.filter(isControlPlane).map((n) => n.name), () => undefined),
+    os.compute.listServers({ name: roleNamePattern(cluster, 'master') }).then((ss) => ss.map((s) => s.name), () => undefined),
   ]);
   if (nodes === undefined && servers === undefined) return undefined;
-  return Math.max(nodes ?? 0, servers ?? 0);
+  return { servers: servers ?? [], controlPlaneNodes: nodes ?? [] };
+}
+
+/** The masters there are now: the larger of the two counts. */
+export function mastersNow(seen: MastersSeen | undefined): number | undefined {
+  return seen && Math.max(seen.servers.length, seen.controlPlaneNodes.length);
 }
 
 /** Before any API write: one master now, no --yes and no terminal -> exit 2 with the hint. */
