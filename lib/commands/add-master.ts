@@ -259,12 +259,8 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
     let lockApiError: KaddError | undefined;
     const gate = { yes: !!argv.yes, interactive: deps.interactive ?? !!process.stdin.isTTY, configArg: argv.config };
-    // read-only, before anything is written: a stale n-masters (issue 12 pt 5) and 1 -> 2 masters (pt 4)
+    // read-only: 1 -> 2 masters (issue 12 pt 4) before anything is written, a stale n-masters (pt 5) after the lock
     const seen = await observeMastersReadOnly(os, kube, config.clusterName);
-    if (seen) {
-      const counted = clusterCount(config.clusterName, 'master', seen.servers, seen.controlPlaneNodes, report.leftovers.map((l) => l.name));
-      request.config = reconcileCount(ctx.io, config, 'master', counted, { accept: !!pick(argv, 'acceptDrift', 'accept-drift'), configArg: argv.config });
-    }
     if (!parsed.dryRun) {
       await os.projectId(); // credentials that do not work are refused before the cluster is touched
       refuseUnconfirmedEarly(mastersNow(seen), gate); // 1 -> 2 masters: --yes or a terminal
@@ -277,6 +273,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
       }
     }
     const dryRun = parsed.dryRun || !!lockApiError;
+    if (seen) request.config = reconcileCount(ctx.io, config, 'master', clusterCount(config.clusterName, 'master', seen.servers, seen.controlPlaneNodes, report.leftovers.map((l) => l.name)), { accept: !!pick(argv, 'acceptDrift', 'accept-drift'), configArg: argv.config });
     const opId = await journal.begin({
       command: 'add --role master',
       args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun },

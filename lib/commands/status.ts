@@ -98,7 +98,7 @@ const status: KaddCommandModule<StatusArgs> = {
       .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members; needs --allow-adder (with it kadd deploys the master-adder on a control-plane node and deletes it afterwards)' })
       .option('allow-adder', allowAdderOption('with --etcd: allow reading etcd through the master-adder'))
       .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems (read-only)')
-      .example('kadd status cfg.yml --etcd --allow-adder -f json', 'everything, etcd members included, as JSON (deploys the adder and deletes it)')
+      .example('kadd status cfg.yml --etcd --allow-adder', 'with the etcd members (deploys the adder, then deletes it)')
       .example('kadd status cfg.yml -f value -c name -c node', 'one line per machine: its name and its Node state')
       .epilog('Without --allow-adder, status only reads. --etcd --allow-adder deploys the master-adder (a privileged host-network Deployment in kube-system) and deletes it afterwards.\n\nExit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
   async handler(argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) {

@@ -73,10 +73,7 @@ export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: 
     // and credentials that do not work (a wrong password, a Keystone that is not there) refused before the
     // cluster is touched at all: the first request is the authentication
     const kube = await ctx.kube();
-    const os = await ctx.openstack();
-    await os.projectId();
-    // a stale n-nodes is refused before the Lease is written (issue 12 pt 5; one list request); a resume counts from the cluster anyway
-    if (opts.leftovers !== 'resume') req = { ...req, config: await driftChecked(ctx, os, req.config, report, opts) };
+    await (await ctx.openstack()).projectId();
     cluster = await acquireClusterLock(ctx, kube, { operation: 'add --role node', force: opts.forceUnlock, clusterFile: req.config.file });
     const out = await runAddWorkersLocked(withLock(ctx, cluster), req, opts, fileLock, report);
     const lost = cluster.lost();
@@ -91,12 +88,6 @@ export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: 
 }
 
 const driftOptions = (o: RunAddWorkersOptions, c: ClusterConfig) => ({ accept: !!o.acceptDrift, configArg: o.configArg ?? c.file });
-
-/** The file's n-nodes against the worker servers there are (an unfinished run's left out): lib/ops/drift.ts. */
-async function driftChecked(ctx: Context, os: OpenStackClient, c: ClusterConfig, report: JournalReport, o: RunAddWorkersOptions): Promise<ClusterConfig> {
-  const servers = await os.compute.listServers({ name: roleNamePattern(c.clusterName, 'node') });
-  return reconcileCount(ctx.io, c, 'node', clusterCount(c.clusterName, 'node', servers.map((s) => s.name), [], leftoverNodeNames(c.clusterName, report.leftovers)), driftOptions(o, c));
-}
 
 /**
  * A master run's leftovers are never handled here: deleting a control-plane server without removing its
@@ -184,7 +175,8 @@ async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: R
     return r.text;
   };
   const observed = await preflight(ctx, req, os, kube, { renderUserData: render, caCertHash });
-  // a stale cluster file (the *.updated.yml not copied back) is refused before anything changes (issue 12 pt 5)
+  // a stale cluster file (the *.updated.yml not copied back) is refused before anything is created (issue 12 pt 5);
+  // after the lock, so that a concurrent kadd is reported as such; a resume counts from the cluster anyway
   const counted = opts.leftovers === 'resume' ? c : reconcileCount(ctx.io, c, 'node', clusterCount(c.clusterName, 'node', observed.servers.map((s) => s.name), [], leftoverNodeNames(c.clusterName, report.leftovers)), driftOptions(opts, c));
   const p = plan(req, observed);
   if (opts.dryRun) return { plan: p, cleaned };
@@ -203,7 +195,7 @@ async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: R
       // after a resume the file counts what exists (13.2), not the stale file's count plus this run's
       writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': req.resumeNames ? await countWorkers(ctx, c) : counted.nNodes + added })).path,
     });
-    if (counted !== c && !req.resumeNames && result.updatedConfig) result = { ...result, nNodes: counted.nNodes + result.added };
+    if (!req.resumeNames && result.updatedConfig) result = { ...result, nNodes: counted.nNodes + result.added };
     // the interrupted runs this one resumed are finished now
     if (req.resumeNames && !result.interrupted) for (const o of report.operations) if (o.status === 'unterminated') await journal.endEarlier(o.op, 'ok');
     const failed = result.nodes.some((n) => n.outcome !== 'joined' && n.outcome !== 'active');
