@@ -1,6 +1,6 @@
 /** Whole-command tests of `kadd add --role master` on the simulator. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { handleAddMaster } from '../../lib/commands/add-master.js';
 import { OperationError, PreflightError, UsageError } from '../../lib/errors.js';
 import { FAST, type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
@@ -43,6 +43,7 @@ describe('kadd add --role master (simulator)', function () {
     const all = h.io.lines.join('\n') + h.io.results.join('');
     assert.doesNotMatch(all, /[0-9a-f]{64}/, 'no certificate key in output');
 
+    copyFileSync(upd, h.cfgPath); // as an operator does: the updated file becomes the cluster file (a stale one is refused)
     const code2 = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => { console.error(e.details); throw e; });
     assert.equal(code2, 0, h.io.lines.join('\n'));
     ms = etcdMembers(h);
