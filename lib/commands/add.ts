@@ -227,7 +227,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option('adder-image', { type: 'string', describe: 'masters: image of the master-adder pod (default: the cluster\'s etcd image)' })
       .conflicts('resume', 'cleanup')
       .example('kadd add --amount 3 cfg.yml', 'add three workers, spread over the configured zones')
-      .example('kadd add --role master --zone az2 cfg.yml', 'add one master') as never,
+      .example('kadd add --role master --zone az2 cfg.yml', 'add one master (1 -> 2 masters asks first; --yes answers)') as never,
   handler: async (argv, deps) => {
     if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'] || argv['adder-image'])) {
       throw new UsageError('--via, --fix-stale, --accept-host-key and --adder-image apply to --role master only');
