@@ -87,8 +87,6 @@ export async function runAddWorkers(ctx: Context, req: AddWorkersRequest, opts: 
   }
 }
 
-const driftOptions = (o: RunAddWorkersOptions, c: ClusterConfig) => ({ accept: !!o.acceptDrift, configArg: o.configArg ?? c.file });
-
 /**
  * A master run's leftovers are never handled here: deleting a control-plane server without removing its
  * etcd member first could cost quorum; `kadd add --role master --cleanup` does it in that order.
@@ -177,7 +175,7 @@ async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: R
   const observed = await preflight(ctx, req, os, kube, { renderUserData: render, caCertHash });
   // a stale cluster file (the *.updated.yml not copied back) is refused before anything is created (issue 12 pt 5);
   // after the lock, so that a concurrent kadd is reported as such; a resume counts from the cluster anyway
-  const counted = opts.leftovers === 'resume' ? c : reconcileCount(ctx.io, c, 'node', clusterCount(c.clusterName, 'node', observed.servers.map((s) => s.name), [], leftoverNodeNames(c.clusterName, report.leftovers)), driftOptions(opts, c));
+  const counted = opts.leftovers === 'resume' ? c : reconcileCount(ctx.io, c, 'node', clusterCount(c.clusterName, 'node', observed.servers.map((s) => s.name), [], leftoverNodeNames(c.clusterName, report.leftovers)), { accept: !!opts.acceptDrift, configArg: opts.configArg ?? c.file });
   const p = plan(req, observed);
   if (opts.dryRun) return { plan: p, cleaned };
   for (const w of p.warnings) ctx.io.log('warn', w);

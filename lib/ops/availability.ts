@@ -6,8 +6,8 @@
  * (exit 2) before any API write. Adding a third master (2 -> 3) raises the fault tolerance: no question.
  *
  * Two gates, one rule: `refuseUnconfirmedEarly` before the lock and the adder (from a read-only count of
- * the masters, observeMastersReadOnly), `confirmAvailability` after the plan (from the plan's etcd projection), just before the
- * first OpenStack resource is created.
+ * the masters, observeMastersReadOnly), `confirmAvailability` after the plan (from the plan's etcd
+ * projection), just before the first OpenStack resource is created.
  */
 import type { Context } from '../context.js';
 import type { KubeApi } from '../kube/types.js';

@@ -5,10 +5,11 @@
  * both counts and the fix; `--accept-drift` goes on and counts from the cluster (the updated file then
  * says what exists + what this run added).
  *
- * The cluster's count is read from what the add's preflight already observed (no extra request): the
- * role's servers by kadd's naming (`<cluster>-<role>-N`), united with the Nodes of that name the
- * preflight read, minus what the journal records as left over by an unfinished run (those are resumed
- * or cleaned up, never counted).
+ * The cluster's count: the role's servers by kadd's naming (`<cluster>-<role>-N`), for masters united with
+ * the control-plane Nodes of that name, minus what the journal records as left over by an unfinished run
+ * (those are resumed or cleaned up, never counted). Workers: from the preflight's own server list (no extra
+ * request); masters: from the read-only look that also decides the 1 -> 2 question (lib/ops/availability.ts).
+ * The check runs after the cluster lock, so that a concurrent kadd is reported as such, not as drift.
  */
 import type { ClusterConfig } from '../config/types.js';
 import type { Io } from '../io.js';
@@ -21,8 +22,6 @@ export interface DriftOptions {
   accept: boolean;
   /** the cluster file as given (messages) */
   configArg: string;
-  /** names to leave out (an unfinished run's servers, from the journal) */
-  exclude?: Iterable<string>;
 }
 
 const KEY: Record<Role, 'n-masters' | 'n-nodes'> = { master: 'n-masters', node: 'n-nodes' };
