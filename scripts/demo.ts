@@ -89,7 +89,13 @@ async function masterSteps(d: DemoEnv): Promise<number> {
   };
   await table('etcd members before');
   for (const n of [2, 3]) {
-    const args = ['add', '--role', 'master', 'demo.yml'];
+    if (existsSync(updated)) {
+      // kadd refuses a stale cluster file (n-masters would be counted wrong): the updated file becomes the cluster file
+      out(`\n${bold('$ mv demo.updated.yml demo.yml')}`);
+      renameSync(updated, d.cfg);
+    }
+    // 1 -> 2 masters reduces availability while the member starts: kadd asks, --yes answers (2 -> 3 asks nothing)
+    const args = ['add', '--role', 'master', ...(n === 2 ? ['--yes'] : []), 'demo.yml'];
     const code = await kadd(d, args);
     if (code !== 0) {
       out(`\nkadd ${args.join(' ')} exited ${code}; the demo stops here`);

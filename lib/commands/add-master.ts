@@ -20,6 +20,8 @@ import {
   type AddMasterResult,
 } from '../ops/add-master.js';
 import { acquireClusterLock, withLock, type ClusterLock } from '../ops/engine/lock.js';
+import { confirmAvailability, mastersNow, observeMastersReadOnly, refuseUnconfirmedEarly } from '../ops/availability.js';
+import { clusterCount, reconcileCount } from '../ops/drift.js';
 import { DEFAULT_SNAPSHOT_DIR, formatMemberTable, openEtcdViaAdder, type EtcdAccess } from '../ops/master-etcd.js';
 
 export interface AddMasterArgs {
@@ -57,6 +59,8 @@ export interface AddMasterCommandDeps {
   pollIntervalMs?: number;
   volumeTimeoutMs?: number;
   adderReadyTimeoutMs?: number;
+  /** stdin is a terminal (default: process.stdin.isTTY; tests set it) */
+  interactive?: boolean;
 }
 
 const num = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : Number(v));
@@ -268,8 +272,12 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     // An API that does not answer cannot give the lock: the preflight then runs as a dry run (nothing
     // changes) to say what needs the API and name the --via ssh line, and the run is refused either way.
     let lockApiError: KaddError | undefined;
+    const gate = { yes: !!argv.yes, interactive: deps.interactive ?? !!process.stdin.isTTY, configArg: argv.config };
+    // read-only: 1 -> 2 masters (issue 12 pt 4) before anything is written, a stale n-masters (pt 5) after the lock
+    const seen = await observeMastersReadOnly(os, kube, config.clusterName);
     if (!parsed.dryRun) {
       await os.projectId(); // credentials that do not work are refused before the cluster is touched
+      refuseUnconfirmedEarly(mastersNow(seen), gate); // 1 -> 2 masters: --yes or a terminal
       try {
         clusterLock = await acquireClusterLock(ctx, kube, { operation: 'add --role master', force: !!pick(argv, 'forceUnlock', 'force-unlock'), clusterFile: config.file });
         ctx = withLock(ctx, clusterLock);
@@ -279,6 +287,7 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
       }
     }
     const dryRun = parsed.dryRun || !!lockApiError;
+    if (seen) request.config = reconcileCount(ctx.io, config, 'master', clusterCount(config.clusterName, 'master', seen.servers, seen.controlPlaneNodes, report.leftovers.map((l) => l.name)), { accept: !!pick(argv, 'acceptDrift', 'accept-drift'), configArg: argv.config });
     const opId = await journal.begin({
       command: 'add --role master',
       args: { config: config.file, zone: request.zone, flavor: request.flavor, via: parsed.via, snapshot: request.snapshot, fixStale: request.fixStale, dryRun },
@@ -308,7 +317,9 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     if (parsed.cleanup && !report.leftovers.length) ctx.io.log('info', '--cleanup: the journal records nothing left over');
     // a dry run is read-only: no master-adder (a privileged Deployment) unless --allow-adder; SSH only reads
     const skipEtcd = parsed.dryRun && parsed.via === 'kube' && !parsed.allowAdder ? DRY_RUN_NO_ADDER : undefined;
-    const out = await runAddMaster(ctx, request, os, kube, ops, { openEtcd, dryRun, skipEtcd, cleanup: lockApiError ? undefined : cleanup });
+    const out = await runAddMaster(ctx, request, os, kube, ops, {
+      openEtcd, dryRun, skipEtcd, cleanup: lockApiError ? undefined : cleanup, confirm: (plan) => confirmAvailability(ctx, plan, formatPlan(plan), gate),
+    });
     if (lockApiError) {
       if (out.kind === 'dry-run') assertMasterPlan(out.plan);
       throw lockApiError;

@@ -39,6 +39,7 @@ export interface AddArgs {
   resume?: boolean;
   cleanup?: boolean;
   'force-unlock'?: boolean;
+  'accept-drift'?: boolean;
   'poll-interval': number;
   // master only
   via?: 'kube' | 'ssh';
@@ -166,6 +167,8 @@ async function addWorkers(argv: CommandArgs<AddArgs>, ctx: CliContext, config: A
     dryRun: argv['dry-run'],
     leftovers: argv.resume ? 'resume' : argv.cleanup ? 'cleanup' : undefined,
     forceUnlock: argv['force-unlock'],
+    acceptDrift: argv['accept-drift'],
+    configArg: argv.config,
     argsForJournal: { config: argv.config, amount: argv.amount, zone: argv.zone, flavor: argv.flavor },
   });
   if (argv['dry-run'] && run.plan) {
@@ -217,6 +220,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
       .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })
       .option('force-unlock', { type: 'boolean', describe: 'take the cluster lock (Lease kube-system/kadd-lock) even if another kadd holds it; only when that kadd is gone' })
+      .option('accept-drift', { type: 'boolean', default: false, describe: 'the cluster file\'s n-nodes/n-masters disagrees with the cluster (a *.updated.yml not copied back): go on and count from the cluster' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
       .option('via', { choices: ['kube', 'ssh'] as const, describe: 'masters: reach etcd through the adder pod (kube) or SSH' })
       .option('snapshot', { type: 'boolean', default: true, describe: 'masters: snapshot etcd before the change (--no-snapshot skips)' })
@@ -226,7 +230,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option(ALLOW_ADDER_FLAG, allowAdderOption('masters with --dry-run: deploy the master-adder (privileged, kube-system; deleted afterwards) to check etcd too; without it the dry run deploys nothing and lists what it did not check'))
       .conflicts('resume', 'cleanup')
       .example('kadd add --amount 3 cfg.yml', 'add three workers, spread over the configured zones')
-      .example('kadd add --role master --zone az2 cfg.yml', 'add one master') as never,
+      .example('kadd add --role master --zone az2 cfg.yml', 'add one master (1 -> 2 masters asks first; --yes answers)') as never,
   handler: async (argv, deps) => {
     if (argv.role === 'node' && (argv.via || argv['fix-stale'] || argv['accept-host-key'] || argv['adder-image'] || argv[ALLOW_ADDER_FLAG])) {
       throw new UsageError('--via, --fix-stale, --accept-host-key, --adder-image and --allow-adder apply to --role master only');

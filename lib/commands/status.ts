@@ -2,22 +2,24 @@
  * kadd status <config> [--etcd] [-f table|json|yaml]: the cluster's machines joining OpenStack and
  * Kubernetes (role, server status, zone, flavor, IP, Node Ready, kubelet version, problems), counts per
  * role against the cluster file, the API pool members, leftovers of unfinished kadd runs, and with --etcd
- * the etcd member table (read through a short-lived master-adder Deployment, deleted afterwards).
+ * --allow-adder the etcd member table (read through a short-lived master-adder Deployment, deleted
+ * afterwards). Read-only by default: --etcd without --allow-adder is refused (exit 2), nothing is created.
  *
  * Exit codes: 0 healthy (warnings allowed); 1 problems were found (listed); 2 bad input.
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { configPositional, type GlobalOptions, OutputFormat } from '../cli/options.js';
+import { allowAdderOption, configPositional, type GlobalOptions, type OutputFormat } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import { classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
+import { assertReadOnlyEtcd, classifyStatus, gatherStatus, type GatherOptions, type StatusReport } from '../ops/status.js';
 import { withClusterFile, type CliContextDeps } from '../cli/context.js';
 import { columnsOf, formatTable, renderResult } from '../cli/output.js';
 
 export interface StatusArgs {
   config: string;
   etcd: boolean;
+  'allow-adder'?: boolean;
   format?: OutputFormat;
 }
 
@@ -65,7 +67,7 @@ export function formatStatusTable(r: StatusReport): string {
 
 /** The command's body with a prepared context and config; returns the exit code (0 healthy, 1 problems). */
 export async function handleStatus(argv: StatusArgs, ctx: Context, config: ClusterConfig, opts: Partial<GatherOptions> = {}): Promise<number> {
-  const obs = await gatherStatus(ctx, config, { etcd: !!argv.etcd, ...opts });
+  const obs = await gatherStatus(ctx, config, { etcd: !!argv.etcd, allowAdder: !!argv['allow-adder'], ...opts });
   const report = classifyStatus(config, obs, argv.config);
   const format = argv.format ?? 'table';
   const columns = columnsOf((argv as { column?: unknown }).column);
@@ -91,13 +93,16 @@ const status: KaddCommandModule<StatusArgs> = {
   command: 'status <config>',
   describe: "show the cluster's servers, Nodes, pool members and problems (exit 1 on problems)",
   builder: (y: Argv<GlobalOptions>) => configPositional(y)
-      .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members (runs a short-lived master-adder pod on a control-plane node)' })
-      .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems')
-      .example('kadd status cfg.yml --etcd -f json', 'everything, etcd members included, as JSON')
+      .option('etcd', { type: 'boolean', default: false, describe: 'also read the etcd members; needs --allow-adder (with it kadd deploys the master-adder on a control-plane node and deletes it afterwards)' })
+      .option('allow-adder', allowAdderOption('with --etcd: read etcd through the master-adder (a privileged Deployment in kube-system, deleted afterwards)'))
+      .example('kadd status cfg.yml', 'one table of servers and Nodes, with problems (read-only)')
+      .example('kadd status cfg.yml --etcd --allow-adder', 'with the etcd members (deploys the adder, then deletes it)')
       .example('kadd status cfg.yml -f value -c name -c node', 'one line per machine: its name and its Node state')
-      .epilog('Exit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
-  handler: (argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) =>
-    withClusterFile(argv, deps, (ctx, config) => handleStatus(argv, ctx, config), { warnings: 'debug' }),
+      .epilog('Without --allow-adder, status only reads. --etcd --allow-adder deploys the master-adder (a privileged host-network Deployment in kube-system) and deletes it afterwards.\n\nExit codes: 0 healthy (warnings such as a count differing from the cluster file allowed); 1 problems found; 2 bad input.') as unknown as Argv<GlobalOptions & StatusArgs>,
+  handler: (argv: CommandArgs<StatusArgs>, deps?: CliContextDeps) => {
+    assertReadOnlyEtcd({ etcd: argv.etcd, allowAdder: argv['allow-adder'] }); // exit 2 before reading anything
+    return withClusterFile(argv, deps, (ctx, config) => handleStatus(argv, ctx, config), { warnings: 'debug' });
+  },
 };
 
 export default status;

@@ -81,6 +81,8 @@ export interface RunAddMasterOptions {
   skipEtcd?: string;
   /** --cleanup: what an earlier run left (journal), deleted before the preflight (etcd members first, quorum-checked) */
   cleanup?: { leftovers: LeftoverResource[] };
+  /** asks before the first change when the plan reduces availability (lib/ops/availability.ts); throws to refuse */
+  confirm?: (plan: AddMasterPlan) => Promise<void>;
 }
 
 export type RunAddMasterOutcome = { kind: 'dry-run'; plan: AddMasterPlan } | { kind: 'added'; plan: AddMasterPlan; result: AddMasterResult };
@@ -133,6 +135,7 @@ export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: Open
     for (const w of plan.warnings) ctx.io.log('warn', w);
     if (o.dryRun) return { kind: 'dry-run', plan };
     assertMasterPlan(plan);
+    await o.confirm?.(plan);
     if (ctx.signal.aborted) throw new InterruptedError('interrupted before any change; nothing to roll back');
     const result = await executeMaster(ctx, req, plan, os, kube, access!, deps);
     return { kind: 'added', plan, result };

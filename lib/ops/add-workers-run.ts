@@ -19,6 +19,7 @@ import { cleanupLeftovers } from './cleanup.js';
 import { escapeRegex, roleNamePattern } from './naming.js';
 import { Ledger, describeLeftover } from './engine/ledger.js';
 import { Reapers } from './engine/reapers.js';
+import { clusterCount, reconcileCount } from './drift.js';
 
 export type LeftoverChoice = 'resume' | 'cleanup' | undefined;
 
@@ -48,6 +49,10 @@ export interface RunAddWorkersOptions {
   argsForJournal: Record<string, unknown>;
   /** take the cluster lock even when another kadd holds it (warns) */
   forceUnlock?: boolean;
+  /** --accept-drift: a file whose n-nodes disagrees with the cluster is counted from the cluster (lib/ops/drift.ts) */
+  acceptDrift?: boolean;
+  /** the cluster file as given (messages) */
+  configArg?: string;
 }
 
 
@@ -168,6 +173,9 @@ async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: R
     return r.text;
   };
   const observed = await preflight(ctx, req, os, kube, { renderUserData: render, caCertHash });
+  // a stale cluster file (the *.updated.yml not copied back) is refused before anything is created (issue 12 pt 5);
+  // after the lock, so that a concurrent kadd is reported as such; a resume counts from the cluster anyway
+  const counted = opts.leftovers === 'resume' ? c : reconcileCount(ctx.io, c, 'node', clusterCount(c.clusterName, 'node', observed.servers.map((s) => s.name), [], leftoverNodeNames(c.clusterName, report.leftovers)), { accept: !!opts.acceptDrift, configArg: opts.configArg ?? c.file });
   const p = plan(req, observed);
   if (opts.dryRun) return { plan: p, cleaned };
   for (const w of p.warnings) ctx.io.log('warn', w);
@@ -183,8 +191,9 @@ async function runAddWorkersLocked(ctx: Context, req: AddWorkersRequest, opts: R
       caCertHash,
       ledger: new Ledger(journal, c.clusterName),
       // after a resume the file counts what exists (13.2), not the stale file's count plus this run's
-      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': req.resumeNames ? await countWorkers(ctx, c) : c.nNodes + added })).path,
+      writeConfig: async (added) => (await writeUpdatedConfig(c.file, { 'n-nodes': req.resumeNames ? await countWorkers(ctx, c) : counted.nNodes + added })).path,
     });
+    if (!req.resumeNames && result.updatedConfig) result = { ...result, nNodes: counted.nNodes + result.added };
     // the interrupted runs this one resumed are finished now
     if (req.resumeNames && !result.interrupted) for (const o of report.operations) if (o.status === 'unterminated') await journal.endEarlier(o.op, 'ok');
     const failed = result.nodes.some((n) => n.outcome !== 'joined' && n.outcome !== 'active');

@@ -3,7 +3,7 @@
  *
  * classifyStatus() is pure (unit-tested with fakes); gatherStatus() does the I/O, batched: one list call
  * per kind (servers by the cluster's name pattern, all Nodes), the load balancer's pools and members, the
- * journal file, and with `etcd` the member table through a short-lived master-adder. A failing source is
+ * journal file, and with `etcd` (and allowAdder) the member table through a short-lived master-adder. A failing source is
  * reported as a problem and the rest is still shown; bad input (exit-2 errors) is rethrown.
  */
 import type { Context } from '../context.js';
@@ -13,7 +13,7 @@ import type { Member, OpenStackClient, Pool, Server } from '../openstack/types.j
 import type { ClusterView } from '../etcd/quorum.js';
 import { findUnfinished, pidAlive, type JournalReport } from '../journal/journal.js';
 import { hostname } from 'node:os';
-import { KaddError } from '../errors.js';
+import { KaddError, UsageError } from '../errors.js';
 import { TAG_CLUSTER, TAG_ROLE, indexOf, type Role } from './naming.js';
 import { byName, clusterServerPattern, novaClusterFilter } from './logs.js';
 import type { MemberRow, StaleMember } from './master-etcd.js';
@@ -352,6 +352,8 @@ export function classifyStatus(config: ClusterConfig, obs: StatusObserved, confi
 
 export interface GatherOptions {
   etcd: boolean;
+  /** --allow-adder: --etcd may create the master-adder (deleted afterwards); without it --etcd is refused */
+  allowAdder?: boolean;
   /** journal readers (tests) */
   findUnfinished?: (cfgPath: string) => Promise<JournalReport>;
   isRunning?: (pid: number, host: string) => boolean;
@@ -367,12 +369,19 @@ const rethrowUsage = (e: unknown) => {
   return { error: message(e) };
 };
 
+/** `status` writes nothing unless --allow-adder lets --etcd create the adder (exit 2 before any API call). */
+export function assertReadOnlyEtcd(opts: Pick<GatherOptions, 'etcd' | 'allowAdder'>): void {
+  if (opts.etcd && !opts.allowAdder) {
+    throw new UsageError('--etcd reads the etcd members through the master-adder, a privileged host-network Deployment in kube-system; `kadd status` creates nothing without --allow-adder', { hint: 'add --allow-adder (kadd creates the adder and deletes it afterwards), or run `etcdctl member list` on a master yourself' });
+  }
+}
 function defaultIsRunning(pid: number, host: string): boolean {
   return host === hostname() && pidAlive(pid);
 }
 
 /** Observe everything in parallel: one list call per kind. */
 export async function gatherStatus(ctx: Context, config: ClusterConfig, opts: GatherOptions): Promise<StatusObserved> {
+  assertReadOnlyEtcd(opts);
   const cluster = config.clusterName;
   const osP = ctx.openstack();
   const kubeP = ctx.kube();

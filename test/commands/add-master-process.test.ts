@@ -29,7 +29,7 @@ describe('kadd add --role master through the CLI (simulator)', function () {
 
   it('1 -> 2: the 1 -> 2 and even-size warnings go to stderr, the result and member table to stdout', async () => {
     h = await startKaddSim({});
-    const r = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const r = await h.kadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, h.cfgPath]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /etcd goes from 1 to 2 members: quorum becomes 2/);
     assert.match(r.stderr, /etcd will have an even number of members \(2\)/);
@@ -42,7 +42,7 @@ describe('kadd add --role master through the CLI (simulator)', function () {
 
   it('Ctrl-C (SIGINT) while the learner starts: exit 130, the learner removed, nothing left, config unchanged', async () => {
     h = await startKaddSim({ scenario: { latency: { etcdMemberStart: { fixed: 8000 } } } });
-    const c = h.spawnKadd(['add', '--role', 'master', ...flags('20'), h.cfgPath]);
+    const c = h.spawnKadd(['add', '--role', 'master', '--yes', ...flags('20'), h.cfgPath]);
     await c.waitFor(/demo-master-2: waiting for etcd member promoted/, 40_000);
     assert.equal(members(h).length, 2, 'the learner is in etcd when Ctrl-C comes');
     c.proc.kill('SIGINT');
@@ -62,7 +62,7 @@ describe('kadd add --role master through the CLI (simulator)', function () {
 
   it('kill -9 midway: the next run refuses (exit 2, lists, offers --cleanup), --resume is refused, --cleanup removes the learner then the rest and adds', async () => {
     h = await startKaddSim({ scenario: { faults: { etcdMemberNeverStarts: ['demo-master-2'] } } });
-    const c = h.spawnKadd(['add', '--role', 'master', ...flags('30'), h.cfgPath]);
+    const c = h.spawnKadd(['add', '--role', 'master', '--yes', ...flags('30'), h.cfgPath]);
     await c.waitFor(/demo-master-2: waiting for etcd member promoted/, 40_000);
     c.proc.kill('SIGKILL');
     await c.done;
@@ -72,7 +72,7 @@ describe('kadd add --role master through the CLI (simulator)', function () {
     assert.ok(deadServer);
     assert.deepEqual(kaddTokens(h), ['kadd add --role master demo-master-2'], 'the dead run left its token');
 
-    const refused = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const refused = await h.kadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, h.cfgPath]);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /an earlier kadd run on .* did not finish/);
     assert.ok(refused.stderr.includes(`server demo-master-2 (${deadServer.id})`), refused.stderr);
@@ -80,12 +80,12 @@ describe('kadd add --role master through the CLI (simulator)', function () {
     assert.match(refused.stderr, /kadd add --role master --cleanup/);
     assert.equal(members(h).length, 2, 'nothing changed');
 
-    const resume = await h.kadd(['add', '--role', 'master', '--resume', h.cfgPath]);
+    const resume = await h.kadd(['add', '--role', 'master', '--yes', '--resume', h.cfgPath]);
     assert.equal(resume.code, 2);
     assert.match(resume.stderr, /never resumed/);
 
     h.sim.core.patchScenario({ faults: { etcdMemberNeverStarts: [] } });
-    const r = await h.kadd(['add', '--role', 'master', '--cleanup', ...FAST_FLAGS, h.cfgPath]);
+    const r = await h.kadd(['add', '--role', 'master', '--yes', '--cleanup', ...FAST_FLAGS, h.cfgPath]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`cleanup: removed etcd member ${learner.id.toString(16)}`));
     assert.match(r.stderr, /cleanup: deleted server demo-master-2/);

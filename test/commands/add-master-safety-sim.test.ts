@@ -52,7 +52,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
   it('Ctrl-C after the new member was promoted: member removed through the survivor, everything deleted, exit 130, journal clean', async () => {
     h = await sim.start({});
     abortAt(h, 'demo-master-2:ready');
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof InterruptedError, String(err?.stack ?? err));
     assert.equal(err.exitCode, 130);
     assert.ok(err.details.some((d: string) => /rolled back: removed etcd member [0-9a-f]+ \(demo-master-2\)/.test(d)), err.details.join('\n'));
@@ -66,7 +66,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
 
   it('--keep-failed: the learner is removed (etcd first), Node/token/adder deleted, server/volume/port kept and named; the next run refuses; --cleanup removes them and adds', async () => {
     h = await sim.start({ faults: { etcdMemberNeverStarts: ['demo-master-2'] } });
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: 'active=20,registered=20,member=20,promoted=2', tokenTtl: 86400, keepFailed: true }, h.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: 'active=20,registered=20,member=20,promoted=2', tokenTtl: 86400, keepFailed: true }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.equal(err.exitCode, 1);
     assert.match(err.message, /no etcd member of it is left; the server is kept for inspection \(--keep-failed\)/);
@@ -84,7 +84,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
 
     // the next run sees what was kept and refuses (exit 2, nothing created)
     const before = h.sim.counters().requests;
-    const refused = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
+    const refused = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(refused instanceof PreflightError, String(refused));
     assert.equal(refused.code, 'E_LEFTOVERS');
     assert.ok(refused.details.includes(`server demo-master-2 (${kept[0].id})`), refused.details.join('\n'));
@@ -95,7 +95,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
 
     // --cleanup: deletes the kept server, volume and port, then adds a fresh master
     h.sim.core.patchScenario({ faults: { etcdMemberNeverStarts: [] } });
-    const code = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400, cleanup: true }, h.ctx, FAST);
+    const code = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400, cleanup: true }, h.ctx, FAST);
     assert.equal(code, 0, h.io.lines.join('\n'));
     assert.ok(h.io.lines.some((l) => new RegExp(`cleanup: deleted server demo-master-2 \\(${kept[0].id}\\)`).test(l)), h.io.lines.join('\n'));
     assert.ok(!servers(h, 'demo-master-2').some((s: any) => s.id === kept[0].id), 'the kept server is gone');
@@ -105,7 +105,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
 
   it('a server that goes to ERROR: the Nova fault is shown, no retry, everything rolled back, etcd untouched', async () => {
     h = await sim.start({ faults: { serverError: [{ name: 'demo-master-2', message: 'No valid host was found. There are not enough hosts available.', code: 500 }] } });
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.equal(err.exitCode, 1);
     assert.match(err.message, /server ACTIVE/);
@@ -118,7 +118,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
 
   it('a kubelet that never joins: diagnosis from the console, member count unchanged, rolled back', async () => {
     h = await sim.start({ faults: { kubeletNeverJoins: ['demo-master-2'] } });
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: 'active=20,registered=3', tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: 'active=20,registered=3', tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.match(err.message, /Node registered/);
     assert.match(err.message, /no Node registered within 3s/);
@@ -140,7 +140,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
     const { config } = await loadClusterConfig(h.cfgPath);
     const withSsh: ClusterConfig = { ...config, ssh: { ...config.ssh, hostKeys: { '192.168.0.10': ['SHA256:AAAA'] } } };
     const before = JSON.stringify(h.sim.counters().requests);
-    const err = await handleAddMaster({ config: 'cfg.yml', timeout: T }, ctx, { ...FAST, loadConfig: async () => withSsh }).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: 'cfg.yml', timeout: T }, ctx, { ...FAST, loadConfig: async () => withSsh }).catch((e) => e);
     assert.ok(err instanceof PreflightError, String(err));
     assert.equal(err.exitCode, 2);
     const text = err.details.join('\n');
@@ -149,7 +149,7 @@ describe('kadd add --role master (simulator): interrupts, --keep-failed, boot fa
     assert.ok(text.includes('`kadd add --role master --via ssh cfg.yml`'), text);
 
     let sshOpened = 0;
-    const err2 = await handleAddMaster({ config: 'cfg.yml', timeout: T, via: 'ssh' }, ctx, {
+    const err2 = await handleAddMaster({ yes: true, config: 'cfg.yml', timeout: T, via: 'ssh' }, ctx, {
       ...FAST, loadConfig: async () => withSsh,
       sshTransport: async () => {
         sshOpened++;

@@ -24,11 +24,11 @@ describe('kadd add --role master with server_group (simulator)', function () {
     const id = await createGroup(h, 'demo-masters', 'anti-affinity');
     appendFileSync(h.cfgPath, 'server_group: demo-masters\n');
 
-    const dry = await handleAddMaster({ config: h.cfgPath, timeout: '20', tokenTtl: 86400, dryRun: true }, h.ctx, FAST);
+    const dry = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: '20', tokenTtl: 86400, dryRun: true }, h.ctx, FAST);
     assert.equal(dry, 0, h.io.lines.join('\n'));
     assert.match(h.io.results.join(''), new RegExp(`group {6}server group demo-masters \\(anti-affinity, 0 members now, ${id}\\)`));
 
-    const code = await handleAddMaster({ config: h.cfgPath, timeout: '20', tokenTtl: 86400 }, h.ctx, FAST);
+    const code = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: '20', tokenTtl: 86400 }, h.ctx, FAST);
     assert.equal(code, 0, h.io.lines.join('\n'));
     assert.ok(h.io.lines.some((l) => /warn: server group demo-masters has the hard anti-affinity policy: with 1 member it needs 1 compute host,/.test(l)), h.io.lines.join('\n'));
     const st = h.sim.state().openstack;

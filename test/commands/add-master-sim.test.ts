@@ -1,6 +1,6 @@
 /** Whole-command tests of `kadd add --role master` on the simulator. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { handleAddMaster } from '../../lib/commands/add-master.js';
 import { OperationError, PreflightError, UsageError } from '../../lib/errors.js';
 import { FAST, type SimHarness, masterSimHooks } from './add-master-sim.helpers.js';
@@ -17,12 +17,12 @@ describe('kadd add --role master (simulator)', function () {
   let h: SimHarness | undefined;
 
   it('refuses --amount 2 before any API call', async () => {
-    await assert.rejects(handleAddMaster({ config: 'x.yml', amount: 2 }, {} as never), (e: unknown) => e instanceof UsageError && /one master per run/.test(e.message));
+    await assert.rejects(handleAddMaster({ yes: true, config: 'x.yml', amount: 2 }, {} as never), (e: unknown) => e instanceof UsageError && /one master per run/.test(e.message));
   });
 
   it('grows the control plane 1 -> 2 -> 3, each member promoted, pool and config updated, adder deleted', async () => {
     h = await sim.start({});
-    const code1 = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => { console.error(e.details.join("\n")); throw e; });
+    const code1 = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => { console.error(e.details.join("\n")); throw e; });
     assert.equal(code1, 0, h.io.lines.join('\n'));
     assert.ok(h.io.lines.some((l) => /1 to 2 members/.test(l)), 'warns about 1 -> 2');
     let ms = etcdMembers(h);
@@ -43,7 +43,8 @@ describe('kadd add --role master (simulator)', function () {
     const all = h.io.lines.join('\n') + h.io.results.join('');
     assert.doesNotMatch(all, /[0-9a-f]{64}/, 'no certificate key in output');
 
-    const code2 = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => { console.error(e.details); throw e; });
+    copyFileSync(upd, h.cfgPath); // as an operator does: the updated file becomes the cluster file (a stale one is refused)
+    const code2 = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => { console.error(e.details); throw e; });
     assert.equal(code2, 0, h.io.lines.join('\n'));
     ms = etcdMembers(h);
     assert.equal(ms.length, 3);
@@ -83,7 +84,7 @@ describe('kadd add --role master (simulator): failures', function () {
   it('a join that fails midway (learner never starts) is rolled back: etcd member count unchanged', async () => {
     h = await sim.start({ faults: { etcdMemberNeverStarts: ['demo-master-2'] } });
     const before = etcdMembers(h).length;
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: `active=${T},registered=${T},member=${T},promoted=3`, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: `active=${T},registered=${T},member=${T},promoted=3`, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err));
     assert.equal(err.exitCode, 1);
     assert.match(err.message, /promoted/);
@@ -97,7 +98,7 @@ describe('kadd add --role master (simulator): failures', function () {
     h = await sim.start({});
     const { kubeadmUploadCerts } = await import('../../lib/etcd/etcdctl.js');
     const hh = h;
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400, snapshot: false }, h.ctx, {
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400, snapshot: false }, h.ctx, {
       ...FAST,
       ops: {
         uploadCerts: async (t, key) => {
@@ -116,14 +117,14 @@ describe('kadd add --role master (simulator): failures', function () {
   it('a stale learner blocks the add (exit 2, listed with its fix); --fix-stale removes it and the add succeeds', async () => {
     h = await sim.start({});
     h.kubeSim.etcd.add(['https://10.0.0.99:2380'], true, 'demo-master-7', '', '10.0.0.99');
-    const err = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400 }, h.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof PreflightError, String(err));
     assert.equal(err.exitCode, 2);
     assert.ok(err.details.some((d: string) => /stale/.test(d) && /--fix-stale/.test(d) && /member remove [0-9a-f]+/.test(d)), err.details.join('\n'));
     assert.equal(etcdMembers(h).length, 2, 'nothing changed');
     assert.equal([...h.sim.openstack.store.servers.values()].filter((s: any) => s.name === 'demo-master-2').length, 0);
 
-    const code = await handleAddMaster({ config: h.cfgPath, timeout: T, tokenTtl: 86400, fixStale: true }, h.ctx, FAST);
+    const code = await handleAddMaster({ yes: true, config: h.cfgPath, timeout: T, tokenTtl: 86400, fixStale: true }, h.ctx, FAST);
     assert.equal(code, 0, h.io.lines.join('\n'));
     const ms = etcdMembers(h);
     assert.equal(ms.length, 2);

@@ -4,7 +4,7 @@
  * anti-affinity group with too few hosts ends in Nova's NoValidHost, shown and rolled back.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { FAST_FLAGS, startKaddSim, type KaddSim, type KaddSimOptions } from '../helpers/kadd-sim.js';
 
 const add = (h: KaddSim, ...args: string[]) => h.kadd(['add', ...FAST_FLAGS, ...args, h.cfgPath]);
@@ -83,6 +83,7 @@ describe('kadd add with server_group (whole command on the simulator)', function
     const first = await add(h, '--amount', '1');
     assert.equal(first.code, 0, first.stderr);
     assert.equal(group(h, id).members.length, 1);
+    copyFileSync(h.updatedPath, h.cfgPath); // as an operator does: the updated file becomes the cluster file
 
     const r = await add(h, '--amount', '2');
     assert.equal(r.code, 3, `partial success expected\n${r.stderr}`);

@@ -120,7 +120,7 @@ describe('cluster lock: two kadd runs against one cluster (simulator, child proc
 
     // waiting: the Lease is free 15 s after the last renewal; the next run then takes it over
     await sleep(Math.max(0, killedAt + 15_000 - Date.now()) + 200);
-    const c = h.spawnKadd(['add', ...SLOW_FLAGS, '--amount', '1', other]);
+    const c = h.spawnKadd(['add', ...SLOW_FLAGS, '--accept-drift', '--amount', '1', other]); // a's server exists: other's n-nodes is stale
     const taker = await (async () => {
       const t0 = Date.now();
       while (Date.now() - t0 < 30_000) {
@@ -140,7 +140,7 @@ describe('cluster lock: two kadd runs against one cluster (simulator, child proc
     await c.waitFor(/took over the cluster lock from .*operator-laptop.*: it stopped renewing it/);
 
     // and --force-unlock takes it from a live holder at once, with a warning; the old holder stops
-    const d = h.spawnKadd(['add', ...SLOW_FLAGS, '--force-unlock', '--amount', '1', h.cfgPath]);
+    const d = h.spawnKadd(['add', ...SLOW_FLAGS, '--force-unlock', '--accept-drift', '--amount', '1', h.cfgPath]);
     await d.waitFor(/warn.*--force-unlock: took the cluster lock from \S+@\S+ pid \d+/, 30_000);
     const rc = await c.done;
     assert.notEqual(rc.code, 0);
@@ -164,9 +164,9 @@ describe('cluster lock: two kadd runs against one cluster (simulator, child proc
   it('masters: two runs 100 ms apart: one adds the master, the other exits 2 naming the holder; kill -9 then --force-unlock', async () => {
     h = await startKaddSim({});
     const other = secondCopy(h);
-    const a = h.spawnKadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const a = h.spawnKadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, h.cfgPath]);
     await sleep(100);
-    const b = h.spawnKadd(['add', '--role', 'master', ...FAST_FLAGS, other]);
+    const b = h.spawnKadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, other]);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     oneWonOneRefused(ra, rb);
     assert.deepEqual(members(h).map((m) => m.name).sort(), ['demo-master-1', 'demo-master-2']);
@@ -174,19 +174,19 @@ describe('cluster lock: two kadd runs against one cluster (simulator, child proc
     assert.equal(lease(h), undefined);
 
     // kill -9 of a master run holding the lock (as if on another machine), then --force-unlock at once
-    const c = h.spawnKadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const c = h.spawnKadd(['add', '--role', 'master', '--yes', '--accept-drift', ...FAST_FLAGS, h.cfgPath]); // the file still says 1 master
     const holder = await waitForLease(h, c);
     c.proc.kill('SIGKILL');
     await c.done;
     const remote = remoteHolder(h, holder);
-    const refused = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, other]);
+    const refused = await h.kadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, other]);
     assert.equal(refused.code, 2, refused.stderr);
     assert.match(refused.stderr, /another kadd holds the cluster lock .*@operator-laptop pid \d+ \(kadd add --role master on /);
-    const forced = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, '--force-unlock', '--dry-run', other]);
+    const forced = await h.kadd(['add', '--role', 'master', '--yes', '--accept-drift', ...FAST_FLAGS, '--force-unlock', '--dry-run', other]);
     assert.equal(lease(h)!.spec.holderIdentity, remote, `a dry run leaves the Lease alone\n${forced.stderr}`);
     remoteHolder(h, holder);
     const t0 = Date.now();
-    const f = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, '--force-unlock', other]);
+    const f = await h.kadd(['add', '--role', 'master', '--yes', '--accept-drift', ...FAST_FLAGS, '--force-unlock', other]);
     assert.match(f.stderr, /warn.*--force-unlock: took the cluster lock from \S+@operator-laptop pid \d+ \(kadd add --role master/);
     assert.ok(Date.now() - t0 < 15_000);
     assert.doesNotMatch(f.stderr, /another kadd holds the cluster lock/);

@@ -119,7 +119,7 @@ describe('crash safety (issue 13) on the simulator', function () {
     await kube.createDeployment(theirs.namespace, theirs.object);
     const deployments = () => ((h!.sim.kube as any).deployments('kube-system') as any[]).map((d) => d.metadata.name as string).filter((n) => n.startsWith('kadd-master-adder'));
     for (let i = 0; i < 100 && !(await kube.listPods('kube-system', { labelSelector: theirs.labelSelector })).some((p) => p.ready); i++) await sleep(50);
-    const r = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const r = await h.kadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, h.cfgPath]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /another operation's master-adder is present \(kadd-master-adder-20261204t100000-abcdef-\S+\); left alone/);
     assert.doesNotMatch(r.stderr, /deleting a master-adder left behind/);
@@ -128,7 +128,7 @@ describe('crash safety (issue 13) on the simulator', function () {
 
   it('13.7: the certificate key reaches kubeadm through stdin, never in an exec URL; the master joins with it', async () => {
     h = await startKaddSim({});
-    const r = await h.kadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const r = await h.kadd(['add', '--role', 'master', '--yes', ...FAST_FLAGS, h.cfgPath]);
     assert.equal(r.code, 0, r.stderr);
     const { execUrls } = await import('../sim/kube/ws.js');
     const urls = execUrls((h.sim.kube as any).cluster);

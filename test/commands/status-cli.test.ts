@@ -25,6 +25,18 @@ describe('kadd status / logs through the CLI (simulator)', function () {
     assert.equal(usage.code, 2);
   });
 
+  it('status --etcd without --allow-adder: exit 2 with the hint, not one request; --help says what --allow-adder deploys', async () => {
+    const h = await sims.start({ nodes: 1 });
+    h.sim.resetCounters();
+    const r = await h.kadd(['status', '--etcd', h.cfgPath]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--etcd reads the etcd members through the master-adder.*creates nothing without --allow-adder/);
+    assert.match(r.stderr, /hint: add --allow-adder/);
+    assert.equal(h.sim.counters().total, 0, 'not one request');
+    const help = await h.kadd(['status', '--help']);
+    assert.match(help.stdout, /Without\s+--allow-adder,\s+status\s+only\s+reads\.\s+--etcd\s+--allow-adder\s+deploys\s+the\s+master-adder\s+\(a\s+privileged[\s\S]{0,80}?and\s+deletes\s+it\s+afterwards/);
+  });
+
   it('the registry lines match the modules (usage and description)', async () => {
     const { commands } = await import('../../lib/commands/index.js');
     for (const name of ['status', 'logs']) {

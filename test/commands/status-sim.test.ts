@@ -85,7 +85,7 @@ describe('kadd status (simulator)', function () {
 
   it('-f json: the documented shape; --etcd adds the member table and deletes the adder', async () => {
     const h = await start();
-    const code = await handleStatus({ config: 'cfg.yml', etcd: true, format: 'json' }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 });
+    const code = await handleStatus({ config: 'cfg.yml', etcd: true, 'allow-adder': true, format: 'json' }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 });
     assert.equal(code, 0, h.io.results.join('') + h.io.lines.join('\n'));
     const r: StatusReport = JSON.parse(h.io.results.join(''));
     assert.deepEqual(Object.keys(r).sort(), ['cluster', 'counts', 'etcd', 'healthy', 'leftovers', 'loadBalancer', 'machines', 'notes', 'problems', 'warnings']);
@@ -100,11 +100,30 @@ describe('kadd status (simulator)', function () {
     // a stale learner (a failed join left it) is a problem with the cleanup hint
     h.kubeSim.etcd.add(['https://10.0.0.99:2380'], true, 'demo-master-7', '', '10.0.0.99');
     h.io.results.length = 0;
-    assert.equal(await handleStatus({ config: 'cfg.yml', etcd: true }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 }), 1);
+    assert.equal(await handleStatus({ config: 'cfg.yml', etcd: true, 'allow-adder': true }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 }), 1);
     const out = h.io.results.join('');
     assert.match(out, /etcd \(read via demo-master-1\)/);
     assert.match(out, /stale etcd member/);
     assert.match(out, /fix: remove it with `kadd add --role master --fix-stale cfg\.yml`/);
+  });
+
+  it('--etcd without --allow-adder: exit 2 with the hint, no Deployment created (read-only); with it the adder is created and deleted', async () => {
+    const h = await start();
+    const deployPosts = () => Object.entries(h.sim.counters().requests as Record<string, number>).filter(([k]) => /^kube POST .*\/deployments$/.test(k)).reduce((a, [, v]) => a + v, 0);
+    const err = await handleStatus({ config: 'cfg.yml', etcd: true }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 }).catch((e) => e);
+    assert.equal(err?.exitCode, 2, String(err));
+    assert.match(err.message, /--allow-adder/);
+    assert.match(err.hint, /--allow-adder/);
+    assert.equal(deployPosts(), 0, 'no Deployment created');
+    assert.equal(h.kubeSim.deployments('kube-system').filter((d: any) => d.metadata.name.startsWith('kadd-master-adder')).length, 0);
+    assert.equal(h.sim.counters().byService.kube ?? 0, 0, 'not one Kubernetes request');
+    // without --etcd: a read-only status, no write of any kind
+    assert.equal(await handleStatus({ config: 'cfg.yml', etcd: false }, h.ctx, config, noJournal), 0);
+    assert.deepEqual(Object.keys(h.sim.counters().requests).filter((k) => !/ GET /.test(k) && !/auth\/tokens$/.test(k)), [], 'status only reads (and authenticates)');
+    // --etcd --allow-adder: the adder is created once and deleted
+    assert.equal(await handleStatus({ config: 'cfg.yml', etcd: true, 'allow-adder': true }, h.ctx, config, { ...noJournal, pollIntervalMs: 50 }), 0);
+    assert.equal(deployPosts(), 1, 'the adder was created');
+    assert.equal(h.kubeSim.deployments('kube-system').filter((d: any) => d.metadata.name.startsWith('kadd-master-adder')).length, 0, 'and deleted');
   });
 
   it('reads the real journal next to the cluster file: an interrupted run is listed', async () => {

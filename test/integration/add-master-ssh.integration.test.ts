@@ -113,7 +113,7 @@ describe('integration: kadd add --role master --via ssh (real sshd, real etcd me
     const bad = join(h!.dir, 'cfg-badkey.yml');
     writeCfg(bad, other, clientKey(join(h!.dir, 'sshd')));
     const before = h!.sim.counters();
-    const err = await handleAddMaster({ config: bad, via: 'ssh', timeout: T, tokenTtl: 86400 }, h!.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: bad, via: 'ssh', timeout: T, tokenTtl: 86400 }, h!.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof KaddError, String(err?.stack ?? err));
     assert.equal(err.exitCode, 2);
     const text = [err.message, ...(err.details ?? []), err.hint ?? ''].join('\n');
@@ -130,7 +130,7 @@ describe('integration: kadd add --role master --via ssh (real sshd, real etcd me
     const good = join(h!.dir, 'cfg-ssh.yml');
     writeCfg(good, hostFp, join(h!.dir, 'sshd', 'client_key'));
     const t0 = Date.now();
-    const code = await handleAddMaster({ config: good, via: 'ssh', timeout: T, tokenTtl: 86400 }, h!.ctx, FAST);
+    const code = await handleAddMaster({ yes: true, config: good, via: 'ssh', timeout: T, tokenTtl: 86400 }, h!.ctx, FAST);
     assert.equal(code, 0, h!.io.lines.join('\n'));
     console.log(`      (1 -> 2 over ssh with real etcd in ${Date.now() - t0} ms)`);
     assert.ok(h!.io.lines.some((l) => new RegExp(`etcd reached through ssh ${user}@\\[?127\\.0\\.0\\.1\\]?:${sshdPort}`).test(l)), h!.io.lines.join('\n'));

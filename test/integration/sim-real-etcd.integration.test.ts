@@ -67,7 +67,7 @@ describe('integration: simulator with real etcd members: kadd add --role master 
 
   it('kadd add --role master 1 -> 2: a real learner added, started, promoted; the member table is the real one', async () => {
     const t0 = Date.now();
-    const code = await handleAddMaster({ config: h!.cfgPath, timeout: T, tokenTtl: 86400 }, h!.ctx, FAST);
+    const code = await handleAddMaster({ yes: true, config: h!.cfgPath, timeout: T, tokenTtl: 86400 }, h!.ctx, FAST);
     assert.equal(code, 0, h!.io.lines.join('\n'));
     const ms = await members();
     assert.deepEqual(ms.map((m) => [m.name, m.isLearner, m.started]).sort(), [['demo-master-1', false, true], ['demo-master-2', false, true]]);
@@ -91,7 +91,7 @@ describe('integration: simulator with real etcd members: kadd add --role master 
   it('a join whose etcd member never starts is rolled back: the real learner removed, the member count unchanged', async () => {
     const before = await members();
     const t0 = Date.now();
-    const err = await handleAddMaster({ config: h!.cfgPath, timeout: `active=${T},registered=${T},member=${T},promoted=3`, tokenTtl: 86400 }, h!.ctx, FAST).catch((e) => e);
+    const err = await handleAddMaster({ yes: true, config: h!.cfgPath, timeout: `active=${T},registered=${T},member=${T},promoted=3`, tokenTtl: 86400 }, h!.ctx, FAST).catch((e) => e);
     assert.ok(err instanceof OperationError, String(err?.stack ?? err));
     assert.equal(err.exitCode, 1);
     // kadd stops at "member present" or "promoted", whichever sees kubeadm's promote failure first

@@ -34,7 +34,7 @@ describe('e2e: kadd add failure diagnosis on the real OpenStack', function () {
   let flavorId = '';
 
   const cfgText = (extra: string) => [
-    `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 1', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
+    `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 0', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
     'availability-zones:', `  - ${env.az}`, `image: ${env.image}`,
     'private_net:', `  name: ${names.network}`, '  subnet:', `    name: ${names.subnet}`, '    cidr: 10.77.0.0/24', '    router:', `      name: ${names.router}`,
     'loadbalancer:', `  name: ${cluster}-lb`, '  floatingip: 127.0.0.1',

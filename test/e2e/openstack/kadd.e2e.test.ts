@@ -79,7 +79,7 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
     writeFileSync(
       cfg,
       [
-        `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 1', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
+        `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 0', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
         'availability-zones:', `  - ${env.az}`, `image: ${env.image}`,
         'private_net:', `  name: ${names.network}`, '  subnet:', `    name: ${names.subnet}`, '    cidr: 10.78.0.0/24', '    router:', `      name: ${names.router}`,
         'loadbalancer:', `  name: ${cluster}-lb`, '  floatingip: 127.0.0.1',
@@ -284,15 +284,18 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
       console.log(`      ${polls.length} server polls, ${volPolls.length} volume polls in ${run.ms} ms; kadd made ${reqs.length} requests`);
     });
 
-    it('wrote cfg.updated.yml with n-nodes 1 -> 4 and left cfg.yml alone', function () {
+    it('wrote cfg.updated.yml with n-nodes 0 -> 3 and left cfg.yml alone', function () {
       const updated = join(dir, 'cfg.updated.yml');
       assert.ok(existsSync(updated), run.stderr);
-      assert.equal((load(readFileSync(updated, 'utf8')) as any)['n-nodes'], 4);
-      assert.equal((load(readFileSync(cfg, 'utf8')) as any)['n-nodes'], 1);
+      assert.equal((load(readFileSync(updated, 'utf8')) as any)['n-nodes'], 3);
+      assert.equal((load(readFileSync(cfg, 'utf8')) as any)['n-nodes'], 0);
     });
 
-    it('a second --dry-run says the network, subnet, router and security group exist', async function () {
-      const r = await kadd(['add', '--dry-run', '--amount', '1', '--format', 'json', cfg]);
+    it('a second --dry-run on the stale file is refused (issue 12 pt 5); with --accept-drift it says the network, subnet, router and security group exist', async function () {
+      const stale = await kadd(['add', '--dry-run', '--amount', '1', '--format', 'json', cfg]);
+      assert.equal(stale.code, 2, show(stale));
+      assert.match(stale.stderr, /says n-nodes: 0, the cluster has 3 workers: the cluster file is stale/, show(stale));
+      const r = await kadd(['add', '--dry-run', '--accept-drift', '--amount', '1', '--format', 'json', cfg]);
       assert.equal(r.code, 0, show(r));
       const plan = JSON.parse(r.stdout);
       for (const k of ['network', 'subnet', 'router', 'securityGroup']) assert.equal(plan[k].action, 'exists', JSON.stringify(plan[k]));

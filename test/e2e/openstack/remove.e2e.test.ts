@@ -102,7 +102,7 @@ describe('e2e: kadd remove against the real OpenStack (Kubernetes side simulated
     await lbActive('listener create');
     poolId = (await O('POST', '/lbaas/pools', { pool: { name: `master-pool-${cluster}`, protocol: 'TCP', lb_algorithm: 'ROUND_ROBIN', listener_id: lis.body.listener.id } })).body.pool.id;
     await lbActive('pool create');
-    const m = await kadd(['add', '--role', 'master', '--poll-interval', String(POLL_MS), '--boot-timeout', '180', '--timeout', '300', cfg]);
+    const m = await kadd(['add', '--role', 'master', '--yes', '--poll-interval', String(POLL_MS), '--boot-timeout', '180', '--timeout', '300', cfg]);
     assert.equal(m.code, 0, show(m));
     promote();
   });
