@@ -19,11 +19,34 @@ export interface ProgressLine {
   warn(text?: string): void;
 }
 
+/** How far one stage of a node's lifecycle is (lib/ops/engine/events.ts emits them). */
+export type StageState = 'start' | 'done' | 'failed' | 'skipped' | 'wait';
+
+/**
+ * One lifecycle progress event: `node` is the server name (or '' for operation-wide stages), `stage` the
+ * stage (`drain`, `etcd-member`, `server`, ...), `elapsedMs` the time since the stage started (0 at start),
+ * `detail` a short plain note (an error on `failed`, a reason on `skipped`, what is awaited on `wait`).
+ * Defined here, in the kernel, so the Io can carry it; the engine (lib/ops/engine/events.ts) builds them.
+ */
+export interface StageEvent {
+  node: string;
+  stage: string;
+  state: StageState;
+  elapsedMs: number;
+  detail?: string;
+}
+
 export interface Io {
   /** Log to stderr (filtered by verbosity). Text is redacted before it is written. */
   log(level: LogLevel, msg: string): void;
   /** A progress line, e.g. one per node. */
   progress(key: string, text: string, opts?: ProgressOptions): ProgressLine;
+  /**
+   * A lifecycle progress event (stderr only, never stdout). Optional: an Io without it drops the events
+   * (nullIo, test Ios that only capture lines); the terminal Io renders one plain line per event, or the
+   * node's spinner line on a TTY.
+   */
+  stage?(e: StageEvent): void;
   /** Write a result to stdout (already formatted). */
   result(text: string): void;
   /** Debug trace of an HTTP request or similar (only with --debug). Already redacted by the caller. */

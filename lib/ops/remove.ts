@@ -29,6 +29,7 @@ import { findStale, memberMatchesNode, memberTable, withoutMembers, type EtcdAcc
 import { firstIp } from './add-workers.js';
 import { indexOf, roleNamePattern, type Role } from './naming.js';
 import { mapLimit } from './poll.js';
+import { NodeStages, type NodeOutcome } from './engine/events.js';
 import {
   assessDrain, candidatesOf, checkCapacity, deadReason, evictedPods, selectVictims,
   type RemovePlan, type RemoveRequest, type VictimPlan,
@@ -246,6 +247,8 @@ export interface RemoveResult {
   role: Role;
   removed: string[];
   victims: VictimResult[];
+  /** per node: what happened and the stages it went through (docs/schemas/remove-result.json) */
+  outcomes: NodeOutcome[];
   membersBefore?: MemberRow[];
   membersAfter?: MemberRow[];
   snapshot?: string;
@@ -254,23 +257,51 @@ export interface RemoveResult {
   durationMs: number;
 }
 
-async function journaled<T>(j: StepJournal, step: string, node: string, inputs: Record<string, unknown>, fn: () => Promise<T>, done?: (r: T) => Record<string, unknown> | undefined): Promise<T> {
-  await j.step(step, node, 'start', inputs);
-  const r = await fn();
-  await j.step(step, node, 'done', done?.(r));
-  return r;
+/** A journaled step, and (with `st`) the lifecycle stage of the same name: start -> fn -> done, or failed. */
+async function journaled<T>(j: StepJournal, step: string, node: string, inputs: Record<string, unknown>, fn: () => Promise<T>, done?: (r: T) => Record<string, unknown> | undefined, st?: NodeStages, detail?: (r: T) => string | undefined): Promise<T> {
+  const body = async () => {
+    await j.step(step, node, 'start', inputs);
+    const r = await fn();
+    await j.step(step, node, 'done', done?.(r));
+    return r;
+  };
+  return st ? st.run(step, body, detail) : body();
+}
+
+/** The lifecycle stage that spans a victim's whole removal (the TTY renderer closes the node's line on it). */
+const ROOT = 'remove';
+
+function outcomeOf(vr: VictimResult, st: NodeStages | undefined): NodeOutcome {
+  const stages = st?.through(ROOT) ?? [];
+  if (vr.outcome === 'removed') return { node: vr.name, outcome: 'removed', stages };
+  if (vr.outcome === 'drain-timeout') return { node: vr.name, outcome: 'kept', stages, reason: vr.error ?? 'drain timed out' };
+  const stage = st?.through(ROOT).reverse().find((r) => r.state === 'failed')?.stage;
+  return { node: vr.name, outcome: 'failed', stages, error: vr.error ?? 'failed', ...(stage ? { stage } : {}) };
+}
+
+/** the root stage ends with the victim's result */
+function endRoot(st: NodeStages, vr: VictimResult): void {
+  if (vr.outcome === 'removed') st.done(ROOT, vr.steps.join(', '));
+  else st.failed(ROOT, vr.error ?? vr.outcome);
 }
 
 /** Drain (or unreachable-drain) a victim; false when the run must stop for it (node stays cordoned). */
-async function cordonAndDrain(ctx: Context, kube: KubeApi, req: RemoveRequest, v: VictimPlan, deps: RemoveDeps, vr: VictimResult): Promise<boolean> {
-  if (!v.node || v.drainMode === 'none') return true;
+async function cordonAndDrain(ctx: Context, kube: KubeApi, req: RemoveRequest, v: VictimPlan, deps: RemoveDeps, vr: VictimResult, st: NodeStages): Promise<boolean> {
+  if (!v.node || v.drainMode === 'none') {
+    st.skipped('drain', 'no Node');
+    return true;
+  }
   const node = v.node;
   const present = await kube.getNode(node);
-  if (!present) return true;
-  await journaled(deps.journal, 'cordon', v.name, { node }, () => kube.cordonNode(node, true));
+  if (!present) {
+    st.skipped('drain', `the Node ${node} is gone`);
+    return true;
+  }
+  await journaled(deps.journal, 'cordon', v.name, { node }, () => kube.cordonNode(node, true), undefined, st);
   vr.steps.push('cordoned');
   const progress = ctx.io.progress(`drain:${v.name}`, `${v.name}: draining`);
   let evicted = 0;
+  st.start('drain', v.drainMode === 'unreachable' ? 'unreachable-node drain' : undefined);
   const d = await journaled(deps.journal, 'drain', v.name, { node, timeoutMs: req.drainTimeoutMs, unreachable: v.drainMode === 'unreachable', disableEviction: req.disableEviction }, () =>
     drainNode(kube, node, {
       deleteEmptyDirData: req.deleteEmptyDirData, force: req.force, disableEviction: req.disableEviction,
@@ -278,16 +309,23 @@ async function cordonAndDrain(ctx: Context, kube: KubeApi, req: RemoveRequest, v
       pollIntervalMs: deps.pollIntervalMs, retryIntervalMs: deps.evictRetryMs ?? 5000,
       onEvent: (e) => {
         if (e.type === 'evicted' || e.type === 'deleted') progress.update(`${v.name}: ${++evicted} pod(s) evicted`);
-        else if (e.type === 'blocked') ctx.io.log('info', `${v.name}: eviction of ${e.pod} refused (${e.message}); retrying in ${Math.round(e.retryInMs / 1000)}s`);
+        else if (e.type === 'blocked') {
+          ctx.io.log('info', `${v.name}: eviction of ${e.pod} refused (${e.message}); retrying in ${Math.round(e.retryInMs / 1000)}s`);
+          st.wait('drain', `eviction of ${e.pod} refused; retrying`);
+        }
         else if (e.type === 'unreachable') ctx.io.log('warn', `${v.name}: the Node became unreachable: grace 1 s, pods terminating for more than 1 s are ignored`);
         else if (e.type === 'failed') ctx.io.log('error', `${v.name}: ${e.pod}: ${e.message}`);
       },
-    }), (r) => ({ ok: r.ok, evicted: r.evicted.length, remaining: r.remaining.map((x) => x.pod) }));
+    }), (r) => ({ ok: r.ok, evicted: r.evicted.length, remaining: r.remaining.map((x) => x.pod) })).catch((e) => {
+    st.failed('drain', msg(e));
+    throw e;
+  });
   vr.drain = { evicted: d.evicted, skipped: d.skipped, remaining: d.remaining, failed: d.failed, timedOut: d.timedOut, unreachable: d.unreachable, durationMs: d.durationMs };
   if (d.blocked.length) {
     progress.fail(`${v.name}: drain blocked`);
     vr.outcome = 'failed';
     vr.error = `pods need a flag: ${d.blocked.map((b) => `${b.pod} (${b.flag ?? b.reason})`).join(', ')}; the node stays cordoned`;
+    st.failed('drain', vr.error);
     return false;
   }
   if (!d.ok) {
@@ -295,18 +333,22 @@ async function cordonAndDrain(ctx: Context, kube: KubeApi, req: RemoveRequest, v
     if (req.onDrainTimeout === 'force' && !d.failed.length) {
       progress.warn(`${v.name}: drain timed out; --on-drain-timeout force: removing the node with ${d.remaining.length} pod(s) still on it`);
       ctx.io.log('warn', `${v.name}: still on the node: ${lines.join('; ')}`);
+      st.done('drain', `timed out; --on-drain-timeout force: ${d.remaining.length} pod(s) left`);
       return true;
     }
     progress.fail(`${v.name}: drain ${d.timedOut ? 'timed out' : 'failed'}; the node stays cordoned, its server is kept`);
     vr.outcome = 'drain-timeout';
     vr.error = `${d.timedOut ? `drain timed out after ${Math.round(req.drainTimeoutMs / 1000)}s` : 'drain failed'}; still on the node: ${lines.join('; ')}`;
+    st.failed('drain', vr.error);
     return false;
   }
   progress.succeed(`${v.name}: drained (${d.evicted.length} evicted, ${d.skipped.length} skipped)`);
+  st.done('drain', `${d.evicted.length} evicted, ${d.skipped.length} skipped`);
   vr.steps.push('drained');
   if (v.drainMode === 'normal') {
     const va = await journaled(deps.journal, 'volume-detach', v.name, { node, timeoutMs: deps.volumeDetachTimeoutMs ?? 300_000 }, () =>
-      waitVolumeAttachmentsGone(kube, node, { timeoutMs: deps.volumeDetachTimeoutMs ?? 300_000, pollIntervalMs: deps.pollIntervalMs, clock: ctx.clock, signal: ctx.signal }));
+      waitVolumeAttachmentsGone(kube, node, { timeoutMs: deps.volumeDetachTimeoutMs ?? 300_000, pollIntervalMs: deps.pollIntervalMs, clock: ctx.clock, signal: ctx.signal }),
+    undefined, st, (r) => (r.ok ? undefined : `still attached: ${r.remaining.join(', ')}`));
     if (!va.ok) {
       if (req.onDrainTimeout !== 'force') {
         vr.outcome = 'drain-timeout';
@@ -315,21 +357,25 @@ async function cordonAndDrain(ctx: Context, kube: KubeApi, req: RemoveRequest, v
       }
       ctx.io.log('warn', `${v.name}: volumes still attached (${va.remaining.join(', ')}); --on-drain-timeout force: deleting the server anyway`);
     } else vr.steps.push('volumes detached');
-  }
+  } else st.skipped('volume-detach', 'the Node is unreachable');
   return true;
 }
 
 /** server (wait gone) -> volume -> port -> Node: the Node last, so the kubelet cannot register it again. */
-async function teardown(v: VictimPlan, deps: RemoveDeps, vr: VictimResult): Promise<void> {
+async function teardown(v: VictimPlan, deps: RemoveDeps, vr: VictimResult, st: NodeStages): Promise<void> {
   const j = deps.journal;
   const vol = `${v.name}-root`;
   const port = `${v.name}-port-0`;
+  st.start('server', v.serverId);
   // every input journaled before the deletes run (a crash in between: --resume finds them by id/name)
   if (v.serverId) await j.intent('server', v.name, { remove: true, id: v.serverId });
   await j.intent('volume', vol, { remove: true });
   await j.intent('port', port, { remove: true });
   await j.step('teardown', v.name, 'start', { serverId: v.serverId, volume: vol, port, ip: v.ip });
-  const r = await deps.reapers.host(v.name, v.serverId, v.ip);
+  const r = await deps.reapers.host(v.name, v.serverId, v.ip).catch((e) => {
+    st.failed('server', msg(e));
+    throw e;
+  });
   if (v.serverId) await j.undone('server', v.name, v.serverId);
   await j.undone('volume', vol);
   await j.undone('port', port);
@@ -337,23 +383,33 @@ async function teardown(v: VictimPlan, deps: RemoveDeps, vr: VictimResult): Prom
   if (r.server) vr.steps.push(`server ${r.server.state}`);
   if (r.volume === 'deleted') vr.steps.push('volume deleted');
   if (r.port === 'deleted') vr.steps.push('port deleted');
+  st.done('server', `server ${r.server?.state ?? 'none'}, volume ${r.volume}, port ${r.port}`);
   const node = v.node ?? v.name;
-  await j.intent('node', node, { remove: true });
-  const rn = await deps.reapers.node(node);
-  await j.undone('node', node);
+  const rn = await st.run('node', async () => {
+    await j.intent('node', node, { remove: true });
+    const x = await deps.reapers.node(node);
+    await j.undone('node', node);
+    return x;
+  }, (x) => `Node ${x}`);
   vr.steps.push(`Node ${rn}`);
 }
 
-async function removeWorker(ctx: Context, req: RemoveRequest, kube: KubeApi, v: VictimPlan, deps: RemoveDeps): Promise<VictimResult> {
+async function removeWorker(ctx: Context, req: RemoveRequest, kube: KubeApi, v: VictimPlan, deps: RemoveDeps, st: NodeStages): Promise<VictimResult> {
   const vr: VictimResult = { name: v.name, outcome: 'removed', steps: [] };
+  st.start(ROOT);
   try {
-    if (!(await cordonAndDrain(ctx, kube, req, v, deps, vr))) return vr;
-    await teardown(v, deps, vr);
+    if (!(await cordonAndDrain(ctx, kube, req, v, deps, vr, st))) return vr;
+    await teardown(v, deps, vr, st);
     ctx.io.log('info', `${v.name}: removed (${vr.steps.join(', ')})`);
   } catch (e) {
-    if (ctx.signal.aborted) throw e;
+    if (ctx.signal.aborted) {
+      st.failed(ROOT, 'interrupted');
+      throw e;
+    }
     vr.outcome = 'failed';
     vr.error = msg(e);
+  } finally {
+    if (!ctx.signal.aborted) endRoot(st, vr);
   }
   return vr;
 }
@@ -392,34 +448,47 @@ export async function verifyMembership(etcdctl: Etcdctl, removedId: string | und
   return { ok: problems.length === 0, problems, endpoints: eps };
 }
 
-async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, plan: RemovePlan, v: VictimPlan, access: EtcdAccess, deps: RemoveDeps, result: RemoveResult): Promise<VictimResult> {
+async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, plan: RemovePlan, v: VictimPlan, access: EtcdAccess, deps: RemoveDeps, result: RemoveResult, st: NodeStages): Promise<VictimResult> {
   const vr: VictimResult = { name: v.name, outcome: 'removed', steps: [] };
   const j = deps.journal;
   const etcd = access.etcdctl;
   const pollMs = deps.pollIntervalMs;
+  st.start(ROOT);
   // --fix-stale: stale members first, one at a time, each behind a fresh gate
   if (req.fixStale) {
     for (const s of plan.etcd?.stale ?? []) {
-      await j.intent('etcd-member', s.name || s.id, { remove: s.id, stale: true });
-      await etcd.memberRemove(s.id);
-      await j.undone('etcd-member', s.name || s.id, s.id);
+      await st.run('stale-member', async () => {
+        await j.intent('etcd-member', s.name || s.id, { remove: s.id, stale: true });
+        await etcd.memberRemove(s.id);
+        await j.undone('etcd-member', s.name || s.id, s.id);
+      }, () => s.id).catch((e) => {
+        st.failed(ROOT, msg(e));
+        throw e;
+      });
       vr.steps.push(`stale member ${s.id} removed`);
     }
   }
   // snapshot before any membership change
   const snapPath = `${access.snapshotDir}/kadd-remove-${v.name}-${new Date(ctx.clock.now()).toISOString().replace(/[-:.]/g, '')}.db`;
-  const snap = await journaled(j, 'snapshot', v.name, { path: snapPath, node: access.nodeName }, () => etcd.snapshotSave(snapPath));
+  const snap = await journaled(j, 'snapshot', v.name, { path: snapPath, node: access.nodeName }, () => etcd.snapshotSave(snapPath), undefined, st, (x) => `${access.nodeName}:${x.path}`).catch((e) => {
+    st.failed(ROOT, msg(e));
+    throw e;
+  });
   result.snapshot = `${access.nodeName}:${snap.path}`;
   vr.steps.push('snapshot');
   const memberId = v.etcd?.memberId;
   // a dead master: its member goes first (etcd FAQ), no real drain, no reset
   const removeMember = async () => {
-    if (!memberId) return;
+    if (!memberId) {
+      st.skipped('etcd-member', 'no etcd member');
+      return;
+    }
     if (!v.dead) {
       const moved = await journaled(j, 'leader-move', v.name, { memberId, target: plan.etcd?.leaderTarget?.id }, () =>
-        ensureNotLeader(ctx, etcd, memberId, plan.etcd?.leaderTarget?.id, deps.leaderMoveTimeoutMs ?? 60_000, pollMs));
+        ensureNotLeader(ctx, etcd, memberId, plan.etcd?.leaderTarget?.id, deps.leaderMoveTimeoutMs ?? 60_000, pollMs), undefined, st, (m) => (m ? `to ${plan.etcd?.leaderTarget?.name}` : 'not the leader'));
       if (moved) vr.steps.push(`leadership moved to ${plan.etcd?.leaderTarget?.name}`);
     }
+    st.start('etcd-member', memberId);
     // re-check just before the removal (leadership may have come back), then remove through another member
     await j.intent('etcd-member', v.etcd!.memberName || v.name, { remove: memberId });
     await j.step('member-remove', v.name, 'start', { memberId, via: access.nodeName });
@@ -428,33 +497,42 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
     const gate = gateRemove(g.view, memberId, { allowSingleMaster: req.allowSingleMaster });
     const real = gate.blockers.filter((b) => b.code !== 'E_ETCD_MEMBER_NOT_FOUND');
     if (g.view.members.some((s) => s.member.id === memberId) && real.length) {
+      st.failed('etcd-member', 'refused at the last quorum check');
       throw new OperationError('E_ETCD_QUORUM_AT_RISK', `etcd refused at the last check: ${real.map((b) => b.message).join('; ')}`, { hint: 'nothing in etcd was changed; fix the members and run kadd remove --resume' });
     }
-    const r = await etcd.memberRemove(memberId);
+    const r = await etcd.memberRemove(memberId).catch((e) => {
+      st.failed('etcd-member', msg(e));
+      throw e;
+    });
     await j.undone('etcd-member', v.etcd!.memberName || v.name, memberId);
     await j.step('member-remove', v.name, 'done', { removed: r.removed });
+    st.done('etcd-member', r.removed ? 'removed' : 'already gone');
     vr.steps.push(r.removed ? `etcd member ${memberId} removed` : `etcd member ${memberId} already gone`);
-    const ver = await journaled(j, 'verify', v.name, { removedId: memberId }, () => verifyMembership(etcd, memberId));
+    const ver = await journaled(j, 'verify', v.name, { removedId: memberId }, () => verifyMembership(etcd, memberId), undefined, st, (x) => (x.ok ? `from ${x.endpoints.join(' and ')}` : x.problems.join('; ')));
     if (!ver.ok) throw new OperationError('E_ETCD_VERIFY', `after removing ${memberId}: ${ver.problems.join('; ')}`, { hint: 'the member is removed; inspect etcd, then kadd remove --resume finishes the rest' });
     vr.steps.push(`verified from ${ver.endpoints.join(' and ')}`);
   };
   try {
     if (v.dead) await removeMember();
-    if (!(await cordonAndDrain(ctx, kube, req, v, deps, vr))) return vr;
+    if (!(await cordonAndDrain(ctx, kube, req, v, deps, vr, st))) return vr;
     // the API pool member leaves before the etcd member (the LB never routes to an apiserver whose etcd is gone)
     if (v.lbMember) {
-      await j.intent('lb-member', v.name, { remove: true, poolId: v.lbMember.poolId, id: v.lbMember.memberId });
-      const r = await deps.reapers.lbMember(v.name, v.lbMember.poolId, v.lbMember.memberId);
-      await j.undone('lb-member', v.name, v.lbMember.memberId);
+      const lb = v.lbMember;
+      const r = await st.run('lb-member', async () => {
+        await j.intent('lb-member', v.name, { remove: true, poolId: lb.poolId, id: lb.memberId });
+        const x = await deps.reapers.lbMember(v.name, lb.poolId, lb.memberId);
+        await j.undone('lb-member', v.name, lb.memberId);
+        return x;
+      }, (x) => `pool member ${x}`);
       vr.steps.push(`pool member ${r}`);
-    }
+    } else st.skipped('lb-member', 'not in the API pool');
     if (!v.dead) await removeMember();
     if (!v.dead && deps.stopControlPlane) {
-      const s = await journaled(j, 'stop-control-plane', v.name, { ip: v.ip }, () => deps.stopControlPlane!(v).catch((e) => `failed: ${msg(e)}`));
+      const s = await journaled(j, 'stop-control-plane', v.name, { ip: v.ip }, () => deps.stopControlPlane!(v).catch((e) => `failed: ${msg(e)}`), undefined, st, (x) => x ?? 'not reachable');
       if (s) vr.steps.push(`control plane: ${s}`);
       else result.warnings.push(`${v.name}: control plane not stopped (not reachable); its server is deleted next`);
     }
-    await teardown(v, deps, vr);
+    await teardown(v, deps, vr, st);
     // cluster-info and kubeadm-config must point at the load balancer, not at the removed node
     await journaled(j, 'check-endpoints', v.name, { ip: v.ip }, async () => {
       const ci = await kube.readConfigMap('kube-public', 'cluster-info');
@@ -464,12 +542,17 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
       for (const [what, val] of [['kube-public/cluster-info server', server], ['kubeadm-config controlPlaneEndpoint', ep]] as const) {
         if (v.ip && val.includes(v.ip)) result.warnings.push(`${what} is ${val}: it points at the removed master ${v.name}; point it at the load balancer (new joins would fail)`);
       }
-    });
+    }, undefined, st);
     ctx.io.log('info', `${v.name}: removed (${vr.steps.join(', ')})`);
   } catch (e) {
-    if (ctx.signal.aborted) throw e;
+    if (ctx.signal.aborted) {
+      st.failed(ROOT, 'interrupted');
+      throw e;
+    }
     vr.outcome = 'failed';
     vr.error = msg(e);
+  } finally {
+    if (!ctx.signal.aborted) endRoot(st, vr);
   }
   return vr;
 }
@@ -477,7 +560,8 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
 export async function executeRemove(ctx: Context, req: RemoveRequest, obs: Observation, kube: KubeApi, deps: RemoveDeps): Promise<RemoveResult> {
   const started = ctx.clock.now();
   const plan = obs.plan;
-  const result: RemoveResult = { cluster: plan.cluster, role: plan.role, removed: [], victims: [], warnings: [...plan.warnings], durationMs: 0 };
+  const result: RemoveResult = { cluster: plan.cluster, role: plan.role, removed: [], victims: [], outcomes: [], warnings: [...plan.warnings], durationMs: 0 };
+  const stages = new Map(plan.victims.map((v) => [v.name, new NodeStages(ctx.io, ctx.clock, v.name)]));
   // every victim is recorded before anything is touched: an unfinished remove is visible to every other
   // command (one membership change at a time) and --resume knows what it was about
   for (const v of plan.victims) {
@@ -488,16 +572,17 @@ export async function executeRemove(ctx: Context, req: RemoveRequest, obs: Obser
     const v = plan.victims[0]!;
     const access = obs.etcd ?? (await deps.openEtcd([v.name]));
     result.membersBefore = plan.etcd?.members;
-    const vr = await removeMaster(ctx, req, kube, plan, v, access, deps, result);
+    const vr = await removeMaster(ctx, req, kube, plan, v, access, deps, result, stages.get(v.name)!);
     result.victims.push(vr);
     result.membersAfter = await access.etcdctl.view().then((x) => memberTable(x), () => undefined);
   } else {
-    const settled = await mapLimit(plan.victims, Math.max(1, req.concurrency), (v) => removeWorker(ctx, req, kube, v, deps));
+    const settled = await mapLimit(plan.victims, Math.max(1, req.concurrency), (v) => removeWorker(ctx, req, kube, v, deps, stages.get(v.name)!));
     for (const [i, s] of settled.entries()) {
       result.victims.push(s.status === 'fulfilled' ? s.value : { name: plan.victims[i]!.name, outcome: 'failed', steps: [], error: msg(s.reason) });
     }
   }
   result.removed = result.victims.filter((x) => x.outcome === 'removed').map((x) => x.name);
+  result.outcomes = result.victims.map((vr) => outcomeOf(vr, stages.get(vr.name)));
   // a victim that stopped before anything of it was deleted (drain timeout, blocked pods) stays on purpose
   for (const vr of result.victims) {
     if (vr.outcome === 'removed' || vr.steps.some((s) => /deleted|removed|gone/.test(s))) continue;
