@@ -57,6 +57,23 @@ export interface Io {
   readonly debug: boolean;
 }
 
+/**
+ * What a client (lib/openstack, lib/kube) reports while it works: the endpoint it reaches first, a retry.
+ * Clients never print (test/architecture.test.ts); they hand these to the `notify` callback their caller
+ * gave them, and the caller decides how to show them (the CLI: `logNotices(io)`, a log line of the level).
+ */
+export interface ClientNotice {
+  level: 'debug' | 'info' | 'warn';
+  kind: 'endpoint' | 'retry';
+  message: string;
+}
+export type ClientNotify = (n: ClientNotice) => void;
+
+/** The CLI's sink for client notices: each one a log line of its level, text unchanged. */
+export function logNotices(io: Pick<Io, 'log'>): ClientNotify {
+  return (n) => io.log(n.level, n.message);
+}
+
 /** An Io that discards everything; handy as a default in library code and tests. */
 export const nullIo: Io = {
   log() {},
