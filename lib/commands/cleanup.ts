@@ -37,6 +37,8 @@ export interface CleanupOutcome {
   deleted: string[];
   /** found and not deleted, with the reason */
   refused: string[];
+  /** per node torn down: removed / kept (something refused) / failed, with its stage (docs/schemas/cleanup-result.json); [] on a dry run */
+  outcomes: import('../ops/engine/events.js').NodeOutcome[];
 }
 
 /** `deleted server X (id)` (describeReaped) -> `server X (id)`: the table and JSON say the verb once */
@@ -124,6 +126,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
   const { runOperation } = await import('../ops/engine/runner.js');
   const { Ledger, describeLeftover, ownedBy } = await import('../ops/engine/ledger.js');
   const { Reapers } = await import('../ops/engine/reapers.js');
+  const { TrackingReaper } = await import('../ops/engine/events.js');
   const { cleanupLeftovers } = await import('../ops/cleanup.js');
   const { ADDER_NAMESPACE, ADDER_LABEL_SELECTOR } = await import('../cloudinit/render.js');
   type Report = import('../journal/journal.js').JournalReport;
@@ -157,9 +160,10 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
     plan: (found: Orphans) => found,
     journalArgs: (_found, report) => ({ of: report.operations.map((o) => o.op), servers: argv.servers }),
     async execute(c, found, journal, report) {
-      const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [] };
+      const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [], outcomes: [] };
       const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
-      const reapers = new Reapers({ io: c.io, clock: c.clock, signal: c.signal, os, kube, cluster: config.clusterName, pollIntervalMs: argv['poll-interval'] });
+      // the reapers, with a stage event per node torn down and its outcome
+      const reapers = new TrackingReaper(new Reapers({ io: c.io, clock: c.clock, signal: c.signal, os, kube, cluster: config.clusterName, pollIntervalMs: argv['poll-interval'] }), c.io, c.clock);
       // 1. what unfinished runs recorded, exactly as `kadd add --cleanup` does
       if (report.leftovers.length) {
         const r = await cleanupLeftovers(c.io, Ledger.fromLeftovers(journal, config.clusterName, report.leftovers), reapers);
@@ -176,6 +180,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
         out.deleted.push(...r.deleted.map(noun));
         out.refused.push(...r.left);
       }
+      out.outcomes = reapers.outcomes();
       return out;
     },
     status: (out) => (out.refused.length ? 'failed' : 'ok'),
@@ -183,7 +188,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
   let out: CleanupOutcome;
   if (run.kind === 'done') out = run.result;
   else {
-    out = { cluster: config.clusterName, dryRun, deleted: [], refused: [] };
+    out = { cluster: config.clusterName, dryRun, deleted: [], refused: [], outcomes: [] };
     if (run.kind === 'dry-run') {
       for (const l of run.report.leftovers) out.deleted.push(`${describeLeftover(l)} (journal)`);
       for (const a of run.plan.adopt) out.deleted.push(`${a.kind} ${a.name} (${a.id}) (orphan)`);

@@ -10,6 +10,7 @@
  * final `-f json` result lists as `outcomes: [...]` (docs/schemas/node-outcome.json).
  */
 import type { Io, StageEvent, StageState } from '../../io.js';
+import { describeReaped, type NodeReaper, type Reaped, type Ref, type TeardownOptions } from './ledger.js';
 
 export type { StageEvent, StageState };
 
@@ -118,3 +119,55 @@ export class NodeStages {
 
 /** A NodeStages that emits nowhere (plans, tests) */
 export const silentStages = (node: string): NodeStages => new NodeStages({}, { now: () => 0 }, node);
+
+/**
+ * A NodeReaper that reports each node's teardown as one stage (`cleanup` by default) and keeps the
+ * per-node outcome: `removed` when everything went (deleted or already gone), `failed` when a delete failed,
+ * `kept` when something was refused or kept on purpose. Wraps the reapers a ledger teardown is given, so a
+ * verb gets stage events and outcomes without touching the teardown code. Operation-wide refs (node '')
+ * are reported as `operation-wide`.
+ */
+export class TrackingReaper implements NodeReaper {
+  private readonly seen = new Map<string, { st: NodeStages; reaped: Reaped[] }>();
+
+  constructor(
+    private readonly inner: NodeReaper,
+    private readonly io: Pick<Io, 'stage'>,
+    private readonly clock: { now(): number },
+    private readonly stage = 'cleanup',
+  ) {}
+
+  async reapNode(node: string, refs: Ref[], o: TeardownOptions): Promise<Reaped[]> {
+    const key = node || 'operation-wide';
+    const e = this.seen.get(key) ?? { st: new NodeStages(this.io, this.clock, key), reaped: [] };
+    this.seen.set(key, e);
+    e.st.start(this.stage, `${refs.length} resource(s)`);
+    let reaped: Reaped[];
+    try {
+      reaped = await this.inner.reapNode(node, refs, o);
+    } catch (err) {
+      e.st.failed(this.stage, msg(err));
+      throw err;
+    }
+    const n = (s: string) => reaped.filter((x) => x.state === s).length;
+    if (n('failed')) e.st.failed(this.stage, reaped.filter((x) => x.state === 'failed').map(describeReaped).join('; '));
+    else e.st.done(this.stage, `${n('deleted')} deleted, ${n('absent')} already gone${n('kept') + n('refused') ? `, ${n('kept') + n('refused')} left` : ''}`);
+    e.reaped.push(...reaped);
+    return reaped;
+  }
+
+  outcomes(): NodeOutcome[] {
+    return [...this.seen].map(([node, { st, reaped }]) => {
+      const stages = st.records;
+      const failed = reaped.filter((x) => x.state === 'failed');
+      const left = reaped.filter((x) => x.state === 'refused' || x.state === 'kept');
+      const failedStage = st.failedStage();
+      if (failedStage) {
+        const error = failed.length ? failed.map(describeReaped).join('; ') : (stages.find((s) => s.state === 'failed')?.detail ?? 'failed');
+        return { node, outcome: 'failed', stages, error, stage: failedStage };
+      }
+      if (left.length) return { node, outcome: 'kept', stages, reason: left.map(describeReaped).join('; ') };
+      return { node, outcome: 'removed', stages };
+    });
+  }
+}
