@@ -12,6 +12,7 @@ import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import { realClock, type Clock } from '../clock.js';
+import { logNotices } from '../io.js';
 import { InterruptedError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { TerminalIo, type TerminalIoOptions } from './output.js';
@@ -133,7 +134,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
         const timeoutS = opts['request-timeout'];
-        osClient = createOpenStackClient(cloud, { io, clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
+        osClient = createOpenStackClient(cloud, { io, notify: logNotices(io), clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
         return osClient;
       })();
       return os;
@@ -145,7 +146,7 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         const { createKubeApi } = await import('../kube/client.js');
         // Ctrl-C aborts the reads in flight at once; every request has its deadlines (lib/kube/client.ts)
         const timeoutS = opts['request-timeout'];
-        return createKubeApi(loaded, { io, clock, signal: controller.signal, ...(timeoutS ? { requestTimeoutMs: timeoutS * 1000 } : {}) });
+        return createKubeApi(loaded, { io, notify: logNotices(io), clock, signal: controller.signal, ...(timeoutS ? { requestTimeoutMs: timeoutS * 1000 } : {}) });
       })();
       return kube;
     },

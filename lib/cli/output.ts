@@ -6,10 +6,12 @@
  *   lines "HH:MM:SSZ key: text", printed only when the text of that key changes
  * - colour: off with --no-color, NO_COLOR (non-empty) or FORCE_COLOR=0, or when stderr is not a TTY
  * - verbosity: -1 (quiet) hides info, 0 normal, >= 1 (or --debug) shows debug
+ * - lifecycle stage events (io.stage): one plain line per event off a TTY; on a TTY the node's line of the
+ *   spinner board, closed when its root stage (the first one started) ends; -q shows only failures
  * - everything written is redacted (lib/redact.ts)
  */
 import { dump } from 'js-yaml';
-import type { Io, LogLevel, ProgressLine } from '../io.js';
+import type { Io, LogLevel, ProgressLine, StageEvent } from '../io.js';
 import { redactText, redactValue } from '../redact.js';
 import type { OutputFormat } from './options.js';
 import { colorEnabled, isCI } from './term.js';
@@ -110,6 +112,8 @@ export class TerminalIo implements Io {
   private runStarted: number | undefined;
   private beat: NodeJS.Timeout | undefined;
   private lastBeat = 0;
+  /** TTY: the open line of each node that emits stage events, and the stage that spans it */
+  private readonly stageLines = new Map<string, { line: ProgressLine; root: string }>();
 
   constructor(opts: TerminalIoOptions = {}) {
     this.opts = opts;
@@ -171,6 +175,32 @@ export class TerminalIo implements Io {
     }
   }
 
+  // ---- lifecycle stage events ----
+
+  stage(e: StageEvent): void {
+    const text = describeStage(e);
+    const key = e.node || 'kadd';
+    if (!this.useSpinner()) {
+      if (this.verbosity < 0 && e.state !== 'failed') return;
+      this.writeErr(`${this.stamp()} ${key}: ${text}`);
+      return;
+    }
+    const open = this.stageLines.get(key);
+    if (!open) {
+      if (e.state === 'start' || e.state === 'wait') this.stageLines.set(key, { line: this.progress(key, text), root: e.stage });
+      else if (e.state === 'failed' || this.verbosity >= 0) this.writeErr(`${e.state === 'failed' ? red(this.color)('✖') : green(this.color)('✔')} ${key}: ${text}`);
+      return;
+    }
+    if (e.stage !== open.root || e.state === 'start' || e.state === 'wait') {
+      open.line.update(text);
+      return;
+    }
+    this.stageLines.delete(key);
+    if (e.state === 'failed') open.line.fail(text);
+    else if (e.state === 'skipped') open.line.warn(text);
+    else open.line.succeed(text);
+  }
+
   // ---- progress ----
 
   private renderBoard(): string {
@@ -212,6 +242,7 @@ export class TerminalIo implements Io {
     this.spinner?.stop();
     this.spinner = undefined;
     this.active.clear();
+    this.stageLines.clear();
     if (this.beat) clearInterval(this.beat);
     this.beat = undefined;
   }
@@ -344,6 +375,13 @@ export class TerminalIo implements Io {
       warn: end(yellow(c)('⚠'), 'WARNING:', true),
     };
   }
+}
+
+/** One stage event as text: `drain start`, `drain done after 3s: 2 evicted`, `server failed after 1m: ...` */
+export function describeStage(e: StageEvent): string {
+  const after = e.state === 'done' || e.state === 'failed' ? ` after ${formatElapsed(e.elapsedMs)}` : e.state === 'wait' && e.elapsedMs ? ` (${formatElapsed(e.elapsedMs)})` : '';
+  const word = e.state === 'wait' ? 'waiting' : e.state;
+  return `${e.stage} ${word}${after}${e.detail ? `: ${e.detail}` : ''}`;
 }
 
 /** 45s, 5m, 1h20m: elapsed time in heartbeats and on the board */

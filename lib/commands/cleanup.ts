@@ -37,6 +37,8 @@ export interface CleanupOutcome {
   deleted: string[];
   /** found and not deleted, with the reason */
   refused: string[];
+  /** per node torn down: removed / kept (something refused) / failed, with its stage (docs/schemas/cleanup-result.json); [] on a dry run */
+  outcomes: import('../ops/engine/events.js').NodeOutcome[];
 }
 
 /** `deleted server X (id)` (describeReaped) -> `server X (id)`: the table and JSON say the verb once */
@@ -112,83 +114,86 @@ export function findOrphans(
   return { adopt, refused };
 }
 
+/**
+ * cleanup on the runner (lib/ops/engine/runner.ts): local lock -> the unfinished journal -> Keystone proven
+ * -> the cluster Lease -> observe (orphans by kadd's proof) -> dry-run lists / execute: 1. what unfinished
+ * runs recorded, 2. the orphans (observed again when step 1 deleted something: a port or volume its
+ * server held is free only now) -> journal end.
+ */
 async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: ClusterConfig): Promise<number> {
   const format = argv.format ?? 'table';
   const dryRun = argv['dry-run'];
-  const { Journal, findUnfinished, lockClusterFile } = await import('../journal/index.js');
-  const { acquireClusterLock, withLock } = await import('../ops/engine/lock.js');
+  const { runOperation } = await import('../ops/engine/runner.js');
   const { Ledger, describeLeftover, ownedBy } = await import('../ops/engine/ledger.js');
   const { Reapers } = await import('../ops/engine/reapers.js');
+  const { TrackingReaper } = await import('../ops/engine/events.js');
   const { cleanupLeftovers } = await import('../ops/cleanup.js');
   const { ADDER_NAMESPACE, ADDER_LABEL_SELECTOR } = await import('../cloudinit/render.js');
-  const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [] };
-  const fileLock = dryRun ? undefined : await lockClusterFile(config.file, { now: () => ctx.clock.now() });
-  let lock: Awaited<ReturnType<typeof acquireClusterLock>> | undefined;
-  try {
-    const kube = await ctx.kube();
-    const os = await ctx.openstack();
-    await os.projectId();
-    if (!dryRun) {
-      lock = await acquireClusterLock(ctx, kube, { operation: 'cleanup', force: argv['force-unlock'], clusterFile: config.file });
-      ctx = withLock(ctx, lock);
-    }
-    const report = await findUnfinished(config.file);
-    const prefix = `${config.clusterName}-`;
-    const observe = async () => {
-      const [servers, ports, volumes, nodes, tokens, adders, lease] = await Promise.all([
-        os.compute.listServers({ name: `^${escape(prefix)}` }), os.network.listPorts(), os.volume.listVolumes(), kube.listNodes(),
-        kube.listBootstrapTokens(), kube.listDeployments(ADDER_NAMESPACE, ADDER_LABEL_SELECTOR),
-        dryRun ? kube.getLease('kube-system', 'kadd-lock') : Promise.resolve(null),
-      ]);
-      const held = lease?.holderIdentity && (!lease.renewTime || Date.parse(lease.renewTime) + (lease.leaseDurationSeconds ?? 15) * 1000 > ctx.clock.now());
-      return {
-        servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
-        tokens, adders, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}),
-      };
-    };
+  type Report = import('../journal/journal.js').JournalReport;
+  const prefix = `${config.clusterName}-`;
+  const observe = async (c: Context, report: Report) => {
+    const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
+    const [servers, ports, volumes, nodes, tokens, adders, lease] = await Promise.all([
+      os.compute.listServers({ name: `^${escape(prefix)}` }), os.network.listPorts(), os.volume.listVolumes(), kube.listNodes(),
+      kube.listBootstrapTokens(), kube.listDeployments(ADDER_NAMESPACE, ADDER_LABEL_SELECTOR),
+      dryRun ? kube.getLease('kube-system', 'kadd-lock') : Promise.resolve(null),
+    ]);
+    const held = lease?.holderIdentity && (!lease.renewTime || Date.parse(lease.renewTime) + (lease.leaseDurationSeconds ?? 15) * 1000 > c.clock.now());
     const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
-    if (dryRun) {
-      for (const l of report.leftovers) out.deleted.push(`${describeLeftover(l)} (journal)`);
-      const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
-      for (const a of found.adopt) out.deleted.push(`${a.kind} ${a.name} (${a.id}) (orphan)`);
-      out.refused.push(...found.refused);
-    } else {
-      const journal = await Journal.open(config.file, { heldLock: fileLock });
-      let status: 'ok' | 'failed' | 'interrupted' = 'failed';
-      try {
-        await journal.begin({ command: 'cleanup', args: { of: report.operations.map((o) => o.op), servers: argv.servers } });
-        const reapers = new Reapers({ io: ctx.io, clock: ctx.clock, signal: ctx.signal, os, kube, cluster: config.clusterName, pollIntervalMs: argv['poll-interval'] });
-        // 1. what unfinished runs recorded, exactly as `kadd add --cleanup` does
-        if (report.leftovers.length) {
-          const r = await cleanupLeftovers(ctx.io, Ledger.fromLeftovers(journal, config.clusterName, report.leftovers), reapers);
-          out.deleted.push(...r.deleted.map(noun));
-          out.refused.push(...r.left);
-        }
-        // 2. orphans by kadd's proof, adopted into this run's journal, then torn down by the same reapers
-        const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
-        out.refused.push(...found.refused);
-        if (found.adopt.length) {
-          const ledger = new Ledger(journal, config.clusterName);
-          for (const a of found.adopt) await ledger.adopt(a);
-          const r = await cleanupLeftovers(ctx.io, ledger, reapers);
-          out.deleted.push(...r.deleted.map(noun));
-          out.refused.push(...r.left);
-        }
-        status = out.refused.length ? 'failed' : 'ok';
-      } catch (e) {
-        status = ctx.signal.aborted ? 'interrupted' : 'failed';
-        throw e;
-      } finally {
-        await journal.end(status).catch(() => journal.close());
+    return findOrphans(config.clusterName, {
+      servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
+      tokens, adders, journaled, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}),
+    }, { servers: argv.servers }, ownedBy);
+  };
+  type Orphans = Awaited<ReturnType<typeof observe>>;
+  const run = await runOperation(ctx, {
+    command: 'cleanup',
+    clusterFile: config.file,
+    dryRun,
+    clusterLock: { force: argv['force-unlock'] },
+    // credentials that do not work are refused before the Lease is taken
+    connect: async (c) => {
+      await c.kube();
+      await (await c.openstack()).projectId();
+    },
+    observe,
+    plan: (found: Orphans) => found,
+    journalArgs: (_found, report) => ({ of: report.operations.map((o) => o.op), servers: argv.servers }),
+    async execute(c, found, journal, report) {
+      const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [], outcomes: [] };
+      const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
+      // the reapers, with a stage event per node torn down and its outcome
+      const reapers = new TrackingReaper(new Reapers({ io: c.io, clock: c.clock, signal: c.signal, os, kube, cluster: config.clusterName, pollIntervalMs: argv['poll-interval'] }), c.io, c.clock);
+      // 1. what unfinished runs recorded, exactly as `kadd add --cleanup` does
+      if (report.leftovers.length) {
+        const r = await cleanupLeftovers(c.io, Ledger.fromLeftovers(journal, config.clusterName, report.leftovers), reapers);
+        out.deleted.push(...r.deleted.map(noun));
+        out.refused.push(...r.left);
+        found = await observe(c, report);
       }
+      // 2. orphans by kadd's proof, adopted into this run's journal, then torn down by the same reapers
+      out.refused.push(...found.refused);
+      if (found.adopt.length) {
+        const ledger = new Ledger(journal, config.clusterName);
+        for (const a of found.adopt) await ledger.adopt(a);
+        const r = await cleanupLeftovers(c.io, ledger, reapers);
+        out.deleted.push(...r.deleted.map(noun));
+        out.refused.push(...r.left);
+      }
+      out.outcomes = reapers.outcomes();
+      return out;
+    },
+    status: (out) => (out.refused.length ? 'failed' : 'ok'),
+  });
+  let out: CleanupOutcome;
+  if (run.kind === 'done') out = run.result;
+  else {
+    out = { cluster: config.clusterName, dryRun, deleted: [], refused: [], outcomes: [] };
+    if (run.kind === 'dry-run') {
+      for (const l of run.report.leftovers) out.deleted.push(`${describeLeftover(l)} (journal)`);
+      for (const a of run.plan.adopt) out.deleted.push(`${a.kind} ${a.name} (${a.id}) (orphan)`);
+      out.refused.push(...run.plan.refused);
     }
-    const l = lock?.lost();
-    if (l) throw l;
-  } catch (e) {
-    throw lock?.lost() ?? e;
-  } finally {
-    await lock?.release();
-    await fileLock?.release();
   }
   if (format === 'table') {
     const lines: string[] = [];

@@ -1,15 +1,15 @@
 /**
  * kadd remove CONFIG [NODE...] | --role node|master --amount N
  *
- * Thin: options -> config -> lock/journal -> observe + plan (lib/ops/remove.ts) -> dry-run / confirm ->
- * execute -> render -> exit code. Workers several at once; masters one per run, etcd-aware.
+ * Thin: options -> config -> the runner (lib/ops/engine/runner.ts: lock, unfinished journal, observe +
+ * plan (lib/ops/remove.ts), dry-run / confirm, execute, journal end) -> render -> exit code. Workers several at once; masters one per run, etcd-aware.
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
 import type { GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
-import { InterruptedError, OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
+import { OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
 import type { RemoveRequest, VictimPlan } from '../ops/remove-plan.js';
 import { parseDurationMs } from '../duration.js';
 
@@ -100,125 +100,137 @@ async function stopControlPlaneViaSsh(ctx: Context, config: ClusterConfig, v: Vi
   }
 }
 
-function planView(p: import('../ops/remove-plan.js').RemovePlan) {
-  return p;
+/** The journal the ops write to, with a debug line per step (what `-v` shows). */
+function stepJournalOf(ctx: Context, j: import('../journal/journal.js').Journal): import('../ops/remove.js').StepJournal {
+  return {
+    async step(step, node, state, details) {
+      await j.step(step, node, state, details);
+      ctx.io.log('debug', `step ${step} ${node} ${state}`);
+    },
+    intent: (kind, name, details) => j.intent(kind, name, details),
+    undone: (kind, name, id) => j.undone(kind, name, id),
+    kept: (kind, name, id) => j.kept(kind, name, id),
+  };
 }
 
+/**
+ * remove on the runner (lib/ops/engine/runner.ts): the unfinished journal (--resume or a refusal) ->
+ * observe + plan -> dry-run / blockers / confirmation -> execute (the cluster file written inside, before
+ * the journal's end) -> render -> exit code.
+ */
 async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: ClusterConfig): Promise<number> {
   const req = buildRemoveRequest(argv);
   const format = argv.format ?? 'table';
   const dryRun = argv['dry-run'];
   const pollMs = argv['poll-interval'];
-  const { Journal, findUnfinished, readJournal } = await import('../journal/journal.js');
-  const [{ observeAndPlan, executeRemove }, { formatRemovePlan }, { createRemoveReapers }, { openEtcdViaAdder, formatMemberTable }, { writeUpdatedConfig }] = await Promise.all([
-    import('../ops/remove.js'), import('../ops/remove-plan.js'), import('../ops/remove-reapers.js'), import('../ops/master-etcd.js'), import('../config/write.js'),
+  const { readJournal } = await import('../journal/journal.js');
+  const [{ observeAndPlan, executeRemove }, { formatRemovePlan }, { createRemoveReapers }, { openEtcdViaAdder, formatMemberTable }, { writeUpdatedConfig }, { runOperation }] = await Promise.all([
+    import('../ops/remove.js'), import('../ops/remove-plan.js'), import('../ops/remove-reapers.js'), import('../ops/master-etcd.js'), import('../config/write.js'), import('../ops/engine/runner.js'),
   ]);
-  // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
-  const report = await findUnfinished(config.file);
-  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && o.resources.length > 0);
   let fixed: VictimPlan[] | undefined;
-  let recordedReq: Partial<RemoveRequest> = {};
-  if (argv.resume) {
-    if (!unfinishedRemove) throw new UsageError(`--resume: the journal records no unfinished kadd remove for ${argv.config}`, { hint: `journal: ${report.path}` });
-    fixed = (unfinishedRemove.args.victims as VictimPlan[] | undefined) ?? [];
-    recordedReq = (unfinishedRemove.args.request as Partial<RemoveRequest> | undefined) ?? {};
-    if (!fixed.length) {
-      // the run died before it recorded its victims: nothing of it happened
-      const { records } = await readJournal(config.file);
-      if (!records.some((r) => r.op === unfinishedRemove.op && r.t === 'step')) throw new UsageError('--resume: the unfinished kadd remove recorded no victims (it died before changing anything); run kadd remove again');
-    }
-  } else if (report.leftovers.length && !dryRun) {
-    const cmd = unfinishedRemove ? `kadd remove --resume ${argv.config}` : `kadd add --cleanup ${argv.config}`;
-    throw new PreflightError(`an earlier kadd run on ${argv.config} did not finish (${report.leftovers.length} resource(s) in its journal); nothing was changed`, {
-      code: 'E_LEFTOVERS', hint: `\`${cmd}\` finishes it first (journal: ${report.path})`,
-      details: report.leftovers.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
-    });
-  }
-  const request: RemoveRequest = fixed ? { ...req, ...recordedReq, names: fixed.map((v) => v.name), concurrency: req.concurrency, drainTimeoutMs: req.drainTimeoutMs } : req;
-
-  const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
-  const journal = dryRun ? null : await Journal.open(config.file, { now: () => ctx.clock.now() });
-  let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  let request: RemoveRequest = req;
   let access: Awaited<ReturnType<typeof openEtcdViaAdder>> | undefined;
-  try {
-    const openEtcd = async (exclude: string[]) => {
-      access ??= await openEtcdViaAdder(ctx, kube, config, { exclude, image: argv['adder-image'], pollIntervalMs: pollMs });
-      return access;
-    };
-    const obs = await observeAndPlan(ctx, request, config, os, kube, { openEtcd }, fixed);
-    const plan = obs.plan;
-    if (dryRun) {
-      ctx.io.result(format === 'table' ? formatRemovePlan(plan) : (await import('../cli/output.js')).renderResult(planView(plan), format));
-      status = 'ok';
-      return plan.blockers.length ? 2 : 0;
-    }
-    if (plan.blockers.length) {
-      ctx.io.log('error', formatRemovePlan(plan).trimEnd());
-      throw new PreflightError(`kadd remove refused: ${plan.blockers.length} blocker(s); nothing was changed`, { details: plan.blockers, hint: 'see the plan above; kadd remove --dry-run shows it again' });
-    }
-    if (!plan.victims.length) {
-      ctx.io.log('info', 'nothing to remove');
-      status = 'ok';
-      return 0;
-    }
-    // confirmation: on a TTY ask; without a TTY only --yes proceeds
-    if (!argv.yes && !fixed) {
-      ctx.io.log('info', formatRemovePlan(plan).trimEnd());
-      if (!process.stdin.isTTY) throw new UsageError('kadd remove asks for confirmation, and stdin is not a terminal: give --yes to proceed (see the plan above)');
-      if (!(await ctx.io.confirm(`remove ${plan.victims.map((v) => v.name).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
-    }
-    for (const w of plan.warnings) ctx.io.log('warn', w);
-    await journal!.begin({ command: 'remove', args: { config: config.file, victims: plan.victims, request: { ...request } } });
-    const reapers = createRemoveReapers(ctx, os, kube, {
-      cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
-      etcdctl: () => access?.etcdctl ?? null,
-      lbName: config.loadbalancer.name || `${config.clusterName}-lb`,
-    });
-    const j = journal!;
-    const stepJournal = {
-      async step(step: string, node: string, state: 'start' | 'done' | 'skipped', details?: Record<string, unknown>) {
-        await j.step(step, node, state, details);
-        ctx.io.log('debug', `step ${step} ${node} ${state}`);
-      },
-      intent: (kind: Parameters<typeof j.intent>[0], name: string, details?: Record<string, unknown>) => j.intent(kind, name, details),
-      undone: (kind: Parameters<typeof j.undone>[0], name: string, id?: string) => j.undone(kind, name, id),
-      kept: (kind: Parameters<typeof j.kept>[0], name: string, id?: string) => j.kept(kind, name, id),
-    };
-    const result = await executeRemove(ctx, request, obs, kube, {
-      journal: stepJournal, reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
-      volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
-      writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
-      stopControlPlane: (v) => stopControlPlaneViaSsh(ctx, config, v),
-    });
-    if (format === 'table') {
-      const lines = result.victims.map((v) => `${v.name}: ${v.outcome}${v.steps.length ? ` (${v.steps.join(', ')})` : ''}${v.error ? `: ${v.error}` : ''}`);
-      if (result.snapshot) lines.push(`etcd snapshot: ${result.snapshot}`);
-      if (result.membersBefore) lines.push('', 'etcd members before:', formatMemberTable(result.membersBefore));
-      if (result.membersAfter) lines.push('', 'etcd members after:', formatMemberTable(result.membersAfter));
-      if (result.updatedConfig) lines.push(`updated cluster file: ${result.updatedConfig}`);
-      ctx.io.result(lines.join('\n') + '\n');
-    } else ctx.io.result((await import('../cli/output.js')).renderResult(result, format));
-    for (const w of result.warnings.filter((x) => !plan.warnings.includes(x))) ctx.io.log('warn', w);
-    const n = result.victims.length;
-    const ok = result.removed.length;
-    status = ok === n ? 'ok' : 'failed';
-    if (ok === n) return 0;
-    const failed = result.victims.filter((v) => v.outcome !== 'removed');
-    const details = failed.map((v) => `${v.name}: ${v.error ?? v.outcome}`);
-    if (ok > 0) throw new PartialSuccessError(`${ok} of ${n} nodes removed`, { details, hint: `kadd remove --resume ${argv.config} retries the rest once the cause is fixed` });
-    throw new OperationError(failed.some((v) => v.outcome === 'drain-timeout') ? 'E_DRAIN_TIMEOUT' : 'E_REMOVE_FAILED', `0 of ${n} nodes removed`, {
-      details, hint: failed.some((v) => v.outcome === 'drain-timeout') ? 'the nodes stay cordoned and their servers are kept; fix the blocking budgets, or --on-drain-timeout force' : `kadd remove --resume ${argv.config} continues from the failed step`,
-    });
-  } catch (e) {
-    status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
-    throw e;
-  } finally {
-    await access?.close().catch(() => undefined);
-    if (journal) {
-      if (journal.operationId) await journal.end(status).catch(() => journal.close());
-      else await journal.close();
-    }
+  let clients: { os: import('../openstack/types.js').OpenStackClient; kube: import('../kube/types.js').KubeApi } | undefined;
+  const openEtcd = async (exclude: string[]) => {
+    access ??= await openEtcdViaAdder(ctx, clients!.kube, config, { exclude, image: argv['adder-image'], pollIntervalMs: pollMs });
+    return access;
+  };
+  type Obs = Awaited<ReturnType<typeof observeAndPlan>>;
+  const run = await runOperation(ctx, {
+    command: 'remove',
+    clusterFile: config.file,
+    dryRun,
+    // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
+    async unfinished(report) {
+      const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && o.resources.length > 0);
+      if (argv.resume) {
+        if (!unfinishedRemove) throw new UsageError(`--resume: the journal records no unfinished kadd remove for ${argv.config}`, { hint: `journal: ${report.path}` });
+        fixed = (unfinishedRemove.args.victims as VictimPlan[] | undefined) ?? [];
+        const recordedReq = (unfinishedRemove.args.request as Partial<RemoveRequest> | undefined) ?? {};
+        if (!fixed.length) {
+          // the run died before it recorded its victims: nothing of it happened
+          const { records } = await readJournal(config.file);
+          if (!records.some((r) => r.op === unfinishedRemove.op && r.t === 'step')) throw new UsageError('--resume: the unfinished kadd remove recorded no victims (it died before changing anything); run kadd remove again');
+        }
+        request = { ...req, ...recordedReq, names: fixed.map((v) => v.name), concurrency: req.concurrency, drainTimeoutMs: req.drainTimeoutMs };
+      } else if (report.leftovers.length && !dryRun) {
+        const cmd = unfinishedRemove ? `kadd remove --resume ${argv.config}` : `kadd add --cleanup ${argv.config}`;
+        throw new PreflightError(`an earlier kadd run on ${argv.config} did not finish (${report.leftovers.length} resource(s) in its journal); nothing was changed`, {
+          code: 'E_LEFTOVERS', hint: `\`${cmd}\` finishes it first (journal: ${report.path})`,
+          details: report.leftovers.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
+        });
+      }
+    },
+    async observe(c) {
+      const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
+      clients = { os, kube };
+      return observeAndPlan(c, request, config, os, kube, { openEtcd }, fixed);
+    },
+    plan: (obs: Obs) => obs,
+    preflight(obs) {
+      if (!obs.plan.blockers.length) return;
+      ctx.io.log('error', formatRemovePlan(obs.plan).trimEnd());
+      throw new PreflightError(`kadd remove refused: ${obs.plan.blockers.length} blocker(s); nothing was changed`, { details: obs.plan.blockers, hint: 'see the plan above; kadd remove --dry-run shows it again' });
+    },
+    isEmpty: (obs) => obs.plan.victims.length === 0,
+    async confirm(obs) {
+      // on a TTY ask; without a TTY only --yes proceeds
+      if (!argv.yes && !fixed) {
+        ctx.io.log('info', formatRemovePlan(obs.plan).trimEnd());
+        if (!process.stdin.isTTY) throw new UsageError('kadd remove asks for confirmation, and stdin is not a terminal: give --yes to proceed (see the plan above)');
+        if (!(await ctx.io.confirm(`remove ${obs.plan.victims.map((v) => v.name).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
+      }
+      for (const w of obs.plan.warnings) ctx.io.log('warn', w);
+    },
+    journalArgs: (obs) => ({ config: config.file, victims: obs.plan.victims, request: { ...request } }),
+    async execute(c, obs, journal) {
+      const { os, kube } = clients!;
+      const reapers = createRemoveReapers(c, os, kube, {
+        cluster: config.clusterName, pollIntervalMs: pollMs, serverTimeoutMs: parseDuration(argv['server-timeout']),
+        etcdctl: () => access?.etcdctl ?? null,
+        lbName: config.loadbalancer.name || `${config.clusterName}-lb`,
+      });
+      return executeRemove(c, request, obs, kube, {
+        journal: stepJournalOf(c, journal), reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
+        volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
+        writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
+        stopControlPlane: (v) => stopControlPlaneViaSsh(c, config, v),
+      });
+    },
+    status: (r) => (r.removed.length === r.victims.length ? 'ok' : 'failed'),
+    close: async () => {
+      await access?.close();
+    },
+  });
+  if (run.kind === 'dry-run') {
+    const plan = run.plan.plan;
+    ctx.io.result(format === 'table' ? formatRemovePlan(plan) : (await import('../cli/output.js')).renderResult(plan, format));
+    return plan.blockers.length ? 2 : 0;
   }
+  if (run.kind === 'nothing') {
+    ctx.io.log('info', 'nothing to remove');
+    return 0;
+  }
+  const { plan } = run.plan;
+  const result = run.result;
+  if (format === 'table') {
+    const lines = result.victims.map((v) => `${v.name}: ${v.outcome}${v.steps.length ? ` (${v.steps.join(', ')})` : ''}${v.error ? `: ${v.error}` : ''}`);
+    if (result.snapshot) lines.push(`etcd snapshot: ${result.snapshot}`);
+    if (result.membersBefore) lines.push('', 'etcd members before:', formatMemberTable(result.membersBefore));
+    if (result.membersAfter) lines.push('', 'etcd members after:', formatMemberTable(result.membersAfter));
+    if (result.updatedConfig) lines.push(`updated cluster file: ${result.updatedConfig}`);
+    ctx.io.result(lines.join('\n') + '\n');
+  } else ctx.io.result((await import('../cli/output.js')).renderResult(result, format));
+  for (const w of result.warnings.filter((x) => !plan.warnings.includes(x))) ctx.io.log('warn', w);
+  const n = result.victims.length;
+  const ok = result.removed.length;
+  if (ok === n) return 0;
+  const failed = result.victims.filter((v) => v.outcome !== 'removed');
+  const details = failed.map((v) => `${v.name}: ${v.error ?? v.outcome}`);
+  if (ok > 0) throw new PartialSuccessError(`${ok} of ${n} nodes removed`, { details, hint: `kadd remove --resume ${argv.config} retries the rest once the cause is fixed` });
+  throw new OperationError(failed.some((v) => v.outcome === 'drain-timeout') ? 'E_DRAIN_TIMEOUT' : 'E_REMOVE_FAILED', `0 of ${n} nodes removed`, {
+    details, hint: failed.some((v) => v.outcome === 'drain-timeout') ? 'the nodes stay cordoned and their servers are kept; fix the blocking budgets, or --on-drain-timeout force' : `kadd remove --resume ${argv.config} continues from the failed step`,
+  });
 }
 
 const remove: KaddCommandModule<RemoveArgs> = {

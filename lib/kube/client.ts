@@ -14,7 +14,7 @@ import type * as K8s from '@kubernetes/client-node';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { noteChange } from '../effects.js';
 import { InterruptedError, KaddError, KubeError } from '../errors.js';
-import type { Io } from '../io.js';
+import type { ClientNotify, Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { realClock } from '../clock.js';
 import { redactText, registerSecret } from '../redact.js';
@@ -36,7 +36,10 @@ import {
 } from './token.js';
 
 export interface CreateKubeApiOptions {
+  /** traces only (--debug); the client never prints */
   io: Io;
+  /** the endpoint it reaches first and every read retry (the CLI logs them; absent: not shown) */
+  notify?: ClientNotify;
   clock?: Clock;
   /** the operation's signal (Ctrl-C): aborts reads in flight */
   signal?: AbortSignal;
@@ -364,7 +367,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
     const c = await clients();
     if (!announced) {
       announced = true;
-      opts.io.log('info', `checking the Kubernetes API at ${server}`);
+      opts.notify?.({ level: 'info', kind: 'endpoint', message: `checking the Kubernetes API at ${server}` });
     }
     const read = isRead(what);
     // kadd's own lock Lease is bookkeeping, deleted again at the end of every run: not a change to the cluster
@@ -386,7 +389,7 @@ export function createKubeApi(loaded: LoadedKubeconfig, opts: CreateKubeApiOptio
         const reason = st.why === 'first-byte' ? `no answer within ${secs(firstByteMs)}` : st.why === 'request' ? `no complete answer within ${secs(requestMs)}` : undefined;
         const connectFailure = !stalled && !isApiException(e) && RETRYABLE_CONNECT.test(errText(e));
         if (read && (stalled || connectFailure) && attempt < readRetries) {
-          opts.io.log('warn', `Kubernetes API ${server}: ${what}: ${reason ?? errText(e)}; retry ${attempt + 1} of ${readRetries}`);
+          opts.notify?.({ level: 'warn', kind: 'retry', message: `Kubernetes API ${server}: ${what}: ${reason ?? errText(e)}; retry ${attempt + 1} of ${readRetries}` });
           await clock.sleep(Math.min(2000, 250 * 2 ** attempt)).catch(() => undefined);
           continue;
         }

@@ -246,7 +246,7 @@ export class Authenticator {
     const url = `${this.identityUrl}/auth/tokens`;
     const who = principal(this.cloud);
     // the first line of every command that talks to OpenStack: says where kadd is waiting
-    this.http.io.log(this.authenticated ? 'debug' : 'info', `authenticating at ${this.identityUrl} as ${who}`);
+    this.http.notify?.({ level: this.authenticated ? 'debug' : 'info', kind: 'endpoint', message: `authenticating at ${this.identityUrl} as ${who}` });
     let res;
     try {
       res = await this.http.send({

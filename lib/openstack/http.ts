@@ -18,7 +18,7 @@
  * a client certificate or --insecure needs one.
  */
 import { InterruptedError, KaddError, OpenStackError } from '../errors.js';
-import type { Io } from '../io.js';
+import type { ClientNotify, Io } from '../io.js';
 import type { Clock } from '../clock.js';
 import { redactText, redactValue } from '../redact.js';
 import { noteChange } from '../effects.js';
@@ -51,7 +51,10 @@ export interface HttpResponse {
 }
 
 export interface HttpOptions {
+  /** traces only (--debug); the client never prints */
   io: Io;
+  /** Keystone's endpoint and every retry (the CLI logs them; absent: not shown) */
+  notify?: ClientNotify;
   clock: Clock;
   signal?: AbortSignal;
   /** per request, default 60 s */
@@ -203,9 +206,9 @@ export class Http {
     this.random = opts.random ?? Math.random;
   }
 
-  /** the Io requests report to (the authenticator's progress line) */
-  get io(): Io {
-    return this.opts.io;
+  /** where the authenticator reports the endpoint it reaches (the caller's callback; absent: nowhere) */
+  get notify(): ClientNotify | undefined {
+    return this.opts.notify;
   }
 
   private backoff(attempt: number): number {
@@ -279,7 +282,7 @@ export class Http {
           const wait = this.backoff(attempt);
           const max = timedOut ? this.stallRetries : this.retries;
           const n = timedOut ? stalls : attempt + 1;
-          this.opts.io.log('warn', redactText(`${label}: ${what}; retry ${n} of ${max}${wait >= 1000 ? ` in ${Math.round(wait / 1000)} s` : ''}`));
+          this.opts.notify?.({ level: 'warn', kind: 'retry', message: redactText(`${label}: ${what}; retry ${n} of ${max}${wait >= 1000 ? ` in ${Math.round(wait / 1000)} s` : ''}`) });
           await this.sleep(wait);
           continue;
         }
@@ -322,7 +325,7 @@ export class Http {
             { hint: 'try again later' },
           );
         }
-        this.opts.io.log('warn', redactText(`${label}: ${status}${rateLimited ? ' (rate limited)' : busy ? ' (busy)' : ''}; retry ${attempt + 1} of ${this.retries}${wait >= 1000 ? ` in ${Math.round(wait / 1000)} s` : ''}`));
+        this.opts.notify?.({ level: 'warn', kind: 'retry', message: redactText(`${label}: ${status}${rateLimited ? ' (rate limited)' : busy ? ' (busy)' : ''}; retry ${attempt + 1} of ${this.retries}${wait >= 1000 ? ` in ${Math.round(wait / 1000)} s` : ''}`) });
         await this.sleep(wait);
         continue;
       }

@@ -1,0 +1,102 @@
+/**
+ * The one runner every mutating verb goes through (issue 9, design.md section 5):
+ *
+ *   lock (the cluster file's local lock; with `clusterLock`, the cluster-wide Lease too)
+ *   -> unfinished journal (the verb refuses, or carries what a resume needs into its observation)
+ *   -> connect (credentials proven before the cluster is touched) -> observe (one snapshot)
+ *   -> plan (pure) -> --dry-run: stop here and hand the plan back
+ *   -> preflight (blockers refuse, exit 2) -> nothing to do? -> confirmation
+ *   -> journal begin -> execute -> commit (the cluster file update) -> journal end -> unlock
+ *
+ * The verb supplies only its own parts (`RunnerVerb`); the order, the locks, the journal's begin/end with
+ * the right status (ok / failed / interrupted), a lost Lease (its error wins) and the cleanup in every path
+ * are written once here. Rendering stays with the command: the runner returns what happened.
+ *
+ * The cluster file update comes before the journal's end on purpose: a crash between the two leaves an
+ * unfinished journal whose resume re-runs idempotent steps and writes the file again; the other order
+ * could leave a finished journal and a cluster file that still counts the removed nodes.
+ */
+import type { Context } from '../../context.js';
+import { InterruptedError } from '../../errors.js';
+import { Journal, findUnfinished, lockClusterFile, type FileLock, type JournalReport } from '../../journal/journal.js';
+import { acquireClusterLock, withLock, type ClusterLock } from './lock.js';
+
+export interface RunnerVerb<Obs, Plan, Result> {
+  /** the journal's command name and the Lease's operation (`remove`, `cleanup`) */
+  command: string;
+  clusterFile: string;
+  /** no lock, no journal, no change: the plan is handed back */
+  dryRun: boolean;
+  /** take the cluster-wide Lease as well (not on a dry run); `force`: --force-unlock */
+  clusterLock?: { force: boolean };
+  /** the unfinished journal, read under the local lock: throw to refuse (before any API call) */
+  unfinished?(report: JournalReport): void | Promise<void>;
+  /** prove the credentials (e.g. Keystone) before the Lease and the observation */
+  connect?(ctx: Context): Promise<void>;
+  /** one look at the cluster */
+  observe(ctx: Context, report: JournalReport): Promise<Obs>;
+  /** pure: the observation -> the plan */
+  plan(obs: Obs): Plan;
+  /** throws when the plan is refused (blockers: exit 2, nothing changed) */
+  preflight?(plan: Plan): void;
+  /** nothing to do: the runner stops before the journal */
+  isEmpty?(plan: Plan): boolean;
+  /** throws when not confirmed */
+  confirm?(plan: Plan): Promise<void>;
+  /** what the journal records about the operation (resume reads it back) */
+  journalArgs(plan: Plan, report: JournalReport): Record<string, unknown>;
+  execute(ctx: Context, plan: Plan, journal: Journal, report: JournalReport): Promise<Result>;
+  /** after a successful execute, before the journal's end (the cluster file update) */
+  commit?(result: Result): Promise<void>;
+  /** the journal's end status for a result that came back (an exception ends it failed or interrupted) */
+  status(result: Result): 'ok' | 'failed';
+  /** resources the observation opened (an etcd connection); always called */
+  close?(): Promise<void>;
+}
+
+export type RunOutcome<Plan, Result> =
+  | { kind: 'dry-run'; plan: Plan; report: JournalReport }
+  | { kind: 'nothing'; plan: Plan }
+  | { kind: 'done'; plan: Plan; result: Result };
+
+export async function runOperation<Obs, Plan, Result>(ctx0: Context, verb: RunnerVerb<Obs, Plan, Result>): Promise<RunOutcome<Plan, Result>> {
+  let ctx = ctx0;
+  let fileLock: FileLock | undefined;
+  let lease: ClusterLock | undefined;
+  let journal: Journal | undefined;
+  let status: 'ok' | 'failed' | 'interrupted' = 'failed';
+  try {
+    if (!verb.dryRun) fileLock = await lockClusterFile(verb.clusterFile, { now: () => ctx.clock.now() });
+    const report = await findUnfinished(verb.clusterFile);
+    await verb.unfinished?.(report);
+    await verb.connect?.(ctx);
+    if (verb.clusterLock && !verb.dryRun) {
+      lease = await acquireClusterLock(ctx, await ctx.kube(), { operation: verb.command, force: verb.clusterLock.force, clusterFile: verb.clusterFile });
+      ctx = withLock(ctx, lease);
+    }
+    const plan = verb.plan(await verb.observe(ctx, report));
+    if (verb.dryRun) return { kind: 'dry-run', plan, report };
+    verb.preflight?.(plan);
+    if (verb.isEmpty?.(plan)) return { kind: 'nothing', plan };
+    await verb.confirm?.(plan);
+    journal = await Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() });
+    await journal.begin({ command: verb.command, args: verb.journalArgs(plan, report) });
+    const result = await verb.execute(ctx, plan, journal, report);
+    await verb.commit?.(result);
+    status = verb.status(result);
+    const lost = lease?.lost();
+    if (lost) throw lost;
+    return { kind: 'done', plan, result };
+  } catch (e) {
+    status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
+    throw lease?.lost() ?? e;
+  } finally {
+    await verb.close?.().catch(() => undefined);
+    if (journal) {
+      if (journal.operationId) await journal.end(status).catch(() => journal!.close());
+      else await journal.close();
+    }
+    await lease?.release();
+    await fileLock?.release();
+  }
+}
