@@ -129,6 +129,52 @@ describe('kadd replace (simulator)', function () {
     assert.deepEqual(h.bootstrapTokens(), []);
   });
 
+  describe('--max-failures N: N failed replacements are tolerated (the roll goes on), the (N+1)th aborts it', () => {
+    const stepsOf = async (path: string) => (await readJournal(path)).records
+      .filter((x) => x.t === 'step' && x.step === 'replace' && /^(complete|failed)$/.test(String((x as { details?: { phase?: string } }).details?.phase)))
+      .map((x) => `${(x as { node: string }).node}:${(x as { details?: { phase?: string } }).details?.phase}`);
+
+    it('N = 1, one failure (N): the roll goes on past it, exit 3 naming it; --resume retries just that node', async () => {
+      h = await startKaddSim({ masters: 1, nodes: 3, scenario: { faults: { kubeletNeverJoins: ['^demo-node-4$'] } } });
+      const r = await h.kadd(['replace', '--all', '--role', 'node', '--max-failures', '1', h.cfgPath, ...withFlag('--timeout', '2')]);
+      show(r);
+      assert.equal(r.code, 3, r.stderr);
+      assert.doesNotMatch(r.stderr, /aborted/);
+      assert.match(r.stderr, /2 of 3 node\(s\) replaced; 1 failed and kept their old node/);
+      assert.match(r.stderr, /demo-node-1: the replacement demo-node-4 never became healthy/);
+      // the failed one kept its old node; the two after it were replaced
+      assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-5', 'demo-node-6']);
+      assert.deepEqual(await stepsOf(h.cfgPath), ['demo-node-1:failed', 'demo-node-2:complete', 'demo-node-3:complete']);
+      assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, [], 'the failed replacement was rolled back');
+      const r2 = await h.kadd(['replace', '--resume', h.cfgPath, ...FLAGS]);
+      show(r2);
+      assert.equal(r2.code, 0, r2.stderr);
+      assert.deepEqual(h.serverNames('node'), ['demo-node-5', 'demo-node-6', 'demo-node-7']);
+    });
+
+    it('N = 1, two failures (N + 1): the roll aborts at the second, exit 1, nothing after it starts', async () => {
+      h = await startKaddSim({ masters: 1, nodes: 3, scenario: { faults: { kubeletNeverJoins: ['^demo-node-[45]$'] } } });
+      const r = await h.kadd(['replace', '--all', '--role', 'node', '--max-failures', '1', h.cfgPath, ...withFlag('--timeout', '2')]);
+      show(r);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /the roll aborted: 2 steps failed, more than --max-failures 1; 0 node\(s\) replaced/);
+      assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-2', 'demo-node-3'], 'both old nodes kept, the third never started');
+      assert.deepEqual(await stepsOf(h.cfgPath), ['demo-node-1:failed', 'demo-node-2:failed']);
+      assert.ok(!(await readJournal(h.cfgPath)).records.some((x) => x.t === 'step' && x.step === 'replace' && (x as { node: string }).node === 'demo-node-3'), 'demo-node-3 never started');
+      assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+    });
+
+    it('N = 0 (the default): the first failure aborts', async () => {
+      h = await startKaddSim({ masters: 1, nodes: 2, scenario: { faults: { kubeletNeverJoins: ['^demo-node-3$'] } } });
+      const r = await h.kadd(['replace', '--all', '--role', 'node', h.cfgPath, ...withFlag('--timeout', '2')]);
+      show(r);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /the roll aborted: 1 step failed, more than --max-failures 0/);
+      assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-2']);
+      assert.deepEqual(await stepsOf(h.cfgPath), ['demo-node-1:failed']);
+    });
+  });
+
   it('surge, one master of 3: 3 -> 4 -> 3 members, quorum kept at every moment, pool updated', async () => {
     h = await startKaddSim({ masters: 3, nodes: 1 });
     const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-3', ...FLAGS]));
