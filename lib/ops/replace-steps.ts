@@ -13,6 +13,7 @@ import { Ledger, type LedgerJournal } from './engine/ledger.js';
 import type { EtcdAccess } from './master-etcd.js';
 import { roleNamePattern, type Role } from './naming.js';
 import type { NodeSpec } from './replace-plan.js';
+import type { Taint } from '../cloudinit/validate.js';
 import type { ReplaceSteps } from './replace.js';
 import type { GateSnapshot } from './replace-roll.js';
 import { DEFAULT_STAGE_TIMEOUTS, type StageTimeouts } from './add-master.js';
@@ -53,6 +54,15 @@ export function configFor(c: ClusterConfig, role: Role, spec: NodeSpec): Cluster
     ...(role === 'node' ? { nodeLabels: labels, nodeTaints: spec.taints as ClusterConfig['nodeTaints'] } : {}),
     ...(spec.serverGroup ? { serverGroup: spec.serverGroup } : {}),
   };
+}
+
+/**
+ * A master's taints: none copied -> kubeadm's default (its control-plane taint); the operator's own taints
+ * copied -> given explicitly, and then kubeadm sets only what it is given, so its control-plane taint goes first.
+ */
+export function masterTaints(spec: NodeSpec): { taints?: Taint[] } {
+  // the effects are checked by the renderer (checkTaints)
+  return spec.taints.length ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }, ...(spec.taints as Taint[])] } : {};
 }
 
 export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
@@ -102,7 +112,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
       am.assertMasterPlan(p);
       const r = await am.executeMaster(ctx, req, p, os, kube, access, {
         journal, caCertHash,
-        renderUserData: async (input) => render.renderMasterUserData({ ...input, labels: spec.labels }),
+        renderUserData: async (input) => render.renderMasterUserData({ ...input, labels: spec.labels, ...masterTaints(spec) }),
         certificateKey: etcdctl.generateCertificateKey,
         uploadCerts: (tr, key) => etcdctl.kubeadmUploadCerts(tr, key),
         writeConfig: async () => '',

@@ -175,6 +175,64 @@ describe('kadd replace (simulator)', function () {
     });
   });
 
+  it('the replacement carries the old node\'s labels and taints: a worker, and a master (which keeps kubeadm\'s control-plane label and taint)', async () => {
+    // two workers: the tainted one's pods have somewhere to go; three masters: the master-adder runs on an untainted one
+    h = await startKaddSim({ masters: 3, nodes: 2 });
+    const kube = h.sim.kube as any;
+    const CP = 'node-role.kubernetes.io/control-plane';
+    // what an operator put on them with kubectl label / kubectl taint
+    const custom = (name: string, labels: Record<string, string>, taints: { key: string; value?: string; effect: string }[]) => {
+      const n = kube.node(name);
+      n.metadata.labels = { ...n.metadata.labels, ...labels };
+      n.spec.taints = [...(n.spec.taints ?? []), ...taints];
+    };
+    custom('demo-node-1', { 'example.com/team': 'blue', 'node.kubernetes.io/pool': 'gpu' }, [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }, { key: 'example.com/drain-me', effect: 'PreferNoSchedule' }]);
+    custom('demo-master-1', { 'example.com/team': 'ops' }, [{ key: 'example.com/infra', value: 'true', effect: 'NoExecute' }]);
+    const labelsOf = (name: string) => kube.node(name)?.metadata.labels as Record<string, string>;
+    const taintsOf = (name: string) => ((kube.node(name)?.spec.taints ?? []) as { key: string; value?: string; effect: string }[])
+      .filter((t) => !t.key.startsWith('node.kubernetes.io/')).map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`).sort();
+
+    const w = await h.kadd(['replace', h.cfgPath, 'demo-node-1', ...FLAGS]);
+    show(w);
+    assert.equal(w.code, 0, w.stderr);
+    assert.deepEqual(h.serverNames('node'), ['demo-node-2', 'demo-node-3']);
+    const wl = labelsOf('demo-node-3');
+    assert.equal(wl['example.com/team'], 'blue');
+    assert.equal(wl['node.kubernetes.io/pool'], 'gpu');
+    assert.equal(wl[CP], undefined);
+    assert.equal(wl['kubernetes.io/hostname'], 'demo-node-3', 'its own identity labels, not the old node\'s');
+    assert.deepEqual(taintsOf('demo-node-3'), ['dedicated=gpu:NoSchedule', 'example.com/drain-me:PreferNoSchedule']);
+
+    const m = await h.kadd(['replace', h.cfgPath, 'demo-master-1', ...FLAGS]);
+    show(m);
+    assert.equal(m.code, 0, m.stderr);
+    assert.deepEqual(h.serverNames('master'), ['demo-master-2', 'demo-master-3', 'demo-master-4']);
+    const ml = labelsOf('demo-master-4');
+    assert.equal(ml['example.com/team'], 'ops');
+    assert.equal(ml[CP], '', 'kubeadm\'s control-plane label');
+    assert.equal(ml['node.kubernetes.io/exclude-from-external-load-balancers'], '');
+    assert.equal(ml['kubernetes.io/hostname'], 'demo-master-4');
+    assert.deepEqual(taintsOf('demo-master-4'), ['example.com/infra=true:NoExecute', `${CP}:NoSchedule`]);
+    // a master with only kubeadm's own: the replacement gets exactly kubeadm's
+    const m2 = await h.kadd(['replace', h.cfgPath, 'demo-master-2', ...FLAGS]);
+    assert.equal(m2.code, 0, m2.stderr);
+    assert.deepEqual(taintsOf('demo-master-5'), [`${CP}:NoSchedule`]);
+    assert.equal(labelsOf('demo-master-5')['example.com/team'], undefined);
+  });
+
+  it('surge, the only master: 1 -> 2 -> 1 members (etcd read through the master being replaced until its replacement is in)', async () => {
+    h = await startKaddSim({ masters: 1, nodes: 1 });
+    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-1', ...FLAGS]));
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /demo-master-1\s+demo-master-2\s+replaced\s+surge/);
+    assert.deepEqual(h.serverNames('master'), ['demo-master-2']);
+    assert.ok(quorumKept(samples), JSON.stringify(samples));
+    assert.equal(Math.max(...samples.map((s) => s.voters)), 2);
+    assert.deepEqual(samples[samples.length - 1], { voters: 1, healthy: 1, learners: 0 });
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+  });
+
   it('surge, one master of 3: 3 -> 4 -> 3 members, quorum kept at every moment, pool updated', async () => {
     h = await startKaddSim({ masters: 3, nodes: 1 });
     const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-3', ...FLAGS]));
