@@ -244,6 +244,32 @@ describe('kadd replace (simulator)', function () {
     assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
   });
 
+  it('remove-first (--no-surge), a healthy master of 3: 3 -> 2 -> 3 members, never 4, quorum kept at every moment; refused on 2 masters', async () => {
+    h = await startKaddSim({ masters: 3, nodes: 1 });
+    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', '--no-surge', h!.cfgPath, 'demo-master-1', ...FLAGS]));
+    show(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /demo-master-1\s+demo-master-4\s+replaced\s+remove-first/);
+    assert.ok(quorumKept(samples), JSON.stringify(samples));
+    assert.ok(samples.some((x) => x.voters === 2 && x.healthy === 2), JSON.stringify(samples));
+    assert.ok(samples.every((x) => x.voters <= 3), 'never 4 members');
+    assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
+    assert.deepEqual(h.serverNames('master'), ['demo-master-2', 'demo-master-3', 'demo-master-4']);
+    const phases = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => (x as { details?: { phase?: string } }).details?.phase);
+    assert.deepEqual(phases, ['start', 'removed-old', 'added', 'complete']);
+    // one fewer master: removing first would leave one member without fault tolerance
+    const two = await startKaddSim({ masters: 2, nodes: 1 });
+    try {
+      two.sim.resetCounters();
+      const r2 = await two.kadd(['replace', '--no-surge', two.cfgPath, 'demo-master-1', ...FLAGS]);
+      assert.equal(r2.code, 2, r2.stderr);
+      assert.match(r2.stderr, /--no-surge on a healthy master needs at least 3 masters \(2 now\)/);
+      assert.deepEqual(two.serverNames('master'), ['demo-master-1', 'demo-master-2']);
+    } finally {
+      await two.stop();
+    }
+  });
+
   it('a dead master of 3 is replaced remove-first: member removed first, quorum never lost (counts at every step)', async () => {
     h = await startKaddSim({ masters: 3, nodes: 1 });
     (h.sim.kube as any).setNodeDown('demo-master-2', true);
