@@ -57,6 +57,17 @@ export function configFor(c: ClusterConfig, role: Role, spec: NodeSpec): Cluster
 }
 
 /**
+ * A master's stage budgets when none are given: kadd add's defaults, each capped by the replacement's own
+ * budgets (--boot-timeout for ACTIVE, --timeout for every stage after it), so a short --timeout bounds a
+ * master's join as it bounds a worker's.
+ */
+export function masterStageTimeouts(t: Pick<StepTimings, 'bootTimeoutMs' | 'joinTimeoutMs'>): StageTimeouts {
+  const d = DEFAULT_STAGE_TIMEOUTS;
+  const j = (ms: number) => Math.min(ms, t.joinTimeoutMs);
+  return { active: Math.min(d.active, t.bootTimeoutMs), registered: j(d.registered), member: j(d.member), promoted: j(d.promoted), healthy: j(d.healthy), ready: j(d.ready) };
+}
+
+/**
  * A master's taints: none copied -> kubeadm's default (its control-plane taint); the operator's own taints
  * copied -> given explicitly, and then kubeadm sets only what it is given, so its control-plane taint goes first.
  */
@@ -104,7 +115,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
     try {
       const req: import('./add-master.js').AddMasterRequest = {
         config: configFor(d.config, 'master', spec), zone: spec.zone, flavor: spec.flavor, snapshot: true, fixStale: false, keepFailed: false,
-        timeouts: t.masterTimeouts ?? DEFAULT_STAGE_TIMEOUTS, volumeTimeoutMs: t.bootTimeoutMs, tokenTtlSeconds: 1800,
+        timeouts: t.masterTimeouts ?? masterStageTimeouts(t), volumeTimeoutMs: t.bootTimeoutMs, tokenTtlSeconds: 1800,
         pollIntervalMs: poll, maxPollIntervalMs: maxPoll, via: 'kube', reservedNames: [old],
       };
       const o = await am.preflight(ctx, req, os, kube, access);

@@ -233,6 +233,25 @@ describe('kadd replace (simulator)', function () {
     assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
   });
 
+  it('a new master that never joins: rolled back (no server, no member left), the old master untouched, etcd 3 healthy members again', async () => {
+    h = await startKaddSim({ masters: 3, nodes: 1, scenario: { faults: { kubeletNeverJoins: ['^demo-master-4$'] } } });
+    const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-3', ...withFlag('--timeout', '2')]));
+    show(r);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /demo-master-3/);
+    assert.deepEqual(h.serverNames('master'), ['demo-master-1', 'demo-master-2', 'demo-master-3'], 'the new one rolled back, the old one kept');
+    assert.equal(h.nodes().get('demo-master-3'), true);
+    const m3 = (h.sim.kube as any).node('demo-master-3') as { spec?: { unschedulable?: boolean } };
+    assert.ok(!m3.spec?.unschedulable, 'the old master was never cordoned');
+    assert.ok(quorumKept(samples), JSON.stringify(samples));
+    assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
+    assert.ok(!h.volumes().some((v) => v.name === 'demo-master-4-root'));
+    // the join token (30 min) is gone; what may stay is kubeadm's own upload-certs token (2 h, expires with the certs)
+    const joinTokens = h.bootstrapTokens().filter((t: { expiration?: string }) => Date.parse(t.expiration ?? '') - Date.now() < 3_600_000);
+    assert.deepEqual(joinTokens, []);
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+  });
+
   it('surge, one master of 3: 3 -> 4 -> 3 members, quorum kept at every moment, pool updated', async () => {
     h = await startKaddSim({ masters: 3, nodes: 1 });
     const { value: r, samples } = await watchEtcd(h, () => h!.kadd(['replace', h!.cfgPath, 'demo-master-3', ...FLAGS]));
