@@ -20,7 +20,7 @@
  */
 import type { ClusterView } from '../etcd/quorum.js';
 import type { JournalRecord } from '../journal/index.js';
-import { skewProblem } from './replace-plan.js';
+import { skewProblem } from './replace-version.js';
 import type { Role } from './naming.js';
 
 export const STEP_NAME = 'replace';

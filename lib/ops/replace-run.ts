@@ -130,8 +130,9 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
       volumeSize: config.volumeSize, k8sVersion: config.version.k8s,
     },
     ...(wantsMasters ? {
-      etcdView: async () => {
-        const a = await openEtcd(req.target ? [req.target] : []);
+      etcdView: async (masters) => {
+        // through another master than the one replaced; the only master is all there is (surge 1 -> 2 -> 1)
+        const a = await openEtcd(req.target && masters.some((m) => m !== req.target) ? [req.target] : []);
         try {
           return await a.etcdctl.view();
         } finally {

@@ -13,6 +13,7 @@ import { Ledger, type LedgerJournal } from './engine/ledger.js';
 import type { EtcdAccess } from './master-etcd.js';
 import { roleNamePattern, type Role } from './naming.js';
 import type { NodeSpec } from './replace-plan.js';
+import type { Taint } from '../cloudinit/validate.js';
 import type { ReplaceSteps } from './replace.js';
 import type { GateSnapshot } from './replace-roll.js';
 import { DEFAULT_STAGE_TIMEOUTS, type StageTimeouts } from './add-master.js';
@@ -55,6 +56,26 @@ export function configFor(c: ClusterConfig, role: Role, spec: NodeSpec): Cluster
   };
 }
 
+/**
+ * A master's stage budgets when none are given: kadd add's defaults, each capped by the replacement's own
+ * budgets (--boot-timeout for ACTIVE, --timeout for every stage after it), so a short --timeout bounds a
+ * master's join as it bounds a worker's.
+ */
+export function masterStageTimeouts(t: Pick<StepTimings, 'bootTimeoutMs' | 'joinTimeoutMs'>): StageTimeouts {
+  const d = DEFAULT_STAGE_TIMEOUTS;
+  const j = (ms: number) => Math.min(ms, t.joinTimeoutMs);
+  return { active: Math.min(d.active, t.bootTimeoutMs), registered: j(d.registered), member: j(d.member), promoted: j(d.promoted), healthy: j(d.healthy), ready: j(d.ready) };
+}
+
+/**
+ * A master's taints: none copied -> kubeadm's default (its control-plane taint); the operator's own taints
+ * copied -> given explicitly, and then kubeadm sets only what it is given, so its control-plane taint goes first.
+ */
+export function masterTaints(spec: NodeSpec): { taints?: Taint[] } {
+  // the effects are checked by the renderer (checkTaints)
+  return spec.taints.length ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }, ...(spec.taints as Taint[])] } : {};
+}
+
 export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
   const { os, kube, journal, timings: t } = d;
   const poll = t.pollIntervalMs;
@@ -94,7 +115,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
     try {
       const req: import('./add-master.js').AddMasterRequest = {
         config: configFor(d.config, 'master', spec), zone: spec.zone, flavor: spec.flavor, snapshot: true, fixStale: false, keepFailed: false,
-        timeouts: t.masterTimeouts ?? DEFAULT_STAGE_TIMEOUTS, volumeTimeoutMs: t.bootTimeoutMs, tokenTtlSeconds: 1800,
+        timeouts: t.masterTimeouts ?? masterStageTimeouts(t), volumeTimeoutMs: t.bootTimeoutMs, tokenTtlSeconds: 1800,
         pollIntervalMs: poll, maxPollIntervalMs: maxPoll, via: 'kube', reservedNames: [old],
       };
       const o = await am.preflight(ctx, req, os, kube, access);
@@ -102,7 +123,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
       am.assertMasterPlan(p);
       const r = await am.executeMaster(ctx, req, p, os, kube, access, {
         journal, caCertHash,
-        renderUserData: async (input) => render.renderMasterUserData({ ...input, labels: spec.labels }),
+        renderUserData: async (input) => render.renderMasterUserData({ ...input, labels: spec.labels, ...masterTaints(spec) }),
         certificateKey: etcdctl.generateCertificateKey,
         uploadCerts: (tr, key) => etcdctl.kubeadmUploadCerts(tr, key),
         writeConfig: async () => '',

@@ -33,8 +33,8 @@ import { etaSeconds, evaluateGates, failedGates, formatDuration, type GateResult
 // observe
 
 export interface ObserveOptions {
-  /** read etcd (masters are replaced): a view through a member other than the targets */
-  etcdView?: () => Promise<ClusterView>;
+  /** read etcd (masters are replaced): a view through a member other than the targets; `masters`: the master servers seen */
+  etcdView?: (masters: string[]) => Promise<ClusterView>;
   defaults: ReplaceObserved['defaults'];
 }
 
@@ -102,7 +102,7 @@ export async function observeReplace(ctx: Context, cluster: string, os: OpenStac
   let etcd: ReplaceObserved['etcd'];
   if (o.etcdView) {
     try {
-      etcd = await o.etcdView();
+      etcd = await o.etcdView((masters ?? []).filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED').map((s) => s.name));
     } catch (e) {
       etcd = { error: e instanceof Error ? e.message : String(e) };
     }

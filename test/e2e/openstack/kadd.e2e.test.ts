@@ -7,14 +7,14 @@
  * Keystone user. Skips when the cloud is not up (start it with `sudo bash test/e2e/openstack/start.sh`).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { ApiLog, isMutating, summarize, USERLESS, type LoggedRequest } from './apilog.js';
-import { Session, cloudUnavailable, e2eEnv, pollUntil, readCloud } from './helpers.js';
+import { e2eEnv, pollUntil, type Session } from './helpers.js';
 import {
-  NovaBridge, describeLeftovers, kaddEnv, leftovers, purge, purgeNetwork, runKadd, show, startKadd, waitNothingLeft, type KaddRun,
+  NovaBridge, describeLeftovers, e2eClusterNames, leftovers, purge, runKadd, setUpE2e, show, startKadd, tearDownE2e, waitNothingLeft,
+  type E2eSetUp, type KaddRun,
 } from './kadd-helpers.js';
 import type { Sim } from '../../sim/index.js';
 import { kubeSim } from '../../helpers/kadd-sim.js';
@@ -25,9 +25,8 @@ const POLL_MS = 1000;
 describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)', function () {
   this.timeout(300_000);
   const env = e2eEnv();
-  // lower-case, short, unique per run: the cluster name is in every resource name
-  const cluster = `e2e${Date.now().toString(36).slice(-6)}`;
-  const names = { network: `${cluster}-net`, subnet: `${cluster}-subnet`, router: `${cluster}-rt`, securityGroup: `${cluster}-sg` };
+  const { cluster, names } = e2eClusterNames('e2e');
+  let setUp: E2eSetUp | undefined;
   let user: Session;
   let admin: Session;
   let sim: Sim;
@@ -48,56 +47,22 @@ describe('e2e: kadd CLI against the real OpenStack (Kubernetes side simulated)',
   }
 
   before(async function () {
-    const why = await cloudUnavailable(env);
-    if (why) {
-      console.log(`      skipped: ${why}`);
-      this.skip();
-    }
     if (!apiLog.available()) {
       console.log(`      skipped: the services' API logs are not in ${STATE}/log (needed to count requests)`);
       this.skip();
     }
-    user = await Session.password(readCloud(env.clouds, env.cloud));
-    admin = await Session.password(readCloud(env.clouds, env.adminCloud));
-    const { startSim } = await import('../../sim/index.js');
-    sim = await startSim({
-      requireKube: true,
-      scenario: {
-        seed: 6,
-        cluster: { name: cluster, masters: 1, nodes: 0, k8sVersion: '1.30.2' },
-        latency: { nodeRegister: { uniform: [300, 800] }, nodeReady: { uniform: [300, 800] } },
-      },
-    });
-    dir = mkdtempSync(join(tmpdir(), 'kadd-e2e-cli-'));
-    writeFileSync(
-      join(dir, 'kubeconfig'),
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: sim\n  cluster:\n    server: ${sim.baseUrl}\nusers:\n- name: admin\n  user:\n    token: sim-admin-token\ncontexts:\n- name: sim\n  context:\n    cluster: sim\n    user: admin\ncurrent-context: sim\n`,
-    );
-    cfg = join(dir, 'cfg.yml');
-    // loadbalancer.floatingip = the kubeconfig's host: how kadd proves the cluster belongs to this project
-    // (there is no master server on the real cloud and no Octavia)
-    writeFileSync(
-      cfg,
-      [
-        `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 0', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
-        'availability-zones:', `  - ${env.az}`, `image: ${env.image}`,
-        'private_net:', `  name: ${names.network}`, '  subnet:', `    name: ${names.subnet}`, '    cidr: 10.78.0.0/24', '    router:', `      name: ${names.router}`,
-        'loadbalancer:', `  name: ${cluster}-lb`, '  floatingip: 127.0.0.1',
-        'version:', '  k8s: 1.30.2', 'volume_size: 1', `security_group: ${names.securityGroup}`, '',
-      ].join('\n'),
-    );
-    childEnv = kaddEnv({ OS_CLIENT_CONFIG_FILE: env.clouds, OS_CLOUD: env.cloud, KUBECONFIG: join(dir, 'kubeconfig'), HOME: dir });
+    // no bridge yet: the first tests create nothing (the add test starts one)
+    const r = await setUpE2e({ cluster, names, seed: 6, cidr: '10.78.0.0/24', nodes: 0, tmpPrefix: 'kadd-e2e-cli-' });
+    if ('skip' in r) {
+      console.log(`      skipped: ${r.skip}`);
+      this.skip();
+    }
+    setUp = r;
+    ({ user, admin, sim, dir, cfg, childEnv } = r);
   });
 
   after(async function () {
-    bridge?.stop();
-    if (user) {
-      await purge(user, cluster);
-      await purgeNetwork(user, names);
-      for (const n of extraNetworks) await purgeNetwork(user, n);
-    }
-    if (sim) await sim.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await tearDownE2e(setUp ? { ...setUp, bridge } : undefined, cluster, [names, ...extraNetworks]);
   });
 
   it('kadd validate makes no request at all', async function () {
