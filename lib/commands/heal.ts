@@ -7,7 +7,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule } from '../cli/command.js';
-import { ALLOW_ADDER_FLAG, allowAdderOption, withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
+import { ALLOW_ADDER_FLAG, allowAdderOption, configPositional, withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
 import { UsageError } from '../errors.js';
 import { parseDuration, parsePercent, parseRange, renderHealPlan, validateHealRequest, type HealRequest } from '../ops/heal-plan.js';
 import type { HealRun } from '../ops/heal.js';
@@ -71,8 +71,7 @@ const heal: KaddCommandModule<HealArgs> = {
   command: 'heal <config>',
   describe: 'find unhealthy nodes and say why; --apply reboots (--reboot-first) or replaces them, within storm and quorum limits',
   builder: (y: Argv<GlobalOptions>) =>
-    withReplacementOptions(y)
-      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format)' })
+    configPositional(withReplacementOptions(y), 'cluster file (koris format)')
       .option('apply', { type: 'boolean', default: false, describe: 'act on what is found (default: report only, change nothing)' })
       .option('reboot-first', { type: 'boolean', default: false, describe: 'before replacing: Nova soft reboot, then hard reboot, each followed by a wait for Ready' })
       .option('unhealthy-for', { type: 'string', default: '5m', describe: 'how long a condition must hold before the node counts as unhealthy' })

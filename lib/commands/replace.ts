@@ -7,7 +7,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
+import { configPositional, withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
 import { OperationError, PartialSuccessError, UsageError } from '../errors.js';
 import type { ReplacePlan, ReplaceRequest } from '../ops/replace-plan.js';
 import type { RollResult } from '../ops/replace.js';
@@ -96,8 +96,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
   command: 'replace <config> [node]',
   describe: 'replace a node (surge by default, remove-first for a dead master) or roll every node to a new image, flavor or Kubernetes version',
   builder: (y: Argv<GlobalOptions>) =>
-    withReplacementOptions(y)
-      .positional('config', { type: 'string', demandOption: true, describe: 'cluster file (koris format); writes <name>.updated.<ext> when every node was replaced' })
+    configPositional(withReplacementOptions(y), 'cluster file (koris format); writes <name>.updated.<ext> when every node was replaced')
       .positional('node', { type: 'string', describe: 'the server/Node to replace (or --all)' })
       .option('all', { type: 'boolean', default: false, describe: 'replace every node: control plane first, then workers' })
       .option('role', { choices: ['node', 'master'] as const, describe: 'with --all: only workers or only masters' })
