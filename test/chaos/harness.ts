@@ -127,6 +127,7 @@ async function killAt(h: KaddSim, args: string[], point: KillPoint, maxMs: numbe
     : undefined;
   const guard = setTimeout(kill, maxMs);
   const run = await c.done;
+  if (process.env.CHAOS_VERBOSE) process.stderr.write(`--- killed run (${run.code}), journal +${journalLineCount(jpath) - base} lines\n${run.stderr}`);
   clearTimeout(timer);
   clearInterval(watch);
   clearTimeout(guard);
@@ -140,6 +141,7 @@ async function followUp(h: KaddSim, s: Scenario, r: () => number, violations: st
   const log: string[] = [];
   const run = async (args: string[]) => {
     const x = await h.kadd(args);
+    if (process.env.CHAOS_VERBOSE) process.stderr.write(`--- kadd ${args.join(' ')} -> ${x.code}\n${x.stderr}${x.stdout}`);
     log.push(`kadd ${args.filter((a) => a !== h.cfgPath && !FAST_FLAGS.includes(a)).join(' ')} -> ${x.code}`);
     return x;
   };
