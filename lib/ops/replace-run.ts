@@ -204,7 +204,7 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     void opId;
     // resume: replacements that were being built when the run died are torn down first (never half-joined nodes left)
     if (roll) {
-      const half = report.leftovers.filter((l) => rollOps.has(l.op));
+      const half = report.leftovers.filter((l) => rollOps.has(l.op) && !l.details?.remove);
       if (half.length) cleaned.push(...(await teardownHalfBuilt(ctx, config, os, kube, journal, half, openEtcd, pollMs)));
     }
     const steps = realSteps(ctx, {

@@ -56,7 +56,8 @@ export function scenarios(r: () => number): Scenario[] {
   ];
 }
 
-export type KillPoint = { kind: 'journal'; line: number } | { kind: 'random'; ms: number };
+/** after the k-th journal line of the run, after the first journal line matching `re`, or after `ms` */
+export type KillPoint = { kind: 'journal'; line: number } | { kind: 'record'; re: RegExp } | { kind: 'random'; ms: number };
 
 export interface KillResult {
   seed: number;
@@ -77,6 +78,10 @@ export interface KillResult {
 
 const SCENARIO_OPTS = { scenario: { kube: { podStartup: 30, podTermination: 30 } } };
 
+function journalLines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').slice(0, -1) : [];
+}
+
 function journalLineCount(path: string): number {
   if (!existsSync(path)) return 0;
   const text = readFileSync(path, 'utf8');
@@ -86,7 +91,7 @@ function journalLineCount(path: string): number {
 }
 
 export function describePoint(p: KillPoint): string {
-  return p.kind === 'journal' ? `after journal line ${p.line}` : `after ${p.ms} ms`;
+  return p.kind === 'journal' ? `after journal line ${p.line}` : p.kind === 'record' ? `after the journal record ${p.re}` : `${p.ms} ms after its begin record`;
 }
 
 interface EtcdSample { voters: number; healthy: number }
@@ -109,10 +114,11 @@ async function killAt(h: KaddSim, args: string[], point: KillPoint, maxMs: numbe
     if (killed || c.proc.exitCode !== null) return;
     killed = c.proc.kill('SIGKILL');
   };
-  const timer = point.kind === 'random' ? setTimeout(kill, point.ms) : undefined;
-  // journal boundaries: poll the file (its size first, cheap) every millisecond
-  const watch = point.kind === 'journal'
-    ? setInterval(() => {
+  // random moments count from the run's first journal record (its begin, after the process started and
+  // read the cloud), so that the delay falls inside the operation on a loaded machine too
+  let timer: NodeJS.Timeout | undefined;
+  // poll the journal (its size first, cheap) every millisecond
+  const watch = setInterval(() => {
       let size = 0;
       try {
         size = statSync(jpath).size;
@@ -121,10 +127,12 @@ async function killAt(h: KaddSim, args: string[], point: KillPoint, maxMs: numbe
       }
       if (size === lastSize) return;
       lastSize = size;
-      lines = journalLineCount(jpath) - base;
-      if (lines >= point.line) kill();
-    }, 1)
-    : undefined;
+      const all = journalLines(jpath).slice(base);
+      lines = all.length;
+      if (point.kind === 'random') {
+        if (lines > 0 && !timer) timer = setTimeout(kill, point.ms);
+      } else if (point.kind === 'journal' ? lines >= point.line : all.some((l) => point.re.test(l))) kill();
+    }, 1);
   const guard = setTimeout(kill, maxMs);
   const run = await c.done;
   if (process.env.CHAOS_VERBOSE) process.stderr.write(`--- killed run (${run.code}), journal +${journalLineCount(jpath) - base} lines\n${run.stderr}`);
@@ -314,7 +322,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   let n = 0;
   const record = (x: KillResult) => {
     sum.results.push(x);
-    if (!x.killed) return;
+    if (!x.killed) {
+      log(`     seed ${x.seed} ${x.scenario} finished before ${describePoint(x.point)} (${x.journalLines} journal lines): no kill${x.violations.length ? `; ${x.violations.join('; ')}` : ''}`);
+      if (x.violations.length) sum.failures.push(x);
+      return;
+    }
     sum.kills++;
     if (x.converged) sum.converged++;
     sum.orphans += x.orphans.length;
@@ -348,10 +360,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       if (stop()) break;
     }
   }
-  // random moments: a scenario and a delay (0 .. 6 s, where every command still runs)
+  // random moments: a scenario and a delay after its begin record (0 .. 1.5 s: most commands still run;
+  // one that finished first is no kill and is not counted)
   for (let i = 0; i < o.runs && !stop(); i++) {
     const s = all[Math.floor(r() * all.length)]!;
-    const ms = Math.floor(r() * 6000);
+    const ms = Math.floor(r() * 1500);
     record(await oneKill(o.seed * 1000 + ++n, s, { kind: 'random', ms }));
   }
   return sum;

@@ -7,7 +7,7 @@
  * `kills N, converged N, orphans N, duplicates N`; exits 1 on any violation (each FAIL line names the seed
  * and the kill point), 2 on bad arguments.
  */
-import { runChaos, summaryLine, type ScenarioName } from './harness.js';
+import { describePoint, runChaos, summaryLine, type ScenarioName } from './harness.js';
 
 const NAMES: ScenarioName[] = ['add-workers', 'add-master', 'remove-worker', 'remove-master', 'replace-worker'];
 
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   process.stdout.write(`chaos: seed ${seed}, ${Math.round((Date.now() - t0) / 1000)} s\n`);
   if (s.failures.length) {
     process.stdout.write(`${s.failures.length} kill(s) did not converge:\n`);
-    for (const f of s.failures) process.stdout.write(`  seed ${seed} (kill seed ${f.seed}) ${f.scenario} killed ${f.point.kind === 'journal' ? `after journal line ${f.point.line}` : `after ${f.point.ms} ms`}\n`);
+    for (const f of s.failures) process.stdout.write(`  seed ${seed} (kill seed ${f.seed}) ${f.scenario} killed ${describePoint(f.point)}\n`);
   }
   process.stdout.write(summaryLine(s) + '\n');
   process.exit(s.failures.length || s.kills === 0 ? 1 : 0);
