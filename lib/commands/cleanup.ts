@@ -119,7 +119,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
   const { acquireClusterLock, withLock } = await import('../ops/engine/lock.js');
   const { Ledger, describeLeftover, ownedBy } = await import('../ops/engine/ledger.js');
   const { Reapers } = await import('../ops/engine/reapers.js');
-  const { cleanupLeftovers } = await import('../ops/cleanup.js');
+  const { cleanupLeftovers, findOrphanMembers, liveServerAddresses, observeApiPool } = await import('../ops/cleanup.js');
   const { ADDER_NAMESPACE, ADDER_LABEL_SELECTOR } = await import('../cloudinit/render.js');
   const out: CleanupOutcome = { cluster: config.clusterName, dryRun, deleted: [], refused: [] };
   const fileLock = dryRun ? undefined : await lockClusterFile(config.file, { now: () => ctx.clock.now() });
@@ -141,15 +141,24 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
         dryRun ? kube.getLease('kube-system', 'kadd-lock') : Promise.resolve(null),
       ]);
       const held = lease?.holderIdentity && (!lease.renewTime || Date.parse(lease.renewTime) + (lease.leaseDurationSeconds ?? 15) * 1000 > ctx.clock.now());
+      // the API pool: members whose address no server has any more (a cloud without Octavia has none)
+      const pool = await observeApiPool(os, config.clusterName, config.loadbalancer.name || `${prefix}lb`).catch((e) => void ctx.io.log('warn', `cleanup: cannot read the API pool: ${e instanceof Error ? e.message : e}`));
+      const members = pool ? findOrphanMembers(config.clusterName, pool, liveServerAddresses(await os.compute.listServers(), ports), journaled) : { adopt: [], refused: [] };
       return {
         servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
-        tokens, adders, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}),
+        tokens, adders, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}), members,
       };
+    };
+    /** findOrphans plus the API pool's orphan members */
+    const sweep = async () => {
+      const seen = await observe();
+      const found = findOrphans(config.clusterName, { ...seen, journaled }, { servers: argv.servers }, ownedBy);
+      return { adopt: [...found.adopt, ...seen.members.adopt], refused: [...found.refused, ...seen.members.refused] };
     };
     const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
     if (dryRun) {
       for (const l of report.leftovers) out.deleted.push(`${describeLeftover(l)} (journal)`);
-      const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
+      const found = await sweep();
       for (const a of found.adopt) out.deleted.push(`${a.kind} ${a.name} (${a.id}) (orphan)`);
       out.refused.push(...found.refused);
     } else {
@@ -165,7 +174,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
           out.refused.push(...r.left);
         }
         // 2. orphans by kadd's proof, adopted into this run's journal, then torn down by the same reapers
-        const found = findOrphans(config.clusterName, { ...(await observe()), journaled }, { servers: argv.servers }, ownedBy);
+        const found = await sweep();
         out.refused.push(...found.refused);
         if (found.adopt.length) {
           const ledger = new Ledger(journal, config.clusterName);

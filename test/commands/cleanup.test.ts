@@ -131,6 +131,40 @@ describe('kadd cleanup (simulator)', function () {
     assert.deepEqual([...h.nodes().entries()].sort(), nodesBefore, 'no Node touched');
   });
 
+  it('the API pool: a kadd-named member of a server that is gone is deleted through the reapers (dry run first), a foreign one is refused, live masters\' stay', async () => {
+    h = await startKaddSim({ masters: 2, nodes: 1 });
+    const os = await client(h);
+    const { observeApiPool } = await import('../../lib/ops/cleanup.js');
+    const pool = (await observeApiPool(os, 'demo', 'demo-lb'))!;
+    assert.equal(pool.members.length, 2, 'the seeded masters are members');
+    const idle = async () => { for (let i = 0; i < 100 && (await os.loadbalancer.listMembers(pool.poolId)).some((m) => m.provisioning_status && m.provisioning_status !== 'ACTIVE'); i++) await sleep(50); };
+    const ours = await os.loadbalancer.createMember(pool.poolId, { name: 'demo-master-7', address: '192.168.250.7', protocol_port: 6443 });
+    await idle();
+    const theirs = await os.loadbalancer.createMember(pool.poolId, { name: 'bastion', address: '192.168.250.8', protocol_port: 6443 });
+    await idle();
+    const members = async () => (await os.loadbalancer.listMembers(pool.poolId)).map((m) => m.id).sort();
+    const before = await members();
+
+    h.sim.resetCounters();
+    const dry = await h.kadd(['cleanup', '--dry-run', h.cfgPath]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would delete: lb-member demo-master-7@192\\.168\\.250\\.7 \\(${ours.id}\\) \\(orphan\\)`));
+    assert.match(dry.stdout, new RegExp(`not deleted: pool member bastion \\(${theirs.id}, 192\\.168\\.250\\.8\\): no server has this address, but kadd did not name it`));
+    assert.deepEqual(h.mutations(), {}, 'a dry run changes nothing');
+    assert.deepEqual(await members(), before);
+
+    const r = await h.kadd(['cleanup', '--poll-interval', '25', h.cfgPath]);
+    assert.equal(r.code, 1, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`deleted: pool member demo-master-7@192\\.168\\.250\\.7 \\(${ours.id}\\)`));
+    assert.match(r.stdout, /not deleted: pool member bastion/);
+    await idle();
+    assert.deepEqual(await members(), before.filter((id) => id !== ours.id), 'only the orphan went: the masters\' members and the foreign one stay');
+    const { findUnfinished } = await import('../../lib/journal/index.js');
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, [], 'adopted, deleted, journaled undone');
+    const again = await h.kadd(['cleanup', '--dry-run', h.cfgPath]);
+    assert.doesNotMatch(again.stdout, /demo-master-7/);
+  });
+
   it('bad input: exit 2, no API call', async () => {
     h = await startKaddSim({ nodes: 1 });
     h.sim.resetCounters();

@@ -196,7 +196,7 @@ export class Reapers implements NodeReaper {
     }
   }
 
-  /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway. */
+  /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway, orphan pool members. */
   async reapShared(refs: Ref[]): Promise<Reaped[]> {
     const rc = this.rc;
     const out: Reaped[] = [];
@@ -214,6 +214,8 @@ export class Reapers implements NodeReaper {
           const [ns, name] = r.name.includes('/') ? r.name.split('/', 2) : ['kube-system', r.name];
           await rc.kube.deleteDeployment(ns!, name!);
           out.push({ ref: r, state: 'deleted' });
+        } else if (r.kind === 'lb-member') {
+          out.push(await this.reapPoolMember(r, r.name)); // an orphan of the API pool (kadd cleanup's sweep): by id
         } else if (r.kind === 'etcd-member') {
           const id = r.id ?? (r.details?.remove as string | undefined);
           if (!rc.etcdctl || !id) {
