@@ -167,15 +167,9 @@ export class Reapers implements NodeReaper {
     // 5. volume and 6. port: never while their server is still there
     const held = keptHost ? 'kept' : serverLeft ? 'failed' : undefined;
     for (const kind of ['volume', 'port'] as const) {
-      if (keep.has(kind) || held === 'kept') {
-        for (const r of of(kind)) out.push({ ref: r, state: 'kept' });
-        continue;
-      }
-      if (held) {
-        for (const r of of(kind)) out.push({ ref: r, state: 'failed', reason: `not deleted: its server ${node} is still there` });
-        continue;
-      }
-      out.push(...(kind === 'volume' ? await this.reapVolumes(node, of('volume'), tornDown, hasHost) : await this.reapPorts(node, of('port'), tornDown, hasHost)));
+      if (keep.has(kind) || held === 'kept') for (const r of of(kind)) out.push({ ref: r, state: 'kept' });
+      else if (held) for (const r of of(kind)) out.push({ ref: r, state: 'failed', reason: `not deleted: its server ${node} is still there` });
+      else out.push(...(kind === 'volume' ? await this.reapVolumes(node, of('volume'), tornDown, hasHost) : await this.reapPorts(node, of('port'), tornDown, hasHost)));
     }
     // every ref comes back with a state (an etcd member the quorum check kept, matched by nothing else)
     for (const r of refs) if (!out.some((x) => x.ref === r || (x.ref.kind === r.kind && x.ref.name === r.name))) out.push({ ref: r, state: 'failed', reason: 'not reached' });
@@ -349,10 +343,7 @@ export class Reapers implements NodeReaper {
     for (const { ref, byName } of targets) {
       try {
         const v = await os.volume.getVolume(ref.id!);
-        if (!v) {
-          out.push({ ref, state: 'absent' });
-          continue;
-        }
+        if (!v) { out.push({ ref, state: 'absent' }); continue; }
         const md = v.metadata?.['kadd-cluster'];
         if ((md !== undefined && md !== cluster) || (byName && md !== cluster)) {
           out.push({ ref, state: 'refused', reason: `volume ${v.id} is named ${name} but carries no kadd-cluster=${cluster} metadata; not deleted` });
