@@ -165,6 +165,41 @@ describe('kadd cleanup (simulator)', function () {
     assert.doesNotMatch(again.stdout, /demo-master-7/);
   });
 
+  it('--servers: a kadd worker server without a Node is reported without it, deleted (with its Node-less port) with it; one without kadd\'s proof and the Ready worker stay', async () => {
+    h = await startKaddSim({ nodes: 1, scenario: { faults: { kubeletNeverJoins: ['^demo-node-[56]$'] } } });
+    const os = await client(h);
+    const net = (await os.network.findNetwork('demo-net'))!;
+    const flavor = (await os.compute.listFlavors()).find((f: { name: string }) => f.name === 'm1.small')!;
+    const image = (await os.image.findImage('ubuntu-22.04'))!;
+    const port = await os.network.createPort({ name: 'demo-node-5-port-0', network_id: net.id, description: kaddPortDescription('demo', 'demo-node-5') });
+    const ours = await os.compute.createServer({ name: 'demo-node-5', flavorRef: flavor.id, imageRef: image.id, networks: [{ port: port.id }], metadata: { 'kadd-cluster': 'demo' } } as never);
+    const theirs = await os.compute.createServer({ name: 'demo-node-6', flavorRef: flavor.id, imageRef: image.id, networks: [{ uuid: net.id }] } as never);
+    for (let i = 0; i < 100 && h.servers().some((s) => s.status === 'BUILD'); i++) await sleep(50);
+    const nodesBefore = [...h.nodes().entries()].sort();
+
+    const without = await h.kadd(['cleanup', '--poll-interval', '25', h.cfgPath]);
+    assert.equal(without.code, 1, without.stderr + without.stdout);
+    assert.match(without.stdout, new RegExp(`not deleted: server demo-node-5 \\(${ours.id}\\): kadd's, ACTIVE, no Node; give --servers to delete it`));
+    assert.match(without.stdout, new RegExp(`not deleted: server demo-node-6 \\(${theirs.id}\\): no Node, and it carries no proof`));
+    assert.deepEqual(h.serverNames(), ['demo-node-1', 'demo-node-5', 'demo-node-6'], 'nothing deleted without --servers');
+
+    h.sim.resetCounters();
+    const dry = await h.kadd(['cleanup', '--servers', '--dry-run', h.cfgPath]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would delete: server demo-node-5 \\(${ours.id}\\) \\(orphan\\)`));
+    assert.deepEqual(h.mutations(), {}, 'a dry run changes nothing');
+
+    const r = await h.kadd(['cleanup', '--servers', '--poll-interval', '25', h.cfgPath]);
+    assert.equal(r.code, 1, r.stderr + r.stdout); // demo-node-6 is still refused
+    assert.match(r.stdout, new RegExp(`deleted: server demo-node-5 \\(${ours.id}\\)`));
+    assert.match(r.stdout, /not deleted: server demo-node-6 .*no proof/);
+    assert.deepEqual(h.serverNames(), ['demo-node-1', 'demo-node-6'], 'only the proven Node-less worker went');
+    assert.ok(!h.ports().some((p) => p.id === port.id), 'its port went with it');
+    assert.deepEqual([...h.nodes().entries()].sort(), nodesBefore, 'the Ready worker and every Node untouched');
+    const { findUnfinished } = await import('../../lib/journal/index.js');
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+  });
+
   it('bad input: exit 2, no API call', async () => {
     h = await startKaddSim({ nodes: 1 });
     h.sim.resetCounters();
