@@ -19,18 +19,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { FAST_FLAGS, startKaddSim, type KaddSim, type RunResult } from '../helpers/kadd-sim.js';
 import { journalPath } from '../../lib/journal/journal.js';
 import { findUnfinished } from '../../lib/journal/index.js';
+import { mulberry32 } from '../sim/rng.js';
 
-/** mulberry32: small seeded PRNG */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** the seeded PRNG (mulberry32, the simulator's own) */
+export const prng = mulberry32;
 
 export type ScenarioName = 'add-workers' | 'add-master' | 'remove-worker' | 'remove-master' | 'replace-worker';
 
