@@ -414,7 +414,8 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
   const memberId = v.etcd?.memberId;
   // a dead master: its member goes first (etcd FAQ), no real drain, no reset
   const removeMember = async () => {
-    if (!memberId) return;
+    // no member: a resume after the dead run removed it but before it recorded that; close its intent
+    if (!memberId) return v.role === 'master' ? j.undone('etcd-member', v.name) : undefined;
     if (!v.dead) {
       const moved = await journaled(j, 'leader-move', v.name, { memberId, target: plan.etcd?.leaderTarget?.id }, () =>
         ensureNotLeader(ctx, etcd, memberId, plan.etcd?.leaderTarget?.id, deps.leaderMoveTimeoutMs ?? 60_000, pollMs));

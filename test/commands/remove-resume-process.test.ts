@@ -49,6 +49,32 @@ describe('kadd remove: kill -9 at a step, then --resume converges', function () 
     });
   }
 
+  it('master: killed the instant etcd removed the member (before the journal says so): --resume closes that record, nothing left over (chaos harness)', async () => {
+    const h = await startKaddSim({ masters: 3, nodes: 1, scenario: { kube: { podStartup: 30, podTermination: 30 } } });
+    try {
+      const c = h.spawnKadd(['remove', ...FAST, h.cfgPath, 'demo-master-3']);
+      // the member leaves etcd and kadd dies in the same tick, before the answer reaches it
+      const etcd = kubeSim(h).etcd;
+      const remove = etcd.remove.bind(etcd);
+      etcd.remove = (...a: unknown[]) => {
+        const r = remove(...a);
+        c.proc.kill('SIGKILL');
+        return r;
+      };
+      assert.equal((await c.done).code, 137);
+      etcd.remove = remove;
+      const { findUnfinished } = await import('../../lib/journal/index.js');
+      assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers.filter((l) => l.kind === 'etcd-member').map((l) => [l.name, l.state]), [['demo-master-3', 'maybe']]);
+      const r = await h.kadd(['remove', '--yes', '--poll-interval', '25', '--resume', h.cfgPath]);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.deepEqual(members(h).map((m) => m.name).sort(), ['demo-master-1', 'demo-master-2']);
+      assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, [], 'the dead run\'s member-removal intent is closed');
+      assert.match(readUpdated(h), /n-masters: 2\b/);
+    } finally {
+      await h.stop();
+    }
+  });
+
   const masterSteps: [string, RegExp][] = [
     ['right after the snapshot', /step snapshot demo-master-3 done/],
     ['right after the member removal', /step member-remove demo-master-3 done/],
