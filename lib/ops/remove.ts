@@ -448,7 +448,7 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
       const r = await deps.reapers.lbMember(v.name, v.lbMember.poolId, v.lbMember.memberId);
       await j.undone('lb-member', v.name, v.lbMember.memberId);
       vr.steps.push(`pool member ${r}`);
-    }
+    } else if (v.role === 'master') await j.undone('lb-member', v.name); // gone already (see removeMember)
     if (!v.dead) await removeMember();
     if (!v.dead && deps.stopControlPlane) {
       const s = await journaled(j, 'stop-control-plane', v.name, { ip: v.ip }, () => deps.stopControlPlane!(v).catch((e) => `failed: ${msg(e)}`));
