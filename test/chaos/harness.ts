@@ -48,8 +48,8 @@ export function scenarios(r: () => number): Scenario[] {
   ];
 }
 
-/** after the k-th journal line of the run, after the first journal line matching `re`, or after `ms` */
-export type KillPoint = { kind: 'journal'; line: number } | { kind: 'record'; re: RegExp } | { kind: 'random'; ms: number };
+/** after the k-th journal line of the run, after the first journal line matching `re`, or `ms` after the k-th line (mid-step) */
+export type KillPoint = { kind: 'journal'; line: number } | { kind: 'record'; re: RegExp } | { kind: 'random'; line: number; ms: number };
 
 export interface KillResult {
   seed: number;
@@ -83,7 +83,7 @@ function journalLineCount(path: string): number {
 }
 
 export function describePoint(p: KillPoint): string {
-  return p.kind === 'journal' ? `after journal line ${p.line}` : p.kind === 'record' ? `after the journal record ${p.re}` : `${p.ms} ms after its begin record`;
+  return p.kind === 'journal' ? `after journal line ${p.line}` : p.kind === 'record' ? `after the journal record ${p.re}` : `${p.ms} ms after journal line ${p.line}`;
 }
 
 interface EtcdSample { voters: number; healthy: number }
@@ -106,8 +106,8 @@ async function killAt(h: KaddSim, args: string[], point: KillPoint, maxMs: numbe
     if (killed || c.proc.exitCode !== null) return;
     killed = c.proc.kill('SIGKILL');
   };
-  // random moments count from the run's first journal record (its begin, after the process started and
-  // read the cloud), so that the delay falls inside the operation on a loaded machine too
+  // random moments count from a journal line of the run (after the process started and read the cloud),
+  // so that the delay falls inside the operation, between two boundaries, on a loaded machine too
   let timer: NodeJS.Timeout | undefined;
   // poll the journal (its size first, cheap) every millisecond
   const watch = setInterval(() => {
@@ -122,7 +122,7 @@ async function killAt(h: KaddSim, args: string[], point: KillPoint, maxMs: numbe
       const all = journalLines(jpath).slice(base);
       lines = all.length;
       if (point.kind === 'random') {
-        if (lines > 0 && !timer) timer = setTimeout(kill, point.ms);
+        if (lines >= point.line && !timer) timer = setTimeout(kill, point.ms);
       } else if (point.kind === 'journal' ? lines >= point.line : all.some((l) => point.re.test(l))) kill();
     }, 1);
   const guard = setTimeout(kill, maxMs);
@@ -352,12 +352,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
       if (stop()) break;
     }
   }
-  // random moments: a scenario and a delay after its begin record (0 .. 1.5 s: most commands still run;
-  // one that finished first is no kill and is not counted)
+  // random moments: a scenario, one of its journal lines (its length as learned above, else 20) and a delay
+  // of 0 .. 400 ms after it, i.e. inside a step; a run that finished first is no kill and is not counted
   for (let i = 0; i < o.runs && !stop(); i++) {
     const s = all[Math.floor(r() * all.length)]!;
-    const ms = Math.floor(r() * 1500);
-    record(await oneKill(o.seed * 1000 + ++n, s, { kind: 'random', ms }));
+    const line = 1 + Math.floor(r() * Math.max(1, (total.get(s.name) ?? 21) - 1));
+    const ms = Math.floor(r() * 400);
+    record(await oneKill(o.seed * 1000 + ++n, s, { kind: 'random', line, ms }));
   }
   return sum;
 }
