@@ -414,8 +414,7 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
   const memberId = v.etcd?.memberId;
   // a dead master: its member goes first (etcd FAQ), no real drain, no reset
   const removeMember = async () => {
-    // no member: a resume after the dead run removed it but before it recorded that; close its intent
-    if (!memberId) return v.role === 'master' ? j.undone('etcd-member', v.name) : undefined;
+    if (!memberId) return j.undone('etcd-member', v.name); // gone (a resume: the dead run removed it, unrecorded): close that intent
     if (!v.dead) {
       const moved = await journaled(j, 'leader-move', v.name, { memberId, target: plan.etcd?.leaderTarget?.id }, () =>
         ensureNotLeader(ctx, etcd, memberId, plan.etcd?.leaderTarget?.id, deps.leaderMoveTimeoutMs ?? 60_000, pollMs));
@@ -448,7 +447,7 @@ async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeApi, pla
       const r = await deps.reapers.lbMember(v.name, v.lbMember.poolId, v.lbMember.memberId);
       await j.undone('lb-member', v.name, v.lbMember.memberId);
       vr.steps.push(`pool member ${r}`);
-    } else if (v.role === 'master') await j.undone('lb-member', v.name); // gone already (see removeMember)
+    } else await j.undone('lb-member', v.name); // gone (a resume: the dead run deleted it, unrecorded): close that intent
     if (!v.dead) await removeMember();
     if (!v.dead && deps.stopControlPlane) {
       const s = await journaled(j, 'stop-control-plane', v.name, { ip: v.ip }, () => deps.stopControlPlane!(v).catch((e) => `failed: ${msg(e)}`));
