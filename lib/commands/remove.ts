@@ -115,7 +115,9 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
   ]);
   // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
   const report = await findUnfinished(config.file);
-  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && o.resources.length > 0);
+  // (or, for --resume, the last run of the journal: a remove killed after its last delete, before the cluster file)
+  const last = argv.resume ? (await readJournal(config.file)).records.filter((r) => r.t === 'begin').pop()?.op : undefined;
+  const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && (o.resources.length > 0 || (o.op === last && o.status === 'unterminated')));
   let fixed: VictimPlan[] | undefined;
   let recordedReq: Partial<RemoveRequest> = {};
   if (argv.resume) {

@@ -87,6 +87,15 @@ describe('kadd remove: kill -9 at a step, then --resume converges', function () 
     });
   }
 
+  it('worker: killed after its last delete, before the cluster file and the end record: --resume writes the file (chaos harness)', async () => {
+    const { oneKill, prng, scenarios } = await import('../chaos/harness.js');
+    const s = scenarios(prng(1)).find((x) => x.name === 'remove-worker')!;
+    const x = await oneKill(1, s, { kind: 'record', re: /"t":"undone".*"kind":"node","name":"demo-node-3"/ });
+    assert.ok(x.killed, 'killed before the end record');
+    assert.deepEqual(x.followUp, ['kadd remove --yes --resume -> 0']);
+    assert.deepEqual([x.orphans, x.duplicates, x.violations], [[], [], []], 'n-nodes 2 in cfg.updated.yml, nothing left over');
+  });
+
   const masterSteps: [string, RegExp][] = [
     ['right after the snapshot', /step snapshot demo-master-3 done/],
     ['right after the member removal', /step member-remove demo-master-3 done/],
