@@ -55,9 +55,7 @@ const GONE = new Set(['DELETED', 'SOFT_DELETED']);
 const ATTACHMENT_GRACE_MS = 10_000;
 
 class Interrupted extends Error {
-  constructor() {
-    super('interrupted (second Ctrl-C); run `kadd cleanup` (or `kadd add --cleanup`) to finish');
-  }
+  constructor() { super('interrupted (second Ctrl-C); run `kadd cleanup` (or `kadd add --cleanup`) to finish'); }
 }
 
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -99,6 +97,8 @@ export class Reapers implements NodeReaper {
     const keep = new Set(o.keep ?? []);
     const master = isMasterName(rc.cluster, node) || of('etcd-member').length > 0;
     const hasHost = of('server').length > 0 || of('node').length > 0;
+    // a cleanup knows no IP: its port's address matches an unstarted, unnamed learner kubeadm added
+    const ip = o.ip ?? (master ? await this.portAddress(node, of('port')) : undefined);
 
     // a joined, Ready Node is a working member of the cluster: cleanup never deletes it without a drain
     if ((hasHost || master) && (o.readyNode ?? 'refuse') === 'refuse') {
@@ -109,7 +109,7 @@ export class Reapers implements NodeReaper {
         all('failed', `looking up Node ${node} failed (${msg(e)}); nothing of ${node} was touched`);
         return out;
       }
-      if (ready && master && (await this.notJoinedMaster(node, o.ip))) ready = false;
+      if (ready && master && (await this.notJoinedMaster(node, ip))) ready = false;
       if (ready) {
         all('refused', `Node ${node} joined and is Ready; \`kadd remove ${node}\` drains and removes it (or \`kadd add --resume\` keeps it)`);
         return out;
@@ -127,7 +127,7 @@ export class Reapers implements NodeReaper {
     let protect = false;
     let etcdBroken = false;
     const etcdPass = async () => {
-      const r = await removeServerMembers(rc.etcdctl!, { name: node, ip: o.ip, ids: of('etcd-member').map((x) => x.id).filter(Boolean) as string[] });
+      const r = await removeServerMembers(rc.etcdctl!, { name: node, ip, ids: of('etcd-member').map((x) => x.id).filter(Boolean) as string[] });
       this.etcdOutcome(r, node, of('etcd-member'), out);
       if (r.refused.length || r.failed.length) etcdBroken = true;
       if ([...r.refused, ...r.failed].some((x) => x.startedVoter)) protect = true;
@@ -188,6 +188,13 @@ export class Reapers implements NodeReaper {
     } catch {
       return false;
     }
+  }
+
+  /** The node's address from its port (by recorded id, else by exact name with kadd's proof). */
+  private async portAddress(node: string, refs: Ref[]): Promise<string | undefined> {
+    const id = refs.find((r) => r.id)?.id;
+    const ports = await this.rc.os.network.listPorts(id ? { id } : { name: portName(node) }).catch(() => [] as Port[]);
+    return ports.find((p) => id || ownedBy(this.rc.cluster, node, p))?.fixed_ips?.[0]?.ip_address;
   }
 
   /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway, orphan pool members. */
@@ -377,10 +384,8 @@ export class Reapers implements NodeReaper {
     return this.poll<boolean>(`volume ${id} gone`, this.rc.deadlines?.volume ?? 120_000, async () => {
       const v = await os.volume.getVolume(id);
       if (!v) return { state: 'done', value: sent };
-      if (v.status === 'available' || v.status === 'error') {
-        await os.volume.deleteVolume(id);
-        sent = true;
-      } else if (['reserved', 'attaching', 'in-use', 'detaching'].includes(v.status) && clock.now() - start >= ATTACHMENT_GRACE_MS && attachmentChecks < 3) {
+      if (v.status === 'available' || v.status === 'error') { await os.volume.deleteVolume(id); sent = true; }
+      else if (['reserved', 'attaching', 'in-use', 'detaching'].includes(v.status) && clock.now() - start >= ATTACHMENT_GRACE_MS && attachmentChecks < 3) {
         attachmentChecks++;
         const stale = await staleAttachments(os, id);
         for (const a of stale) await os.volume.deleteAttachment(a.id);
@@ -388,10 +393,7 @@ export class Reapers implements NodeReaper {
           // the volume goes back to available: look again at once
           const again = await os.volume.getVolume(id);
           if (!again) return { state: 'done', value: sent };
-          if (again.status === 'available' || again.status === 'error') {
-            await os.volume.deleteVolume(id);
-            sent = true;
-          }
+          if (again.status === 'available' || again.status === 'error') { await os.volume.deleteVolume(id); sent = true; }
         }
       }
       return { state: 'pending', note: v.status };
