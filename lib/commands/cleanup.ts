@@ -127,7 +127,7 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
   const { Ledger, describeLeftover, ownedBy } = await import('../ops/engine/ledger.js');
   const { Reapers } = await import('../ops/engine/reapers.js');
   const { TrackingReaper } = await import('../ops/engine/events.js');
-  const { cleanupLeftovers } = await import('../ops/cleanup.js');
+  const { cleanupLeftovers, findOrphanMembers, liveServerAddresses, observeApiPool } = await import('../ops/cleanup.js');
   const { ADDER_NAMESPACE, ADDER_LABEL_SELECTOR } = await import('../cloudinit/render.js');
   type Report = import('../journal/journal.js').JournalReport;
   const prefix = `${config.clusterName}-`;
@@ -140,10 +140,14 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
     ]);
     const held = lease?.holderIdentity && (!lease.renewTime || Date.parse(lease.renewTime) + (lease.leaseDurationSeconds ?? 15) * 1000 > c.clock.now());
     const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
-    return findOrphans(config.clusterName, {
+    // the API pool: members whose address no server has any more (a cloud without Octavia has none)
+    const pool = await observeApiPool(os, config.clusterName, config.loadbalancer.name || `${prefix}lb`).catch((e) => void c.io.log('warn', `cleanup: cannot read the API pool: ${e instanceof Error ? e.message : e}`));
+    const members = pool ? findOrphanMembers(config.clusterName, pool, liveServerAddresses(await os.compute.listServers(), ports), journaled) : { adopt: [], refused: [] };
+    const found = findOrphans(config.clusterName, {
       servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
       tokens, adders, journaled, ...(held ? { lockedBy: `kadd (${lease!.holderIdentity})` } : {}),
     }, { servers: argv.servers }, ownedBy);
+    return { adopt: [...found.adopt, ...members.adopt], refused: [...found.refused, ...members.refused] };
   };
   type Orphans = Awaited<ReturnType<typeof observe>>;
   const run = await runOperation(ctx, {

@@ -142,7 +142,9 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
     dryRun,
     // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
     async unfinished(report) {
-      const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && o.resources.length > 0);
+      // (or, for --resume, the last run of the journal: a remove killed after its last delete, before the cluster file)
+      const last = argv.resume ? (await readJournal(config.file)).records.filter((r) => r.t === 'begin').pop()?.op : undefined;
+      const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && (o.resources.length > 0 || (o.op === last && o.status === 'unterminated')));
       if (argv.resume) {
         if (!unfinishedRemove) throw new UsageError(`--resume: the journal records no unfinished kadd remove for ${argv.config}`, { hint: `journal: ${report.path}` });
         fixed = (unfinishedRemove.args.victims as VictimPlan[] | undefined) ?? [];

@@ -5,9 +5,12 @@
  * (bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway). Shared infrastructure
  * (network, subnet, router, security group) is kept. A Node that joined and is Ready is never deleted
  * here: `kadd remove` drains it first, `--resume` keeps it. Only deletions that happened are reported.
+ * `kadd cleanup` also sweeps the API pool (findOrphanMembers): members of servers that no longer exist.
  */
 import type { Io } from '../io.js';
+import type { Member, OpenStackClient, Port } from '../openstack/types.js';
 import { describeReaped, type Ledger, type NodeReaper, type Ref } from './engine/ledger.js';
+import { escapeRegex } from './naming.js';
 
 export interface CleanupReport {
   /** what was deleted (`deleted server X (id)`, `removed etcd member ID (X)`) */
@@ -40,4 +43,45 @@ export async function cleanupLeftovers(
     }
   }
   return report;
+}
+
+/** An orphan to adopt into the cleanup's journal and hand to the reapers. */
+export type OrphanRef = Omit<Ref, 'source'> & { id: string };
+
+/**
+ * The cluster's API pool as kadd cleanup sweeps it: the load balancer of the cluster file (default
+ * `<cluster>-lb`), its pool `master-pool-<cluster>` or the default pool of its API listener. null when
+ * there is no such load balancer or pool (a cluster without Octavia).
+ */
+export async function observeApiPool(os: OpenStackClient, cluster: string, lbName: string): Promise<{ poolId: string; members: Member[] } | null> {
+  const lb = await os.loadbalancer.findLoadBalancer(lbName);
+  if (!lb) return null;
+  const [listeners, pools] = await Promise.all([os.loadbalancer.listListeners({ loadbalancer_id: lb.id }), os.loadbalancer.listPools({ loadbalancer_id: lb.id })]);
+  const listener = listeners.find((l) => l.name === `master-listener-${cluster}`) ?? listeners.find((l) => l.protocol_port === 6443);
+  const pool = pools.find((p) => p.name === `master-pool-${cluster}`) ?? pools.find((p) => p.id === listener?.default_pool_id);
+  return pool ? { poolId: pool.id, members: await os.loadbalancer.listMembers(pool.id) } : null;
+}
+
+/**
+ * Pure: members of the cluster's API pool whose address belongs to no existing server. A member kadd named
+ * (`<cluster>-master-N`, the server's name) is kadd's and adopted for deletion; any other is refused and
+ * named (koris or a person may have added it; kadd cannot prove whose it is). The ref's name carries the
+ * address so that it never reads back as a node of the cluster (the reapers delete it by id, alone).
+ */
+export function findOrphanMembers(cluster: string, pool: { poolId: string; members: Member[] }, liveAddresses: Set<string>, journaled: Set<string>): { adopt: OrphanRef[]; refused: string[] } {
+  const adopt: OrphanRef[] = [];
+  const refused: string[] = [];
+  const kaddName = new RegExp(`^${escapeRegex(cluster)}-master-[0-9]+$`);
+  for (const m of pool.members) {
+    if (liveAddresses.has(m.address) || journaled.has(m.id)) continue;
+    if (m.name && kaddName.test(m.name)) adopt.push({ kind: 'lb-member', name: `${m.name}@${m.address}`, id: m.id, node: '', details: { pool: pool.poolId } });
+    else refused.push(`pool member ${m.name || '(unnamed)'} (${m.id}, ${m.address}): no server has this address, but kadd did not name it; remove it by hand if it is stale`);
+  }
+  return { adopt, refused };
+}
+
+/** The fixed addresses of the servers that exist (ports bound to a server that is not gone). */
+export function liveServerAddresses(servers: { id: string; status: string }[], ports: Port[]): Set<string> {
+  const live = new Set(servers.filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED').map((s) => s.id));
+  return new Set(ports.filter((p) => p.device_id && live.has(p.device_id)).flatMap((p) => (p.fixed_ips ?? []).map((f) => f.ip_address)));
 }

@@ -75,7 +75,7 @@ export async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeA
   const removeMember = async (vr: VictimResult) => {
     if (!memberId) {
       st.skipped('etcd-member', 'no etcd member');
-      return;
+      return j.undone('etcd-member', v.name); // gone (a resume: the dead run removed it, unrecorded): close that intent
     }
     if (!v.dead) {
       const moved = await journaled(j, 'leader-move', v.name, { memberId, target: plan.etcd?.leaderTarget?.id }, () =>
@@ -119,7 +119,10 @@ export async function removeMaster(ctx: Context, req: RemoveRequest, kube: KubeA
         return x;
       }, (x) => `pool member ${x}`);
       vr.steps.push(`pool member ${r}`);
-    } else st.skipped('lb-member', 'not in the API pool');
+    } else {
+      st.skipped('lb-member', 'not in the API pool');
+      await j.undone('lb-member', v.name); // gone (a resume: the dead run deleted it, unrecorded): close that intent
+    }
     if (!v.dead) await removeMember(vr);
     if (!v.dead && deps.stopControlPlane) {
       const s = await journaled(j, 'stop-control-plane', v.name, { ip: v.ip }, () => deps.stopControlPlane!(v).catch((e) => `failed: ${msg(e)}`), undefined, st, (x) => x ?? 'not reachable');

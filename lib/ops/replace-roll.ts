@@ -11,6 +11,8 @@
  * old node:
  *   start {strategy}                              before anything of the step happens
  *   done  {phase: removed-old}                    the old node is gone (remove-first: before the add)
+ *   done  {phase: adding, new}                    the replacement's name, before it is built (its `kept` server
+ *                                                 record, written when it joined, counts as `added`)
  *   done  {phase: added, new, serverId}           the new node is healthy (surge: before the soak)
  *   done  {phase: complete}                       both halves done
  *   done  {phase: failed, cause}                  the step failed (the new node never became healthy: rolled back, old kept)
@@ -84,7 +86,7 @@ export function failedGates(r: GateResult[]): GateResult[] {
 // ------------------------------------------------------------------------------------------------
 // the roll in the journal
 
-export type StepPhase = 'start' | 'removed-old' | 'added' | 'complete' | 'failed';
+export type StepPhase = 'start' | 'removed-old' | 'adding' | 'added' | 'complete' | 'failed';
 
 export interface StepState {
   old: string;
@@ -99,6 +101,8 @@ export interface StepState {
   inFlight: boolean;
   /** the replacement's spec recorded at the start (a resumed step whose old node is gone already uses it) */
   like?: unknown;
+  /** the name of the replacement being built (phase adding): its `kept` server record means it joined */
+  adding?: string;
 }
 
 export interface RollInfo {
@@ -131,6 +135,12 @@ export function latestRoll(records: JournalRecord[]): RollInfo | undefined {
       continue;
     }
     if (!roll || opRoll.get(r.op) !== roll.roll) continue;
+    // the add keeps the replacement (it joined) just before the step records `added`: a kill -9 between the
+    // two must not make the resume build a second replacement
+    if (r.t === 'kept' && r.kind === 'server') {
+      for (const s of roll.steps.values()) if (s.inFlight && !s.added && s.adding === r.name) s.added = { name: r.name, ...(r.id ? { serverId: r.id } : {}) };
+      continue;
+    }
     if (r.t === 'end') {
       if (r.op === roll.ops[roll.ops.length - 1]) {
         roll.lastStatus = r.status;
@@ -155,6 +165,7 @@ export function latestRoll(records: JournalRecord[]): RollInfo | undefined {
           if (typeof details.cause === 'string') s.lastCause = details.cause;
         }
         if (phase === 'removed-old') s.removedOld = true;
+        if (phase === 'adding' && typeof details.new === 'string') s.adding = details.new;
         if (phase === 'added' && typeof details.new === 'string') s.added = { name: details.new, ...(typeof details.serverId === 'string' ? { serverId: details.serverId } : {}) };
         if (phase === 'complete') {
           s.complete = true;

@@ -207,7 +207,7 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     void opId;
     // resume: replacements that were being built when the run died are torn down first (never half-joined nodes left)
     if (roll) {
-      const half = report.leftovers.filter((l) => rollOps.has(l.op));
+      const half = report.leftovers.filter((l) => rollOps.has(l.op) && !l.details?.remove);
       if (half.length) cleaned.push(...(await teardownHalfBuilt(ctx, config, os, kube, journal, half, openEtcd, pollMs)));
     }
     const steps = realSteps(ctx, {
@@ -224,6 +224,7 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
         return journal.step(STEP_NAME, old, phase === 'start' ? 'start' : 'done', { phase, ...(details ?? {}), ...(like ? { like } : {}) });
       },
     }, { soakMs: req.soakSeconds * 1000, pollIntervalMs: pollMs, baseline, ...(prior ? { prior } : {}) });
+    if (roll) await closeRemovals(os, kube, journal, report.leftovers.filter((l) => rollOps.has(l.op) && l.details?.remove));
     const failed = result.steps.filter((s) => s.outcome !== 'replaced');
     let updatedConfig: string | undefined;
     if (!failed.length && !result.paused && !result.aborted) {
@@ -249,6 +250,19 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     await closeEtcd();
     if (journal.operationId) await journal.end(status).catch(() => journal.close());
     else await journal.close();
+  }
+}
+
+/** A dead run's removal intents whose resource is gone now (it died between the delete and its record): closed. */
+async function closeRemovals(os: OpenStackClient, kube: KubeApi, journal: Journal, removals: LeftoverResource[]): Promise<void> {
+  for (const l of removals) {
+    const id = (l.details?.id as string | undefined) ?? l.id;
+    const srv = l.kind === 'server' && id ? await os.compute.getServer(id) : null;
+    const gone = l.kind === 'server' ? !srv || ['DELETED', 'SOFT_DELETED'].includes(srv.status)
+      : l.kind === 'node' ? !(await kube.getNode(l.name))
+        : l.kind === 'volume' ? !(await os.volume.listVolumes({ name: l.name })).length
+          : l.kind === 'port' ? !(await os.network.listPorts({ name: l.name })).length : false;
+    if (gone) await journal.undone(l.kind, l.name, id);
   }
 }
 

@@ -265,6 +265,7 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
       result.maxExtraInFlight = Math.max(result.maxExtraInFlight, extra);
       line.update(`${s.old}: adding ${name} (${s.like.flavor}${s.like.zone ? `, ${s.like.zone}` : ''}, ${s.like.image}, Kubernetes ${s.like.k8sVersion})`);
       try {
+        await journal.step(s.old, 'adding', { new: name });
         const r = await steps.add({ role: s.role, name, spec: s.like, old: s.old });
         added = r.name;
         await journal.step(s.old, 'added', { new: r.name, ...(r.serverId ? { serverId: r.serverId } : {}) });

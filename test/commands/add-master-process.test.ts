@@ -98,4 +98,22 @@ describe('kadd add --role master through the CLI (simulator)', function () {
     assert.equal(adders(h), 0);
     assert.deepEqual(left(h, 'demo-master-2'), { servers: 1, volumes: 1, ports: 1 });
   });
+  it('kill -9 the instant kubeadm added its learner (never recorded, unnamed, unstarted): --cleanup finds it by the port\'s address and removes it first (chaos harness)', async () => {
+    h = await startKaddSim({ masters: 2, scenario: { faults: { etcdMemberNeverStarts: ['demo-master-3'] } } });
+    const c = h.spawnKadd(['add', '--role', 'master', ...FAST_FLAGS, h.cfgPath]);
+    const etcd = (h.sim.kube as any).etcd;
+    const add = etcd.add.bind(etcd);
+    etcd.add = (...a: unknown[]) => [add(...a), c.proc.kill('SIGKILL')][0];
+    assert.equal((await c.done).code, 137);
+    etcd.add = add;
+    const learner = members(h).find((m) => m.isLearner)!;
+    assert.ok(learner && !learner.started && !learner.name, 'an unnamed, unstarted learner the journal knows nothing of');
+    h.sim.core.patchScenario({ faults: { etcdMemberNeverStarts: [] } });
+    const r = await h.kadd(['add', '--role', 'master', '--cleanup', ...FAST_FLAGS, h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`cleanup: removed etcd member ${learner.id.toString(16)}`));
+    const ms = members(h);
+    assert.deepEqual(ms.map((m) => m.name).sort(), ['demo-master-1', 'demo-master-2', 'demo-master-3']);
+    assert.ok(ms.every((m) => !m.isLearner && m.started && m.id !== learner.id), 'no learner left');
+  });
 });

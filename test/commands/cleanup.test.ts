@@ -131,6 +131,75 @@ describe('kadd cleanup (simulator)', function () {
     assert.deepEqual([...h.nodes().entries()].sort(), nodesBefore, 'no Node touched');
   });
 
+  it('the API pool: a kadd-named member of a server that is gone is deleted through the reapers (dry run first), a foreign one is refused, live masters\' stay', async () => {
+    h = await startKaddSim({ masters: 2, nodes: 1 });
+    const os = await client(h);
+    const { observeApiPool } = await import('../../lib/ops/cleanup.js');
+    const pool = (await observeApiPool(os, 'demo', 'demo-lb'))!;
+    assert.equal(pool.members.length, 2, 'the seeded masters are members');
+    const idle = async () => { for (let i = 0; i < 100 && (await os.loadbalancer.listMembers(pool.poolId)).some((m) => m.provisioning_status && m.provisioning_status !== 'ACTIVE'); i++) await sleep(50); };
+    const ours = await os.loadbalancer.createMember(pool.poolId, { name: 'demo-master-7', address: '192.168.250.7', protocol_port: 6443 });
+    await idle();
+    const theirs = await os.loadbalancer.createMember(pool.poolId, { name: 'bastion', address: '192.168.250.8', protocol_port: 6443 });
+    await idle();
+    const members = async () => (await os.loadbalancer.listMembers(pool.poolId)).map((m) => m.id).sort();
+    const before = await members();
+
+    h.sim.resetCounters();
+    const dry = await h.kadd(['cleanup', '--dry-run', h.cfgPath]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would delete: lb-member demo-master-7@192\\.168\\.250\\.7 \\(${ours.id}\\) \\(orphan\\)`));
+    assert.match(dry.stdout, new RegExp(`not deleted: pool member bastion \\(${theirs.id}, 192\\.168\\.250\\.8\\): no server has this address, but kadd did not name it`));
+    assert.deepEqual(h.mutations(), {}, 'a dry run changes nothing');
+    assert.deepEqual(await members(), before);
+
+    const r = await h.kadd(['cleanup', '--poll-interval', '25', h.cfgPath]);
+    assert.equal(r.code, 1, r.stderr + r.stdout);
+    assert.match(r.stdout, new RegExp(`deleted: pool member demo-master-7@192\\.168\\.250\\.7 \\(${ours.id}\\)`));
+    assert.match(r.stdout, /not deleted: pool member bastion/);
+    await idle();
+    assert.deepEqual(await members(), before.filter((id) => id !== ours.id), 'only the orphan went: the masters\' members and the foreign one stay');
+    const { findUnfinished } = await import('../../lib/journal/index.js');
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, [], 'adopted, deleted, journaled undone');
+    const again = await h.kadd(['cleanup', '--dry-run', h.cfgPath]);
+    assert.doesNotMatch(again.stdout, /demo-master-7/);
+  });
+
+  it('--servers: a kadd worker server without a Node is reported without it, deleted (with its Node-less port) with it; one without kadd\'s proof and the Ready worker stay', async () => {
+    h = await startKaddSim({ nodes: 1, scenario: { faults: { kubeletNeverJoins: ['^demo-node-[56]$'] } } });
+    const os = await client(h);
+    const net = (await os.network.findNetwork('demo-net'))!;
+    const flavor = (await os.compute.listFlavors()).find((f: { name: string }) => f.name === 'm1.small')!;
+    const image = (await os.image.findImage('ubuntu-22.04'))!;
+    const port = await os.network.createPort({ name: 'demo-node-5-port-0', network_id: net.id, description: kaddPortDescription('demo', 'demo-node-5') });
+    const ours = await os.compute.createServer({ name: 'demo-node-5', flavorRef: flavor.id, imageRef: image.id, networks: [{ port: port.id }], metadata: { 'kadd-cluster': 'demo' } } as never);
+    const theirs = await os.compute.createServer({ name: 'demo-node-6', flavorRef: flavor.id, imageRef: image.id, networks: [{ uuid: net.id }] } as never);
+    for (let i = 0; i < 100 && h.servers().some((s) => s.status === 'BUILD'); i++) await sleep(50);
+    const nodesBefore = [...h.nodes().entries()].sort();
+
+    const without = await h.kadd(['cleanup', '--poll-interval', '25', h.cfgPath]);
+    assert.equal(without.code, 1, without.stderr + without.stdout);
+    assert.match(without.stdout, new RegExp(`not deleted: server demo-node-5 \\(${ours.id}\\): kadd's, ACTIVE, no Node; give --servers to delete it`));
+    assert.match(without.stdout, new RegExp(`not deleted: server demo-node-6 \\(${theirs.id}\\): no Node, and it carries no proof`));
+    assert.deepEqual(h.serverNames(), ['demo-node-1', 'demo-node-5', 'demo-node-6'], 'nothing deleted without --servers');
+
+    h.sim.resetCounters();
+    const dry = await h.kadd(['cleanup', '--servers', '--dry-run', h.cfgPath]);
+    assert.equal(dry.code, 1, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`would delete: server demo-node-5 \\(${ours.id}\\) \\(orphan\\)`));
+    assert.deepEqual(h.mutations(), {}, 'a dry run changes nothing');
+
+    const r = await h.kadd(['cleanup', '--servers', '--poll-interval', '25', h.cfgPath]);
+    assert.equal(r.code, 1, r.stderr + r.stdout); // demo-node-6 is still refused
+    assert.match(r.stdout, new RegExp(`deleted: server demo-node-5 \\(${ours.id}\\)`));
+    assert.match(r.stdout, /not deleted: server demo-node-6 .*no proof/);
+    assert.deepEqual(h.serverNames(), ['demo-node-1', 'demo-node-6'], 'only the proven Node-less worker went');
+    assert.ok(!h.ports().some((p) => p.id === port.id), 'its port went with it');
+    assert.deepEqual([...h.nodes().entries()].sort(), nodesBefore, 'the Ready worker and every Node untouched');
+    const { findUnfinished } = await import('../../lib/journal/index.js');
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
+  });
+
   it('bad input: exit 2, no API call', async () => {
     h = await startKaddSim({ nodes: 1 });
     h.sim.resetCounters();

@@ -99,4 +99,12 @@ describe('kadd replace: kill -9 then --resume (child process, simulator)', funct
       }
     });
   }
+  it('killed while the old server is being deleted (teardown started, not recorded): --resume closes the dead run\'s removal intents (chaos harness)', async () => {
+    const { oneKill, prng, scenarios } = await import('../chaos/harness.js');
+    const s = scenarios(prng(31)).find((x) => x.name === 'replace-worker')!;
+    // 20 ms after the 28th journal line (the old node's `teardown start`): its server DELETE is on its way
+    const x = await oneKill(31014, s, { kind: 'random', line: 28, ms: 20 });
+    assert.ok(x.killed);
+    assert.deepEqual([x.orphans, x.duplicates, x.violations], [[], [], []], x.followUp.join('; '));
+  });
 });

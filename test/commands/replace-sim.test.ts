@@ -67,7 +67,7 @@ describe('kadd replace (simulator)', function () {
     assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, []);
     // the surge order in the journal: added before removed-old
     const phases = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => (x as { details?: { phase?: string } }).details?.phase);
-    assert.deepEqual(phases, ['start', 'added', 'removed-old', 'complete']);
+    assert.deepEqual(phases, ['start', 'adding', 'added', 'removed-old', 'complete']);
   });
 
   it('remove-first (--no-surge), one worker: the old one goes before its replacement is built', async () => {
@@ -77,7 +77,7 @@ describe('kadd replace (simulator)', function () {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(h.serverNames('node'), ['demo-node-1', 'demo-node-3']);
     const phases = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => (x as { details?: { phase?: string } }).details?.phase);
-    assert.deepEqual(phases, ['start', 'removed-old', 'added', 'complete']);
+    assert.deepEqual(phases, ['start', 'removed-old', 'adding', 'added', 'complete']);
   });
 
   it('--dry-run shows both halves, the gates, quorum and quota, and changes nothing', async () => {

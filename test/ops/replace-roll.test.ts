@@ -121,6 +121,22 @@ describe('replace gates and roll state (pure)', () => {
       assert.equal(roll.steps.get('demo-node-3')!.removedOld, true);
       assert.deepEqual(remainingSteps(roll, roll.args.order as string[]), []);
     });
+    it('kill -9 after the replacement joined (kept) but before `added`: the kept server of the announced name counts as added (chaos harness)', async () => {
+      const j = await Journal.open(cfg);
+      await j.begin({ command: 'replace', args: { target: 'demo-node-1' } });
+      await j.step(K, 'demo-node-1', 'start', { strategy: 'surge' });
+      await j.step(K, 'demo-node-1', 'done', { phase: 'adding', new: 'demo-node-3' });
+      await j.intent('server', 'demo-node-3');
+      await j.done('server', 'demo-node-3', 's3');
+      await j.kept('server', 'demo-node-9', 's9'); // another name: not this step's replacement
+      let roll = latestRoll((await readJournal(cfg)).records)!;
+      assert.equal(roll.steps.get('demo-node-1')!.added, undefined, 'created is not joined');
+      await j.kept('server', 'demo-node-3', 's3');
+      await j.close(); // killed here: no `added`, no end
+      roll = latestRoll((await readJournal(cfg)).records)!;
+      const s = roll.steps.get('demo-node-1')!;
+      assert.deepEqual([s.adding, s.added, s.inFlight, s.complete], ['demo-node-3', { name: 'demo-node-3', serverId: 's3' }, true, false]);
+    });
     it('a later roll replaces an earlier one; other commands do not count', async () => {
       const j = await Journal.open(cfg);
       await j.begin({ command: 'replace', args: { target: 'demo-node-1' } });

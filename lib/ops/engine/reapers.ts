@@ -55,9 +55,7 @@ const GONE = new Set(['DELETED', 'SOFT_DELETED']);
 const ATTACHMENT_GRACE_MS = 10_000;
 
 class Interrupted extends Error {
-  constructor() {
-    super('interrupted (second Ctrl-C); run `kadd cleanup` (or `kadd add --cleanup`) to finish');
-  }
+  constructor() { super('interrupted (second Ctrl-C); run `kadd cleanup` (or `kadd add --cleanup`) to finish'); }
 }
 
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -99,6 +97,8 @@ export class Reapers implements NodeReaper {
     const keep = new Set(o.keep ?? []);
     const master = isMasterName(rc.cluster, node) || of('etcd-member').length > 0;
     const hasHost = of('server').length > 0 || of('node').length > 0;
+    // a cleanup knows no IP: its port's address matches an unstarted, unnamed learner kubeadm added
+    const ip = o.ip ?? (master ? await this.portAddress(node, of('port')) : undefined);
 
     // a joined, Ready Node is a working member of the cluster: cleanup never deletes it without a drain
     if ((hasHost || master) && (o.readyNode ?? 'refuse') === 'refuse') {
@@ -109,7 +109,7 @@ export class Reapers implements NodeReaper {
         all('failed', `looking up Node ${node} failed (${msg(e)}); nothing of ${node} was touched`);
         return out;
       }
-      if (ready && master && (await this.notJoinedMaster(node, o.ip))) ready = false;
+      if (ready && master && (await this.notJoinedMaster(node, ip))) ready = false;
       if (ready) {
         all('refused', `Node ${node} joined and is Ready; \`kadd remove ${node}\` drains and removes it (or \`kadd add --resume\` keeps it)`);
         return out;
@@ -127,7 +127,7 @@ export class Reapers implements NodeReaper {
     let protect = false;
     let etcdBroken = false;
     const etcdPass = async () => {
-      const r = await removeServerMembers(rc.etcdctl!, { name: node, ip: o.ip, ids: of('etcd-member').map((x) => x.id).filter(Boolean) as string[] });
+      const r = await removeServerMembers(rc.etcdctl!, { name: node, ip, ids: of('etcd-member').map((x) => x.id).filter(Boolean) as string[] });
       this.etcdOutcome(r, node, of('etcd-member'), out);
       if (r.refused.length || r.failed.length) etcdBroken = true;
       if ([...r.refused, ...r.failed].some((x) => x.startedVoter)) protect = true;
@@ -167,15 +167,9 @@ export class Reapers implements NodeReaper {
     // 5. volume and 6. port: never while their server is still there
     const held = keptHost ? 'kept' : serverLeft ? 'failed' : undefined;
     for (const kind of ['volume', 'port'] as const) {
-      if (keep.has(kind) || held === 'kept') {
-        for (const r of of(kind)) out.push({ ref: r, state: 'kept' });
-        continue;
-      }
-      if (held) {
-        for (const r of of(kind)) out.push({ ref: r, state: 'failed', reason: `not deleted: its server ${node} is still there` });
-        continue;
-      }
-      out.push(...(kind === 'volume' ? await this.reapVolumes(node, of('volume'), tornDown, hasHost) : await this.reapPorts(node, of('port'), tornDown, hasHost)));
+      if (keep.has(kind) || held === 'kept') for (const r of of(kind)) out.push({ ref: r, state: 'kept' });
+      else if (held) for (const r of of(kind)) out.push({ ref: r, state: 'failed', reason: `not deleted: its server ${node} is still there` });
+      else out.push(...(kind === 'volume' ? await this.reapVolumes(node, of('volume'), tornDown, hasHost) : await this.reapPorts(node, of('port'), tornDown, hasHost)));
     }
     // every ref comes back with a state (an etcd member the quorum check kept, matched by nothing else)
     for (const r of refs) if (!out.some((x) => x.ref === r || (x.ref.kind === r.kind && x.ref.name === r.name))) out.push({ ref: r, state: 'failed', reason: 'not reached' });
@@ -196,7 +190,14 @@ export class Reapers implements NodeReaper {
     }
   }
 
-  /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway. */
+  /** The node's address from its port (by recorded id, else by exact name with kadd's proof). */
+  private async portAddress(node: string, refs: Ref[]): Promise<string | undefined> {
+    const id = refs.find((r) => r.id)?.id;
+    const ports = await this.rc.os.network.listPorts(id ? { id } : { name: portName(node) }).catch(() => [] as Port[]);
+    return ports.find((p) => id || ownedBy(this.rc.cluster, node, p))?.fixed_ips?.[0]?.ip_address;
+  }
+
+  /** Operation-wide refs: bootstrap tokens, adder Deployments, `--fix-stale` removals that died midway, orphan pool members. */
   async reapShared(refs: Ref[]): Promise<Reaped[]> {
     const rc = this.rc;
     const out: Reaped[] = [];
@@ -214,6 +215,8 @@ export class Reapers implements NodeReaper {
           const [ns, name] = r.name.includes('/') ? r.name.split('/', 2) : ['kube-system', r.name];
           await rc.kube.deleteDeployment(ns!, name!);
           out.push({ ref: r, state: 'deleted' });
+        } else if (r.kind === 'lb-member') {
+          out.push(await this.reapPoolMember(r, r.name)); // an orphan of the API pool (kadd cleanup's sweep): by id
         } else if (r.kind === 'etcd-member') {
           const id = r.id ?? (r.details?.remove as string | undefined);
           if (!rc.etcdctl || !id) {
@@ -347,10 +350,7 @@ export class Reapers implements NodeReaper {
     for (const { ref, byName } of targets) {
       try {
         const v = await os.volume.getVolume(ref.id!);
-        if (!v) {
-          out.push({ ref, state: 'absent' });
-          continue;
-        }
+        if (!v) { out.push({ ref, state: 'absent' }); continue; }
         const md = v.metadata?.['kadd-cluster'];
         if ((md !== undefined && md !== cluster) || (byName && md !== cluster)) {
           out.push({ ref, state: 'refused', reason: `volume ${v.id} is named ${name} but carries no kadd-cluster=${cluster} metadata; not deleted` });
@@ -384,10 +384,8 @@ export class Reapers implements NodeReaper {
     return this.poll<boolean>(`volume ${id} gone`, this.rc.deadlines?.volume ?? 120_000, async () => {
       const v = await os.volume.getVolume(id);
       if (!v) return { state: 'done', value: sent };
-      if (v.status === 'available' || v.status === 'error') {
-        await os.volume.deleteVolume(id);
-        sent = true;
-      } else if (['reserved', 'attaching', 'in-use', 'detaching'].includes(v.status) && clock.now() - start >= ATTACHMENT_GRACE_MS && attachmentChecks < 3) {
+      if (v.status === 'available' || v.status === 'error') { await os.volume.deleteVolume(id); sent = true; }
+      else if (['reserved', 'attaching', 'in-use', 'detaching'].includes(v.status) && clock.now() - start >= ATTACHMENT_GRACE_MS && attachmentChecks < 3) {
         attachmentChecks++;
         const stale = await staleAttachments(os, id);
         for (const a of stale) await os.volume.deleteAttachment(a.id);
@@ -395,10 +393,7 @@ export class Reapers implements NodeReaper {
           // the volume goes back to available: look again at once
           const again = await os.volume.getVolume(id);
           if (!again) return { state: 'done', value: sent };
-          if (again.status === 'available' || again.status === 'error') {
-            await os.volume.deleteVolume(id);
-            sent = true;
-          }
+          if (again.status === 'available' || again.status === 'error') { await os.volume.deleteVolume(id); sent = true; }
         }
       }
       return { state: 'pending', note: v.status };
