@@ -6,6 +6,7 @@
  * real member count is unchanged. Skips when etcd/etcdctl are not installed (scripts/ci/services.sh installs them).
  */
 import { strict as assert } from 'node:assert';
+import { copyFileSync } from 'node:fs';
 import { handleAddMaster } from '../../lib/commands/add-master.js';
 import { OperationError } from '../../lib/errors.js';
 import { FAST, loadStartSim, startHarness, type SimHarness } from '../commands/add-master-sim.helpers.js';
@@ -86,6 +87,8 @@ describe('integration: simulator with real etcd members: kadd add --role master 
     for (const m of ms) assert.match(out, new RegExp(`${m.name}\\s+${m.id}\\s+false\\s+true`));
     assert.match(out, /master demo-master-2 added/);
     console.log(`      (1 -> 2 with real etcd in ${Date.now() - t0} ms)`);
+    // as an operator does: the updated file becomes the cluster file (a stale one is refused)
+    copyFileSync(h!.cfgPath.replace(/\.yml$/, '.updated.yml'), h!.cfgPath);
   });
 
   it('a join whose etcd member never starts is rolled back: the real learner removed, the member count unchanged', async () => {
