@@ -276,7 +276,7 @@ describe('kadd replace (simulator)', function () {
     assert.deepEqual(samples[samples.length - 1], { voters: 3, healthy: 3, learners: 0 });
     assert.deepEqual(h.serverNames('master'), ['demo-master-2', 'demo-master-3', 'demo-master-4']);
     const phases = (await readJournal(h.cfgPath)).records.filter((x) => x.t === 'step' && x.step === 'replace').map((x) => (x as { details?: { phase?: string } }).details?.phase);
-    assert.deepEqual(phases, ['start', 'removed-old', 'added', 'complete']);
+    assert.deepEqual(phases, ['start', 'removed-old', 'adding', 'added', 'complete']);
     // one fewer master: removing first would leave one member without fault tolerance
     const two = await startKaddSim({ masters: 2, nodes: 1 });
     try {
