@@ -109,16 +109,18 @@ async function stopControlPlaneViaSsh(ctx: Context, config: ClusterConfig, v: Vi
  * its own: removing that master also finishes the add. null when any leftover is not of that kind
  * (another node's, another verb's): the remove is refused as before.
  */
-export function finishableAdds(report: Pick<JournalReport, 'operations' | 'leftovers'>, cluster: string, victims: string[]): string[] | null {
+export function finishableAdds(report: Pick<JournalReport, 'operations' | 'leftovers'>, cluster: string, victims: string[]): { ops: string[]; nodes: string[] } | null {
   if (!report.leftovers.length || !victims.length) return null;
-  const adds = new Set(report.operations.filter((o) => o.command === 'add').map((o) => o.op));
+  const adds = new Set(report.operations.filter((o) => o.command === 'add' || o.command.startsWith('add ')).map((o) => o.op));
   const names = new Set(victims);
+  const nodes = new Set<string>();
   for (const l of report.leftovers) {
     if (!adds.has(l.op)) return null;
     const node = nodeOf(cluster, l.kind, l.name, l.details);
     if (node ? !names.has(node) : !['token', 'deployment', 'certificate-key'].includes(l.kind)) return null;
+    if (node) nodes.add(node);
   }
-  return [...new Set(report.leftovers.map((l) => l.op))];
+  return { ops: [...new Set(report.leftovers.map((l) => l.op))], nodes: [...nodes] };
 }
 
 /** The journal the ops write to, with a debug line per step (what `-v` shows). */
@@ -169,7 +171,7 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
   ]);
   let fixed: VictimPlan[] | undefined;
   // the unfinished kadd add runs this remove finishes (their leftovers are the victims' or operation-wide)
-  let finishing: string[] | null = null;
+  let finishing: ReturnType<typeof finishableAdds> = null;
   let request: RemoveRequest = req;
   let access: Awaited<ReturnType<typeof openEtcdViaAdder>> | undefined;
   let clients: { os: import('../openstack/types.js').OpenStackClient; kube: import('../kube/types.js').KubeApi } | undefined;
@@ -211,7 +213,13 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
       clients = { os, kube };
       const obs = await observeAndPlan(c, request, config, os, kube, { openEtcd }, fixed);
-      if (finishing) obs.plan.warnings.push(`this also finishes the interrupted kadd add of ${req.names.join(', ')}: its leftovers (bootstrap token, master-adder, what the removal leaves) are torn down afterwards`);
+      if (finishing) {
+        // the interrupted add never counted its nodes in the cluster file: removing them leaves the counts as they are
+        const uncounted = obs.plan.victims.filter((v) => finishing!.nodes.includes(v.name)).length;
+        if (obs.plan.role === 'master') obs.plan.config.nMastersAfter = Math.min(obs.plan.config.nMasters, obs.plan.config.nMastersAfter + uncounted);
+        else obs.plan.config.nNodesAfter = Math.min(obs.plan.config.nNodes, obs.plan.config.nNodesAfter + uncounted);
+        obs.plan.warnings.push(`this also finishes the interrupted kadd add of ${req.names.join(', ')}: its leftovers (bootstrap token, master-adder, what the removal leaves) are torn down afterwards`);
+      }
       return obs;
     },
     plan: (obs: Obs) => obs,
@@ -241,10 +249,11 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
       const result = await executeRemove(c, request, obs, kube, {
         journal: stepJournalOf(c, journal), reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
         volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
-        writeConfig: async (changes) => (await writeUpdatedConfig(config.file, changes)).path,
+        // finishing an add: the counts the plan says (its nodes were never counted)
+        writeConfig: async (changes) => (await writeUpdatedConfig(config.file, finishing ? (obs.plan.role === 'master' ? { 'n-masters': obs.plan.config.nMastersAfter } : { 'n-nodes': obs.plan.config.nNodesAfter }) : changes)).path,
         stopControlPlane: (v) => stopControlPlaneViaSsh(c, config, v),
       });
-      if (finishing && result.removed.length === result.victims.length) await finishAdds(c, config, journal, os, kube, finishing, pollMs, result.warnings);
+      if (finishing && result.removed.length === result.victims.length) await finishAdds(c, config, journal, os, kube, finishing.ops, pollMs, result.warnings);
       return result;
     },
     status: (r) => (r.removed.length === r.victims.length ? 'ok' : 'failed'),
