@@ -168,7 +168,12 @@ async function followUp(h: KaddSim, s: Scenario, r: () => number, violations: st
       // a master add is never resumed: --cleanup removes the learner/member first, then adds again
       const x = await run(['add', '--role', 'master', '--cleanup', ...FAST_FLAGS, h.cfgPath]);
       if (x.code === 2 && /nothing to clean|no unfinished|did not find/i.test(x.stderr)) break;
-      if (x.code !== 0) violations.push(`add --role master --cleanup exited ${x.code}: ${last(x.stderr)}`);
+      // killed after its server: the master joined on its own; the refusal names `kadd remove <node>`, which finishes the add
+      const joined = /joined and is Ready; `kadd remove (\S+)` drains and removes it, and finishes/.exec(x.stdout + x.stderr);
+      if (x.code !== 0 && joined) {
+        const y = await run(['remove', '--yes', '--poll-interval', '25', '--evict-retry', '200', h.cfgPath, joined[1]!]);
+        if (y.code !== 0) violations.push(`remove ${joined[1]} after add --role master --cleanup exited ${y.code}: ${last(y.stderr + y.stdout)}`);
+      } else if (x.code !== 0) violations.push(`add --role master --cleanup exited ${x.code}: ${last(x.stderr)}`);
       break;
     }
     case 'remove-worker':
