@@ -95,3 +95,19 @@ describe('kadd remove finishes an interrupted kadd add --role master (kill -9 af
     assert.ok((await findUnfinished(h.cfgPath)).leftovers.length > 0);
   });
 });
+
+describe('finishableAdds (pure)', () => {
+  const op = (o: string, command: string) => ({ op: o, command, args: {}, pid: 1, host: 'h', startedAt: '', status: 'unterminated' as const, resources: [] });
+  const l = (kind: any, name: string, o = 'a1', details?: Record<string, unknown>) => ({ kind, name, state: 'created' as const, op: o, ...(details ? { details } : {}) });
+  it('accepts an add whose leftovers are the victim\'s or operation-wide; refuses another node\'s, another verb\'s, a stale-member removal', async () => {
+    const { finishableAdds } = await import('../../lib/commands/remove.js');
+    const ops = [op('a1', 'add --role master'), op('r1', 'remove')];
+    const mine = [l('server', 'demo-master-3'), l('volume', 'demo-master-3-root'), l('port', 'demo-master-3-port-0'), l('etcd-member', 'demo-master-3'), l('token', 'bootstrap-token'), l('deployment', 'kube-system/kadd-master-adder-a1')];
+    assert.deepEqual(finishableAdds({ operations: ops, leftovers: mine }, 'demo', ['demo-master-3']), { ops: ['a1'], nodes: ['demo-master-3'] });
+    assert.equal(finishableAdds({ operations: ops, leftovers: mine }, 'demo', ['demo-master-2']), null, 'another node\'s');
+    assert.equal(finishableAdds({ operations: ops, leftovers: [...mine, l('server', 'demo-master-4')] }, 'demo', ['demo-master-3']), null);
+    assert.equal(finishableAdds({ operations: ops, leftovers: [l('server', 'demo-master-3', 'r1')] }, 'demo', ['demo-master-3']), null, 'another verb\'s');
+    assert.equal(finishableAdds({ operations: ops, leftovers: [...mine, l('etcd-member', 'old', 'a1', { remove: 'x' })] }, 'demo', ['demo-master-3']), null, 'a stale-member removal is not operation-wide');
+    assert.equal(finishableAdds({ operations: ops, leftovers: [] }, 'demo', ['demo-master-3']), null);
+  });
+});
