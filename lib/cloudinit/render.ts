@@ -407,7 +407,8 @@ export async function renderAdderDeployment(input: AdderInput): Promise<Rendered
   }
   return {
     text, object, name: id.name, namespace: ADDER_NAMESPACE, expiresAt, familySelector: ADDER_LABEL_SELECTOR,
-    labelSelector: id.label ? `${ADDER_LABEL_SELECTOR},${ADDER_OPERATION_LABEL}=${id.label}` : ADDER_LABEL_SELECTOR,
+    // without an id: only the unlabelled adders (another operation's labelled adder is not this one's leftover)
+    labelSelector: id.label ? `${ADDER_LABEL_SELECTOR},${ADDER_OPERATION_LABEL}=${id.label}` : `${ADDER_LABEL_SELECTOR},!${ADDER_OPERATION_LABEL}`,
   };
 }
 

@@ -168,7 +168,20 @@ async function followUp(h: KaddSim, s: Scenario, r: () => number, violations: st
       // a master add is never resumed: --cleanup removes the learner/member first, then adds again
       const x = await run(['add', '--role', 'master', '--cleanup', ...FAST_FLAGS, h.cfgPath]);
       if (x.code === 2 && /nothing to clean|no unfinished|did not find/i.test(x.stderr)) break;
-      if (x.code !== 0) violations.push(`add --role master --cleanup exited ${x.code}: ${last(x.stderr)}`);
+      // killed after its server: the master joined on its own; the refusal names `kadd remove <node>`, which finishes the add
+      const names = /joined and is Ready; `kadd remove (\S+)` drains and removes it, and finishes/;
+      let joined = names.exec(x.stdout + x.stderr);
+      // the master that joined makes the cluster file stale for an add: kadd cleanup (adds nothing) names the remove
+      if (x.code === 2 && /the cluster file is stale/.test(x.stderr)) {
+        const y = await cleanup();
+        joined = names.exec(y.stdout + y.stderr);
+        if (!joined && y.code !== 0) violations.push(`kadd cleanup after a stale-file refusal exited ${y.code}: ${last(y.stderr + y.stdout)}`);
+        if (!joined) break;
+      }
+      if (x.code !== 0 && joined) {
+        const y = await run(['remove', '--yes', '--poll-interval', '25', '--evict-retry', '200', h.cfgPath, joined[1]!]);
+        if (y.code !== 0) violations.push(`remove ${joined[1]} after add --role master --cleanup exited ${y.code}: ${last(y.stderr + y.stdout)}`);
+      } else if (x.code !== 0) violations.push(`add --role master --cleanup exited ${x.code}: ${last(x.stderr)}`);
       break;
     }
     case 'remove-worker':

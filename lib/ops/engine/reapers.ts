@@ -111,7 +111,7 @@ export class Reapers implements NodeReaper {
       }
       if (ready && master && (await this.notJoinedMaster(node, ip))) ready = false;
       if (ready) {
-        all('refused', `Node ${node} joined and is Ready; \`kadd remove ${node}\` drains and removes it (or \`kadd add --resume\` keeps it)`);
+        all('refused', `Node ${node} joined and is Ready; \`kadd remove ${node}\` drains and removes it${master ? ', and finishes the interrupted kadd add' : ' (or \`kadd add --resume\` keeps it)'}`);
         return out;
       }
     }
