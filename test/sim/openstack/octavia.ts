@@ -143,7 +143,9 @@ export class Octavia {
       const t = this.core.now();
       for (const o of [lb, ...parents, child]) {
         // a held load balancer (faults.lbHold / hold()) stays PENDING_UPDATE until the hold ends
-        if (o === lb && (lb.holdUntil ?? 0) > t) continue;
+        // (holdUntil is cleared by the hold's own end timer: comparing it with now() here would race that timer,
+        // since setTimeout and Date.now can disagree by a real millisecond = 1/timeScale sim ms)
+        if (o === lb && lb.holdUntil !== undefined) continue;
         if (o.provisioning === 'PENDING_UPDATE') o.provisioning = 'ACTIVE';
         o.updated = t;
       }
@@ -156,16 +158,21 @@ export class Octavia {
    * immutable and cannot be updated." (members: "Pool <id> is immutable ..." if their pool is locked too).
    * `status: 'ERROR'` leaves it in ERROR instead (writes refused alike) for that time.
    */
+  private holdSeq = 0;
   hold(nameOrId: string, ms: number, status: 'PENDING_UPDATE' | 'ERROR' = 'PENDING_UPDATE'): void {
     const lb = this.store.lbs.get(nameOrId) ?? [...this.store.lbs.values()].find((x) => x.name === nameOrId);
     if (!lb) throw new Error(`no load balancer ${nameOrId}`);
     const now = this.core.now();
-    lb.holdUntil = Math.max(lb.holdUntil ?? 0, now + ms);
+    // the hold that ends last owns the end (holdSeq), so its timer alone lifts it
+    const seq = (this.holdSeq += 1);
+    if (lb.holdUntil === undefined || now + ms >= lb.holdUntil) { lb.holdUntil = now + ms; lb.holdSeq = seq; }
     lb.provisioning = status;
     lb.updated = now;
     this.core.record('lb.hold', lb.name || lb.id, { ms, status });
     this.core.schedule(ms, () => {
-      if ((lb.holdUntil ?? 0) > this.core.now() + 1) return; // extended by a later hold
+      // compared by owner, not by clock: the timer can fire a real millisecond before Date.now says its time has
+      // come, and at timeScale 0.01 that is 100 sim ms (this flaked under load)
+      if (lb.holdSeq !== seq) return;
       lb.holdUntil = undefined;
       if (lb.provisioning === 'PENDING_UPDATE' || lb.provisioning === 'ERROR') lb.provisioning = 'ACTIVE';
       lb.updated = this.core.now();
