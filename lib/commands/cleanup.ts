@@ -141,14 +141,14 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
     ]);
     // the Lock's own rule (lib/kube/lease.ts): held while its holder renews within the duration
     const holder = lease ? holderOf(lease, c.clock.now()) : null;
-    const held = holder && holder.expiresInMs > 0;
+    const lockedBy = holder && holder.expiresInMs > 0 ? `kadd (${holder.identity})` : undefined;
     const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
     // the API pool: members whose address no server has any more (a cloud without Octavia has none)
     const pool = await observeApiPool(os, config.clusterName, config.loadbalancer.name || `${prefix}lb`).catch((e) => void c.io.log('warn', `cleanup: cannot read the API pool: ${e instanceof Error ? e.message : e}`));
     const members = pool ? findOrphanMembers(config.clusterName, pool, liveServerAddresses(await os.compute.listServers(), ports), journaled) : { adopt: [], refused: [] };
     const found = findOrphans(config.clusterName, {
       servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
-      tokens, adders, journaled, ...(held ? { lockedBy: `kadd (${holder!.identity})` } : {}),
+      tokens, adders, journaled, ...(lockedBy ? { lockedBy } : {}),
     }, { servers: argv.servers }, ownedBy);
     return { adopt: [...found.adopt, ...members.adopt], refused: [...found.refused, ...members.refused] };
   };

@@ -152,19 +152,21 @@ export class Octavia {
     });
   }
 
+  /** numbers every hold(); the one that ends last is recorded on the LB as its owner (holdSeq) */
+  private holdsMade = 0;
+
   /**
    * Fault/test hook: the load balancer is locked by someone else (a failover, another client's change, a slow
    * amphora) and stays PENDING_UPDATE for `ms` sim ms: every write under it answers 409 "Load Balancer <id> is
    * immutable and cannot be updated." (members: "Pool <id> is immutable ..." if their pool is locked too).
    * `status: 'ERROR'` leaves it in ERROR instead (writes refused alike) for that time.
    */
-  private holdSeq = 0;
   hold(nameOrId: string, ms: number, status: 'PENDING_UPDATE' | 'ERROR' = 'PENDING_UPDATE'): void {
     const lb = this.store.lbs.get(nameOrId) ?? [...this.store.lbs.values()].find((x) => x.name === nameOrId);
     if (!lb) throw new Error(`no load balancer ${nameOrId}`);
     const now = this.core.now();
     // the hold that ends last owns the end (holdSeq), so its timer alone lifts it
-    const seq = (this.holdSeq += 1);
+    const seq = (this.holdsMade += 1);
     if (lb.holdUntil === undefined || now + ms >= lb.holdUntil) { lb.holdUntil = now + ms; lb.holdSeq = seq; }
     lb.provisioning = status;
     lb.updated = now;
