@@ -131,6 +131,27 @@ describe('kadd cleanup (simulator)', function () {
     assert.deepEqual([...h.nodes().entries()].sort(), nodesBefore, 'no Node touched');
   });
 
+  it('--dry-run while another kadd holds the cluster lock: that run\'s token is refused, not planned; once the holder stopped renewing past its duration it is planned', async () => {
+    h = await startKaddSim({ nodes: 1 });
+    const kube = await kubeOf(h);
+    const token = await kube.createBootstrapToken({ ttlSeconds: 3600, description: 'kadd add --role node for demo' });
+    const now = Date.now();
+    const held = await kube.createLease('kube-system', 'kadd-lock', { holderIdentity: 'ops@laptop pid 4242', leaseDurationSeconds: 30, acquireTime: now, renewTime: now, leaseTransitions: 0, annotations: {} });
+    h.sim.resetCounters();
+    const dry = await h.kadd(['cleanup', '--dry-run', '-f', 'json', h.cfgPath]);
+    const plan = JSON.parse(dry.stdout);
+    assert.ok(plan.refused.some((d: string) => d.includes(token.id) && d.includes('kadd (ops@laptop pid 4242) holds the cluster lock')), dry.stdout);
+    assert.ok(!plan.deleted.some((d: string) => d.includes(token.id)), dry.stdout);
+    assert.deepEqual(h.mutations(), {}, 'a dry run changes nothing');
+
+    // the holder's last renewal is older than its duration: the lock's own rule (holderOf) says it is free
+    await kube.replaceLease('kube-system', 'kadd-lock', held.resourceVersion, { holderIdentity: 'ops@laptop pid 4242', leaseDurationSeconds: 30, acquireTime: now - 60_000, renewTime: now - 31_000, leaseTransitions: 0, annotations: {} });
+    const dry2 = await h.kadd(['cleanup', '--dry-run', '-f', 'json', h.cfgPath]);
+    const plan2 = JSON.parse(dry2.stdout);
+    assert.ok(plan2.deleted.some((d: string) => d.startsWith(`token bootstrap-token (${token.id})`)), dry2.stdout);
+    assert.ok(!dry2.stdout.includes(token.secret), 'no token secret in the output');
+  });
+
   it('the API pool: a kadd-named member of a server that is gone is deleted through the reapers (dry run first), a foreign one is refused, live masters\' stay', async () => {
     h = await startKaddSim({ masters: 2, nodes: 1 });
     const os = await client(h);
