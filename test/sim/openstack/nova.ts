@@ -947,7 +947,8 @@ export class Nova {
     this.core.events.emit('server.state', { ...this.info(s), change: 'rebooting', rebootType: hard ? 'HARD' : 'SOFT' });
     const rng = (s.rng ??= this.core.resourceRng('server', s.name));
     this.core.schedule(Math.min(1000, rng.latency({ uniform: [200, 800] })), () => {
-      if (s.rebootGen !== gen || s.deleting) return;
+      // the reboot may already be over (a serverReboot latency shorter than this step): never step back into it
+      if (s.rebootGen !== gen || s.deleting || (s.status !== 'REBOOT' && s.status !== 'HARD_REBOOT')) return;
       s.taskState = hard ? 'reboot_started_hard' : 'reboot_started';
       s.powerState = hard ? 0 : s.powerState;
       s.updated = this.core.now();
