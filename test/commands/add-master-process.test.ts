@@ -20,7 +20,7 @@ const left = (h: KaddSim, name: string) => ({
 });
 
 describe('kadd add --role master through the CLI (simulator)', function () {
-  this.timeout(90_000);
+  this.timeout(240_000); // child processes on a loaded 2-core CI machine: a safety net against hangs, not a speed check
   let h: KaddSim | undefined;
   afterEach(async () => {
     await h?.stop();
@@ -43,7 +43,7 @@ describe('kadd add --role master through the CLI (simulator)', function () {
   it('Ctrl-C (SIGINT) while the learner starts: exit 130, the learner removed, nothing left, config unchanged', async () => {
     h = await startKaddSim({ scenario: { latency: { etcdMemberStart: { fixed: 8000 } } } });
     const c = h.spawnKadd(['add', '--role', 'master', '--yes', ...flags('20'), h.cfgPath]);
-    await c.waitFor(/demo-master-2: waiting for etcd member promoted/, 40_000);
+    await c.waitFor(/demo-master-2: waiting for etcd member promoted/, 120_000);
     assert.equal(members(h).length, 2, 'the learner is in etcd when Ctrl-C comes');
     c.proc.kill('SIGINT');
     const r = await c.done;
@@ -63,7 +63,7 @@ describe('kadd add --role master through the CLI (simulator)', function () {
   it('kill -9 midway: the next run refuses (exit 2, lists, offers --cleanup), --resume is refused, --cleanup removes the learner then the rest and adds', async () => {
     h = await startKaddSim({ scenario: { faults: { etcdMemberNeverStarts: ['demo-master-2'] } } });
     const c = h.spawnKadd(['add', '--role', 'master', '--yes', ...flags('30'), h.cfgPath]);
-    await c.waitFor(/demo-master-2: waiting for etcd member promoted/, 40_000);
+    await c.waitFor(/demo-master-2: waiting for etcd member promoted/, 120_000);
     c.proc.kill('SIGKILL');
     await c.done;
     const learner = members(h).find((m) => m.isLearner);

@@ -99,13 +99,19 @@ describe('sim core: server, /_sim and faults', function () {
   });
 
   it('outage windows answer 503 between from and to, and can be patched at runtime', async () => {
-    const api = await startApi({ timeScale: 0.01, faults: { outages: [{ service: 'compute', from: 0, to: 3 }] } });
+    // the sim's clock is held still and moved by the test: the window is 30 real ms at this timeScale, which a
+    // loaded machine can spend before the first request is answered (this flaked under load)
+    let clockMs = Date.now();
+    const api = await startApi({ timeScale: 0.01, faults: { outages: [{ service: 'compute', from: 0, to: 3 }] } }, { clock: () => clockMs });
     try {
       const r = await api.call('GET', '/compute/v2.1/flavors');
       assert.equal(r.status, 503);
       assert.match(r.text, /Service Unavailable/);
       assert.equal((await api.call('GET', '/network/v2.0/networks')).status, 200, 'other services are up');
-      await until(async () => (await api.call('GET', '/compute/v2.1/flavors')).status === 200, 3000);
+      clockMs += 29; // 2.9 sim s: still inside the window
+      assert.equal((await api.call('GET', '/compute/v2.1/flavors')).status, 503, 'until the window ends');
+      clockMs += 2; // 3.1 sim s
+      assert.equal((await api.call('GET', '/compute/v2.1/flavors')).status, 200, 'after the window');
       const p = await fetch(`${api.sim.baseUrl}/_sim/scenario`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ faults: { outages: [{ service: 'load-balancer', from: 0, to: 100 }] } }) });
       assert.equal(p.status, 200);
       assert.equal((await api.call('GET', '/load-balancer/v2/lbaas/loadbalancers')).status, 503);
@@ -117,14 +123,17 @@ describe('sim core: server, /_sim and faults', function () {
   });
 
   it('request latency per service is applied (scaled by timeScale)', async () => {
-    const api = await startApi({ timeScale: 1, latency: { request: { compute: { fixed: 120 } } } });
+    const api = await startApi({ timeScale: 1, latency: { request: { compute: { fixed: 500 } } } });
     try {
-      let t = Date.now();
-      await api.call('GET', '/compute/v2.1/flavors');
-      assert.ok(Date.now() - t >= 110, 'compute is slowed');
-      t = Date.now();
-      await api.call('GET', '/network/v2.0/networks');
-      assert.ok(Date.now() - t < 100, 'network is not');
+      // compared by order, not by a wall-time bound on the fast one (a loaded machine can take 100 ms for any request)
+      const t = Date.now();
+      const done: string[] = [];
+      await Promise.all([
+        api.call('GET', '/compute/v2.1/flavors').then(() => done.push('compute')),
+        api.call('GET', '/network/v2.0/networks').then(() => done.push('network')),
+      ]);
+      assert.ok(Date.now() - t >= 490, 'compute is slowed');
+      assert.deepEqual(done, ['network', 'compute'], 'network is not: it answers while compute waits out its latency');
     } finally {
       await api.sim.stop();
     }

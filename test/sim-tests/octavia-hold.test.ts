@@ -24,14 +24,14 @@ describe('sim octavia: load balancer held PENDING_UPDATE', function () {
   const lbStatus = async (id: string) => (await api.call('GET', `/load-balancer/v2/lbaas/loadbalancers/${id}`)).body.loadbalancer.provisioning_status;
 
   it('faults.lbHold: member delete answers 409 immutable for the configured time, then 204', async () => {
-    api = await startApi({ seed: 2, timeScale: 0.01, cluster: { name: 'k', masters: 3 }, faults: { lbHold: [{ lb: '^k-lb$', at: 0, for: 150 }] }, latency: { lbChange: { fixed: 60_000 } } });
+    api = await startApi({ seed: 2, timeScale: 0.01, cluster: { name: 'k', masters: 3 }, faults: { lbHold: [{ lb: '^k-lb$', at: 0, for: 150 }] }, latency: { lbChange: { fixed: 300_000 } } }); // our change: 3 real s, a window a loaded machine's two requests fit in
     const { lb, pool, members } = await world();
     assert.equal(await lbStatus(lb.id), 'PENDING_UPDATE');
     const r = await api.call('DELETE', `/load-balancer/v2/lbaas/pools/${pool.id}/members/${members[0].id}`);
     assert.equal(r.status, 409);
     assert.deepEqual(Object.keys(r.body), Object.keys(recorded));
     assert.deepEqual(r.body, { faultcode: 'Client', faultstring: `Load Balancer ${lb.id} is immutable and cannot be updated.`, debuginfo: null });
-    await until(async () => (await lbStatus(lb.id)) === 'ACTIVE', 5000, 20);
+    await until(async () => (await lbStatus(lb.id)) === 'ACTIVE', 20000, 20);
     assert.ok(api.sim.core.elapsed() >= 150, 'held for its configured time');
     assert.equal((await api.call('DELETE', `/load-balancer/v2/lbaas/pools/${pool.id}/members/${members[0].id}`)).status, 204);
     assert.equal(await lbStatus(lb.id), 'PENDING_UPDATE', 'our own change locks it in turn');
@@ -39,7 +39,7 @@ describe('sim octavia: load balancer held PENDING_UPDATE', function () {
     const again = await api.call('DELETE', `/load-balancer/v2/lbaas/pools/${pool.id}/members/${members[1].id}`);
     assert.equal(again.status, 409);
     assert.deepEqual(again.body, { ...recorded, faultstring: `Pool ${pool.id} is immutable and cannot be updated.` });
-    await until(async () => (await world()).members.length === 2, 5000, 20);
+    await until(async () => (await world()).members.length === 2, 20000, 20);
     assert.equal(await lbStatus(lb.id), 'ACTIVE');
   });
 
@@ -48,10 +48,10 @@ describe('sim octavia: load balancer held PENDING_UPDATE', function () {
     const { lb, pool, members } = await world();
     assert.equal((await api.call('DELETE', `/load-balancer/v2/lbaas/pools/${pool.id}/members/${members[0].id}`)).status, 204);
     api.sim.openstack.octavia.hold('k-lb', 150_000);
-    await until(async () => (await world()).members.length === 1, 5000, 20);
+    await until(async () => (await world()).members.length === 1, 20000, 20);
     assert.equal(await lbStatus(lb.id), 'PENDING_UPDATE', 'the change finished but the hold is still on');
-    await until(async () => (await lbStatus(lb.id)) === 'ACTIVE', 5000, 20);
-    api.sim.openstack.octavia.hold(lb.id, 20_000, 'ERROR');
+    await until(async () => (await lbStatus(lb.id)) === 'ACTIVE', 20000, 20);
+    api.sim.openstack.octavia.hold(lb.id, 2_000_000, 'ERROR'); // 20 real s: outlives the two checks below on any machine
     assert.equal(await lbStatus(lb.id), 'ERROR');
     assert.equal((await api.call('DELETE', `/load-balancer/v2/lbaas/pools/${pool.id}/members/${members[1].id}`)).status, 409);
   });

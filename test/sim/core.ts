@@ -93,7 +93,9 @@ export class SimCoreImpl implements SimCore {
   readonly consoleAppends = new Map<string, { at: number; text: string }[]>();
 
   private readonly counters = new Map<string, number>();
-  private readonly realStart = now();
+  /** the real-time clock (ms); tests may pass one that disagrees with setTimeout, as a loaded machine's does */
+  private readonly clock: () => number;
+  private readonly realStart: number;
   private readonly simStart: number;
   private server?: Server;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -107,7 +109,9 @@ export class SimCoreImpl implements SimCore {
   private readonly resourceOrdinals = new Map<string, number>();
   private readonly rateFaults: { kind: 'error' | 'rate'; service: string; method?: string; path?: RegExp; rate: number; status?: number; retryAfter?: number }[] = [];
 
-  constructor(scenario?: Scenario | string) {
+  constructor(scenario?: Scenario | string, clock: () => number = now) {
+    this.clock = clock;
+    this.realStart = clock();
     this.scenario = loadScenario(scenario);
     const seed = this.scenario.seed ?? 1;
     this.seed = seed;
@@ -152,7 +156,7 @@ export class SimCoreImpl implements SimCore {
 
   /** sim time in ms since the epoch; runs 1/timeScale times faster than real time */
   now(): number {
-    return this.simStart + (now() - this.realStart) / this.timeScale;
+    return this.simStart + (this.clock() - this.realStart) / this.timeScale;
   }
   /** sim seconds since start */
   elapsed(): number {

@@ -44,6 +44,11 @@ export interface StartSimOptions {
   port?: number;
   /** fail instead of serving 503 on /api when the kube half cannot be loaded */
   requireKube?: boolean;
+  /**
+   * the real clock behind sim time (default Date.now). Tests pass one that runs late or early to show that no
+   * timer compares its own end with the clock: setTimeout and Date.now disagree by a real ms or more under load.
+   */
+  clock?: () => number;
 }
 
 /**
@@ -68,7 +73,7 @@ function kubeCoreView(core: SimCoreImpl): SimCore {
 }
 
 export async function startSim(opts: StartSimOptions = {}): Promise<Sim> {
-  const core = new SimCoreImpl(opts.scenario);
+  const core = new SimCoreImpl(opts.scenario, opts.clock);
   const os = createOpenStackSim(core);
   core.openstack = os.view;
   core.openstackHandler = os.handler;

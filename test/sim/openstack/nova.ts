@@ -361,7 +361,7 @@ export class Nova {
   // ---------------------------------------------------------------- representation
   addresses(s: Server): Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> {
     const out: Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> = {};
-    if ((s.status === 'BUILD' && s.hostAssignedAt > this.core.now()) || s.noHost) return out;
+    if ((s.status === 'BUILD' && s.hostAssignedAt === null) || s.noHost) return out;
     for (const pid of s.ports) {
       const p = this.store.ports.get(pid);
       if (!p) continue;
@@ -380,7 +380,7 @@ export class Nova {
       ? { vcpus: f?.vcpus ?? 0, ram: f?.ram ?? 0, disk: f?.disk ?? 0, ephemeral: f?.ephemeral ?? 0, swap: f?.swap ?? 0, original_name: f?.name ?? s.flavorId, extra_specs: f?.extraSpecs ?? {} }
       : { id: s.flavorId, links: [{ href: this.link(ctx, `/flavors/${s.flavorId}`).bookmark, rel: 'bookmark' }] };
     const image = s.imageId ? { id: s.imageId, links: [{ href: this.link(ctx, `/images/${s.imageId}`).bookmark, rel: 'bookmark' }] } : '';
-    const hasHost = s.hostAssignedAt <= this.core.now() && !s.noHost;
+    const hasHost = s.hostAssignedAt !== null && !s.noHost;
     const body: Record<string, unknown> = {
       'OS-DCF:diskConfig': 'MANUAL',
       'OS-EXT-AZ:availability_zone': hasHost || s.azRequested ? s.az : '',
@@ -742,7 +742,7 @@ export class Nova {
       hostId: host ? createHash('sha224').update(project + host).digest('hex') : '', host, ...(group ? { groupId: group.id } : {}),
       ports: portIds, createdPorts: created, volumes, securityGroups: sgNames, description: typeof sv.description === 'string' ? sv.description : null,
       configDrive: sv.config_drive ? 'True' : '', reservationId: 'r-' + this.store.core.idRng.hex(8), bootAt: null, bootStageMs: stageMs,
-      hostAssignedAt: now + buildMs * 0.3, rng, azRequested,
+      hostAssignedAt: null, rng, azRequested,
     };
     this.store.servers.set(id, s);
     // Nova adds the instance to its group at the API, before scheduling: an ERROR server stays a member until deleted
@@ -752,8 +752,11 @@ export class Nova {
     s.cancel = this.core.schedule(buildMs * 0.3, () => {
       // the group's filter left no host: the scheduler's NoValidHost at the end of scheduling
       if (!host) return this.toError(s, NO_VALID_HOST, 500);
+      // set by this timer, not compared with the clock elsewhere: a timer can fire a real millisecond early or
+      // many late, and the state a request sees (addresses, host, console) must agree with task_state
+      s.hostAssignedAt = this.core.now();
       s.taskState = 'spawning';
-      s.updated = this.core.now();
+      s.updated = s.hostAssignedAt;
       s.cancel = this.core.schedule(buildMs * 0.7, () => (fault ? this.toError(s, fault.message, fault.code ?? 500) : this.toActive(s)));
     });
     const l = this.link(ctx, `/servers/${id}`);
@@ -878,7 +881,7 @@ export class Nova {
         if (!Number.isInteger(n) || n < -1) return schemaErr(ctx, 'length', a.length, `'${String(a.length)}' does not match '^-?[0-9]+$'`);
         length = n === -1 ? undefined : n;
       }
-      if (s.status === 'BUILD' && s.hostAssignedAt > this.core.now()) return err(ctx, 409, `Instance ${s.id} has not been scheduled.`);
+      if (s.status === 'BUILD' && s.hostAssignedAt === null) return err(ctx, 409, `Instance ${s.id} has not been scheduled.`);
       if (s.status === 'ERROR' && s.bootAt === null) return err(ctx, 409, `Instance ${s.id} is not ready.`);
       const text = this.consoleText(s);
       let out = text;
@@ -944,7 +947,8 @@ export class Nova {
     this.core.events.emit('server.state', { ...this.info(s), change: 'rebooting', rebootType: hard ? 'HARD' : 'SOFT' });
     const rng = (s.rng ??= this.core.resourceRng('server', s.name));
     this.core.schedule(Math.min(1000, rng.latency({ uniform: [200, 800] })), () => {
-      if (s.rebootGen !== gen || s.deleting) return;
+      // the reboot may already be over (a serverReboot latency shorter than this step): never step back into it
+      if (s.rebootGen !== gen || s.deleting || (s.status !== 'REBOOT' && s.status !== 'HARD_REBOOT')) return;
       s.taskState = hard ? 'reboot_started_hard' : 'reboot_started';
       s.powerState = hard ? 0 : s.powerState;
       s.updated = this.core.now();

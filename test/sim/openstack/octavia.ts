@@ -219,7 +219,13 @@ export class Octavia {
     this.store.lbs.set(lb.id, lb);
     const ms = this.core.resourceRng('lb', lb.name || lb.id).latency(this.core.scenario.latency?.lbProvision ?? 3000);
     this.core.record('lb.create', lb.name, { provisionMs: Math.round(ms) });
-    this.core.schedule(ms, () => { lb.provisioning = 'ACTIVE'; lb.operating = 'ONLINE'; lb.updated = this.core.now(); this.core.record('lb.active', lb.name); });
+    this.core.schedule(ms, () => {
+      // a hold that began while it was provisioning outlives the provisioning (its own timer lifts it)
+      if (lb.holdUntil === undefined) lb.provisioning = 'ACTIVE';
+      lb.operating = 'ONLINE';
+      lb.updated = this.core.now();
+      this.core.record('lb.active', lb.name);
+    });
     send(ctx.res, 201, { loadbalancer: this.lbBody(lb) });
   }
 

@@ -53,7 +53,9 @@ export interface Server {
   ports: string[]; createdPorts: string[]; volumes: ServerVolume[]; fault?: { code: number; message: string; created: number };
   securityGroups: string[]; description: string | null; configDrive: string; reservationId: string;
   /** sim ms when the guest started booting (ACTIVE); console text is derived from it */
-  bootAt: number | null; bootStageMs: number; hostAssignedAt: number; cancel?: () => void; deleting?: boolean;
+  bootAt: number | null; bootStageMs: number;
+  /** sim ms when the scheduler placed it (null while scheduling: set by the scheduling timer, never derived from the clock) */
+  hostAssignedAt: number | null; cancel?: () => void; deleting?: boolean;
   /** the client asked for its AZ (Nova shows it from the start, before a host is picked) */
   azRequested?: boolean;
   /** the scheduler found no host (NoValidHost): no hostId, no addresses, no ports bound */
