@@ -15,7 +15,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { configPositional, type GlobalOptions } from '../cli/options.js';
+import { configPositional, forceUnlockOption, type GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Ref } from '../ops/engine/ledger.js';
@@ -220,7 +220,7 @@ const cleanup: KaddCommandModule<CleanupArgs> = {
     configPositional(y, 'cluster file (koris format)')
       .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; change nothing' })
       .option('servers', { type: 'boolean', default: false, describe: 'also delete kadd-owned worker servers that have no Node' })
-      .option('force-unlock', { type: 'boolean', default: false, describe: 'take the cluster lock even when another kadd holds it' })
+      .option('force-unlock', forceUnlockOption())
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .example('kadd cleanup --dry-run cfg.yml', 'list what an interrupted run left and the orphans kadd can prove are its own')

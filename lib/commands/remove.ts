@@ -6,7 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { forceUnlockOption, type GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
@@ -39,6 +39,7 @@ export interface RemoveArgs {
   'server-timeout': string;
   'adder-image'?: string;
   strict: boolean;
+  'force-unlock': boolean;
 }
 
 /** "15m", "90s", "1h30m", or a bare number of seconds -> ms (lib/duration.ts); NaN when invalid. */
@@ -184,6 +185,8 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
     command: 'remove',
     clusterFile: config.file,
     dryRun,
+    // the cluster-wide Lease: no other kadd (another copy of the cluster file) changes the cluster meanwhile
+    clusterLock: { force: argv['force-unlock'] },
     // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
     async unfinished(report) {
       // (or, for --resume, the last run of the journal: a remove killed after its last delete, before the cluster file)
@@ -312,6 +315,7 @@ const remove: KaddCommandModule<RemoveArgs> = {
       .option('dead-after', { type: 'string', default: '5m', describe: 'a Node Unknown this long counts as dead' })
       .option('allow-single-master', { type: 'boolean', default: false, describe: 'allow going from 2 masters to 1 (no failure tolerance)' })
       .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted kadd remove (the recorded victims)' })
+      .option('force-unlock', forceUnlockOption())
       .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove stale etcd members/learners first' })
       .option('concurrency', { type: 'number', default: 10, describe: 'workers removed at once' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })

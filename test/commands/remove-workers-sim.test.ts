@@ -40,9 +40,9 @@ async function withSim(o: { nodes?: number; masters?: number; workloads?: Worklo
   }
 }
 
-/** real (not dry-run) evictions and every other mutating request kadd sent */
+/** real (not dry-run) evictions and every other mutating request kadd sent (but its own Lease kube-system/kadd-lock, taken and released: none may be left) */
 function realMutations(h: KaddSim): Record<string, number> {
-  const out = { ...h.mutations() };
+  const out = { ...h.mutations({ exceptClusterLock: true }) };
   const evictions = kubeSim(h).requests({ method: 'POST', path: /\/eviction$/ }) as { query: string; body: any }[];
   const dry = evictions.filter((r) => /dryRun=All/.test(r.query) || r.body?.deleteOptions?.dryRun?.includes('All')).length;
   const k = 'kube POST /api/v1/namespaces/{namespace}/pods/{name}/eviction';
