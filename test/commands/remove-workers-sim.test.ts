@@ -83,7 +83,7 @@ describe('kadd remove: workers on the simulator', function () {
       // the Deployment's pods run elsewhere and the PDB was honoured (never fewer than 3 ready)
       const web = kubeSim(h).pods('default').filter((p: any) => p.metadata.labels?.app === 'shop' && !p.metadata.deletionTimestamp);
       assert.equal(web.length, 4);
-      assert.ok(web.every((p: any) => ['demo-node-1', 'demo-node-2'].includes(p.spec.nodeName)));
+      assert.ok(web.every((p: any) => ['demo-node-1', 'demo-node-2'].includes(p.spec.nodeName)), JSON.stringify(web.map((p: any) => p.spec.nodeName)));
       assert.match(readUpdated(h), /n-nodes: 2\b/);
       // order per node: the server's teardown is done before the Node's intent
       const recs = journal(h);
