@@ -204,3 +204,11 @@ export function configPositional<T>(y: Argv<T>, describe = 'cluster file (koris 
 export function strictOption<T>(y: Argv<T>, describe = 'unknown keys in the cluster file are errors') {
   return y.option('strict', { type: 'boolean', default: false, describe });
 }
+
+/**
+ * `--force-unlock`: take the cluster lock (Lease kube-system/kadd-lock) at once even when another kadd holds
+ * it. One definition for every verb the runner gives the Lease (`remove`, `cleanup`).
+ */
+export function forceUnlockOption(describe = 'take the cluster lock (Lease kube-system/kadd-lock) even when another kadd holds it; only when that kadd is gone') {
+  return { type: 'boolean' as const, default: false, describe };
+}

@@ -15,7 +15,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { configPositional, type GlobalOptions } from '../cli/options.js';
+import { configPositional, forceUnlockOption, type GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Ref } from '../ops/engine/ledger.js';
@@ -134,18 +134,20 @@ async function runCleanup(argv: CommandArgs<CleanupArgs>, ctx: Context, config: 
   const prefix = `${config.clusterName}-`;
   const observe = async (c: Context, report: Report) => {
     const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
-    const [servers, ports, volumes, nodes, tokens, adders, lease] = await Promise.all([
-      os.compute.listServers({ name: `^${escape(prefix)}` }), os.network.listPorts(), os.volume.listVolumes(), kube.listNodes(),
+    // one list of every server: the cluster's (by name) for the orphans, all of them for the pool's live addresses
+    const [allServers, ports, volumes, nodes, tokens, adders, lease] = await Promise.all([
+      os.compute.listServers(), os.network.listPorts(), os.volume.listVolumes(), kube.listNodes(),
       kube.listBootstrapTokens(), kube.listDeployments(ADDER_NAMESPACE, ADDER_LABEL_SELECTOR),
       dryRun ? kube.getLease('kube-system', 'kadd-lock') : Promise.resolve(null),
     ]);
+    const servers = allServers.filter((x) => x.name.startsWith(prefix));
     // the Lock's own rule (lib/kube/lease.ts): held while its holder renews within the duration
     const holder = lease ? holderOf(lease, c.clock.now()) : null;
     const lockedBy = holder && holder.expiresInMs > 0 ? `kadd (${holder.identity})` : undefined;
     const journaled = new Set(report.leftovers.flatMap((l) => [l.id, l.kind === 'deployment' ? l.name : undefined]).filter((x): x is string => !!x));
     // the API pool: members whose address no server has any more (a cloud without Octavia has none)
     const pool = await observeApiPool(os, config.clusterName, config.loadbalancer.name || `${prefix}lb`).catch((e) => void c.io.log('warn', `cleanup: cannot read the API pool: ${e instanceof Error ? e.message : e}`));
-    const members = pool ? findOrphanMembers(config.clusterName, pool, liveServerAddresses(await os.compute.listServers(), ports), journaled) : { adopt: [], refused: [] };
+    const members = pool ? findOrphanMembers(config.clusterName, pool, liveServerAddresses(allServers, ports), journaled) : { adopt: [], refused: [] };
     const found = findOrphans(config.clusterName, {
       servers, ports: ports.filter((p) => p.name.startsWith(prefix)), volumes: volumes.filter((v) => v.name?.startsWith(prefix)), nodeNames: new Set(nodes.map((n) => n.name)),
       tokens, adders, journaled, ...(lockedBy ? { lockedBy } : {}),
@@ -220,7 +222,7 @@ const cleanup: KaddCommandModule<CleanupArgs> = {
     configPositional(y, 'cluster file (koris format)')
       .option('dry-run', { type: 'boolean', default: false, describe: 'list what would be deleted; change nothing' })
       .option('servers', { type: 'boolean', default: false, describe: 'also delete kadd-owned worker servers that have no Node' })
-      .option('force-unlock', { type: 'boolean', default: false, describe: 'take the cluster lock even when another kadd holds it' })
+      .option('force-unlock', forceUnlockOption())
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .example('kadd cleanup --dry-run cfg.yml', 'list what an interrupted run left and the orphans kadd can prove are its own')

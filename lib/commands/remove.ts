@@ -6,14 +6,12 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import type { GlobalOptions } from '../cli/options.js';
+import { forceUnlockOption, type GlobalOptions } from '../cli/options.js';
 import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import { OperationError, PartialSuccessError, PreflightError, UsageError } from '../errors.js';
 import type { RemoveRequest, VictimPlan } from '../ops/remove-plan.js';
 import { parseDurationMs } from '../duration.js';
-import type { JournalReport } from '../journal/journal.js';
-import { nodeOf } from '../ops/engine/ledger.js';
 
 export interface RemoveArgs {
   config: string;
@@ -39,6 +37,7 @@ export interface RemoveArgs {
   'server-timeout': string;
   'adder-image'?: string;
   strict: boolean;
+  'force-unlock': boolean;
 }
 
 /** "15m", "90s", "1h30m", or a bare number of seconds -> ms (lib/duration.ts); NaN when invalid. */
@@ -102,27 +101,6 @@ async function stopControlPlaneViaSsh(ctx: Context, config: ClusterConfig, v: Vi
   }
 }
 
-/**
- * Pure: the unfinished `kadd add` operations whose every leftover belongs to a node being removed (by
- * kadd's naming) or is operation-wide (bootstrap token, adder Deployment, certificate-key material). A
- * master add killed after its server was created leaves such a journal while kubeadm finishes the join on
- * its own: removing that master also finishes the add. null when any leftover is not of that kind
- * (another node's, another verb's): the remove is refused as before.
- */
-export function finishableAdds(report: Pick<JournalReport, 'operations' | 'leftovers'>, cluster: string, victims: string[]): { ops: string[]; nodes: string[] } | null {
-  if (!report.leftovers.length || !victims.length) return null;
-  const adds = new Set(report.operations.filter((o) => o.command === 'add' || o.command.startsWith('add ')).map((o) => o.op));
-  const names = new Set(victims);
-  const nodes = new Set<string>();
-  for (const l of report.leftovers) {
-    if (!adds.has(l.op)) return null;
-    const node = nodeOf(cluster, l.kind, l.name, l.details);
-    if (node ? !names.has(node) : !['token', 'deployment', 'certificate-key'].includes(l.kind)) return null;
-    if (node) nodes.add(node);
-  }
-  return { ops: [...new Set(report.leftovers.map((l) => l.op))], nodes: [...nodes] };
-}
-
 /** The journal the ops write to, with a debug line per step (what `-v` shows). */
 function stepJournalOf(ctx: Context, j: import('../journal/journal.js').Journal): import('../ops/remove.js').StepJournal {
   return {
@@ -137,25 +115,6 @@ function stepJournalOf(ctx: Context, j: import('../journal/journal.js').Journal)
 }
 
 /**
- * After the victims are removed: tear down what the interrupted kadd add runs still hold in the journal
- * (the bootstrap token, the master-adder, records of what the removal deleted), as `kadd cleanup` does:
- * already-gone resources close their records. What cannot be deleted becomes a warning.
- */
-async function finishAdds(
-  ctx: Context, config: ClusterConfig, journal: import('../journal/journal.js').Journal, os: import('../openstack/types.js').OpenStackClient,
-  kube: import('../kube/types.js').KubeApi, ops: string[], pollMs: number, warnings: string[],
-): Promise<void> {
-  const [{ findUnfinished }, { Ledger }, { Reapers }, { cleanupLeftovers }] = await Promise.all([
-    import('../journal/journal.js'), import('../ops/engine/ledger.js'), import('../ops/engine/reapers.js'), import('../ops/cleanup.js'),
-  ]);
-  const left = (await findUnfinished(config.file)).leftovers.filter((l) => ops.includes(l.op));
-  if (!left.length) return;
-  const reapers = new Reapers({ io: ctx.io, clock: ctx.clock, signal: ctx.signal, os, kube, cluster: config.clusterName, pollIntervalMs: pollMs });
-  const r = await cleanupLeftovers(ctx.io, Ledger.fromLeftovers(journal, config.clusterName, left), reapers);
-  for (const x of r.left) warnings.push(`the interrupted kadd add left: ${x}; \`kadd cleanup ${config.file}\` retries it`);
-}
-
-/**
  * remove on the runner (lib/ops/engine/runner.ts): the unfinished journal (--resume or a refusal) ->
  * observe + plan -> dry-run / blockers / confirmation -> execute (the cluster file written inside, before
  * the journal's end) -> render -> exit code.
@@ -165,14 +124,11 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
   const format = argv.format ?? 'table';
   const dryRun = argv['dry-run'];
   const pollMs = argv['poll-interval'];
-  const { readJournal } = await import('../journal/journal.js');
-  const [{ observeAndPlan, executeRemove }, { formatRemovePlan }, { createRemoveReapers }, { openEtcdViaAdder, formatMemberTable }, { writeUpdatedConfig }, { runOperation }] = await Promise.all([
-    import('../ops/remove.js'), import('../ops/remove-plan.js'), import('../ops/remove-reapers.js'), import('../ops/master-etcd.js'), import('../config/write.js'), import('../ops/engine/runner.js'),
+  const [{ observeAndPlan, executeRemove }, { formatRemovePlan }, { createRemoveReapers }, { openEtcdViaAdder, formatMemberTable }, { writeUpdatedConfig }, { runOperation }, { startRemove, planFinishing, finishedCounts, finishAdds }] = await Promise.all([
+    import('../ops/remove.js'), import('../ops/remove-plan.js'), import('../ops/remove-reapers.js'), import('../ops/master-etcd.js'), import('../config/write.js'), import('../ops/engine/runner.js'), import('../ops/remove-unfinished.js'),
   ]);
-  let fixed: VictimPlan[] | undefined;
-  // the unfinished kadd add runs this remove finishes (their leftovers are the victims' or operation-wide)
-  let finishing: ReturnType<typeof finishableAdds> = null;
-  let request: RemoveRequest = req;
+  // how the unfinished journal starts this run: fresh, --resume (the recorded victims), or finishing an interrupted add
+  let start: Awaited<ReturnType<typeof startRemove>> = { kind: 'fresh', request: req };
   let access: Awaited<ReturnType<typeof openEtcdViaAdder>> | undefined;
   let clients: { os: import('../openstack/types.js').OpenStackClient; kube: import('../kube/types.js').KubeApi } | undefined;
   const openEtcd = async (exclude: string[]) => {
@@ -184,42 +140,17 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
     command: 'remove',
     clusterFile: config.file,
     dryRun,
-    // an unfinished run: --resume continues a remove; anything else is refused (one membership change at a time)
+    // the cluster-wide Lease: no other kadd (another copy of the cluster file) changes the cluster meanwhile
+    clusterLock: { force: argv['force-unlock'] },
+    // --resume continues a remove; an interrupted add of the victims is finished; anything else is refused
     async unfinished(report) {
-      // (or, for --resume, the last run of the journal: a remove killed after its last delete, before the cluster file)
-      const last = argv.resume ? (await readJournal(config.file)).records.filter((r) => r.t === 'begin').pop()?.op : undefined;
-      const unfinishedRemove = [...report.operations].reverse().find((o) => o.command === 'remove' && (o.resources.length > 0 || (o.op === last && o.status === 'unterminated')));
-      if (argv.resume) {
-        if (!unfinishedRemove) throw new UsageError(`--resume: the journal records no unfinished kadd remove for ${argv.config}`, { hint: `journal: ${report.path}` });
-        fixed = (unfinishedRemove.args.victims as VictimPlan[] | undefined) ?? [];
-        const recordedReq = (unfinishedRemove.args.request as Partial<RemoveRequest> | undefined) ?? {};
-        if (!fixed.length) {
-          // the run died before it recorded its victims: nothing of it happened
-          const { records } = await readJournal(config.file);
-          if (!records.some((r) => r.op === unfinishedRemove.op && r.t === 'step')) throw new UsageError('--resume: the unfinished kadd remove recorded no victims (it died before changing anything); run kadd remove again');
-        }
-        request = { ...req, ...recordedReq, names: fixed.map((v) => v.name), concurrency: req.concurrency, drainTimeoutMs: req.drainTimeoutMs };
-      } else if (report.leftovers.length && (finishing = unfinishedRemove ? null : finishableAdds(report, config.clusterName, req.names))) {
-        ctx.io.log('info', `kadd remove also finishes the interrupted kadd add of ${req.names.join(', ')} (${report.leftovers.length} resource(s) in its journal)`);
-      } else if (report.leftovers.length && !dryRun) {
-        const cmd = unfinishedRemove ? `kadd remove --resume ${argv.config}` : `kadd add --cleanup ${argv.config}`;
-        throw new PreflightError(`an earlier kadd run on ${argv.config} did not finish (${report.leftovers.length} resource(s) in its journal); nothing was changed`, {
-          code: 'E_LEFTOVERS', hint: `\`${cmd}\` finishes it first (journal: ${report.path})`,
-          details: report.leftovers.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
-        });
-      }
+      start = await startRemove(report, req, { resume: argv.resume, dryRun, clusterFile: config.file, configArg: argv.config, cluster: config.clusterName, io: ctx.io });
     },
     async observe(c) {
       const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
       clients = { os, kube };
-      const obs = await observeAndPlan(c, request, config, os, kube, { openEtcd }, fixed);
-      if (finishing) {
-        // the interrupted add never counted its nodes in the cluster file: removing them leaves the counts as they are
-        const uncounted = obs.plan.victims.filter((v) => finishing!.nodes.includes(v.name)).length;
-        if (obs.plan.role === 'master') obs.plan.config.nMastersAfter = Math.min(obs.plan.config.nMasters, obs.plan.config.nMastersAfter + uncounted);
-        else obs.plan.config.nNodesAfter = Math.min(obs.plan.config.nNodes, obs.plan.config.nNodesAfter + uncounted);
-        obs.plan.warnings.push(`this also finishes the interrupted kadd add of ${req.names.join(', ')}: its leftovers (bootstrap token, master-adder, what the removal leaves) are torn down afterwards`);
-      }
+      const obs = await observeAndPlan(c, start.request, config, os, kube, { openEtcd }, start.kind === 'resume' ? start.victims : undefined);
+      if (start.kind === 'finish-adds') planFinishing(obs.plan, start);
       return obs;
     },
     plan: (obs: Obs) => obs,
@@ -231,14 +162,14 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
     isEmpty: (obs) => obs.plan.victims.length === 0,
     async confirm(obs) {
       // on a TTY ask; without a TTY only --yes proceeds
-      if (!argv.yes && !fixed) {
+      if (!argv.yes && start.kind !== 'resume') {
         ctx.io.log('info', formatRemovePlan(obs.plan).trimEnd());
         if (!process.stdin.isTTY) throw new UsageError('kadd remove asks for confirmation, and stdin is not a terminal: give --yes to proceed (see the plan above)');
         if (!(await ctx.io.confirm(`remove ${obs.plan.victims.map((v) => v.name).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
       }
       for (const w of obs.plan.warnings) ctx.io.log('warn', w);
     },
-    journalArgs: (obs) => ({ config: config.file, victims: obs.plan.victims, request: { ...request } }),
+    journalArgs: (obs) => ({ config: config.file, victims: obs.plan.victims, request: { ...start.request } }),
     async execute(c, obs, journal) {
       const { os, kube } = clients!;
       const reapers = createRemoveReapers(c, os, kube, {
@@ -246,14 +177,14 @@ async function runRemove(argv: CommandArgs<RemoveArgs>, ctx: Context, config: Cl
         etcdctl: () => access?.etcdctl ?? null,
         lbName: config.loadbalancer.name || `${config.clusterName}-lb`,
       });
-      const result = await executeRemove(c, request, obs, kube, {
+      const result = await executeRemove(c, start.request, obs, kube, {
         journal: stepJournalOf(c, journal), reapers, openEtcd, pollIntervalMs: pollMs, evictRetryMs: argv['evict-retry'],
         volumeDetachTimeoutMs: parseDuration(argv['volume-detach-timeout']),
         // finishing an add: the counts the plan says (its nodes were never counted)
-        writeConfig: async (changes) => (await writeUpdatedConfig(config.file, finishing ? (obs.plan.role === 'master' ? { 'n-masters': obs.plan.config.nMastersAfter } : { 'n-nodes': obs.plan.config.nNodesAfter }) : changes)).path,
+        writeConfig: async (changes) => (await writeUpdatedConfig(config.file, start.kind === 'finish-adds' ? finishedCounts(obs.plan) : changes)).path,
         stopControlPlane: (v) => stopControlPlaneViaSsh(c, config, v),
       });
-      if (finishing && result.removed.length === result.victims.length) await finishAdds(c, config, journal, os, kube, finishing.ops, pollMs, result.warnings);
+      if (start.kind === 'finish-adds' && result.removed.length === result.victims.length) await finishAdds(c, config, journal, { os, kube }, start.ops, pollMs, result.warnings);
       return result;
     },
     status: (r) => (r.removed.length === r.victims.length ? 'ok' : 'failed'),
@@ -312,6 +243,7 @@ const remove: KaddCommandModule<RemoveArgs> = {
       .option('dead-after', { type: 'string', default: '5m', describe: 'a Node Unknown this long counts as dead' })
       .option('allow-single-master', { type: 'boolean', default: false, describe: 'allow going from 2 masters to 1 (no failure tolerance)' })
       .option('resume', { type: 'boolean', default: false, describe: 'finish an interrupted kadd remove (the recorded victims)' })
+      .option('force-unlock', forceUnlockOption())
       .option('fix-stale', { type: 'boolean', default: false, describe: 'masters: remove stale etcd members/learners first' })
       .option('concurrency', { type: 'number', default: 10, describe: 'workers removed at once' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms', hidden: true })

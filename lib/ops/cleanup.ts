@@ -10,7 +10,7 @@
 import type { Io } from '../io.js';
 import type { Member, OpenStackClient, Port } from '../openstack/types.js';
 import { describeReaped, type Ledger, type NodeReaper, type Ref } from './engine/ledger.js';
-import { escapeRegex } from './naming.js';
+import { isKaddMemberName } from './naming.js';
 
 export interface CleanupReport {
   /** what was deleted (`deleted server X (id)`, `removed etcd member ID (X)`) */
@@ -71,10 +71,9 @@ export async function observeApiPool(os: OpenStackClient, cluster: string, lbNam
 export function findOrphanMembers(cluster: string, pool: { poolId: string; members: Member[] }, liveAddresses: Set<string>, journaled: Set<string>): { adopt: OrphanRef[]; refused: string[] } {
   const adopt: OrphanRef[] = [];
   const refused: string[] = [];
-  const kaddName = new RegExp(`^${escapeRegex(cluster)}-master-[0-9]+$`);
   for (const m of pool.members) {
     if (liveAddresses.has(m.address) || journaled.has(m.id)) continue;
-    if (m.name && kaddName.test(m.name)) adopt.push({ kind: 'lb-member', name: `${m.name}@${m.address}`, id: m.id, node: '', details: { pool: pool.poolId } });
+    if (isKaddMemberName(cluster, m.name)) adopt.push({ kind: 'lb-member', name: `${m.name}@${m.address}`, id: m.id, node: '', details: { pool: pool.poolId } });
     else refused.push(`pool member ${m.name || '(unnamed)'} (${m.id}, ${m.address}): no server has this address, but kadd did not name it; remove it by hand if it is stale`);
   }
   return { adopt, refused };

@@ -93,3 +93,8 @@ export function nameClaimRival<S extends { id: string; name: string; created?: s
   same.sort((a, b) => t(a) - t(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return same[0]!.id === mine.id ? undefined : same[0];
 }
+
+/** An API pool member kadd named (`<cluster>-master-N`, its server's name): the only kind `kadd cleanup` deletes. */
+export function isKaddMemberName(cluster: string, name: string | undefined): boolean {
+  return !!name && new RegExp(`^${escapeRegex(cluster)}-master-[0-9]+$`).test(name);
+}

@@ -21,6 +21,8 @@ export interface RemoveRequest {
   role?: Role;
   amount?: number;
   order: 'newest' | 'oldest';
+  /** with `amount`: picked before any other rule (the nodes of an interrupted kadd add this remove finishes) */
+  prefer?: string[];
   deleteEmptyDirData: boolean;
   force: boolean;
   disableEviction: boolean;
@@ -79,10 +81,10 @@ export interface Victim {
 
 /**
  * Pure. By name: every name must be a candidate (server or Node of the cluster), all of one role. By
- * `--role --amount`: unhealthy first, then annotated kadd.io/remove-first, then newest (highest index) or
- * oldest; ties by index.
+ * `--role --amount`: `prefer` first (an interrupted add's nodes), then unhealthy, then annotated
+ * kadd.io/remove-first, then newest (highest index) or oldest; ties by index.
  */
-export function selectVictims(req: Pick<RemoveRequest, 'names' | 'role' | 'amount' | 'order'>, candidates: Candidate[]): { victims: Victim[]; errors: string[] } {
+export function selectVictims(req: Pick<RemoveRequest, 'names' | 'role' | 'amount' | 'order' | 'prefer'>, candidates: Candidate[]): { victims: Victim[]; errors: string[] } {
   const errors: string[] = [];
   if (req.names.length) {
     const victims: Victim[] = [];
@@ -103,17 +105,18 @@ export function selectVictims(req: Pick<RemoveRequest, 'names' | 'role' | 'amoun
   const amount = req.amount ?? 1;
   const pool = candidates.filter((c) => c.role === role);
   const ranked = pool
-    .map((c) => ({ c, bad: unhealthyReason(c), marked: c.node?.annotations?.[REMOVE_FIRST_ANNOTATION] !== undefined }))
+    .map((c) => ({ c, bad: unhealthyReason(c), marked: c.node?.annotations?.[REMOVE_FIRST_ANNOTATION] !== undefined, pref: !!req.prefer?.includes(c.name) }))
     .sort((a, b) => {
+      if (a.pref !== b.pref) return a.pref ? -1 : 1;
       if (!!a.bad !== !!b.bad) return a.bad ? -1 : 1;
       if (a.marked !== b.marked) return a.marked ? -1 : 1;
       return req.order === 'oldest' ? a.c.index - b.c.index : b.c.index - a.c.index;
     });
   if (amount > pool.length) errors.push(`--amount ${amount}: the cluster has only ${pool.length} ${role === 'master' ? 'master' : 'worker'}(s)`);
-  const victims = ranked.slice(0, amount).map(({ c, bad, marked }) => ({
+  const victims = ranked.slice(0, amount).map(({ c, bad, marked, pref }) => ({
     name: c.name,
     role,
-    why: bad ? `unhealthy: ${bad}` : marked ? `annotated ${REMOVE_FIRST_ANNOTATION}` : `${req.order} (index ${c.index})`,
+    why: pref ? 'its interrupted kadd add is finished by this remove' : bad ? `unhealthy: ${bad}` : marked ? `annotated ${REMOVE_FIRST_ANNOTATION}` : `${req.order} (index ${c.index})`,
   }));
   return { victims, errors };
 }

@@ -14,7 +14,7 @@ import type { ClusterView } from '../etcd/quorum.js';
 import { findUnfinished, pidAlive, type JournalReport } from '../journal/journal.js';
 import { hostname } from 'node:os';
 import { KaddError, UsageError } from '../errors.js';
-import { TAG_CLUSTER, TAG_ROLE, indexOf, type Role } from './naming.js';
+import { TAG_CLUSTER, TAG_ROLE, indexOf, isKaddMemberName, type Role } from './naming.js';
 import { byName, clusterServerPattern, novaClusterFilter } from './logs.js';
 import type { MemberRow, StaleMember } from './master-etcd.js';
 
@@ -314,7 +314,8 @@ export function classifyStatus(config: ClusterConfig, obs: StatusObserved, confi
         }
         for (const { pool, m } of members) {
           if (!byIp.has(m.address)) {
-            problems.push({ kind: 'lb-member-stale', subject: `${pool.name || pool.id} ${m.address}`, message: `pool member ${m.name || m.id} (${m.address}) is no master of the cluster`, hint: `\`openstack loadbalancer member delete ${pool.id} ${m.id}\`` });
+            const byHand = `\`openstack loadbalancer member delete ${pool.id} ${m.id}\``; // cleanup deletes only kadd's members of no server
+            problems.push({ kind: 'lb-member-stale', subject: `${pool.name || pool.id} ${m.address}`, message: `pool member ${m.name || m.id} (${m.address}) is no master of the cluster`, hint: isKaddMemberName(cluster, m.name) && !servers.some((s) => firstIpOf(s) === m.address) ? `\`kadd cleanup ${configPath}\` deletes it (by hand: ${byHand})` : `kadd did not name it or a server has its address, so \`kadd cleanup ${configPath}\` leaves it; if it is stale: ${byHand}` });
           } else if (m.operating_status === 'ERROR' || m.operating_status === 'OFFLINE') {
             problems.push({ kind: 'lb-member-down', subject: byIp.get(m.address)!.name, message: `pool member ${m.address} is ${m.operating_status} (the health monitor cannot reach the API server on it)` });
           }

@@ -68,6 +68,8 @@ describe('shell completion (bash and zsh)', function () {
     [['logs', 'cfg.yml', 'prod-m'], (g) => assert.deepEqual(g, ['prod-master-1', 'prod-master-2', 'prod-master-3'])],
     [['logs', '--fol'], (g) => assert.deepEqual(g, ['--follow'])],
     [['completion', ''], (g) => assert.deepEqual(g, ['bash', 'zsh'])],
+    [['remove', 'cfg.yml', '--force-u'], (g) => assert.deepEqual(g, ['--force-unlock'])],
+    [['cleanup', '--force-u'], (g) => assert.deepEqual(g, ['--force-unlock'])],
   ];
 
   (have('bash') ? it : it.skip)('bash completes commands, flags and their values', () => {

@@ -81,6 +81,32 @@ describe('kadd remove finishes an interrupted kadd add --role master (kill -9 af
     assert.doesNotMatch(next.stderr, /did not finish|E_LEFTOVERS/, next.stderr);
   });
 
+  it('`--role master --amount 1` finishes it the same way: the interrupted master is picked (even with --order oldest), exit 0, nothing left', async () => {
+    h = await startKaddSim({ masters: 2, nodes: 1, scenario: { kube: { podStartup: 30, podTermination: 30 } } });
+    await killAddAfterServer(h, 'demo-master-3');
+    await until('demo-master-3 Ready with a started member', () => h!.nodes().get('demo-master-3') === true && members(h!).some((m) => m.name === 'demo-master-3' && m.started && !m.isLearner));
+    assert.ok((await findUnfinished(h.cfgPath)).leftovers.length > 0, 'the killed add left its journal');
+
+    const dry = await h.kadd(['remove', '--dry-run', '--role', 'master', '--amount', '1', '--order', 'oldest', h.cfgPath]);
+    assert.equal(dry.code, 0, dry.stderr + dry.stdout);
+    assert.match(dry.stdout + dry.stderr, /also finishes the interrupted kadd add of demo-master-3/);
+    assert.match(dry.stdout, /demo-master-3/);
+    assert.doesNotMatch(dry.stdout, /demo-master-1/, 'the oldest master is not picked: the interrupted one is');
+    assert.match(dry.stdout, /config: n-masters 2 -> 2\b/);
+
+    const r = await h.kadd(['remove', ...REMOVE, '--role', 'master', '--amount', '1', '--order', 'oldest', h.cfgPath]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /^demo-master-3: removed/m);
+    assert.deepEqual((await findUnfinished(h.cfgPath)).leftovers, [], 'no journal leftovers');
+    assert.match(readFileSync(h.updatedPath, 'utf8'), /^n-masters: 2\b/m);
+    assert.equal(h.servers().filter((s) => s.name === 'demo-master-3').length, 0);
+    assert.ok(!h.nodes().has('demo-master-3'));
+    assert.deepEqual(kaddTokens(h), [], 'the bootstrap token is deleted');
+    assert.equal((h.sim.kube as any).deployments('kube-system').filter((d: any) => d.metadata.name.startsWith('kadd-master-adder')).length, 0, 'no master-adder left');
+    assert.deepEqual(members(h).map((m) => m.name).sort(), ['demo-master-1', 'demo-master-2']);
+    assert.ok(members(h).every((m) => m.started && !m.isLearner));
+  });
+
   it('another node\'s leftover still refuses: removing a different master is E_LEFTOVERS, nothing changed', async () => {
     h = await startKaddSim({ masters: 2, nodes: 1, scenario: { kube: { podStartup: 30, podTermination: 30 } } });
     await killAddAfterServer(h, 'demo-master-3');
@@ -88,6 +114,11 @@ describe('kadd remove finishes an interrupted kadd add --role master (kill -9 af
     const cleanup = await h.kadd(['cleanup', h.cfgPath]);
     assert.notEqual(cleanup.code, 0);
     assert.match(cleanup.stderr + cleanup.stdout, /`kadd remove demo-master-3` drains and removes it, and finishes the interrupted kadd add/, 'the cleanup refusal names kadd remove <node>');
+    // --amount of the other role cannot finish it either
+    const workers = await h.kadd(['remove', ...REMOVE, '--role', 'node', '--amount', '1', h.cfgPath]);
+    assert.equal(workers.code, 2, workers.stderr + workers.stdout);
+    assert.match(workers.stderr, /did not finish/);
+    assert.ok(h.nodes().has('demo-node-1'));
     const r = await h.kadd(['remove', ...REMOVE, h.cfgPath, 'demo-master-2']);
     assert.equal(r.code, 2, r.stderr + r.stdout);
     assert.match(r.stderr, /did not finish/);
@@ -100,7 +131,7 @@ describe('finishableAdds (pure)', () => {
   const op = (o: string, command: string) => ({ op: o, command, args: {}, pid: 1, host: 'h', startedAt: '', status: 'unterminated' as const, resources: [] });
   const l = (kind: any, name: string, o = 'a1', details?: Record<string, unknown>) => ({ kind, name, state: 'created' as const, op: o, ...(details ? { details } : {}) });
   it('accepts an add whose leftovers are the victim\'s or operation-wide; refuses another node\'s, another verb\'s, a stale-member removal', async () => {
-    const { finishableAdds } = await import('../../lib/commands/remove.js');
+    const { finishableAdds } = await import('../../lib/ops/remove-unfinished.js');
     const ops = [op('a1', 'add --role master'), op('r1', 'remove')];
     const mine = [l('server', 'demo-master-3'), l('volume', 'demo-master-3-root'), l('port', 'demo-master-3-port-0'), l('etcd-member', 'demo-master-3'), l('token', 'bootstrap-token'), l('deployment', 'kube-system/kadd-master-adder-a1')];
     assert.deepEqual(finishableAdds({ operations: ops, leftovers: mine }, 'demo', ['demo-master-3']), { ops: ['a1'], nodes: ['demo-master-3'] });
@@ -109,5 +140,20 @@ describe('finishableAdds (pure)', () => {
     assert.equal(finishableAdds({ operations: ops, leftovers: [l('server', 'demo-master-3', 'r1')] }, 'demo', ['demo-master-3']), null, 'another verb\'s');
     assert.equal(finishableAdds({ operations: ops, leftovers: [...mine, l('etcd-member', 'old', 'a1', { remove: 'x' })] }, 'demo', ['demo-master-3']), null, 'a stale-member removal is not operation-wide');
     assert.equal(finishableAdds({ operations: ops, leftovers: [] }, 'demo', ['demo-master-3']), null);
+  });
+
+  it('interruptedAddNodes: with --role R --amount N, the leftover nodes when all are of role R and at most N', async () => {
+    const { interruptedAddNodes } = await import('../../lib/ops/remove-unfinished.js');
+    const mine = [l('server', 'demo-master-3'), l('port', 'demo-master-3-port-0'), l('token', 'bootstrap-token')];
+    assert.deepEqual(interruptedAddNodes({ leftovers: mine }, 'demo', 'master', 1), ['demo-master-3']);
+    assert.equal(interruptedAddNodes({ leftovers: mine }, 'demo', 'node', 1), null, 'another role');
+    assert.equal(interruptedAddNodes({ leftovers: [...mine, l('server', 'demo-master-4')] }, 'demo', 'master', 1), null, 'more nodes than --amount');
+    assert.deepEqual(interruptedAddNodes({ leftovers: [l('token', 'bootstrap-token')] }, 'demo', 'node', 1), [], 'only operation-wide: any victim finishes it');
+    const { selectVictims } = await import('../../lib/ops/remove-plan.js');
+    const cand = (name: string, index: number, ready = true) => ({ name, role: 'master' as const, index, server: { id: name, name, status: 'ACTIVE' } as any, node: { name, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } as any });
+    const sel = selectVictims({ names: [], role: 'master', amount: 1, order: 'oldest', prefer: ['demo-master-3'] }, [cand('demo-master-1', 1, false), cand('demo-master-2', 2), cand('demo-master-3', 3)]);
+    assert.deepEqual(sel.victims.map((v) => v.name), ['demo-master-3'], 'preferred before unhealthy and --order');
+    assert.match(sel.victims[0]!.why, /interrupted kadd add/);
+    assert.deepEqual(selectVictims({ names: [], role: 'master', amount: 1, order: 'oldest' }, [cand('demo-master-1', 1, false), cand('demo-master-3', 3)]).victims.map((v) => v.name), ['demo-master-1']);
   });
 });

@@ -40,9 +40,9 @@ async function withSim(o: { nodes?: number; masters?: number; workloads?: Worklo
   }
 }
 
-/** real (not dry-run) evictions and every other mutating request kadd sent */
+/** real (not dry-run) evictions and every other mutating request kadd sent (but its own Lease kube-system/kadd-lock, taken and released: none may be left) */
 function realMutations(h: KaddSim): Record<string, number> {
-  const out = { ...h.mutations() };
+  const out = { ...h.mutations({ exceptClusterLock: true }) };
   const evictions = kubeSim(h).requests({ method: 'POST', path: /\/eviction$/ }) as { query: string; body: any }[];
   const dry = evictions.filter((r) => /dryRun=All/.test(r.query) || r.body?.deleteOptions?.dryRun?.includes('All')).length;
   const k = 'kube POST /api/v1/namespaces/{namespace}/pods/{name}/eviction';
@@ -83,7 +83,7 @@ describe('kadd remove: workers on the simulator', function () {
       // the Deployment's pods run elsewhere and the PDB was honoured (never fewer than 3 ready)
       const web = kubeSim(h).pods('default').filter((p: any) => p.metadata.labels?.app === 'shop' && !p.metadata.deletionTimestamp);
       assert.equal(web.length, 4);
-      assert.ok(web.every((p: any) => ['demo-node-1', 'demo-node-2'].includes(p.spec.nodeName)));
+      assert.ok(web.every((p: any) => ['demo-node-1', 'demo-node-2'].includes(p.spec.nodeName)), JSON.stringify(web.map((p: any) => p.spec.nodeName)));
       assert.match(readUpdated(h), /n-nodes: 2\b/);
       // order per node: the server's teardown is done before the Node's intent
       const recs = journal(h);

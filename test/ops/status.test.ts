@@ -129,6 +129,19 @@ describe('ops/status classifyStatus', () => {
     const r = classifyStatus({ ...cfg, nMasters: 2 }, obs);
     assert.deepEqual(r.problems.map((p) => [p.kind, p.subject]), [['lb-member-missing', 'demo-master-2'], ['lb-member-stale', 'master-pool-demo 192.168.77.77']]);
     assert.match(r.problems[0]!.hint!, /member create --address 192\.168\.0\.\d+ --protocol-port 6443 p1/);
+    // a stale member kadd named: `kadd cleanup` deletes it (the openstack command stays as the manual way)
+    assert.match(r.problems[1]!.hint!, /^`kadd cleanup \/x\/cfg\.yml` deletes it \(by hand: `openstack loadbalancer member delete p1 m9`\)$/);
+    // one kadd did not name (cleanup refuses those), or whose address a worker has (cleanup keeps those): the openstack command
+    const w = servers.find((x) => x.name === 'demo-node-1')!.addresses!['demo-net']![0]!.addr;
+    const other = classifyStatus({ ...cfg, nMasters: 2 }, { ...obs, lb: { ...obs.lb!, pools: [{ ...(obs.lb as any).pools[0], memberList: [
+      { id: 'm7', name: '', address: '192.168.66.66', protocol_port: 6443 }, { id: 'm8', name: 'demo-master-8', address: w, protocol_port: 6443 },
+    ] }] } as StatusObserved['lb'] });
+    const stale = other.problems.filter((p) => p.kind === 'lb-member-stale');
+    assert.equal(stale.length, 2);
+    for (const [p, id] of [[stale[0]!, 'm7'], [stale[1]!, 'm8']] as const) {
+      assert.match(p.hint!, /kadd cleanup \/x\/cfg\.yml` leaves it; if it is stale: `openstack loadbalancer member delete p1 /);
+      assert.ok(p.hint!.endsWith(`p1 ${id}\``), p.hint);
+    }
     assert.equal(r.loadBalancer!.pools[0]!.members[0]!.server, 'demo-master-1');
     const r2 = classifyStatus(cfg, { ...healthy(), lb: { lbName: 'demo-lb', error: 'no Octavia', absentService: true } });
     assert.equal(r2.healthy, true);
