@@ -1,8 +1,8 @@
 /**
  * kadd add --role node, the change: the shared network pieces, then every node at once (port and boot
  * volume, server, watched until ACTIVE and Ready through lib/ops/add-workers-watch.ts), a node that fails
- * rolled back through the reapers (or kept, --keep-failed), the bootstrap token released, the cluster file
- * written for the nodes that joined. Journaled through the Ledger.
+ * rolled back through the reapers (or kept, --keep-failed), the bootstrap token released, the nodes that
+ * joined kept (the cluster file is the runner's commit, add-workers-run.ts). Journaled through the Ledger.
  */
 import { kaddPortDescription } from '../openstack/network.js';
 import type { Context } from '../context.js';
@@ -39,6 +39,7 @@ export interface AddWorkersResult {
   requested: number;
   added: number;
   nodes: NodeResult[];
+  /** the cluster file written for the nodes that joined (the runner's commit, lib/ops/add-workers-run.ts) */
   updatedConfig?: string;
   /** n-nodes written to the updated file (when it is not the file's count plus `added`: a resume counts what exists) */
   nNodes?: number;
@@ -51,8 +52,6 @@ export interface AddWorkersDeps {
   caCertHash: (pem: string) => string;
   /** journal + undo list of this operation (lib/ops/engine/ledger.ts) */
   ledger: Ledger;
-  /** called after success or partial success with the number of joined nodes; returns the path written */
-  writeConfig: (added: number) => Promise<string>;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -340,15 +339,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');
   // nodes that joined stay even when the run as a whole ends failed (partial success): not leftovers
   for (const s of ok) await ledger.keep(s.plan.name);
-  let updatedConfig: string | undefined;
-  if (ok.length > 0) updatedConfig = await deps.writeConfig(ok.length);
 
   return {
     cluster: c.clusterName,
     requested: states.length,
     added: ok.length,
     interrupted: signal.aborted,
-    updatedConfig,
     durationMs: ctx.clock.now() - started,
     nodes: states.map((s) => ({
       name: s.plan.name, zone: s.zone, flavor: s.plan.flavor.name, outcome: s.outcome ?? 'failed', serverId: s.serverId, ip: s.ip,
