@@ -166,7 +166,7 @@ export async function runAddWorkers(ctx: Context, request: AddWorkersRequest, op
       planned = p;
       if (p.kind === 'finish') {
         cx.io.log('info', `resuming: the interrupted run created its nodes; writing the cluster file for the ${p.workers} worker(s) that exist`);
-        return { cluster: c.clusterName, requested: 0, added: 0, nodes: [], interrupted: false, durationMs: 0 };
+        return { cluster: c.clusterName, requested: 0, added: 0, nodes: [], outcomes: [], interrupted: false, durationMs: 0 };
       }
       const [os, kube]: [OpenStackClient, KubeApi] = await Promise.all([cx.openstack(), cx.kube()]);
       const off = cx.onHardStop?.(() => `stopped before the rollback finished; what is left is recorded in ${j.path}; \`kadd add --cleanup ${c.file}\` deletes it (a joined, Ready node is kept: \`kadd remove\` or \`--resume\`)`);
