@@ -100,6 +100,8 @@ export function resultView(r: AddWorkersResult) {
       cause: n.cause ?? null, diagnosis: n.diagnosis ? { cause: n.diagnosis.cause, summary: n.diagnosis.summary, nextStep: n.diagnosis.nextStep } : null,
       left: n.left ?? [],
     })),
+    // each node's lifecycle stages and outcome (docs/schemas/node-outcome.json), as remove and cleanup list them
+    outcomes: r.outcomes,
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * kadd add --role node, the change: the shared network pieces, then every node at once (port and boot
  * volume, server, watched until ACTIVE and Ready through lib/ops/add-workers-watch.ts), a node that fails
- * rolled back through the reapers (or kept, --keep-failed), the bootstrap token released, the cluster file
- * written for the nodes that joined. Journaled through the Ledger.
+ * rolled back through the reapers (or kept, --keep-failed), the bootstrap token released, the nodes that
+ * joined kept (the cluster file is the runner's commit, add-workers-run.ts). Journaled through the Ledger.
  */
 import { kaddPortDescription } from '../openstack/network.js';
 import type { Context } from '../context.js';
@@ -18,6 +18,8 @@ import { TokenLease } from './engine/token.js';
 import { diagnose, diagnoseVolume, type Diagnosis } from './diagnose.js';
 import { workerLabels, type AddWorkersPlan, type AddWorkersRequest, type PlannedNode, type UserDataRenderer } from './add-workers-plan.js';
 import { batchWaiters, ServerErrorState, VolumeErrorState } from './add-workers-watch.js';
+import { NodeStages, type NodeOutcome as LifecycleOutcome } from './engine/events.js';
+import { ROOT, workerOutcome } from './add-workers-outcome.js';
 
 export type NodeOutcome = 'joined' | 'active' | 'failed' | 'rolled-back' | 'kept' | 'interrupted';
 
@@ -39,11 +41,14 @@ export interface AddWorkersResult {
   requested: number;
   added: number;
   nodes: NodeResult[];
+  /** the cluster file written for the nodes that joined (the runner's commit, lib/ops/add-workers-run.ts) */
   updatedConfig?: string;
   /** n-nodes written to the updated file (when it is not the file's count plus `added`: a resume counts what exists) */
   nNodes?: number;
   interrupted: boolean;
   durationMs: number;
+  /** each node's lifecycle stages and outcome (`-f json` `outcomes`, docs/schemas/node-outcome.json) */
+  outcomes: LifecycleOutcome[];
 }
 
 export interface AddWorkersDeps {
@@ -51,8 +56,6 @@ export interface AddWorkersDeps {
   caCertHash: (pem: string) => string;
   /** journal + undo list of this operation (lib/ops/engine/ledger.ts) */
   ledger: Ledger;
-  /** called after success or partial success with the number of joined nodes; returns the path written */
-  writeConfig: (added: number) => Promise<string>;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -70,6 +73,10 @@ interface NodeState {
   cause?: string;
   diagnosis?: Diagnosis;
   registered?: boolean;
+  /** the node's lifecycle stages (events on the Io: they replace a per-node progress line) */
+  st: NodeStages;
+  /** the last wait note emitted (a wait event per change, not per poll tick) */
+  note?: string;
 }
 
 export async function ensureNetwork(ctx: Context, os: OpenStackClient, p: AddWorkersPlan, ledger: Ledger): Promise<{ networkId: string; subnetId: string; sgId: string }> {
@@ -135,15 +142,20 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   await lease.adopt(req.adoptTokenIds ?? []);
   const keepToken = () => lease.keepAlive();
 
-  const states: NodeState[] = p.nodes.map((n) => ({ plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId }));
-  const lines = new Map(states.map((s) => [s.plan.name, io.progress(s.plan.name, 'waiting')]));
-  const say = (s: NodeState, text: string, budgetMs?: number) => lines.get(s.plan.name)!.update(text, { budgetMs });
+  const states: NodeState[] = p.nodes.map((n) => ({
+    plan: n, zone: n.zone, attempts: 0, portId: n.adopt.portId, volumeId: n.adopt.volumeId, serverId: n.adopt.serverId, st: new NodeStages(io, ctx.clock, n.name),
+  }));
+  const note = (s: NodeState, stage: string, text: string) => {
+    if (s.note === text) return;
+    s.note = text;
+    s.st.wait(stage, text);
+  };
   io.log('info', `creating ${states.length} server${states.length === 1 ? '' : 's'}, then waiting for ${states.length === 1 ? 'it' : 'them'} to boot (up to ${Math.round(req.bootTimeoutMs / 1000)}s)${req.wait ? ` and join (up to ${Math.round(req.joinTimeoutMs / 1000)}s)` : ''}`);
 
   const { volumes: volumeWaiter, servers: serverWaiter, nodes: nodeWaiter } = batchWaiters(ctx, req, os, kube, started, {
     serverStatus: (id, s) => {
       const st = states.find((x) => x.serverId === id);
-      if (st) say(st, `server ${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}`);
+      if (st) note(st, 'active', `server ${s.status}${s['OS-EXT-STS:task_state'] ? ` (${s['OS-EXT-STS:task_state']})` : ''}`);
     },
     nodeRegistered: (name) => {
       const st = states.find((x) => x.plan.name === name);
@@ -151,7 +163,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     },
     nodeNotReady: (name) => {
       const st = states.find((x) => x.plan.name === name);
-      if (st) say(st, 'Node registered, NotReady');
+      if (st) note(st, 'join', 'Node registered, NotReady');
     },
     onTick: keepToken,
   });
@@ -169,28 +181,30 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     }
     // the port and the boot volume do not need each other: both at once; the server create waits for both.
     // allSettled, not all: a failure of one must not start the rollback while the other is still being made
-    const made = await Promise.allSettled([createPort(s), s.serverId ? Promise.resolve() : createVolume(s).then(() => volumeReady(s))]);
+    const volume = s.serverId
+      ? Promise.resolve(s.st.skipped('volume', 'boots with the adopted server'))
+      : s.st.run('volume', () => createVolume(s).then(() => volumeReady(s)), () => s.volumeId, s.volumeId ? `adopted ${s.volumeId}` : undefined);
+    const made = await Promise.allSettled([createPort(s), volume]);
     for (const m of made) if (m.status === 'rejected') throw m.reason;
     return createServer(s);
   }
 
   async function createPort(s: NodeState): Promise<void> {
     const n = s.plan;
-    if (!s.portId) {
-      say(s, 'creating port');
+    if (s.portId) return s.st.skipped('port', `adopted ${s.portId}`);
+    await s.st.run('port', async () => {
       const port = await ledger.create({ kind: 'port', name: n.portName, node: n.name, details: { network: networkId } }, () => slots.use(() => os.network.createPort({
         name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: kaddPortDescription(c.clusterName, n.name),
         ...(p.portTagsOnCreate ? { tags } : {}),
       })));
       s.portId = port.id;
       if (!p.portTagsOnCreate) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
-    }
+    }, () => s.portId);
   }
 
   async function createVolume(s: NodeState): Promise<void> {
     const n = s.plan;
     if (!s.serverId && !s.volumeId) {
-      say(s, 'creating volume');
       const v = await ledger.create({ kind: 'volume', name: n.volumeName, node: n.name, details: { size: p.volumeSize, zone: s.zone } }, () => slots.use(() => os.volume.createVolume({
         name: n.volumeName, size: p.volumeSize, imageRef: p.image.id, availability_zone: s.zone,
         ...(p.volumeType ? { volume_type: p.volumeType } : {}), metadata: { ...md, 'kadd-server': n.name },
@@ -201,7 +215,6 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
 
   async function volumeReady(s: NodeState): Promise<void> {
     const n = s.plan;
-    say(s, 'volume creating');
     if (n.adopt.volumeId && s.volumeId === n.adopt.volumeId) {
       // an adopted boot volume may still be held by the interrupted run's server, deleted early in its
       // build: free it from attachments whose server is gone before waiting for it to be available
@@ -214,33 +227,55 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   }
 
   async function createServer(s: NodeState): Promise<Server> {
-    const n = s.plan;
-    if (!s.serverId) {
+    if (s.serverId) s.st.skipped('server', `adopted ${s.serverId}`);
+    else {
       if (signal.aborted) throw new OperationError('E_INTERRUPTED', 'interrupted');
-      say(s, 'creating server');
-      const userData = await deps.renderUserData({
-        nodeName: n.name, clusterName: c.clusterName, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
-        caCertHash: caHash, k8sVersion: p.k8sVersion, labels: workerLabels(c), taints: c.nodeTaints,
-      });
-      const created = await ledger.create({ kind: 'server', name: n.name, node: n.name, details: { zone: s.zone, flavor: n.flavor.name } }, () => slots.use(() => os.compute.createServer({
-        name: n.name, flavorRef: n.flavor.id, availability_zone: s.zone, key_name: p.keypair,
-        networks: [{ port: s.portId! }],
-        block_device_mapping_v2: [{ boot_index: 0, uuid: s.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
-        user_data: userData, metadata: { ...md }, tags,
-        ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
-      })));
-      s.serverId = created.id;
+      await s.st.run('server', () => createServerRequest(s), () => s.serverId);
     }
-    say(s, 'server BUILD', req.bootTimeoutMs);
-    return serverWaiter.wait(s.serverId!, req.bootTimeoutMs);
+    return s.st.run('active', () => serverWaiter.wait(s.serverId!, req.bootTimeoutMs).catch(withFault), (srv) => firstIp(srv));
+  }
+
+  /** Nova returns `fault` on GET /servers/{id} only, not in lists: the stage's failure and the diagnosis show it */
+  async function withFault(e: unknown): Promise<never> {
+    if (e instanceof ServerErrorState && !e.server.fault) {
+      const full = await os.compute.getServer(e.server.id).catch(() => null);
+      if (full?.fault) {
+        e.server.fault = full.fault;
+        e.message = `server ${e.server.name} went to ERROR: ${full.fault.message ?? 'no fault message'}`;
+      }
+    }
+    throw e;
+  }
+
+  /** the create request (the user data carries the bootstrap token; never logged) */
+  async function createServerRequest(s: NodeState): Promise<void> {
+    const n = s.plan;
+    const userData = await deps.renderUserData({
+      nodeName: n.name, clusterName: c.clusterName, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
+      caCertHash: caHash, k8sVersion: p.k8sVersion, labels: workerLabels(c), taints: c.nodeTaints,
+    });
+    const created = await ledger.create({ kind: 'server', name: n.name, node: n.name, details: { zone: s.zone, flavor: n.flavor.name } }, () => slots.use(() => os.compute.createServer({
+      name: n.name, flavorRef: n.flavor.id, availability_zone: s.zone, key_name: p.keypair,
+      networks: [{ port: s.portId! }],
+      block_device_mapping_v2: [{ boot_index: 0, uuid: s.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
+      user_data: userData, metadata: { ...md }, tags,
+      ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
+    })));
+    s.serverId = created.id;
   }
 
   /** delete what this node holds, through the reapers (Node -> server -> volume -> port), waited until gone */
   async function rollback(s: NodeState, why: string): Promise<void> {
-    const r = await ledger.teardown(s.plan.name, reapers, { readyNode: 'delete' });
-    s.serverId = s.volumeId = s.portId = undefined;
+    s.st.start('rollback', why);
+    const r = await ledger.teardown(s.plan.name, reapers, { readyNode: 'delete' }).catch((e: unknown) => {
+      s.st.failed('rollback', e instanceof Error ? e.message : String(e));
+      throw e;
+    });
+    s.serverId = s.volumeId = s.portId = s.note = undefined;
     for (const x of r.left) io.log('warn', `could not delete ${describeReaped(x)}`);
     if (r.left.length) s.cause = `${s.cause ?? why}; left behind: ${r.left.map(describeReaped).join(', ')}`;
+    if (r.left.length) s.st.failed('rollback', `left behind: ${r.left.map(describeReaped).join(', ')}`);
+    else s.st.done('rollback', `${r.deleted.length} deleted`);
     io.log('debug', `rolled back ${s.plan.name}: ${why}`);
   }
 
@@ -252,11 +287,6 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         server = await createOnce(s);
         break;
       } catch (e) {
-        // Nova returns `fault` on GET /servers/{id} only, not in lists
-        if (e instanceof ServerErrorState && !e.server.fault) {
-          const full = await os.compute.getServer(e.server.id).catch(() => null);
-          if (full?.fault) e.server.fault = full.fault;
-        }
         // a quota fault (Nova's conductor re-checks quota when creates race) comes back on a retry: fail now
         const quotaFault = e instanceof ServerErrorState && diagnose({ fault: e.server.fault }).cause === 'quota';
         if (signal.aborted || !(e instanceof ServerErrorState) || s.attempts >= 2 || quotaFault) {
@@ -280,7 +310,6 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
         // ERROR: show the fault, delete server/volume/port, retry once (another zone when several are configured)
         const fault = e.server.fault?.message ?? 'no fault message';
         io.log('warn', `${n.name}: server went to ERROR: ${fault}; deleting it and retrying${retryZone(s.zone, req.zone, p.zones) !== s.zone ? ` in zone ${retryZone(s.zone, req.zone, p.zones)}` : ''}`);
-        say(s, `ERROR (${fault}), retrying`);
         await rollback(s, `server ERROR: ${fault}`);
         s.cause = undefined;
         s.zone = retryZone(s.zone, req.zone, p.zones);
@@ -289,12 +318,12 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     s.ip = firstIp(server);
     if (!req.wait) {
       s.outcome = 'active';
-      lines.get(n.name)!.succeed(`ACTIVE ${s.ip ?? ''}`.trim());
+      s.st.skipped('join', '--no-wait: the node joins on its own');
+      s.st.done(ROOT, `ACTIVE ${s.ip ?? ''}`.trim());
       return;
     }
-    say(s, 'ACTIVE, waiting for the Node to join', req.joinTimeoutMs);
     try {
-      await nodeWaiter.wait(n.name, req.joinTimeoutMs);
+      await s.st.run('join', () => nodeWaiter.wait(n.name, req.joinTimeoutMs), () => 'Node Ready', `up to ${Math.round(req.joinTimeoutMs / 1000)}s`);
     } catch (e) {
       if (e instanceof TimeoutError) {
         const consoleText = await os.compute.getConsoleOutput(s.serverId!, 200).catch(() => '');
@@ -304,7 +333,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       throw e;
     }
     s.outcome = 'joined';
-    lines.get(n.name)!.succeed(`Node Ready (${s.ip ?? 'no ip'})`);
+    s.st.done(ROOT, `Node Ready (${s.ip ?? 'no ip'})`);
   }
 
   // every node runs at once (waiting is one list call per tick for all of them); --concurrency caps the
@@ -314,6 +343,7 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       s.outcome = 'interrupted';
       return;
     }
+    s.st.start(ROOT, `${s.zone ? `zone ${s.zone}, ` : ''}flavor ${s.plan.flavor.name}`);
     try {
       await runNode(s);
     } catch (e) {
@@ -321,11 +351,10 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
       if (!s.cause && !signal.aborted) s.cause = e instanceof Error ? e.message : String(e);
       if (req.keepFailed) {
         s.outcome = 'kept';
-        lines.get(s.plan.name)!.warn(`kept for inspection: ${s.cause ?? 'interrupted'}`);
+        s.st.failed(ROOT, `kept for inspection: ${s.cause ?? 'interrupted'}`);
       } else {
-        lines.get(s.plan.name)!.update('rolling back');
         await rollback(s, s.cause ?? 'interrupted');
-        lines.get(s.plan.name)!.fail(s.outcome === 'interrupted' ? 'interrupted, rolled back' : s.cause ?? 'failed');
+        s.st.failed(ROOT, s.outcome === 'interrupted' ? 'interrupted, rolled back' : s.cause ?? 'failed');
         s.outcome = s.outcome === 'interrupted' ? 'interrupted' : 'rolled-back';
       }
     }
@@ -340,20 +369,19 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
   const ok = states.filter((s) => s.outcome === 'joined' || s.outcome === 'active');
   // nodes that joined stay even when the run as a whole ends failed (partial success): not leftovers
   for (const s of ok) await ledger.keep(s.plan.name);
-  let updatedConfig: string | undefined;
-  if (ok.length > 0) updatedConfig = await deps.writeConfig(ok.length);
 
+  const nodes: NodeResult[] = states.map((s) => ({
+    name: s.plan.name, zone: s.zone, flavor: s.plan.flavor.name, outcome: s.outcome ?? 'failed', serverId: s.serverId, ip: s.ip,
+    attempts: s.attempts, cause: s.cause, diagnosis: s.diagnosis,
+    left: s.outcome === 'kept' ? [s.serverId && `server ${s.serverId}`, s.volumeId && `volume ${s.volumeId}`, s.portId && `port ${s.portId}`].filter(Boolean) as string[] : undefined,
+  }));
   return {
     cluster: c.clusterName,
     requested: states.length,
     added: ok.length,
     interrupted: signal.aborted,
-    updatedConfig,
     durationMs: ctx.clock.now() - started,
-    nodes: states.map((s) => ({
-      name: s.plan.name, zone: s.zone, flavor: s.plan.flavor.name, outcome: s.outcome ?? 'failed', serverId: s.serverId, ip: s.ip,
-      attempts: s.attempts, cause: s.cause, diagnosis: s.diagnosis,
-      left: s.outcome === 'kept' ? [s.serverId && `server ${s.serverId}`, s.volumeId && `volume ${s.volumeId}`, s.portId && `port ${s.portId}`].filter(Boolean) as string[] : undefined,
-    })),
+    nodes,
+    outcomes: nodes.map((n, i) => workerOutcome(n, states[i]!.st)),
   };
 }

@@ -96,7 +96,7 @@ export function realSteps(ctx: Context, d: RealStepsDeps): ReplaceSteps {
     const observed = await aw.preflight(ctx, req, os, kube, { renderUserData: render, caCertHash });
     const p = aw.plan(req, observed);
     aw.assertNoBlockers(p);
-    const r = await aw.execute(ctx, req, p, os, kube, { renderUserData: render, caCertHash, ledger: new Ledger(journal, d.config.clusterName), writeConfig: async () => '' });
+    const r = await aw.execute(ctx, req, p, os, kube, { renderUserData: render, caCertHash, ledger: new Ledger(journal, d.config.clusterName) });
     const n = r.nodes[0]!;
     if (n.outcome !== 'joined') {
       throw new OperationError('E_REPLACE_ADD_FAILED', `the replacement ${n.name} never became healthy: ${n.cause ?? n.outcome}; it was rolled back`, {

@@ -102,7 +102,7 @@ const scenarios: Record<number, Scenario[]> = {
       run: async (h) => {
         const c = h.spawnKadd(['add', ...FAST_FLAGS, '--boot-timeout', '60', h.cfgPath]);
         // generous: a cold tsx start on a busy machine takes tens of seconds
-        await c.waitFor(/demo-node-2: server BUILD/, 90_000);
+        await c.waitFor(/demo-node-2: active waiting.*server BUILD/, 90_000);
         c.proc.kill('SIGINT');
         return c.done;
       },

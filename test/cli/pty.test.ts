@@ -89,7 +89,7 @@ function leaked(h: KaddSim, keep: string[]) {
     assert.equal(r.code, 0, r.output);
     assert.ok(r.bytes < 32_000, `wrote ${r.bytes} bytes`);
     assert.doesNotMatch(r.output, /\x1b\[[0-9]*[GKA]/, 'no cursor movement on a 0-column terminal');
-    assert.match(r.output, /demo-node-3: server BUILD/, 'progress as plain lines');
+    assert.match(r.output, /demo-node-3: active waiting.*server BUILD/, 'progress (stage events) as plain lines');
     assert.deepEqual([...h.nodes()].filter(([n, ready]) => /node-[23]$/.test(n) && ready).length, 2);
     assert.deepEqual(leaked(h, ['demo-node-1', 'demo-node-2', 'demo-node-3']), { servers: [], volumes: [], ports: [], tokens: 0 });
   });
@@ -97,7 +97,7 @@ function leaked(h: KaddSim, keep: string[]) {
   it('0 columns: Ctrl-C (typed into the pty) stops in order and rolls back; exit 130, nothing leaked', async () => {
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
     const r = await inPty(h, 0, ['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath], {
-      when: /demo-node-3: server BUILD/,
+      when: /demo-node-3: active waiting.*server BUILD/,
       then: (p) => p.stdin!.write('\x03'),
     });
     assert.equal(r.code, 130, r.output);
@@ -109,7 +109,7 @@ function leaked(h: KaddSim, keep: string[]) {
   it('0 columns: SIGTERM stops in order and rolls back; nothing leaked', async () => {
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
     const r = await inPty(h, 0, ['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath], {
-      when: /demo-node-3: server BUILD/,
+      when: /demo-node-3: active waiting.*server BUILD/,
       then: (p) => {
         // the kadd process is script's child (script execs the shell, the shell execs node): signal it, not script
         const pid = spawnSync('pgrep', ['-P', String(p.pid)], { encoding: 'utf8' }).stdout.trim();
@@ -127,7 +127,7 @@ function leaked(h: KaddSim, keep: string[]) {
     const r = await inPty(h, 80, ['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
     assert.equal(r.code, 0, r.output);
     assert.ok(r.bytes < 200_000, `wrote ${r.bytes} bytes`);
-    assert.match(r.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''), /✔ demo-node-[23]: Node Ready/, `spinner mode on a drawable terminal:\n${JSON.stringify(r.output.slice(0, 3000))}`);
+    assert.match(r.output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ''), /✔ demo-node-[23]: add done after \S+: Node Ready/, `spinner mode on a drawable terminal:\n${JSON.stringify(r.output.slice(0, 3000))}`);
     assert.deepEqual(leaked(h, ['demo-node-1', 'demo-node-2', 'demo-node-3']), { servers: [], volumes: [], ports: [], tokens: 0 });
   });
 });

@@ -56,7 +56,7 @@ describe('kadd add --role node: failure diagnosis and port tags (simulator)', fu
     assert.match(r.stderr, /next step: no storage backend can hold it: check volume type ssd in zone nova/);
     assert.match(r.stderr, /evidence: cinder: schedule allocate volume:Could not find any available weighted backend\. \(VOLUME_VOLUME_001_003\)/);
     assert.match(r.stdout, /demo-node-2 .*rolled-back .*boot volume demo-node-2-root went to error: schedule allocate volume/);
-    assert.match(r.stderr, /demo-node-2: FAILED: boot volume demo-node-2-root went to error/);
+    assert.match(r.stderr, /demo-node-2: add failed after \S+: boot volume demo-node-2-root went to error/);
     assert.doesNotMatch(r.stderr, /FAILED: failed/i);
     assert.equal(h.counters()['volume GET /volume/v3/{id}/messages'], 1, 'the messages read once');
     assertGone(h, 'demo-node-2');

@@ -26,7 +26,7 @@ describe('kadd add --role node, interrupted (child process on the simulator)', f
   it('Ctrl-C midway: stops, deletes what it created, exit 130, nothing left but the cluster', async () => {
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '3', h.cfgPath]);
-    for (const n of [2, 3, 4]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`), 120_000);
+    for (const n of [2, 3, 4]) await c.waitFor(new RegExp(`demo-node-${n}: active waiting.*server BUILD`), 120_000);
     assert.equal(h.serverNames().length, 4, 'the batch was being created');
     c.proc.kill('SIGINT');
     const r = await c.done;
@@ -44,7 +44,7 @@ describe('kadd add --role node, interrupted (child process on the simulator)', f
   it('kill -9 midway, then a re-run: refuses without a choice, --resume adopts (no duplicate, no orphan)', async () => {
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } } } });
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
-    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`), 120_000);
+    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: active waiting.*server BUILD`), 120_000);
     c.proc.kill('SIGKILL');
     await c.done;
     assert.deepEqual(leftovers(h, ['demo-node-2', 'demo-node-3']).servers, ['demo-node-2', 'demo-node-3']);
@@ -76,7 +76,7 @@ describe('kadd add --role node, interrupted (child process on the simulator)', f
     // the killed run's servers never join (a Ready Node is never deleted by cleanup: 13.12, see below)
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } }, faults: { kubeletNeverJoins: ['^demo-node-[23]$'] } } });
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
-    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`), 120_000);
+    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: active waiting.*server BUILD`), 120_000);
     c.proc.kill('SIGKILL');
     await c.done;
     const killedIds = h.servers().filter((s) => /node-[23]$/.test(s.name)).map((s) => s.id);
@@ -97,7 +97,7 @@ describe('kadd add --role node, interrupted (child process on the simulator)', f
   it('kill -9 after the nodes joined, then --cleanup: a joined, Ready node is refused (use kadd remove or --resume), nothing deleted (13.12)', async () => {
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 2000 } } } });
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
-    await c.waitFor(/demo-node-2: Node registered|demo-node-2: ACTIVE, waiting/, 120_000);
+    await c.waitFor(/demo-node-2: join (start|waiting)/, 120_000);
     c.proc.kill('SIGKILL');
     await c.done;
     const until = Date.now() + 20_000;

@@ -44,7 +44,7 @@ describe('kadd cleanup (simulator)', function () {
   it('kill -9 while servers build, then kadd cleanup: nothing of that run is left, no node is added, the Ready node stays', async () => {
     h = await startKaddSim({ scenario: { latency: { serverBuild: { fixed: 4000 } }, faults: { kubeletNeverJoins: ['^demo-node-[23]$'] } } });
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '2', h.cfgPath]);
-    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: server BUILD`), 45_000);
+    for (const n of [2, 3]) await c.waitFor(new RegExp(`demo-node-${n}: active waiting.*server BUILD`), 45_000);
     c.proc.kill('SIGKILL');
     await c.done;
     assert.deepEqual(of(h, ['demo-node-2', 'demo-node-3']).servers, ['demo-node-2', 'demo-node-3']);

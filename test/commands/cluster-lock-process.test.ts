@@ -152,7 +152,7 @@ describe('cluster lock: two kadd runs against one cluster (simulator, child proc
   it('a second run on the same cluster file while the first runs is told that another kadd is running, not that an earlier run did not finish (13.14)', async () => {
     h = await startKaddSim({ nodes: 1, scenario: { latency: { serverBuild: { fixed: 60_000 } } } });
     const a = h.spawnKadd(['add', ...SLOW_FLAGS, '--amount', '1', h.cfgPath]);
-    await a.waitFor(/demo-node-2: waiting/, 60_000); // its journal now records what it is creating
+    await a.waitFor(/demo-node-2: active waiting/, 60_000); // its journal now records what it is creating
     const b = await h.kadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
     a.proc.kill('SIGINT');
     await a.done;

@@ -29,7 +29,7 @@ describe('crash safety (issue 13) on the simulator', function () {
     h = await startKaddSim({ nodes: 1 });
     h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: { network: { fixed: 1500 } } };
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
-    await c.waitFor(/demo-node-2: creating port/, 90_000);
+    await c.waitFor(/demo-node-2: port start/, 90_000);
     await sleep(500); // the POST is on its way (Neutron answers after 1.5 s): kill inside that window
     c.proc.kill('SIGKILL');
     await c.done;
@@ -161,7 +161,7 @@ describe('crash safety (issue 13) on the simulator', function () {
     // for both) comes well after the moment the other server is created below
     h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: { network: { fixed: 1500 } }, volumeCreate: { fixed: 2500 } };
     const c = h.spawnKadd(['add', ...FAST_FLAGS, '--amount', '1', h.cfgPath]);
-    await c.waitFor(/demo-node-2: creating port/, 90_000);
+    await c.waitFor(/demo-node-2: port start/, 90_000);
     // kadd's port create is in flight: the other server gets the name first
     const theirs = await client.compute.createServer({ name: 'demo-node-2', flavorRef: flavor.id, imageRef: image.id, networks: [{ uuid: net.id }] } as never);
     h.sim.core.scenario.latency = { ...(h.sim.core.scenario.latency ?? {}), request: {} };

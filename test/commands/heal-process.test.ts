@@ -13,8 +13,8 @@ import type { KubeSim } from '../sim/kube/index.js';
 const FLAGS = [...FAST_FLAGS, '--soak', '0', '--drain-timeout', '30s', '--unhealthy-for', '0s', '--grace-after-add', '0s'];
 
 const POINTS: { name: string; re: RegExp; next: string[] }[] = [
-  { name: 'replacement server being created', re: /demo-node-5: creating server/, next: [] },
-  { name: 'replacement Node registered', re: /demo-node-5: Node registered/, next: ['--resume'] },
+  { name: 'replacement server being created', re: /demo-node-5: server start/, next: [] },
+  { name: 'replacement Node registered', re: /demo-node-5: join waiting.*Node registered/, next: ['--resume'] },
 ];
 
 describe('kadd heal --apply: kill -9 mid-replace, then the next heal run converges (child process, simulator)', function () {

@@ -251,7 +251,7 @@ describe('kadd heal (simulator)', function () {
     // a kadd add still waiting for its Node (a child process on the real clock, far inside its --timeout)
     const add = h!.spawnKadd(['add', '--amount', '1', '--timeout', '3600', '--poll-interval', '200', h!.cfgPath]);
     try {
-      await add.waitFor(/demo-node-5: ACTIVE/, 60_000);
+      await add.waitFor(/demo-node-5: join start/, 60_000);
       const since = h!.sim.core.now();
       await h!.sim.core.sleep(5 * MIN - (h!.sim.core.now() - since));
       const young = await heal(['-f', 'json']);

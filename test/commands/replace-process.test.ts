@@ -14,8 +14,8 @@ const POINTS: { name: string; re: RegExp }[] = [
   { name: 'master add: etcd member present', re: /demo-master-\d+: etcd member present/ },
   { name: 'master add: server created', re: /server demo-master-\d+ created/ },
   { name: 'master remove: draining the old master', re: /drain:demo-master-1: demo-master-1: draining/ },
-  { name: 'worker add: creating server', re: /demo-node-\d+: creating server/ },
-  { name: 'worker add: Node registered', re: /demo-node-\d+: Node registered/ },
+  { name: 'worker add: creating server', re: /demo-node-\d+: server start/ },
+  { name: 'worker add: Node registered', re: /demo-node-\d+: join waiting.*Node registered/ },
   { name: 'worker remove: draining', re: /drain:demo-node-1: demo-node-1: draining/ },
   { name: 'worker remove: removed, before the step record', re: /demo-node-1: removed \(/ },
 ];

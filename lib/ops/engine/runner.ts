@@ -33,6 +33,12 @@ export interface RunnerVerb<Obs, Plan, Result> {
   unfinished?(report: JournalReport): void | Promise<void>;
   /** prove the credentials (e.g. Keystone) before the Lease and the observation */
   connect?(ctx: Context): Promise<void>;
+  /**
+   * after the Lease, before `observe` (not on a dry run): settle what the unfinished journal holds in a
+   * journal operation of its own (`kadd add --cleanup` deletes an interrupted run's leftovers first);
+   * `openJournal` opens the journal under the held file lock (the verb begins, ends and closes it)
+   */
+  settle?(ctx: Context, report: JournalReport, openJournal: () => Promise<Journal>): Promise<void>;
   /** one look at the cluster */
   observe(ctx: Context, report: JournalReport): Promise<Obs>;
   /** pure: the observation -> the plan */
@@ -48,8 +54,11 @@ export interface RunnerVerb<Obs, Plan, Result> {
   execute(ctx: Context, plan: Plan, journal: Journal, report: JournalReport): Promise<Result>;
   /** after a successful execute, before the journal's end (the cluster file update) */
   commit?(result: Result): Promise<void>;
-  /** the journal's end status for a result that came back (an exception ends it failed or interrupted) */
-  status(result: Result): 'ok' | 'failed';
+  /**
+   * the journal's end status for a result that came back (an exception ends it failed or interrupted);
+   * `interrupted`: a verb whose execute comes back after Ctrl-C (add rolls back and returns)
+   */
+  status(result: Result): 'ok' | 'failed' | 'interrupted';
   /** resources the observation opened (an etcd connection); always called */
   close?(): Promise<void>;
 }
@@ -74,6 +83,7 @@ export async function runOperation<Obs, Plan, Result>(ctx0: Context, verb: Runne
       lease = await acquireClusterLock(ctx, await ctx.kube(), { operation: verb.command, force: verb.clusterLock.force, clusterFile: verb.clusterFile });
       ctx = withLock(ctx, lease);
     }
+    if (verb.settle && !verb.dryRun) await verb.settle(ctx, report, () => Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() }));
     const plan = verb.plan(await verb.observe(ctx, report));
     if (verb.dryRun) return { kind: 'dry-run', plan, report };
     verb.preflight?.(plan);

@@ -96,4 +96,20 @@ describe('engine runner', () => {
     const last = (await records()).at(-1) as { t: string; status?: string };
     assert.deepEqual([last.t, last.status], ['end', 'interrupted']);
   });
+  it('settle runs after connect and before observe with a journal under the held lock (not on a dry run); status may say interrupted', async () => {
+    const settle: RunnerVerb<number, string, { ok: boolean }>['settle'] = async (_c, _r, open) => {
+      calls.push('settle');
+      const j = await open();
+      await j.begin({ command: 'cleanup' });
+      await j.end('ok');
+      await j.close();
+    };
+    await runOperation(ctx, verb({ settle, status: () => 'interrupted' }));
+    assert.deepEqual(calls.slice(0, 4), ['unfinished', 'connect', 'settle', 'observe']);
+    const recs = (await records()) as { t: string; command?: string; status?: string }[];
+    assert.deepEqual(recs.map((x) => `${x.t} ${x.command ?? x.status}`), ['begin cleanup', 'end ok', 'begin test-verb', 'end interrupted']);
+    calls = [];
+    await runOperation(ctx, verb({ settle, dryRun: true }));
+    assert.ok(!calls.includes('settle'), 'a dry run settles nothing');
+  });
 });
