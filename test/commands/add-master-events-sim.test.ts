@@ -1,6 +1,11 @@
 /** kadd add --role master: the new master's stage events on stderr and its `added` outcome in -f json. */
 import { strict as assert } from 'node:assert';
-import { FAST_FLAGS, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import { FAST_FLAGS, ROOT, startKaddSim, type KaddSim } from '../helpers/kadd-sim.js';
+
+const schema = (name: string) => JSON.parse(readFileSync(join(ROOT, 'docs', 'schemas', `${name}.json`), 'utf8')) as object;
 
 function events(stderr: string, node: string): string[] {
   const re = new RegExp(`^\\d\\d:\\d\\d:\\d\\dZ ${node}: (\\S+) (start|done|failed|skipped)\\b`, 'gm');
@@ -23,6 +28,10 @@ describe('kadd add --role master: stage events and -f json outcomes (simulator)'
     const stages = ['snapshot', 'etcd-check', 'prepare', 'port', 'volume', 'server', 'active', 'registered', 'member', 'promoted', 'healthy', 'ready', 'lb-member'];
     assert.deepEqual(ev, ['add start', ...stages.flatMap((s) => [`${s} start`, `${s} done`]), 'add done']);
     const out = JSON.parse(r.stdout) as { outcomes: { node: string; outcome: string; stages: { stage: string; state: string; elapsedMs: number }[] }[] };
+    const ajv = new (Ajv as unknown as typeof Ajv.default)({ allErrors: true, strict: false });
+    ajv.addSchema(schema('node-outcome'));
+    const check = ajv.compile(schema('add-master-result'));
+    assert.ok(check(out), JSON.stringify(check.errors, null, 2));
     assert.equal(out.outcomes.length, 1);
     assert.equal(out.outcomes[0].node, 'demo-master-3');
     assert.equal(out.outcomes[0].outcome, 'added');
