@@ -21,6 +21,7 @@ import { memberTable, type EtcdAccess, type MemberRow } from './master-etcd.js';
 import { Ledger, describeReaped, type LedgerJournal } from './engine/ledger.js';
 import { Reapers } from './engine/reapers.js';
 import { TokenLease } from './engine/token.js';
+import { NodeStages, type NodeOutcome } from './engine/events.js';
 import { API_PORT, STAGE_TEXT, type AddMasterPlan, type AddMasterRequest, type Stage } from './add-master-plan.js';
 import { refineStall, StageFailure, waitFor, watchJoin, type MasterState } from './add-master-watch.js';
 
@@ -38,6 +39,8 @@ export interface AddMasterResult {
   updatedConfig?: string;
   members: MemberRow[];
   durationMs: number;
+  /** the new master's stages (lib/ops/engine/events.ts): one `added` outcome */
+  outcomes: NodeOutcome[];
 }
 
 /** What executeMaster hands the renderer: the fields of lib/cloudinit's MasterJoinInput it fills. */
@@ -54,13 +57,38 @@ export interface AddMasterDeps {
   certificateKey: () => string;
   /** lib/etcd kubeadmUploadCerts */
   uploadCerts: (transport: Transport, key: string) => Promise<void>;
-  /** writes cfg.updated.yml with n-masters = value; returns the path */
-  writeConfig: (nMasters: number) => Promise<string>;
+  /**
+   * writes cfg.updated.yml with n-masters = value; returns the path. Absent: the caller writes the cluster
+   * file (the runner's commit, kadd add --role master)
+   */
+  writeConfig?: (nMasters: number) => Promise<string>;
 }
 
+/** The stage that spans the new master's whole life in the run (its TTY line closes when it ends). */
+export const ROOT_STAGE = 'add';
+
+/**
+ * The change, with the new master's lifecycle stage events (`add` spanning snapshot, stale-member,
+ * etcd-check, prepare, port, volume, server, the watch's STAGES, lb-member; `rollback` on a failure).
+ */
 export async function executeMaster(
   ctx: Context, req: AddMasterRequest, p: AddMasterPlan, os: OpenStackClient, kube: KubeApi, etcd: EtcdAccess, deps: AddMasterDeps,
 ): Promise<AddMasterResult> {
+  const stages = new NodeStages(ctx.io, ctx.clock, p.name);
+  stages.start(ROOT_STAGE);
+  try {
+    const r = await joinMaster(ctx, req, p, os, kube, etcd, deps, stages);
+    stages.done(ROOT_STAGE, `${r.ip}, etcd member ${r.memberId}`);
+    return { ...r, outcomes: [{ node: p.name, outcome: 'added', stages: stages.through(ROOT_STAGE) }] };
+  } catch (e) {
+    stages.failed(ROOT_STAGE, e instanceof Error ? e.message : String(e));
+    throw e;
+  }
+}
+
+async function joinMaster(
+  ctx: Context, req: AddMasterRequest, p: AddMasterPlan, os: OpenStackClient, kube: KubeApi, etcd: EtcdAccess, deps: AddMasterDeps, stages: NodeStages,
+): Promise<Omit<AddMasterResult, 'outcomes'>> {
   const started = ctx.clock.now();
   const { io, signal } = ctx;
   const c = req.config;
@@ -76,6 +104,16 @@ export async function executeMaster(
   const st: MasterState = { portId: p.adopt.portId, volumeId: p.adopt.volumeId, stage: 'prepare' };
   const removedStale: string[] = [];
   let snapshot: SnapshotResult | undefined;
+  // the step of the try block below that is under way (a failure marks it failed before the rollback)
+  const open: { stage?: string } = {};
+  const begin = (stage: string, detail?: string) => {
+    open.stage = stage;
+    stages.start(stage, detail);
+  };
+  const end = (stage: string, detail?: string) => {
+    open.stage = undefined;
+    stages.done(stage, detail);
+  };
   const checkAbort = () => {
     if (signal.aborted) throw new InterruptedError();
   };
@@ -85,7 +123,7 @@ export async function executeMaster(
     const line = io.progress(`${p.name}:snapshot`, `etcd snapshot on ${etcd.nodeName}`);
     const stamp = new Date(ctx.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     try {
-      snapshot = await etcdctl.snapshotSave(`${etcd.snapshotDir}/etcd-${c.clusterName}-${stamp}.db`);
+      snapshot = await stages.run('snapshot', () => etcdctl.snapshotSave(`${etcd.snapshotDir}/etcd-${c.clusterName}-${stamp}.db`), (r) => `${r.path} on ${etcd.nodeName}`);
     } catch (e) {
       line.fail('etcd snapshot failed');
       throw new OperationError('E_ETCD_SNAPSHOT', `etcd snapshot on ${etcd.nodeName} failed, nothing was changed: ${e instanceof Error ? e.message : e}`, {
@@ -93,12 +131,12 @@ export async function executeMaster(
       });
     }
     line.succeed(`etcd snapshot saved on ${etcd.nodeName}: ${snapshot.path}`);
-  }
+  } else stages.skipped('snapshot', '--no-snapshot');
   checkAbort();
 
   // 2. stale members, one at a time, each behind a fresh quorum check
-  if (p.fixStale) {
-    for (const s of p.stale) {
+  if (p.fixStale && p.stale.length) {
+    await stages.run('stale-member', async () => { for (const s of p.stale) {
       const v = await etcdctl.checkRemove(s.id);
       if (!v.view.members.some((m) => m.member.id === s.id)) continue;
       if (!v.allowed) {
@@ -111,27 +149,35 @@ export async function executeMaster(
       await journal.undone('etcd-member', s.name || s.id, s.id);
       removedStale.push(`${s.name || '(unstarted)'} ${s.id}`);
       io.log('info', `removed stale etcd member ${s.name || '(unstarted)'} ${s.id} (${s.reason})`);
-    }
+    } }, () => removedStale.join(', ') || 'already gone');
   }
 
   // 3. fresh verdict right before the change
-  const verdict = await etcdctl.checkAdd();
+  stages.start('etcd-check');
+  const verdict = await etcdctl.checkAdd().catch((e) => {
+    stages.failed('etcd-check', e instanceof Error ? e.message : String(e));
+    throw e;
+  });
   if (!verdict.allowed) {
+    stages.failed('etcd-check', verdict.blockers.map((b) => b.message).join('; '));
     throw new OperationError('E_ETCD_ADD_REFUSED', 'etcd changed since preflight; refusing to add a member now', {
       details: verdict.blockers.map((b) => `${b.message}${b.fix ? ` (fix: ${b.fix})` : ''}`),
       rolledBack: [], hint: removedStale.length ? `stale members removed: ${removedStale.join(', ')}` : undefined,
     });
   }
   for (const w of verdict.warnings) if (!p.warnings.includes(w)) io.log('warn', w);
+  stages.done('etcd-check', 'a member can be added');
 
   try {
     // 4. certificate key + bootstrap token (never printed)
     const prep = io.progress(`${p.name}:prepare`, 'uploading control-plane certificates');
     const key = deps.certificateKey();
     registerSecret(key);
-    await deps.uploadCerts(etcd.transport, key);
-    lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
-    const token = lease.token;
+    const token = await stages.run('prepare', async () => {
+      await deps.uploadCerts(etcd.transport, key);
+      lease = await TokenLease.create({ ledger, kube, clock: ctx.clock, io, ttlSeconds: req.tokenTtlSeconds, description: `kadd add --role master ${p.name}` });
+      return lease.token;
+    }, () => 'certificates uploaded, bootstrap token created');
     checkAbort();
 
     // 5. port, volume, server
@@ -139,6 +185,7 @@ export async function executeMaster(
     const tags = ownershipTags(c.clusterName, 'master');
     if (st.portId) await ledger.adopt({ kind: 'port', name: p.portName, node: p.name, id: st.portId });
     if (st.volumeId) await ledger.adopt({ kind: 'volume', name: p.volumeName, node: p.name, id: st.volumeId });
+    begin('port', st.portId ? `adopted ${st.portId}` : undefined);
     if (!st.portId) {
       prep.update('creating port');
       const port = await ledger.create({ kind: 'port', name: p.portName, node: p.name, details: { network: p.network.id } }, () => os.network.createPort({
@@ -151,6 +198,8 @@ export async function executeMaster(
       const port = (await os.network.listPorts({ name: p.portName })).find((x) => x.id === st.portId);
       st.ip = port?.fixed_ips?.[0]?.ip_address;
     }
+    end('port', `${p.portName} ${st.portId}${st.ip ? ` (${st.ip})` : ''}`);
+    begin('volume', st.volumeId ? `adopted ${st.volumeId}` : undefined);
     if (!st.volumeId) {
       prep.update('creating boot volume');
       const v = await ledger.create({ kind: 'volume', name: p.volumeName, node: p.name, details: { size: p.volumeSize, zone: p.zone } }, () => os.volume.createVolume({
@@ -166,12 +215,14 @@ export async function executeMaster(
       if (v?.status === 'error' || !v) return { state: 'failed', error: new StageFailure('prepare', `boot volume ${p.volumeName} ${v ? 'went to error' : 'disappeared'}`) };
       return { state: 'pending', note: v.status };
     });
+    end('volume', `${p.volumeName} ${st.volumeId} available`);
     const ud = await deps.renderUserData({
       clusterName: c.clusterName, nodeName: p.name, apiEndpoint: p.apiEndpoint, token: { id: token.id, secret: token.secret },
       caCertHash: deps.caCertHash(await kube.clusterCaPem()), k8sVersion: p.k8sVersion, certificateKey: key,
       ...(st.ip ? { advertiseAddress: st.ip } : {}), ...(p.featureGates ? { clusterFeatureGates: p.featureGates } : {}),
     });
     prep.update('creating server');
+    begin('server');
     const created = await ledger.create({ kind: 'server', name: p.name, node: p.name, details: { zone: p.zone, flavor: p.flavor.name } }, () => os.compute.createServer({
       name: p.name, flavorRef: p.flavor.id, availability_zone: p.zone, key_name: p.keypair, networks: [{ port: st.portId! }],
       block_device_mapping_v2: [{ boot_index: 0, uuid: st.volumeId!, source_type: 'volume', destination_type: 'volume', delete_on_termination: true }],
@@ -180,14 +231,16 @@ export async function executeMaster(
       ...(p.serverGroup ? { 'OS-SCH-HNT:scheduler_hints': { group: p.serverGroup.id } } : {}),
     }));
     st.serverId = created.id;
+    end('server', `${p.name} ${created.id}`);
     prep.succeed(`server ${p.name} created (${p.flavor.name}${p.zone ? `, ${p.zone}` : ''}${ud.learnerMode === false ? ', etcd learner mode off' : ''})`);
 
     // 6. watch, stage by stage
-    await watchJoin(ctx, req, p, st, { os, kube, etcdctl, ledger, extendToken: () => lease!.keepAlive() });
+    await watchJoin(ctx, req, p, st, { os, kube, etcdctl, ledger, extendToken: () => lease!.keepAlive(), stages });
 
     // 7. API load balancer pool
     if (p.lb) {
       const line = io.progress(`${p.name}:lb`, `adding ${st.ip} to pool ${p.lb.poolName}`);
+      begin('lb-member', p.lb.poolName);
       const existing = (await os.loadbalancer.listMembers(p.lb.poolId)).find((m) => m.address === st.ip && m.protocol_port === API_PORT);
       if (existing) st.lbMemberId = existing.id;
       else {
@@ -197,9 +250,11 @@ export async function executeMaster(
         st.lbMemberId = m.id;
       }
       line.succeed(`${p.name} (${st.ip}:${API_PORT}) is a member of pool ${p.lb.poolName}`);
+      end('lb-member', `${st.ip}:${API_PORT} ${st.lbMemberId}`);
     }
   } catch (e) {
     const failure = e instanceof StageFailure ? e : undefined;
+    if (open.stage) stages.failed(open.stage, e instanceof Error ? e.message : String(e));
     const interrupted = signal.aborted || e instanceof InterruptedError;
     let diagnosis = failure?.diagnosis;
     if (!diagnosis && st.serverId && !interrupted) {
@@ -212,10 +267,13 @@ export async function executeMaster(
     const keep = req.keepFailed && !interrupted;
     if (keep) await tokenGone(); // first: a kept server must not be able to finish its join
     const rb = io.progress(`${p.name}:rollback`, keep ? 'removing the etcd member, keeping the server (--keep-failed)' : 'rolling back');
+    stages.start('rollback', keep ? '--keep-failed' : undefined);
     const { rolledBack, left, kept, etcdLeft } = await rollback(ledger, reapers, p.name, st.ip, keep);
     const tokens = ledger.of('').map((r) => r.id);
     await tokenGone();
     for (const id of tokens) if (id && !ledger.of('').some((r) => r.id === id)) rolledBack.push(`deleted bootstrap token ${id}`);
+    if (left.length) stages.failed('rollback', `left behind: ${left.join(', ')}`);
+    else stages.done('rollback', `${rolledBack.length} undone${kept.length ? `, ${kept.length} kept` : ''}`);
     if (left.length) rb.fail(`rollback left behind: ${left.join(', ')}`);
     else rb.succeed(`${keep ? 'cleaned up' : 'rolled back'}: ${rolledBack.join(', ') || 'nothing to undo'}${kept.length ? `; kept: ${kept.join(', ')}` : ''}`);
     const details = [
@@ -247,7 +305,7 @@ export async function executeMaster(
   const view = await etcdctl.view().catch(() => null);
   let updatedConfig: string | undefined;
   try {
-    updatedConfig = await deps.writeConfig(p.mastersAfter);
+    updatedConfig = await deps.writeConfig?.(p.mastersAfter);
   } catch (e) {
     throw new OperationError('E_CONFIG_WRITE', `master ${p.name} was added, but writing the updated cluster file failed: ${e instanceof Error ? e.message : e}`, {
       hint: `set n-masters to ${p.mastersAfter} in ${c.file} by hand`,

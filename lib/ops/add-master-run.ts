@@ -1,21 +1,15 @@
 /**
- * kadd add --role master, the run: etcd access opened (master-adder or SSH), what an earlier run left
- * cleaned up (--cleanup), the read-only preflight, the plan, then the dry run's answer or the change
- * (lib/ops/add-master-execute.ts). The command around it (journal, lock) is lib/commands/add-master.ts.
+ * kadd add --role master, the read-only preflight: what the cloud, the cluster and etcd look like before
+ * the plan (lib/ops/add-master-plan.ts). The operation around it is the runner verb
+ * (lib/ops/add-master-verb.ts); replace's master half calls it too.
  */
 import type { Context } from '../context.js';
 import type { OpenStackClient } from '../openstack/types.js';
 import type { KNode, KubeApi } from '../kube/types.js';
-import { InterruptedError, KaddError, OperationError, PreflightError } from '../errors.js';
-import type { LeftoverResource } from '../journal/index.js';
 import { checkOwnership } from './add-workers-preflight.js';
 import { observeCloud, settle } from './observe.js';
 import type { EtcdAccess } from './master-etcd.js';
-import { Ledger, describeLeftover } from './engine/ledger.js';
-import { Reapers } from './engine/reapers.js';
-import { cleanupLeftovers } from './cleanup.js';
-import { assertMasterPlan, planMaster, validateMasterRequest, type AddMasterPlan, type AddMasterRequest, type MasterObserved } from './add-master-plan.js';
-import { executeMaster, type AddMasterDeps, type AddMasterResult } from './add-master-execute.js';
+import type { AddMasterRequest, MasterObserved } from './add-master-plan.js';
 
 // ------------------------------------------------------------------------------------------------
 // preflight (read-only)
@@ -65,81 +59,4 @@ export async function preflight(ctx: Context, req: AddMasterRequest, os: OpenSta
     serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed,
     kube: kubeInfo, ownership, nodes, featureGates, etcd: etcdObs, formatCommand, errors,
   };
-}
-
-// ------------------------------------------------------------------------------------------------
-// the whole operation
-
-export interface RunAddMasterOptions {
-  /** opens etcd access (master-adder or SSH); closed at the end whatever happens */
-  openEtcd: () => Promise<EtcdAccess>;
-  dryRun: boolean;
-  /**
-   * a dry run only: etcd is not opened at all (the master-adder is a privileged Deployment, and a dry run
-   * changes nothing); the reason goes into the plan's `unchecked` items
-   */
-  skipEtcd?: string;
-  /** --cleanup: what an earlier run left (journal), deleted before the preflight (etcd members first, quorum-checked) */
-  cleanup?: { leftovers: LeftoverResource[] };
-  /** asks before the first change when the plan reduces availability (lib/ops/availability.ts); throws to refuse */
-  confirm?: (plan: AddMasterPlan) => Promise<void>;
-}
-
-export type RunAddMasterOutcome = { kind: 'dry-run'; plan: AddMasterPlan } | { kind: 'added'; plan: AddMasterPlan; result: AddMasterResult };
-
-export async function runAddMaster(ctx: Context, req: AddMasterRequest, os: OpenStackClient, kube: KubeApi, deps: AddMasterDeps, o: RunAddMasterOptions): Promise<RunAddMasterOutcome> {
-  validateMasterRequest(req);
-  if (o.skipEtcd && !o.dryRun) throw new Error('internal: only a dry run may leave etcd unread');
-  let access: EtcdAccess | undefined;
-  let accessError: string | undefined;
-  if (o.skipEtcd) ctx.io.log('info', `etcd not read: ${o.skipEtcd}`);
-  else {
-    const line = ctx.io.progress('etcd-access', 'opening etcd access');
-    try {
-      access = await o.openEtcd();
-      line.succeed(`etcd reached through ${access.transport.describe}`);
-    } catch (e) {
-      if (e instanceof KaddError && e.exitCode === 2 && !(e instanceof PreflightError)) throw e;
-      if (e instanceof InterruptedError) throw e;
-      accessError = `${e instanceof Error ? e.message : String(e)}${e instanceof KaddError && e.hint ? ` (${e.hint})` : ''}`;
-      line.fail('cannot reach etcd');
-    }
-  }
-  try {
-    const leftovers = o.cleanup?.leftovers ?? [];
-    if (leftovers.length && o.dryRun) {
-      ctx.io.log('warn', `--cleanup would delete what an earlier run left (not in a dry run):\n  ${leftovers.map(describeLeftover).join('\n  ')}`);
-    } else if (leftovers.length) {
-      const line = ctx.io.progress('cleanup', `cleaning up ${leftovers.length} resource(s) left by an earlier run`);
-      const adder = access && 'adder' in access ? (access as EtcdAccess & { adder: { namespace: string; name: string } }).adder : undefined;
-      const cluster = req.config.clusterName;
-      // one path for both roles (lib/ops/cleanup.ts): every node in the reapers' order, etcd first
-      const r = await cleanupLeftovers(ctx.io, Ledger.fromLeftovers(deps.journal, cluster, leftovers), new Reapers({
-        io: ctx.io, clock: ctx.clock, os, kube, etcdctl: access?.etcdctl ?? null, cluster, pollIntervalMs: req.pollIntervalMs,
-      }), {
-        // the adder this run just opened has the same name as a leftover one: it goes when this run ends
-        skip: (ref) => !!adder && ref.kind === 'deployment' && (ref.name === `${adder.namespace}/${adder.name}` || ref.name === adder.name),
-      });
-      if (r.left.length) {
-        line.fail(`cleanup left ${r.left.length} thing(s) behind`);
-        throw new OperationError('E_CLEANUP_INCOMPLETE', 'the cleanup could not remove everything the earlier run left; no master was added', {
-          rolledBack: r.deleted, details: [...r.deleted.map((x) => `cleaned up: ${x}`), ...r.left.map((x) => `LEFT: ${x}`)],
-          hint: accessError ? `etcd was not reachable (${accessError}); --via ssh reaches it over SSH` : 'fix what is listed and run `kadd add --role master --cleanup` again',
-        });
-      }
-      line.succeed(`cleaned up what the earlier run left: ${r.deleted.join(', ') || 'nothing was there any more'}`);
-      if (ctx.signal.aborted) throw new InterruptedError('interrupted after the cleanup; no master was added');
-    }
-    const observed = await preflight(ctx, req, os, kube, access ?? (o.skipEtcd ? { skipped: o.skipEtcd } : { error: accessError ?? 'no etcd access' }));
-    const plan = planMaster(req, observed);
-    for (const w of plan.warnings) ctx.io.log('warn', w);
-    if (o.dryRun) return { kind: 'dry-run', plan };
-    assertMasterPlan(plan);
-    await o.confirm?.(plan);
-    if (ctx.signal.aborted) throw new InterruptedError('interrupted before any change; nothing to roll back');
-    const result = await executeMaster(ctx, req, plan, os, kube, access!, deps);
-    return { kind: 'added', plan, result };
-  } finally {
-    await access?.close();
-  }
 }

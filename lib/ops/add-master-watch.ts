@@ -15,6 +15,7 @@ import { groupDiagnosis } from './observe.js';
 import { firstIp } from './add-workers-execute.js';
 import { memberMatches } from './master-etcd.js';
 import type { Ledger } from './engine/ledger.js';
+import type { NodeStages } from './engine/events.js';
 import { STAGE_TEXT, type AddMasterPlan, type AddMasterRequest, type Stage } from './add-master-plan.js';
 
 /** What executeMaster knows of the new master so far (ids as they are created or found). */
@@ -43,6 +44,8 @@ export interface WatchDeps {
   ledger: Ledger;
   /** the bootstrap token's keep-alive (extended while the server boots) */
   extendToken: () => Promise<void>;
+  /** the new master's lifecycle stage events: one stage per STAGES entry */
+  stages?: NodeStages;
 }
 
 /** Waits for each stage in order; a stage that fails or times out throws a StageFailure. */
@@ -55,7 +58,7 @@ export async function watchJoin(ctx: Context, req: AddMasterRequest, p: AddMaste
     return { state: 'failed', error: new StageFailure(stage, `the join failed on ${p.name}: ${d.summary}`, d) };
   };
 
-  const server = await stage<Server>(ctx, req, p, st, 'active', async () => {
+  const server = await stage<Server>(deps.stages, ctx, req, p, st, 'active', async () => {
     const s = await os.compute.getServer(st.serverId!);
     if (!s) return { state: 'failed', error: new StageFailure('active', `server ${p.name} disappeared`) };
     if (s.status === 'ACTIVE') {
@@ -70,7 +73,7 @@ export async function watchJoin(ctx: Context, req: AddMasterRequest, p: AddMaste
   });
   st.ip ??= firstIp(server);
 
-  await stage<KNode>(ctx, req, p, st, 'registered', async () => {
+  await stage<KNode>(deps.stages, ctx, req, p, st, 'registered', async () => {
     await extendToken();
     const n = await kube.getNode(p.name);
     if (n) {
@@ -81,7 +84,7 @@ export async function watchJoin(ctx: Context, req: AddMasterRequest, p: AddMaste
   });
 
   const findMine = (view: ClusterView) => view.members.find((m) => memberMatches(m.member, p.name, st.ip));
-  await stage(ctx, req, p, st, 'member', async () => {
+  await stage(deps.stages, ctx, req, p, st, 'member', async () => {
     const list = await etcdctl.memberList();
     const m = list.members.find((x) => memberMatches(x, p.name, st.ip));
     if (m) {
@@ -92,7 +95,7 @@ export async function watchJoin(ctx: Context, req: AddMasterRequest, p: AddMaste
     return (await consoleFatal('member')) ?? { state: 'pending', note: 'waiting for kubeadm to add the member' };
   });
 
-  await stage(ctx, req, p, st, 'promoted', async () => {
+  await stage(deps.stages, ctx, req, p, st, 'promoted', async () => {
     const list = await etcdctl.memberList();
     const m = list.members.find((x) => x.id === st.memberId);
     if (!m) return { state: 'failed', error: new StageFailure('promoted', `etcd member ${st.memberId} of ${p.name} disappeared from the member list`) };
@@ -100,14 +103,14 @@ export async function watchJoin(ctx: Context, req: AddMasterRequest, p: AddMaste
     return (await consoleFatal('promoted')) ?? { state: 'pending', note: m.name ? 'learner started, catching up' : 'learner not started yet' };
   });
 
-  await stage(ctx, req, p, st, 'healthy', async () => {
+  await stage(deps.stages, ctx, req, p, st, 'healthy', async () => {
     const view = await etcdctl.view();
     const bad = view.members.filter((m) => !m.healthy || m.member.isLearner);
     if (bad.length === 0 && findMine(view)) return { state: 'done', value: view };
     return { state: 'pending', note: bad.map((m) => `${m.member.name || m.member.id}: ${m.reason ?? 'learner'}`).join('; ') };
   });
 
-  await stage<KNode>(ctx, req, p, st, 'ready', async () => {
+  await stage<KNode>(deps.stages, ctx, req, p, st, 'ready', async () => {
     const n = await kube.getNode(p.name);
     if (n?.ready) return { state: 'done', value: n };
     return { state: 'pending', note: n ? 'NotReady' : 'Node gone' };
@@ -149,17 +152,20 @@ export function waitFor<T>(ctx: Context, req: AddMasterRequest, what: string, ti
   });
 }
 
-async function stage<T>(ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: MasterState, s: Stage, probe: () => Promise<WaitVerdict<T>>): Promise<T> {
+async function stage<T>(events: NodeStages | undefined, ctx: Context, req: AddMasterRequest, p: AddMasterPlan, st: MasterState, s: Stage, probe: () => Promise<WaitVerdict<T>>): Promise<T> {
   st.stage = s;
   const line = ctx.io.progress(`${p.name}:${s}`, `${p.name}: waiting for ${STAGE_TEXT[s]}`);
   const t0 = ctx.clock.now();
+  events?.start(s, STAGE_TEXT[s]);
   try {
     const v = await waitFor(ctx, req, STAGE_TEXT[s], req.timeouts[s], probe, (note) => line.update(`${p.name}: waiting for ${STAGE_TEXT[s]} (${note})`));
     line.succeed(`${p.name}: ${STAGE_TEXT[s]} (${Math.round((ctx.clock.now() - t0) / 1000)}s)`);
+    events?.done(s);
     return v;
   } catch (e) {
     line.fail(`${p.name}: ${STAGE_TEXT[s]} failed`);
-    if (e instanceof TimeoutError) throw new StageFailure(s, `no ${STAGE_TEXT[s]} within ${Math.round(req.timeouts[s] / 1000)}s`);
-    throw e;
+    const failure = e instanceof TimeoutError ? new StageFailure(s, `no ${STAGE_TEXT[s]} within ${Math.round(req.timeouts[s] / 1000)}s`) : e;
+    events?.failed(s, failure instanceof Error ? failure.message : String(failure));
+    throw failure;
   }
 }

@@ -39,8 +39,15 @@ export interface RunnerVerb<Obs, Plan, Result> {
    * `openJournal` opens the journal under the held file lock (the verb begins, ends and closes it)
    */
   settle?(ctx: Context, report: JournalReport, openJournal: () => Promise<Journal>): Promise<void>;
-  /** one look at the cluster */
-  observe(ctx: Context, report: JournalReport): Promise<Obs>;
+  /**
+   * Optional: begin the journal before `observe` (right after the Lease; never on a dry run), with these
+   * args, for a verb whose observation itself records changes (add --role master: the master-adder it
+   * deploys, the `--cleanup` of an earlier run's leftovers). `observe` then gets the begun journal;
+   * `journalArgs` is not used.
+   */
+  beginEarly?(report: JournalReport): Record<string, unknown>;
+  /** one look at the cluster (`journal`: begun when the verb has `beginEarly` and this is no dry run) */
+  observe(ctx: Context, report: JournalReport, journal?: Journal): Promise<Obs>;
   /** pure: the observation -> the plan */
   plan(obs: Obs): Plan;
   /** throws when the plan is refused (blockers: exit 2, nothing changed) */
@@ -84,13 +91,19 @@ export async function runOperation<Obs, Plan, Result>(ctx0: Context, verb: Runne
       ctx = withLock(ctx, lease);
     }
     if (verb.settle && !verb.dryRun) await verb.settle(ctx, report, () => Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() }));
-    const plan = verb.plan(await verb.observe(ctx, report));
+    if (verb.beginEarly && !verb.dryRun) {
+      journal = await Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() });
+      await journal.begin({ command: verb.command, args: verb.beginEarly(report) });
+    }
+    const plan = verb.plan(await verb.observe(ctx, report, journal));
     if (verb.dryRun) return { kind: 'dry-run', plan, report };
     verb.preflight?.(plan);
     if (verb.isEmpty?.(plan)) return { kind: 'nothing', plan };
     await verb.confirm?.(plan);
-    journal = await Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() });
-    await journal.begin({ command: verb.command, args: verb.journalArgs(plan, report) });
+    if (!journal) {
+      journal = await Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() });
+      await journal.begin({ command: verb.command, args: verb.journalArgs(plan, report) });
+    }
     const result = await verb.execute(ctx, plan, journal, report);
     await verb.commit?.(result);
     status = verb.status(result);
