@@ -90,7 +90,7 @@ const cfg = join(dir, 'cfg.yml');
 writeFileSync(
   cfg,
   [
-    `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 1', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
+    `cluster-name: ${cluster}`, 'n-masters: 1', 'n-nodes: 0', `keypair: ${env.keypair}`, `master_flavor: ${env.flavor}`, `node_flavor: ${env.flavor}`,
     'availability-zones:', `  - ${env.az}`, `image: ${env.image}`,
     'private_net:', `  name: ${names.network}`, '  subnet:', `    name: ${names.subnet}`, '    cidr: 10.79.0.0/24', '    router:', `      name: ${names.router}`,
     'loadbalancer:', `  name: ${cluster}-lb`, '  floatingip: 127.0.0.1',

@@ -134,7 +134,10 @@ export interface Port {
 export interface CreatePortRequest {
   name: string; network_id: string; fixed_ips?: { subnet_id: string; ip_address?: string }[];
   security_groups?: string[]; description?: string; admin_state_up?: boolean;
-  /** only where Neutron has the `tag-creation` extension; elsewhere setPortTags after the create */
+  /**
+   * kept where Neutron has the `tag-creation` extension; Zed answers 201 and drops them (the answer's `tags`
+   * says which: setPortTags after the create where they are missing)
+   */
   tags?: string[];
 }
 export interface SecurityGroup { id: string; name: string; description?: string; security_group_rules?: unknown[] }
@@ -190,7 +193,7 @@ export interface NetworkApi {
   findNetwork(name: string): Promise<Network | null>;
   createNetwork(req: { name: string; admin_state_up?: boolean }): Promise<Network>;
   findSubnet(name: string, networkId?: string): Promise<Subnet | null>;
-  listSubnets(q?: { network_id?: string }): Promise<Subnet[]>;
+  listSubnets(q?: { network_id?: string; name?: string }): Promise<Subnet[]>;
   createSubnet(req: { name: string; network_id: string; cidr: string; ip_version: 4 | 6 }): Promise<Subnet>;
   findRouter(name: string): Promise<Router | null>;
   createRouter(req: { name: string; external_gateway_info?: { network_id: string } }): Promise<Router>;

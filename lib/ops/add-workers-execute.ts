@@ -194,11 +194,11 @@ export async function execute(ctx: Context, req: AddWorkersRequest, p: AddWorker
     if (s.portId) return s.st.skipped('port', `adopted ${s.portId}`);
     await s.st.run('port', async () => {
       const port = await ledger.create({ kind: 'port', name: n.portName, node: n.name, details: { network: networkId } }, () => slots.use(() => os.network.createPort({
-        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: kaddPortDescription(c.clusterName, n.name),
-        ...(p.portTagsOnCreate ? { tags } : {}),
+        name: n.portName, network_id: networkId, fixed_ips: [{ subnet_id: subnetId }], security_groups: [sgId], description: kaddPortDescription(c.clusterName, n.name), tags,
       })));
       s.portId = port.id;
-      if (!p.portTagsOnCreate) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
+      // the tags go in the create; Neutron without `tag-creation` (Zed) answers 201 with `tags: []`: then one PUT
+      if (!tags.every((t) => port.tags?.includes(t))) os.network.setPortTags(port.id, tags).catch((e) => io.log('debug', `tagging port ${n.portName}: ${e instanceof Error ? e.message : e}`));
     }, () => s.portId);
   }
 

@@ -75,8 +75,6 @@ export interface AddWorkersPlan {
   warnings: string[];
   blockers: string[];
   zones: string[];
-  /** Neutron has `tag-creation`: the ownership tags go in the port create (else one PUT per port after it) */
-  portTagsOnCreate?: boolean;
   /** the CA pin for the join (read in the preflight; execute does not read cluster-info again) */
   caCertHash?: string;
 }
@@ -100,8 +98,6 @@ export interface Observed {
   /** null: no server_group configured, or not found */
   serverGroup?: ServerGroup | null;
   serverGroupFailed?: boolean;
-  /** Neutron extension aliases; null/absent when unknown */
-  neutronExtensions?: string[] | null;
   kube: { ok: boolean; version?: string; error?: string; server: string };
   ownership: { ok: boolean; reason: string };
   userDataBytes: number;
@@ -266,7 +262,6 @@ export function plan(req: AddWorkersRequest, o: Observed): AddWorkersPlan {
     warnings,
     blockers,
     zones: c.availabilityZones,
-    portTagsOnCreate: !!o.neutronExtensions?.includes('tag-creation'),
     ...(o.caCertHash ? { caCertHash: o.caCertHash } : {}),
   };
 }

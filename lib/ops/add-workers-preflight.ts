@@ -7,7 +7,7 @@ import type { ClusterConfig } from '../config/types.js';
 import type { LoadBalancer, OpenStackClient } from '../openstack/types.js';
 import type { KubeApi } from '../kube/types.js';
 import { InterruptedError, KaddError } from '../errors.js';
-import { portName, roleNamePattern } from './naming.js';
+import { portName, roleNamePattern, volumeName } from './naming.js';
 import { observeCloud } from './observe.js';
 import { apiEndpointOf, hostOf, plannedNames, workerLabels, type AddWorkersRequest, type Observed, type UserDataRenderer } from './add-workers-plan.js';
 
@@ -64,8 +64,8 @@ export async function preflight(
   // name is the kubeconfig's API host already
   const lbNeeded = !ownershipByAddress(c, kube.server());
   const cl = await observeCloud(os, c, 'node', errors, {
-    lbRequired: false, extensions: true, lookupLb: lbNeeded,
-    portNames: (servers) => plannedNames(req, servers.map((s) => s.name)).map(portName),
+    lbRequired: false, lookupLb: lbNeeded, zones: req.zone ? [req.zone] : c.availabilityZones,
+    portNames: (servers, volumes) => portsToAdopt(req, servers.map((s) => s.name), volumes.map((v) => v.name ?? '')),
   });
   await kubeSide;
   // Ctrl-C while waiting for the API is an interruption (exit 130), not a preflight finding
@@ -84,9 +84,23 @@ export async function preflight(
     flavors: cl.flavors, image: cl.image, keypair: cl.keypair, zones: cl.zones, volumeTypes: cl.volumeTypes, network: cl.network,
     subnet: cl.subnet, router: cl.router, securityGroup: cl.securityGroup, novaLimits: cl.novaLimits, cinderLimits: cl.cinderLimits,
     neutronQuota: cl.neutronQuota, servers: cl.servers, volumes: cl.volumes, ports: cl.ports,
-    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed, neutronExtensions: cl.neutronExtensions,
+    serverGroup: cl.serverGroup, serverGroupFailed: cl.serverGroupFailed,
     kube: kubeInfo, ownership, userDataBytes, errors, ...(caHash ? { caCertHash: caHash } : {}),
   };
+}
+
+/**
+ * The port names worth a lookup (adopt, don't duplicate): all planned ones when a port of them may exist,
+ * none otherwise. A port of a planned name is left only by an earlier run that did not finish: the journal
+ * says so (the run resumes it: resumeNames) or, where the journal is gone, the boot volume created at the
+ * same moment is left too (kadd's volumes are always listed) -- or a server of that name exists.
+ */
+export function portsToAdopt(req: Pick<AddWorkersRequest, 'config' | 'amount' | 'resumeNames'>, serverNames: string[], volumeNames: string[]): string[] {
+  const names = plannedNames(req, serverNames);
+  const servers = new Set(serverNames);
+  const volumes = new Set(volumeNames);
+  const mayExist = !!req.resumeNames?.length || names.some((n) => servers.has(n) || volumes.has(volumeName(n)));
+  return mayExist ? names.map(portName) : [];
 }
 
 /** The kubeconfig's API host is the config's load balancer floating IP or DNS name (no lookup needed). */

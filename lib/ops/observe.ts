@@ -7,6 +7,7 @@ import type {
   AvailabilityZone, CinderLimits, Flavor, Image, Keypair, LoadBalancer, Network, NeutronQuotaDetails, NovaLimits,
   OpenStackClient, Port, Router, SecurityGroup, Server, ServerGroup, Subnet, Volume,
 } from '../openstack/types.js';
+import { one } from '../openstack/network.js';
 import { roleNamePattern, type Role } from './naming.js';
 import type { Diagnosis } from './diagnose.js';
 
@@ -44,8 +45,6 @@ export interface CloudLookups {
   serverGroup: ServerGroup | null;
   /** the server group lookup itself failed (its error is in `errors`) */
   serverGroupFailed: boolean;
-  /** Neutron's extension aliases (asked only with opts.extensions); null when not asked or the call failed */
-  neutronExtensions: string[] | null;
 }
 
 export async function observeCloud(
@@ -55,26 +54,36 @@ export async function observeCloud(
   errors: string[],
   opts: {
     lbRequired: boolean;
-    extensions?: boolean;
     /** false: ownership is proven without it (floating IP / DNS name of the config): no load balancer lookup */
     lookupLb?: boolean;
-    /** the port names this run may adopt, from the servers found: looked up by name instead of every port of the network */
-    portNames?: (servers: Server[]) => string[];
+    /**
+     * the port names this run may adopt, from the servers and kadd's volumes found: looked up by name instead
+     * of every port of the network; no name, no request
+     */
+    portNames?: (servers: Server[], volumes: Volume[]) => string[];
+    /** the zones the new servers may use (default: the config's); none named: the zone list is not read */
+    zones?: (string | undefined)[];
   },
 ): Promise<CloudLookups> {
   const projectId = await os.projectId(); // auth errors surface here, before anything else
   let serverGroupFailed = false;
-  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, router, securityGroup, servers, volumes, lb, serverGroup, neutronExtensions] =
+  // the subnet by name in the same burst (not after the network: one round trip less); its network is
+  // matched below, as `findSubnet(name, network.id)` would, and a failed listing only counts when the network exists
+  const subnetErrors: string[] = [];
+  const zonesNamed = (opts.zones ?? c.availabilityZones).some((z) => !!z);
+  const [flavors, image, keypair, zones, volumeTypes, novaLimits, cinderLimits, neutronQuota, network, subnets, router, securityGroup, servers, volumes, lb, serverGroup] =
     await Promise.all([
       settle(os.compute.listFlavors(), errors, 'listing flavors'),
       settle(os.image.findImage(c.image), errors, 'looking up the image'),
       settle(os.compute.getKeypair(c.keypair), errors, 'looking up the keypair'),
-      settle(os.compute.listAvailabilityZones(), errors, 'listing availability zones'),
+      // serverBlockers checks only the zones named: with none, the list would be read for nothing
+      zonesNamed ? settle(os.compute.listAvailabilityZones(), errors, 'listing availability zones') : Promise.resolve([]),
       c.storageClass ? settle(os.volume.listVolumeTypes().then((t) => t.map((x) => x.name)), errors, 'listing volume types') : Promise.resolve(null),
       settle(os.compute.getLimits(), errors, 'reading Nova limits'),
       settle(os.volume.getLimits(), errors, 'reading Cinder limits'),
       settle(os.network.getQuotaDetails(projectId), errors, 'reading Neutron quota'),
       settle(os.network.findNetwork(c.privateNet.name), errors, 'looking up the network'),
+      settle(os.network.listSubnets({ name: c.privateNet.subnet.name }), subnetErrors, 'looking up the subnet'),
       settle(os.network.findRouter(c.privateNet.subnet.router.name), errors, 'looking up the router'),
       settle(os.network.findSecurityGroup(c.securityGroup), errors, 'looking up the security group'),
       settle(os.compute.listServers({ name: roleNamePattern(c.clusterName, role) }), errors, `listing ${role === 'master' ? 'masters' : 'servers'}`),
@@ -88,19 +97,22 @@ export async function observeCloud(
           return null;
         })
         : Promise.resolve(null),
-      // feature detection only (tags in the port create): a failure means "not there", never a blocker
-      opts.extensions ? os.network.listExtensions().catch(() => null) : Promise.resolve(null),
     ]);
-  const [subnet, ports] = await Promise.all([
-    network ? settle(os.network.findSubnet(c.privateNet.subnet.name, network.id), errors, 'looking up the subnet') : Promise.resolve(null),
-    !network ? Promise.resolve(null)
-    : opts.portNames ? portsByName(os, network.id, opts.portNames(servers ?? []), errors)
-    : settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports'),
-  ]);
+  let subnet: Subnet | null = null;
+  if (network) {
+    errors.push(...subnetErrors);
+    try {
+      subnet = subnets ? one('subnet', c.privateNet.subnet.name, subnets.filter((s) => s.network_id === network.id), projectId) : null;
+    } catch (e) {
+      errors.push(`looking up the subnet: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const ports = !network ? null
+    : opts.portNames ? await portsByName(os, network.id, opts.portNames(servers ?? [], volumes ?? []), errors)
+    : await settle(os.network.listPorts({ network_id: network.id }), errors, 'listing ports');
   return {
     projectId, flavors: flavors ?? [], image, keypair, zones: zones ?? [], volumeTypes, novaLimits, cinderLimits, neutronQuota,
     network, subnet, router, securityGroup, servers: servers ?? [], volumes: volumes ?? [], ports: ports ?? [], lb, serverGroup, serverGroupFailed,
-    neutronExtensions,
   };
 }
 

@@ -328,6 +328,20 @@ describe('openstack typed calls', () => {
     });
   });
 
+  describe('port create with tags', () => {
+    it('a Neutron that refuses `tags` in a create (400): the same create once more without them; other 400s are errors', async () => {
+      const bad = { NeutronError: { type: 'HTTPBadRequest', message: "Unrecognized attribute(s) 'tags'", detail: '' } };
+      nock(NEUTRON).post('/v2.0/ports', { port: { name: 'p', network_id: 'n1', tags: ['kadd-cluster=k8s'] } }).reply(400, bad);
+      nock(NEUTRON).post('/v2.0/ports', { port: { name: 'p', network_id: 'n1' } }).reply(201, { port: { id: 'p1', name: 'p', network_id: 'n1', tags: [] } });
+      nock(NEUTRON).post('/v2.0/ports', { port: { name: 'q', network_id: 'n1', tags: ['kadd-cluster=k8s'] } })
+        .reply(400, { NeutronError: { type: 'HTTPBadRequest', message: 'Invalid input for fixed_ips', detail: '' } });
+      const { c } = client();
+      assert.deepEqual((await c.network.createPort({ name: 'p', network_id: 'n1', tags: ['kadd-cluster=k8s'] })).tags, []);
+      await assert.rejects(c.network.createPort({ name: 'q', network_id: 'n1', tags: ['kadd-cluster=k8s'] }), /Invalid input for fixed_ips/);
+      assert.equal(c.counts()['network POST'], 3);
+    });
+  });
+
   describe('load-balancer', () => {
     it('find LB, listeners, pools, members (paged), delete member 404 ok', async () => {
       const LB = '607226db-27ef-4d41-ae89-f2a800e9c2db';
