@@ -332,8 +332,9 @@ export class TerminalIo implements Io {
       return;
     }
     if (this.useSpinner()) return; // the board shows it live
-    // a node whose own progress line is open (`demo-master-2:registered`) already has that line's heartbeat
-    const beating = (node: string) => open.some(([k, l]) => !l.stages && (k === node || k.startsWith(`${node}:`)));
+    // a node with a progress line of its own open (`demo-master-2:registered`, `drain:demo-node-3`) already has
+    // that line's heartbeat
+    const beating = (node: string) => open.some(([k, l]) => !l.stages && k.split(':').includes(node));
     for (const [k, l] of open) {
       if (now - l.changed < period) continue;
       if (!l.stages) this.writeErr(`${this.stamp()} ${k}: still ${l.text}${this.budgetNote(l, now)}`);

@@ -210,6 +210,14 @@ describe('TerminalIo', () => {
     t += 60_000;
     io.tick();
     assert.match(s.err.text, /demo-master-2: registered still running after 2m: Node registered\n$/, 'the stage beats once the progress line closed');
+    io.stage({ node: 'demo-node-3', stage: 'remove', state: 'start', elapsedMs: 0 });
+    io.stage({ node: 'demo-node-3', stage: 'drain', state: 'start', elapsedMs: 0 });
+    io.progress('drain:demo-node-3', 'demo-node-3: draining');
+    const before = s.err.text;
+    t += 60_000;
+    io.tick();
+    assert.doesNotMatch(s.err.text.slice(before.length), /demo-node-3: drain still/, 'remove\'s drain line beats for it');
+    assert.match(s.err.text.slice(before.length), /drain:demo-node-3: still demo-node-3: draining \(for 1m\)/);
     io.stop();
 
     const q = streams();
