@@ -7,7 +7,8 @@
  * - colour: off with --no-color, NO_COLOR (non-empty) or FORCE_COLOR=0, or when stderr is not a TTY
  * - verbosity: -1 (quiet) hides info, 0 normal, >= 1 (or --debug) shows debug
  * - lifecycle stage events (io.stage): one plain line per event off a TTY; on a TTY the node's line of the
- *   spinner board, closed when its root stage (the first one started) ends; -q shows only failures
+ *   spinner board, closed when its root stage (the first one started) ends; -q shows only failures. Off a
+ *   TTY a node with an open stage takes part in the heartbeat ("join still running after 5m: ...")
  * - everything written is redacted (lib/redact.ts)
  */
 import { dump } from 'js-yaml';
@@ -81,6 +82,14 @@ interface LineState {
   budgetMs?: number;
   phaseStarted?: number;
   done: boolean;
+  /** off a TTY, a node's stage events: its root stage and the stages open now (the heartbeat names the last) */
+  stages?: { root: string; open: Map<string, OpenStage> };
+}
+
+interface OpenStage {
+  since: number;
+  state: 'start' | 'wait';
+  detail?: string;
 }
 
 const ansi = (code: number, close: number) => (on: boolean) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[${close}m` : s);
@@ -181,6 +190,7 @@ export class TerminalIo implements Io {
     const text = describeStage(e);
     const key = e.node || 'kadd';
     if (!this.useSpinner()) {
+      this.trackStage(key, e);
       if (this.verbosity < 0 && e.state !== 'failed') return;
       this.writeErr(`${this.stamp()} ${key}: ${text}`);
       return;
@@ -199,6 +209,41 @@ export class TerminalIo implements Io {
     if (e.state === 'failed') open.line.fail(text);
     else if (e.state === 'skipped') open.line.warn(text);
     else open.line.succeed(text);
+  }
+
+  /**
+   * Off a TTY: a node's open stages, kept as one line of the run so the heartbeat covers it (a 10-minute join
+   * is not silent). The line opens with the node's first started stage (its root) and ends with it.
+   */
+  private trackStage(key: string, e: StageEvent): void {
+    const now = this.now();
+    let l = this.lines.get(key);
+    if (!l?.stages || l.done) {
+      if (e.state !== 'start' && e.state !== 'wait') return;
+      this.runStarted ??= now;
+      l = { text: describeStage(e), started: now, changed: now, done: false, stages: { root: e.stage, open: new Map() } };
+      this.lines.set(key, l);
+      this.ensureHeartbeat();
+    }
+    const st = l.stages!;
+    l.text = describeStage(e);
+    l.changed = now;
+    if (e.state === 'start' || e.state === 'wait') {
+      const was = st.open.get(e.stage);
+      st.open.delete(e.stage); // re-inserted last: the heartbeat names the stage that moved last
+      st.open.set(e.stage, { since: e.state === 'start' ? now : (was?.since ?? now - e.elapsedMs), state: e.state, detail: e.detail ?? was?.detail });
+      return;
+    }
+    st.open.delete(e.stage);
+    if (e.stage === st.root) l.done = true;
+  }
+
+  /** an open stage's heartbeat text: `join still running after 5m: up to 1200s` */
+  private stageNote(l: LineState, now: number): string | undefined {
+    const open = [...(l.stages?.open ?? [])];
+    const [stage, o] = open.filter(([s]) => s !== l.stages!.root).at(-1) ?? open.at(-1) ?? [];
+    if (!stage || !o) return undefined;
+    return `${stage} still ${o.state === 'wait' ? 'waiting' : 'running'} after ${formatElapsed(now - o.since)}${o.detail ? `: ${o.detail}` : ''}`;
   }
 
   // ---- progress ----
@@ -282,12 +327,21 @@ export class TerminalIo implements Io {
       // -q: one summary line at a low rate, so a long quiet run is not mistaken for a hang
       const done = this.lines.size - open.length;
       const [k, l] = open.reduce((a, b) => (b[1].changed < a[1].changed ? b : a));
-      this.writeErr(`${this.stamp()} still working (${formatElapsed(now - (this.runStarted ?? now))}): ${done}/${this.lines.size} done; ${k}: ${l.text}${this.budgetNote(l, now)}`);
+      const what = l.stages ? (this.stageNote(l, now) ?? l.text).replace(' still ', ' ') : `${l.text}${this.budgetNote(l, now)}`;
+      this.writeErr(`${this.stamp()} still working (${formatElapsed(now - (this.runStarted ?? now))}): ${done}/${this.lines.size} done; ${k}: ${what}`);
       return;
     }
     if (this.useSpinner()) return; // the board shows it live
+    // a node with a progress line of its own open (`demo-master-2:registered`, `drain:demo-node-3`) already has
+    // that line's heartbeat
+    const beating = (node: string) => open.some(([k, l]) => !l.stages && k.split(':').includes(node));
     for (const [k, l] of open) {
-      if (now - l.changed >= period) this.writeErr(`${this.stamp()} ${k}: still ${l.text}${this.budgetNote(l, now)}`);
+      if (now - l.changed < period) continue;
+      if (!l.stages) this.writeErr(`${this.stamp()} ${k}: still ${l.text}${this.budgetNote(l, now)}`);
+      else if (!beating(k)) {
+        const note = this.stageNote(l, now);
+        if (note) this.writeErr(`${this.stamp()} ${k}: ${note}`);
+      }
     }
   }
 

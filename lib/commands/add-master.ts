@@ -17,6 +17,7 @@ import {
 } from '../ops/add-master.js';
 import { addMasterVerb, logPlanWarnings, type AddMasterVerbOptions } from '../ops/add-master-verb.js';
 import { formatMemberTable } from '../ops/master-etcd.js';
+import { outcomesOf } from '../ops/engine/events.js';
 
 export { DRY_RUN_NO_ADDER, SudoTransport, leftoversError } from '../ops/add-master-verb.js';
 
@@ -179,7 +180,8 @@ export function formatResult(r: AddMasterResult): string {
 
 /**
  * The `--role master` branch of `kadd add`. Returns the exit code (0); failures are thrown as KaddError
- * (UsageError/PreflightError exit 2, OperationError exit 1 listing what was rolled back, InterruptedError 130).
+ * (UsageError/PreflightError exit 2, OperationError exit 1 listing what was rolled back, InterruptedError 130);
+ * a failure of the change itself prints the master's outcome first when the format is not table.
  */
 export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: Partial<AddMasterCommandDeps> = {}): Promise<number> {
   const parsed = parseAddMasterArgs(argv);
@@ -229,6 +231,12 @@ export async function handleAddMaster(argv: AddMasterArgs, ctx: Context, over: P
     if (out.kind !== 'done') throw new Error('internal: a master add always has something to do');
     ctx.io.result(fmt === 'table' ? formatResult(out.result) : renderResult(out.result, fmt));
     return 0;
+  } catch (e) {
+    // the change failed (rolled back, or the rollback left something): with -f json/yaml/value the master's
+    // outcome still goes to stdout (docs/schemas/add-master-result.json); the error, stderr and exit code as before
+    const outcomes = outcomesOf(e);
+    if (outcomes?.length && fmt !== 'table') ctx.io.result(renderResult({ cluster: config.clusterName, name: outcomes[0]!.node, outcomes }, fmt));
+    throw e;
   } finally {
     off?.();
   }

@@ -21,7 +21,7 @@ import { memberTable, type EtcdAccess, type MemberRow } from './master-etcd.js';
 import { Ledger, describeReaped, type LedgerJournal } from './engine/ledger.js';
 import { Reapers } from './engine/reapers.js';
 import { TokenLease } from './engine/token.js';
-import { NodeStages, type NodeOutcome } from './engine/events.js';
+import { NodeStages, withOutcomes, type NodeOutcome } from './engine/events.js';
 import { API_PORT, STAGE_TEXT, type AddMasterPlan, type AddMasterRequest, type Stage } from './add-master-plan.js';
 import { refineStall, StageFailure, waitFor, watchJoin, type MasterState } from './add-master-watch.js';
 
@@ -41,6 +41,33 @@ export interface AddMasterResult {
   durationMs: number;
   /** the new master's stages (lib/ops/engine/events.ts): one `added` outcome */
   outcomes: NodeOutcome[];
+}
+
+/** How a master add that threw ended: filled by the rollback (absent when it failed before any change). */
+export interface MasterFailure {
+  /** the error that started the rollback */
+  cause?: string;
+  interrupted?: boolean;
+  /** --keep-failed kept the server, volume and port */
+  keep?: boolean;
+  /** what the rollback could not delete (an etcd member the quorum check refused, a failed delete) */
+  left?: string[];
+}
+
+/**
+ * The outcome of a master add that threw (as workerOutcome for a worker): `failed` when the rollback left
+ * something (named in the error; `stage` the last stage that failed), `kept` with --keep-failed,
+ * `rolled-back` otherwise (everything it had created deleted; nothing, when it failed before any change).
+ */
+export function masterOutcome(node: string, st: NodeStages, error: string, f: MasterFailure): NodeOutcome {
+  const stages = st.through(ROOT_STAGE);
+  const why = f.interrupted ? 'interrupted' : (f.cause ?? error);
+  if (f.left?.length) {
+    const stage = [...stages].reverse().find((s) => s.state === 'failed')?.stage;
+    return { node, outcome: 'failed', stages, error: `${why}; left behind: ${f.left.join(', ')}`, ...(stage ? { stage } : {}) };
+  }
+  if (f.keep) return { node, outcome: 'kept', stages, reason: `--keep-failed: ${why}` };
+  return { node, outcome: 'rolled-back', stages, error: why };
 }
 
 /** What executeMaster hands the renderer: the fields of lib/cloudinit's MasterJoinInput it fills. */
@@ -75,19 +102,24 @@ export async function executeMaster(
   ctx: Context, req: AddMasterRequest, p: AddMasterPlan, os: OpenStackClient, kube: KubeApi, etcd: EtcdAccess, deps: AddMasterDeps,
 ): Promise<AddMasterResult> {
   const stages = new NodeStages(ctx.io, ctx.clock, p.name);
+  const failure: MasterFailure = {};
   stages.start(ROOT_STAGE);
   try {
-    const r = await joinMaster(ctx, req, p, os, kube, etcd, deps, stages);
+    const r = await joinMaster(ctx, req, p, os, kube, etcd, deps, stages, failure);
     stages.done(ROOT_STAGE, `${r.ip}, etcd member ${r.memberId}`);
     return { ...r, outcomes: [{ node: p.name, outcome: 'added', stages: stages.through(ROOT_STAGE) }] };
   } catch (e) {
-    stages.failed(ROOT_STAGE, e instanceof Error ? e.message : String(e));
-    throw e;
+    const error = e instanceof Error ? e.message : String(e);
+    stages.failed(ROOT_STAGE, error);
+    // the command prints it (-f json) before the error goes to stderr
+    failure.interrupted ||= ctx.signal.aborted || e instanceof InterruptedError;
+    throw withOutcomes(e, [masterOutcome(p.name, stages, error, failure)]);
   }
 }
 
 async function joinMaster(
   ctx: Context, req: AddMasterRequest, p: AddMasterPlan, os: OpenStackClient, kube: KubeApi, etcd: EtcdAccess, deps: AddMasterDeps, stages: NodeStages,
+  ended: MasterFailure,
 ): Promise<Omit<AddMasterResult, 'outcomes'>> {
   const started = ctx.clock.now();
   const { io, signal } = ctx;
@@ -269,6 +301,7 @@ async function joinMaster(
     const rb = io.progress(`${p.name}:rollback`, keep ? 'removing the etcd member, keeping the server (--keep-failed)' : 'rolling back');
     stages.start('rollback', keep ? '--keep-failed' : undefined);
     const { rolledBack, left, kept, etcdLeft } = await rollback(ledger, reapers, p.name, st.ip, keep);
+    Object.assign(ended, { cause, interrupted, keep, left });
     const tokens = ledger.of('').map((r) => r.id);
     await tokenGone();
     for (const id of tokens) if (id && !ledger.of('').some((r) => r.id === id)) rolledBack.push(`deleted bootstrap token ${id}`);

@@ -156,6 +156,99 @@ describe('TerminalIo', () => {
     io.stop();
   });
 
+  it('heartbeat off a TTY covers open lifecycle stages: a silent join gets "still running after", a closed one nothing', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, heartbeatMs: 60_000 });
+    const ev = (node: string, stage: string, state: 'start' | 'done' | 'failed' | 'skipped' | 'wait', detail?: string) =>
+      io.stage({ node, stage, state, elapsedMs: 0, ...(detail ? { detail } : {}) });
+    ev('demo-node-2', 'add', 'start', 'flavor m1');
+    ev('demo-node-2', 'server', 'start');
+    ev('demo-node-2', 'server', 'done');
+    ev('demo-node-2', 'join', 'start', 'up to 1200s');
+    ev('demo-node-3', 'add', 'start');
+    ev('demo-node-3', 'join', 'start');
+    ev('demo-node-3', 'join', 'done', 'Node Ready');
+    ev('demo-node-3', 'add', 'done');
+    const events = s.err.text;
+    t += 30_000;
+    io.tick();
+    assert.equal(s.err.text, events, 'nothing before the period');
+    t += 30_000;
+    io.tick();
+    assert.equal(s.err.text.slice(events.length), '03:05:05Z demo-node-2: join still running after 1m: up to 1200s\n', 'one line, for the open stage only');
+    const once = s.err.text;
+    t += 10_000;
+    io.tick();
+    assert.equal(s.err.text, once, 'at most once per period');
+    ev('demo-node-2', 'join', 'wait', 'Node NotReady');
+    t += 60_000;
+    io.tick();
+    assert.match(s.err.text, /03:06:15Z demo-node-2: join still waiting after 2m10s: Node NotReady\n$/, 'a wait keeps the stage\'s start time and its last detail');
+    ev('demo-node-2', 'join', 'done', 'Node Ready');
+    ev('demo-node-2', 'add', 'done');
+    const closed = s.err.text;
+    t += 5 * 60_000;
+    io.tick();
+    assert.equal(s.err.text, closed, 'no heartbeat for a closed stage');
+    assert.equal(s.out.text, '', 'nothing on stdout');
+    io.stop();
+  });
+
+  it('heartbeat off a TTY: a stage whose node has a progress line of its own open is not repeated twice; -q summarises open stages', () => {
+    const s = streams();
+    let t = T0;
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, heartbeatMs: 60_000 });
+    io.stage({ node: 'demo-master-2', stage: 'add', state: 'start', elapsedMs: 0 });
+    io.stage({ node: 'demo-master-2', stage: 'registered', state: 'start', elapsedMs: 0, detail: 'Node registered' });
+    const line = io.progress('demo-master-2:registered', 'demo-master-2: waiting for Node registered');
+    t += 60_000;
+    io.tick();
+    assert.equal(s.err.text.match(/still/g)?.length, 1, s.err.text);
+    assert.match(s.err.text, /demo-master-2:registered: still demo-master-2: waiting for Node registered \(for 1m\)\n$/);
+    line.succeed('registered');
+    t += 60_000;
+    io.tick();
+    assert.match(s.err.text, /demo-master-2: registered still running after 2m: Node registered\n$/, 'the stage beats once the progress line closed');
+    io.stage({ node: 'demo-node-3', stage: 'remove', state: 'start', elapsedMs: 0 });
+    io.stage({ node: 'demo-node-3', stage: 'drain', state: 'start', elapsedMs: 0 });
+    io.progress('drain:demo-node-3', 'demo-node-3: draining');
+    const before = s.err.text;
+    t += 60_000;
+    io.tick();
+    assert.doesNotMatch(s.err.text.slice(before.length), /demo-node-3: drain still/, 'remove\'s drain line beats for it');
+    assert.match(s.err.text.slice(before.length), /drain:demo-node-3: still demo-node-3: draining \(for 1m\)/);
+    io.stop();
+
+    const q = streams();
+    t = T0;
+    const quiet = new TerminalIo({ ...wire(q), env: {}, now: () => t, verbosity: -1, quietHeartbeatMs: 300_000 });
+    quiet.stage({ node: 'demo-node-2', stage: 'add', state: 'start', elapsedMs: 0 });
+    quiet.stage({ node: 'demo-node-2', stage: 'join', state: 'start', elapsedMs: 0, detail: 'up to 1200s' });
+    t += 60_000;
+    quiet.tick();
+    assert.equal(q.err.text, '', '-q: no stage lines, no per-minute heartbeat');
+    t += 240_000;
+    quiet.tick();
+    assert.equal(q.err.text, '03:09:05Z still working (5m): 0/1 done; demo-node-2: join running after 5m: up to 1200s\n');
+    assert.equal(q.out.text, '');
+    quiet.stop();
+  });
+
+  it('heartbeat on stage lines never prints a registered secret', () => {
+    const s = streams();
+    let t = T0;
+    registerSecret('abcdef.0123456789abcdef');
+    const io = new TerminalIo({ ...wire(s), env: {}, now: () => t, heartbeatMs: 1000 });
+    io.stage({ node: 'demo-node-2', stage: 'add', state: 'start', elapsedMs: 0 });
+    io.stage({ node: 'demo-node-2', stage: 'join', state: 'start', elapsedMs: 0, detail: 'token abcdef.0123456789abcdef' });
+    t += 1000;
+    io.tick();
+    assert.match(s.err.text, /join still running after 1s: token /);
+    assert.doesNotMatch(s.err.text, /0123456789abcdef/);
+    io.stop();
+  });
+
   it('spinner board: "k/n done" and the elapsed time', async () => {
     const s = streams(true);
     let t = T0;

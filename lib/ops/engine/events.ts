@@ -43,6 +43,23 @@ export type OutcomeKind = NodeOutcome['outcome'];
 
 const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/** The outcomes of an operation that ended in an exception, kept with that exception (see withOutcomes). */
+const failedOutcomes = new WeakMap<object, NodeOutcome[]>();
+
+/**
+ * Keeps the per-node outcomes with the error an operation fails with, so the command still prints them
+ * (`-f json` on stdout) while the error itself goes to stderr and sets the exit code as before. Returns `e`.
+ */
+export function withOutcomes<E>(e: E, outcomes: NodeOutcome[]): E {
+  if (e && typeof e === 'object') failedOutcomes.set(e, outcomes);
+  return e;
+}
+
+/** The outcomes withOutcomes kept with this error, if any. */
+export function outcomesOf(e: unknown): NodeOutcome[] | undefined {
+  return e && typeof e === 'object' ? failedOutcomes.get(e) : undefined;
+}
+
 /**
  * The stages of one node: emits the events (with the elapsed time of each stage) and keeps the records
  * for the node's outcome. `root` (optional) is the stage that spans the whole node (`remove`): the TTY
