@@ -79,39 +79,24 @@ export function pidAlive(pid: number): boolean {
 interface LockInfo { pid: number; host: string; at: string; op?: string }
 
 async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) => boolean): Promise<void> {
-  let takeovers = 0;
-  for (let attempt = 0; attempt < 50 && takeovers < 2; attempt++) {
-    // published whole: written to a private file first, then linked into place (O_EXCL semantics), so
-    // another kadd never reads a lock that exists but is still empty (and would take it as a dead holder's)
-    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    const fh = await fsp.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+  for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await fh.writeFile(`${JSON.stringify(me)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await fsp.link(tmp, path);
+      const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      try {
+        await fh.writeFile(`${JSON.stringify(me)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    } finally {
-      await fsp.rm(tmp, { force: true });
-    }
-    let text: string;
-    try {
-      text = await fsp.readFile(path, 'utf8');
-    } catch (e) {
-      // released between our link and our read: free now, try again (never a stale lock to remove)
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
     }
     let holder: LockInfo | undefined;
     try {
-      holder = JSON.parse(text) as LockInfo;
+      holder = JSON.parse(await fsp.readFile(path, 'utf8')) as LockInfo;
     } catch {
-      holder = undefined; // empty or torn (an older kadd died while writing it)
+      holder = undefined; // empty or torn: the holder died while writing it
     }
     const stale = !holder || typeof holder.pid !== 'number' || (holder.host === me.host && !isAlive(holder.pid));
     if (!stale) {
@@ -125,10 +110,7 @@ async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) =>
         },
       );
     }
-    // remove the stale lock only if it is still the one judged stale (not a new holder's taken meanwhile)
-    takeovers++;
-    const now = await fsp.readFile(path, 'utf8').catch(() => undefined);
-    if (now === text) await fsp.rm(path, { force: true });
+    await fsp.rm(path, { force: true });
   }
   throw new PreflightError(`could not take the lock ${path}: another kadd keeps taking it`, { code: 'E_LOCKED' });
 }
