@@ -103,7 +103,7 @@ const heal: KaddCommandModule<HealArgs> = {
     const { withClusterFile } = await import('../cli/context.js');
     const { renderResult } = await import('../cli/output.js');
     return withClusterFile(argv, deps, async (ctx, config) => {
-      const { runHeal } = await import('../ops/heal.js');
+      const { runHeal, healNodeOutcomes } = await import('../ops/heal.js');
       const poll = argv['poll-interval'];
       const run = await runHeal(ctx, config, req, {
         apply: argv.apply, rebootWaitMs: rebootWaitSec * 1000, pollIntervalMs: poll, adderImage: argv['adder-image'], allowAdder: argv['allow-adder'], soakSeconds: argv.soak, resume: argv.resume,
@@ -114,7 +114,7 @@ const heal: KaddCommandModule<HealArgs> = {
         },
     });
     const format = argv.format ?? 'table';
-    ctx.io.result(format === 'table' ? formatHeal(run, argv.apply) : renderResult({ ...run.plan, outcomes: run.outcomes, errors: run.errors }, format));
+    ctx.io.result(format === 'table' ? formatHeal(run, argv.apply) : renderResult({ ...run.plan, outcomes: healNodeOutcomes(run.outcomes), errors: run.errors }, format));
     return healExitCode(run, argv.apply);
     });
   },

@@ -31,6 +31,7 @@ export interface ReplaceArgs extends ReplacementOptionArgs {
   'drain-timeout': string;
   'delete-emptydir-data': boolean;
   force: boolean;
+  'force-unlock': boolean;
 }
 
 /** Pure: argv -> request (UsageError, exit 2, before any API call). */
@@ -114,6 +115,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of each drain (the old node stays if it runs out)' })
       .option('delete-emptydir-data', { type: 'boolean', default: false, describe: 'drain pods with emptyDir volumes (their data is lost)' })
       .option('force', { type: 'boolean', default: false, describe: 'drain pods without a controller' })
+      .option('force-unlock', { type: 'boolean', default: false, describe: 'take the cluster lock (Lease kube-system/kadd-lock) even when another kadd holds it; only when that kadd is gone' })
       .example('kadd replace cfg.yml demo-node-3', 'surge: a new worker like demo-node-3 joins and soaks, then demo-node-3 is drained and removed')
       .example('kadd replace --no-surge cfg.yml demo-master-2', 'remove demo-master-2 first (needs 3 masters), then add its replacement')
       .example('kadd replace --all --image ubuntu-24.04 --max-surge 3 cfg.yml', 'roll every node to a new image, masters first')
@@ -141,7 +143,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
       const poll = argv['poll-interval'];
       const run = await runReplace(ctx, config, req, {
         dryRun: argv['dry-run'], resume: argv.resume, yes: argv.yes, interactive: !!process.stdin.isTTY, configArg: argv.config,
-        adderImage: argv['adder-image'],
+        adderImage: argv['adder-image'], forceUnlock: argv['force-unlock'],
         timings: { pollIntervalMs: poll, bootTimeoutMs: argv['boot-timeout'] * 1000, joinTimeoutMs: argv.timeout * 1000 },
         drain: { timeoutMs: drainMs, deleteEmptyDirData: argv['delete-emptydir-data'], force: argv.force, evictRetryMs: argv['evict-retry'] },
     });

@@ -1,7 +1,8 @@
 /**
- * The whole `kadd replace` run, in the engine's runner order (design.md section 5):
- *   lock -> unfinished journal? (--resume) -> observe -> plan (pure) -> --dry-run -> confirm -> execute (the roll)
- *   -> journal end -> config write.
+ * The whole `kadd replace` run as a verb of the engine's runner (lib/ops/engine/runner.ts, design.md section 5):
+ *   file lock -> unfinished journal (--resume, or a refusal) -> connect -> cluster Lease -> observe -> plan (pure)
+ *   -> --dry-run -> blockers -> confirm -> journal begin -> execute (the roll) -> cluster file -> journal end.
+ * A paused roll is a result (journal end `failed`, a `paused` outcome for every node not reached), not an exception.
  * Resume: the latest roll in the journal (lib/ops/replace-roll.ts latestRoll) gives the request, the victim
  * order, the baseline of Ready Nodes and what each step went through; half-built replacements (created, never
  * healthy) are torn down through the engine's ledger and reapers first; complete steps are skipped, half-done
@@ -11,8 +12,9 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { KubeApi } from '../kube/types.js';
 import type { OpenStackClient } from '../openstack/types.js';
-import { InterruptedError, OperationError, PreflightError, UsageError } from '../errors.js';
-import { Journal, findUnfinished, readJournal, type FileLock, type LeftoverResource } from '../journal/index.js';
+import { OperationError, PreflightError, UsageError } from '../errors.js';
+import { readJournal, type Journal, type LeftoverResource } from '../journal/index.js';
+import { runOperation, type HeldLocks } from './engine/runner.js';
 import { indexOf, type Role } from './naming.js';
 import { openEtcdViaAdder, type EtcdAccess } from './master-etcd.js';
 import {
@@ -34,8 +36,10 @@ export interface ReplaceRunOptions {
   drain: { timeoutMs: number; deleteEmptyDirData: boolean; force: boolean; evictRetryMs?: number };
   adderImage?: string;
   configArg: string;
-  /** the caller holds the cluster file's lock already (kadd heal, across its decision and this run): used, not released */
-  heldLock?: FileLock;
+  /** --force-unlock: take the cluster Lease (kube-system/kadd-lock) even when another kadd holds it */
+  forceUnlock?: boolean;
+  /** the caller holds these locks already (kadd heal, across its decision and this run): used, not taken again nor released */
+  held?: HeldLocks;
 }
 
 export interface ReplaceRun {
@@ -72,39 +76,11 @@ export function configChanges(
 }
 
 export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: ReplaceRequest | undefined, o: ReplaceRunOptions): Promise<ReplaceRun> {
-  const { records } = await readJournal(config.file);
-  const last = latestRoll(records);
   let roll: RollInfo | undefined;
-  let req: ReplaceRequest;
-  if (o.resume) {
-    if (!last || last.finished) throw new UsageError(`--resume: the journal records no unfinished kadd replace for ${o.configArg}`, { hint: 'start one with kadd replace cfg.yml NODE or --all' });
-    roll = last;
-    req = { ...(last.args.request as ReplaceRequest) };
-    const order = (last.args.order as string[] | undefined) ?? [];
-    req.only = remainingSteps(last, order);
-  } else {
-    if (!reqIn) throw new UsageError('nothing to replace');
-    req = reqIn;
-    if (last && !last.finished && !o.dryRun) {
-      throw new PreflightError(`a kadd replace on ${o.configArg} did not finish (${last.lastStatus}); nothing was changed`, {
-        code: 'E_REPLACE_UNFINISHED', hint: `\`kadd replace --resume ${o.configArg}\` continues it`,
-      });
-    }
-  }
-  validateReplaceRequest(req);
-
-  const [os, kube] = await Promise.all([ctx.openstack(), ctx.kube()]);
-  // leftovers of other commands: one membership change at a time (remove --resume / add --cleanup first)
-  const report = await findUnfinished(config.file);
-  const rollOps = new Set(roll?.ops ?? []);
-  const foreign = report.leftovers.filter((l) => !rollOps.has(l.op));
-  if (foreign.length && !o.dryRun) {
-    throw new PreflightError(`an earlier kadd run on ${o.configArg} did not finish (${foreign.length} resource(s) in its journal); nothing was changed`, {
-      code: 'E_LEFTOVERS', details: foreign.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
-      hint: `finish or clean it up first (kadd remove --resume / kadd add --cleanup ${o.configArg}); journal: ${report.path}`,
-    });
-  }
-
+  let req!: ReplaceRequest;
+  let rollOps = new Set<string>();
+  let clients: { os: OpenStackClient; kube: KubeApi } | undefined;
+  let observed!: Awaited<ReturnType<typeof observeReplace>>;
   const pollMs = o.timings.pollIntervalMs;
   // one master-adder for the whole run, moved only when a step needs etcd through another master (the one it
   // runs on is being replaced); closing a handed-out access does nothing, the run closes the adder at its end
@@ -115,7 +91,7 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
       shared = undefined;
       await old.close().catch(() => undefined);
     }
-    shared ??= await openEtcdViaAdder(ctx, kube, config, { exclude, image: o.adderImage, pollIntervalMs: pollMs });
+    shared ??= await openEtcdViaAdder(ctx, clients!.kube, config, { exclude, image: o.adderImage, pollIntervalMs: pollMs });
     return { ...shared, close: async () => undefined };
   };
   const closeEtcd = async () => {
@@ -123,134 +99,168 @@ export async function runReplace(ctx: Context, config: ClusterConfig, reqIn: Rep
     shared = undefined;
     await a?.close().catch(() => undefined);
   };
-  const wantsMasters = req.target ? /-master-\d+$/.test(req.target) : req.role !== 'node';
-  const observed = await observeReplace(ctx, config.clusterName, os, kube, {
-    defaults: {
-      image: config.image, masterFlavor: config.masterFlavor, nodeFlavor: config.nodeFlavor, serverGroup: config.serverGroup,
-      volumeSize: config.volumeSize, k8sVersion: config.version.k8s,
-    },
-    ...(wantsMasters ? {
-      etcdView: async (masters) => {
-        // through another master than the one replaced; the only master is all there is (surge 1 -> 2 -> 1)
-        const a = await openEtcd(req.target && masters.some((m) => m !== req.target) ? [req.target] : []);
-        try {
-          return await a.etcdctl.view();
-        } finally {
-          await a.close();
+  // Nodes Ready when the roll (its first run) started: the gates' baseline
+  const baselineOf = () => (roll ? new Set((roll.args.baseline as string[] | undefined) ?? []) : new Set(observed.nodes.filter((n) => n.ready).map((n) => n.name)));
+  type Done = { roll: RollResult; cleaned: string[]; changes: Record<string, string>; updatedConfig?: string };
+
+  const run = await runOperation<typeof observed, ReplacePlan, Done>(ctx, {
+    command: 'replace',
+    clusterFile: config.file,
+    dryRun: o.dryRun,
+    clusterLock: { force: !!o.forceUnlock },
+    ...(o.held ? { held: o.held } : {}),
+    // the journal: --resume takes the latest roll's request and its remaining steps; an unfinished roll or
+    // another command's leftovers refuse a new one (one membership change at a time), before any API call
+    async unfinished(report) {
+      const last = latestRoll((await readJournal(config.file)).records);
+      if (o.resume) {
+        if (!last || last.finished) throw new UsageError(`--resume: the journal records no unfinished kadd replace for ${o.configArg}`, { hint: 'start one with kadd replace cfg.yml NODE or --all' });
+        roll = last;
+        req = { ...(last.args.request as ReplaceRequest) };
+        req.only = remainingSteps(last, (last.args.order as string[] | undefined) ?? []);
+      } else {
+        if (!reqIn) throw new UsageError('nothing to replace');
+        req = reqIn;
+        if (last && !last.finished && !o.dryRun) {
+          throw new PreflightError(`a kadd replace on ${o.configArg} did not finish (${last.lastStatus}); nothing was changed`, {
+            code: 'E_REPLACE_UNFINISHED', hint: `\`kadd replace --resume ${o.configArg}\` continues it`,
+          });
         }
-      },
-    } : {}),
-  });
-  // resume: a step whose old node is gone already (remove-first, or removed before the crash) keeps its recorded spec
-  const resumeOnly: ReplaceStep[] = [];
-  if (roll) {
-    for (const [old, s] of roll.steps) {
-      if (s.complete || !req.only?.includes(old) || observed.machines.some((m) => m.name === old)) continue;
-      const like = s.like as NodeSpec | undefined;
-      const role: Role = indexOf(config.clusterName, 'master', old) !== null ? 'master' : 'node';
-      if (s.added) continue; // added and old gone: only the complete record is missing
-      if (!like) continue;
-      resumeOnly.push({
-        old, role, newName: '', strategy: { kind: 'remove-first', reason: `resumed: ${old} was removed already` }, dead: true, unhealthy: ['removed'],
-        orderReason: 'resumed', from: {}, like,
+      }
+      validateReplaceRequest(req);
+      rollOps = new Set(roll?.ops ?? []);
+      const foreign = report.leftovers.filter((l) => !rollOps.has(l.op));
+      if (foreign.length && !o.dryRun) {
+        throw new PreflightError(`an earlier kadd run on ${o.configArg} did not finish (${foreign.length} resource(s) in its journal); nothing was changed`, {
+          code: 'E_LEFTOVERS', details: foreign.map((l) => `${l.kind} ${l.name}${l.id ? ` (${l.id})` : ''}`),
+          hint: `finish or clean it up first (kadd remove --resume / kadd add --cleanup ${o.configArg}); journal: ${report.path}`,
+        });
+      }
+    },
+    async connect(c) {
+      const [os, kube] = await Promise.all([c.openstack(), c.kube()]);
+      clients = { os, kube };
+    },
+    async observe(c) {
+      const wantsMasters = req.target ? /-master-\d+$/.test(req.target) : req.role !== 'node';
+      observed = await observeReplace(c, config.clusterName, clients!.os, clients!.kube, {
+        defaults: {
+          image: config.image, masterFlavor: config.masterFlavor, nodeFlavor: config.nodeFlavor, serverGroup: config.serverGroup,
+          volumeSize: config.volumeSize, k8sVersion: config.version.k8s,
+        },
+        ...(wantsMasters ? {
+          etcdView: async (masters) => {
+            // through another master than the one replaced; the only master is all there is (surge 1 -> 2 -> 1)
+            const a = await openEtcd(req.target && masters.some((m) => m !== req.target) ? [req.target] : []);
+            try {
+              return await a.etcdctl.view();
+            } finally {
+              await a.close();
+            }
+          },
+        } : {}),
       });
-    }
+      return observed;
+    },
+    plan: (obs) => resumedPlan(config.clusterName, req, obs, roll),
+    preflight(plan) {
+      if (!plan.blockers.length) return;
+      throw new PreflightError(`kadd replace refused: ${plan.blockers.length} problem${plan.blockers.length === 1 ? '' : 's'}; nothing was created or removed`, {
+        code: 'E_REPLACE_PREFLIGHT', details: plan.blockers,
+        hint: plan.blockers.some((b) => /^quota:/.test(b)) && !req.all && req.surge ? `\`kadd replace --no-surge ${o.configArg} ${req.target}\` removes the old node first and needs no extra quota` : `\`kadd replace --dry-run\` shows the plan`,
+      });
+    },
+    isEmpty: (plan) => !roll && plan.phases.every((p) => !p.steps.length),
+    async confirm(plan) {
+      if (o.yes || roll) return;
+      if (!o.interactive) throw new UsageError('kadd replace asks for confirmation, and stdin is not a terminal: give --yes to proceed (kadd replace --dry-run shows the plan)');
+      if (!(await ctx.io.confirm(`replace ${plan.phases.flatMap((p) => p.steps.map((s) => s.old)).join(', ')}?`, false))) throw new UsageError('not confirmed; nothing was changed');
+    },
+    journalArgs: (plan) => (roll
+      ? { roll: roll.roll, resume: true, config: config.file }
+      : { roll: undefined, config: config.file, request: { ...req, only: undefined }, order: plan.phases.flatMap((p) => p.steps.map((s) => s.old)), baseline: [...baselineOf()] }),
+    async execute(c, plan, journal, report) {
+      const { os, kube } = clients!;
+      const cleaned: string[] = [];
+      // resume: replacements that were being built when the run died are torn down first (never half-joined nodes left)
+      if (roll) {
+        const half = report.leftovers.filter((l) => rollOps.has(l.op) && !l.details?.remove);
+        if (half.length) cleaned.push(...(await teardownHalfBuilt(c, config, os, kube, journal, half, openEtcd, pollMs)));
+      }
+      const steps = realSteps(c, {
+        config, os, kube, journal, openEtcd, timings: o.timings,
+        removeNode: (input) => removeOne(c, config, os, kube, journal, input, o, openEtcd),
+      });
+      const prior = roll ? new Map([...roll.steps].map(([k, v]) => [k, { removedOld: v.removedOld || !observed.machines.some((m) => m.name === k), added: v.added, failures: v.failures }])) : undefined;
+      const result = await runRoll(c, plan, steps, {
+        step: (old, phase, details) => {
+          const like = phase === 'start' ? plan.phases.flatMap((p) => p.steps).find((s) => s.old === old)?.like : undefined;
+          return journal.step(STEP_NAME, old, phase === 'start' ? 'start' : 'done', { phase, ...(details ?? {}), ...(like ? { like } : {}) });
+        },
+      }, { soakMs: req.soakSeconds * 1000, pollIntervalMs: pollMs, baseline: baselineOf(), ...(prior ? { prior } : {}) });
+      if (roll) await closeRemovals(os, kube, journal, report.leftovers.filter((l) => rollOps.has(l.op) && l.details?.remove));
+      const changes = rollSucceeded(result) ? configChanges(observed.machines, ...doneNodes(result, roll), req, plan.version?.to ?? (req.k8sVersion ? req.k8sVersion : undefined)) : {};
+      return { roll: result, cleaned, changes };
+    },
+    // the cluster file, once every node of a role runs as requested (before the journal's end: a crash in between is resumed)
+    async commit(done) {
+      if (!Object.keys(done.changes).length) return;
+      const { writeUpdatedConfig } = await import('../config/write.js');
+      done.updatedConfig = (await writeUpdatedConfig(config.file, done.changes)).path;
+    },
+    // a paused, aborted or partly failed roll ends failed: `--resume` continues it
+    status: (done) => (rollSucceeded(done.roll) ? 'ok' : 'failed'),
+    close: closeEtcd,
+  });
+  const resumed = roll ? { resumedFrom: roll.roll } : {};
+  if (run.kind !== 'done') return { plan: run.plan, ...resumed };
+  const { roll: result, cleaned, updatedConfig } = run.result;
+  return { plan: run.plan, roll: result, updatedConfig, ...resumed, ...(cleaned.length ? { cleaned } : {}) };
+}
+
+const rollSucceeded = (r: RollResult) => !r.paused && !r.aborted && r.steps.every((s) => s.outcome === 'replaced');
+
+/** The old nodes this roll (and, resumed, its earlier runs) replaced, and the nodes it built. */
+function doneNodes(r: RollResult, roll: RollInfo | undefined): [Set<string>, Set<string>] {
+  const replacedOlds = new Set(r.steps.filter((x) => x.outcome === 'replaced').map((x) => x.old));
+  const built = new Set(r.steps.filter((x) => x.outcome === 'replaced' && x.new).map((x) => x.new!));
+  if (roll) for (const [k, v] of roll.steps) if (v.complete) {
+    replacedOlds.add(k);
+    if (v.added) built.add(v.added.name);
+  }
+  return [replacedOlds, built];
+}
+
+/**
+ * Pure: the plan of the observation; a resumed roll adds the steps whose old node is gone already (remove-first,
+ * or removed before the crash) with their recorded spec.
+ */
+function resumedPlan(cluster: string, req: ReplaceRequest, observed: Awaited<ReturnType<typeof observeReplace>>, roll: RollInfo | undefined): ReplacePlan {
+  const resumeOnly: ReplaceStep[] = [];
+  for (const [old, s] of roll?.steps ?? []) {
+    if (s.complete || !req.only?.includes(old) || observed.machines.some((m) => m.name === old)) continue;
+    const like = s.like as NodeSpec | undefined;
+    // added and old gone: only the complete record is missing
+    if (s.added || !like) continue;
+    const role: Role = indexOf(cluster, 'master', old) !== null ? 'master' : 'node';
+    resumeOnly.push({
+      old, role, newName: '', strategy: { kind: 'remove-first', reason: `resumed: ${old} was removed already` }, dead: true, unhealthy: ['removed'],
+      orderReason: 'resumed', from: {}, like,
+    });
   }
   const plan = planReplace(req, observed);
   plan.blockers.unshift(...observed.errors);
-  if (resumeOnly.length) {
-    for (const st of resumeOnly) {
-      let ph = plan.phases.find((p) => p.role === st.role);
-      if (!ph) {
-        ph = { role: st.role, steps: [], maxSurge: st.role === 'master' ? 1 : req.maxSurge, maxUnavailable: st.role === 'master' ? 0 : Math.max(1, req.maxUnavailable) };
-        plan.phases.push(ph);
-        plan.phases.sort((a, b) => (a.role === b.role ? 0 : a.role === 'master' ? -1 : 1));
-      }
-      ph.steps.unshift(st);
-      if (ph.maxUnavailable === 0 && ph.role === 'node') ph.maxUnavailable = 1;
+  for (const st of resumeOnly) {
+    let ph = plan.phases.find((p) => p.role === st.role);
+    if (!ph) {
+      ph = { role: st.role, steps: [], maxSurge: st.role === 'master' ? 1 : req.maxSurge, maxUnavailable: st.role === 'master' ? 0 : Math.max(1, req.maxUnavailable) };
+      plan.phases.push(ph);
+      plan.phases.sort((a, b) => (a.role === b.role ? 0 : a.role === 'master' ? -1 : 1));
     }
+    ph.steps.unshift(st);
+    if (ph.maxUnavailable === 0 && ph.role === 'node') ph.maxUnavailable = 1;
   }
-  if (o.dryRun) {
-    await closeEtcd();
-    return { plan, ...(roll ? { resumedFrom: roll.roll } : {}) };
-  }
-  if (plan.blockers.length) {
-    await closeEtcd();
-    throw new PreflightError(`kadd replace refused: ${plan.blockers.length} problem${plan.blockers.length === 1 ? '' : 's'}; nothing was created or removed`, {
-      code: 'E_REPLACE_PREFLIGHT', details: plan.blockers,
-      hint: plan.blockers.some((b) => /^quota:/.test(b)) && !req.all && req.surge ? `\`kadd replace --no-surge ${o.configArg} ${req.target}\` removes the old node first and needs no extra quota` : `\`kadd replace --dry-run\` shows the plan`,
-    });
-  }
-  const total = plan.phases.reduce((a, p) => a + p.steps.length, 0);
-  if ((total === 0 && !roll) || (!o.yes && !roll && !o.interactive)) await closeEtcd();
-  if (total === 0 && !roll) return { plan };
-  if (!o.yes && !roll) {
-    if (!o.interactive) throw new UsageError('kadd replace asks for confirmation, and stdin is not a terminal: give --yes to proceed (kadd replace --dry-run shows the plan)');
-    if (!(await ctx.io.confirm(`replace ${plan.phases.flatMap((p) => p.steps.map((s) => s.old)).join(', ')}?`, false))) {
-      await closeEtcd();
-      throw new UsageError('not confirmed; nothing was changed');
-    }
-  }
-
-  const journal = await Journal.open(config.file, { now: () => ctx.clock.now(), ...(o.heldLock ? { heldLock: o.heldLock } : {}) });
-  let status: 'ok' | 'failed' | 'interrupted' = 'failed';
-  const cleaned: string[] = [];
-  try {
-    const baseline = roll ? new Set((roll.args.baseline as string[] | undefined) ?? []) : new Set(observed.nodes.filter((n) => n.ready).map((n) => n.name));
-    const order = plan.phases.flatMap((p) => p.steps.map((s) => s.old));
-    const opId = await journal.begin({
-      command: 'replace',
-      args: roll
-        ? { roll: roll.roll, resume: true, config: config.file }
-        : { roll: undefined, config: config.file, request: { ...req, only: undefined }, order, baseline: [...baseline] },
-    });
-    void opId;
-    // resume: replacements that were being built when the run died are torn down first (never half-joined nodes left)
-    if (roll) {
-      const half = report.leftovers.filter((l) => rollOps.has(l.op) && !l.details?.remove);
-      if (half.length) cleaned.push(...(await teardownHalfBuilt(ctx, config, os, kube, journal, half, openEtcd, pollMs)));
-    }
-    const steps = realSteps(ctx, {
-      config, os, kube,
-      journal,
-      openEtcd,
-      removeNode: (input) => removeOne(ctx, config, os, kube, journal, input, o, openEtcd),
-      timings: o.timings,
-    });
-    const prior = roll ? new Map([...roll.steps].map(([k, v]) => [k, { removedOld: v.removedOld || !observed.machines.some((m) => m.name === k), added: v.added, failures: v.failures }])) : undefined;
-    const result = await runRoll(ctx, plan, steps, {
-      step: (old, phase, details) => {
-        const like = phase === 'start' ? plan.phases.flatMap((p) => p.steps).find((s) => s.old === old)?.like : undefined;
-        return journal.step(STEP_NAME, old, phase === 'start' ? 'start' : 'done', { phase, ...(details ?? {}), ...(like ? { like } : {}) });
-      },
-    }, { soakMs: req.soakSeconds * 1000, pollIntervalMs: pollMs, baseline, ...(prior ? { prior } : {}) });
-    if (roll) await closeRemovals(os, kube, journal, report.leftovers.filter((l) => rollOps.has(l.op) && l.details?.remove));
-    const failed = result.steps.filter((s) => s.outcome !== 'replaced');
-    let updatedConfig: string | undefined;
-    if (!failed.length && !result.paused && !result.aborted) {
-      const replacedOlds = new Set(result.steps.filter((x) => x.outcome === 'replaced').map((x) => x.old));
-      const built = new Set(result.steps.filter((x) => x.outcome === 'replaced' && x.new).map((x) => x.new!));
-      // a resumed roll: what its earlier runs replaced and built counts too
-      if (roll) for (const [k, v] of roll.steps) if (v.complete) {
-        replacedOlds.add(k);
-        if (v.added) built.add(v.added.name);
-      }
-      const changes = configChanges(observed.machines, replacedOlds, built, req, plan.version?.to ?? (req.k8sVersion ? req.k8sVersion : undefined));
-      if (Object.keys(changes).length) {
-        const { writeUpdatedConfig } = await import('../config/write.js');
-        updatedConfig = (await writeUpdatedConfig(config.file, changes)).path;
-      }
-    }
-    status = !failed.length && !result.paused && !result.aborted ? 'ok' : 'failed';
-    return { plan, roll: result, updatedConfig, ...(roll ? { resumedFrom: roll.roll } : {}), ...(cleaned.length ? { cleaned } : {}) };
-  } catch (e) {
-    status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
-    throw e;
-  } finally {
-    await closeEtcd();
-    if (journal.operationId) await journal.end(status).catch(() => journal.close());
-    else await journal.close();
-  }
+  return plan;
 }
 
 /** A dead run's removal intents whose resource is gone now (it died between the delete and its record): closed. */

@@ -27,6 +27,7 @@ import { settle } from './observe.js';
 import {
   describeStep, type Machine, type NodeSpec, type Phase, type ReplaceObserved, type ReplacePlan, type ReplaceStep,
 } from './replace-plan.js';
+import { NodeStages, type NodeOutcome } from './engine/events.js';
 import { etaSeconds, evaluateGates, failedGates, formatDuration, type GateResult, type GateSnapshot, type StepPhase } from './replace-roll.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -169,6 +170,10 @@ export interface StepOutcome {
   to: NodeSpec;
   durationMs: number;
   cause?: string;
+  /** the stage that failed (a failed step) */
+  stage?: string;
+  /** the step's own stages (add, soak, remove-old; remove-old, add), without the root `replace` */
+  stages?: NodeOutcome['stages'];
 }
 
 export interface RollResult {
@@ -179,6 +184,19 @@ export interface RollResult {
   durationMs: number;
   /** the most extra servers (beyond the start) that existed at once, as this run counted them */
   maxExtraInFlight: number;
+  /** per node (docs/schemas/node-outcome.json): replaced (by), failed (error, stage), paused / skipped (reason) */
+  outcomes?: NodeOutcome[];
+}
+
+/** Pure: each step of a roll as a NodeOutcome; steps never started are `paused` (the roll paused) or `skipped` (it aborted). */
+export function rollOutcomes(r: RollResult): NodeOutcome[] {
+  const why = r.paused ? `the roll paused${r.paused.gates.length ? `: ${r.paused.gates.map((g) => g.detail).join('; ')}` : ''}; kadd replace --resume continues it` : `the roll aborted: ${r.aborted ?? 'stopped'}`;
+  return r.steps.map((s): NodeOutcome => {
+    const base = { node: s.old, stages: s.stages ?? [] };
+    if (s.outcome === 'replaced') return { ...base, outcome: 'replaced', ...(s.new ? { by: s.new } : {}) };
+    if (s.outcome === 'failed') return { ...base, outcome: 'failed', error: s.cause ?? 'failed', ...(s.stage ? { stage: s.stage } : {}) };
+    return r.paused ? { ...base, outcome: 'paused', reason: why } : { ...base, outcome: 'skipped', reason: why };
+  });
 }
 
 export class ReplacePaused extends KaddError {
@@ -245,14 +263,15 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
     const t0 = ctx.clock.now();
     const out: StepOutcome = { old: s.old, role: s.role, strategy: kind, outcome: 'failed', from: s.from, to: s.like, durationMs: 0 };
     const prior = o.prior?.get(s.old);
-    const line = io.progress(`replace:${s.old}`, `${describeStep({ ...s, strategy: { ...s.strategy, kind } })}`);
+    // the step's lifecycle stages on the old node's line: replace > add, soak, remove-old (surge) or remove-old, add
+    const st = new NodeStages(io, ctx.clock, s.old);
+    st.start('replace', describeStep({ ...s, strategy: { ...s.strategy, kind } }));
     let removedOld = prior?.removedOld ?? false;
     let added = prior?.added?.name;
     await journal.step(s.old, 'start', { strategy: kind, role: s.role, ...(added ? { resumedWith: added } : {}) });
     const doRemoveOld = async () => {
       if (removedOld) return;
-      line.update(`${s.old}: removing (${kind === 'surge' ? `${added} is healthy` : s.strategy.reason})`);
-      await steps.remove({ role: s.role, name: s.old, dead: s.dead, reason: kind });
+      await st.run('remove-old', () => steps.remove({ role: s.role, name: s.old, dead: s.dead, reason: kind }), undefined, kind === 'surge' ? `${added} is healthy` : s.strategy.reason);
       removedOld = true;
       await journal.step(s.old, 'removed-old');
     };
@@ -263,10 +282,10 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
       const surged = kind === 'surge' && !removedOld;
       if (surged) extra++;
       result.maxExtraInFlight = Math.max(result.maxExtraInFlight, extra);
-      line.update(`${s.old}: adding ${name} (${s.like.flavor}${s.like.zone ? `, ${s.like.zone}` : ''}, ${s.like.image}, Kubernetes ${s.like.k8sVersion})`);
       try {
         await journal.step(s.old, 'adding', { new: name });
-        const r = await steps.add({ role: s.role, name, spec: s.like, old: s.old });
+        const r = await st.run('add', () => steps.add({ role: s.role, name, spec: s.like, old: s.old }), (x) => `${x.name} healthy`,
+          `${name} (${s.like.flavor}${s.like.zone ? `, ${s.like.zone}` : ''}, ${s.like.image}, Kubernetes ${s.like.k8sVersion})`);
         added = r.name;
         await journal.step(s.old, 'added', { new: r.name, ...(r.serverId ? { serverId: r.serverId } : {}) });
       } catch (e) {
@@ -279,13 +298,12 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
         if (!added) {
           await doAdd();
           try {
-            await soak(s, added!);
+            if (o.soakMs > 0) await st.run('soak', () => soak(s, added!), () => `${added} stayed Ready`, `${added}, ${Math.round(o.soakMs / 1000)}s`);
           } catch (e) {
             if (ctx.signal.aborted) throw e;
             // the new node is not good: take it out again through the gated remove, keep the old one
-            line.update(`${s.old}: ${added} failed its soak, removing it; ${s.old} stays`);
             const bad = added!;
-            await steps.remove({ role: s.role, name: bad, dead: false, reason: 'failed soak' }).catch((re: unknown) => {
+            await st.run('remove-new', () => steps.remove({ role: s.role, name: bad, dead: false, reason: 'failed soak' }), undefined, `${bad} failed its soak; ${s.old} stays`).catch((re: unknown) => {
               throw new OperationError('E_SOAK_FAILED', `${msg(e)}; removing ${bad} again failed too: ${msg(re)}`, { hint: `remove it with \`kadd remove ${bad}\`; ${s.old} is untouched` });
             });
             extra--;
@@ -307,21 +325,23 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
       out.new = added;
       out.outcome = 'replaced';
       await journal.step(s.old, 'complete', { new: added });
-      line.succeed(`${s.old} -> ${added} (${kind}, ${formatDuration(Math.round((ctx.clock.now() - t0) / 1000))})`);
+      st.done('replace', `-> ${added} (${kind}, ${formatDuration(Math.round((ctx.clock.now() - t0) / 1000))})`);
     } catch (e) {
       out.cause = msg(e);
+      out.stage = st.failedStage();
       if (ctx.signal.aborted) {
-        line.fail(`${s.old}: interrupted`);
+        st.failed('replace', 'interrupted');
         throw e;
       }
       await journal.step(s.old, 'failed', { cause: out.cause.slice(0, 500), removedOld, ...(added ? { new: added } : {}) });
-      line.fail(`${s.old}: ${out.cause}${removedOld ? '' : ` (${s.old} untouched)`}`);
+      st.failed('replace', `${out.cause}${removedOld ? '' : ` (${s.old} untouched)`}`);
       if (added && !removedOld) {
         // the new node joined but the old one could not be removed: an extra server stays; pause, never continue past it
         stop = 'pause';
       }
     } finally {
       out.durationMs = ctx.clock.now() - t0;
+      out.stages = st.through('replace');
     }
     return out;
   }
@@ -400,5 +420,6 @@ export async function runRoll(ctx: Context, plan: ReplacePlan, steps: ReplaceSte
   }
   summary.succeed(`${result.steps.filter((s) => s.outcome === 'replaced').length}/${total} replaced in ${formatDuration(Math.round((ctx.clock.now() - started) / 1000))}${failures ? `, ${failures} failed` : ''}`);
   result.durationMs = ctx.clock.now() - started;
+  result.outcomes = rollOutcomes(result);
   return result;
 }

@@ -68,6 +68,20 @@ export interface RunnerVerb<Obs, Plan, Result> {
   status(result: Result): 'ok' | 'failed' | 'interrupted';
   /** resources the observation opened (an etcd connection); always called */
   close?(): Promise<void>;
+  /**
+   * Optional: locks the caller holds already (a verb run inside another, e.g. kadd heal's replace): the file
+   * lock is used instead of taking it again, the Lease (when given) instead of `clusterLock`; neither is
+   * released here (their holder does). Without it the runner takes and releases its own.
+   */
+  held?: HeldLocks;
+  /** Optional: called once with the locks the operation holds (after `connect` and the Lease, before `observe`; not on a dry run), so a verb can hand them to a verb it runs inside */
+  onLocked?(held: HeldLocks): void;
+}
+
+/** The locks an operation holds: the cluster file's local lock and, with `clusterLock`, the cluster Lease. */
+export interface HeldLocks {
+  fileLock?: FileLock;
+  lease?: ClusterLock;
 }
 
 export type RunOutcome<Plan, Result> =
@@ -82,17 +96,20 @@ export async function runOperation<Obs, Plan, Result>(ctx0: Context, verb: Runne
   let journal: Journal | undefined;
   let status: 'ok' | 'failed' | 'interrupted' = 'failed';
   try {
-    if (!verb.dryRun) fileLock = await lockClusterFile(verb.clusterFile, { now: () => ctx.clock.now() });
+    if (!verb.dryRun && !verb.held?.fileLock) fileLock = await lockClusterFile(verb.clusterFile, { now: () => ctx.clock.now() });
     const report = await findUnfinished(verb.clusterFile);
     await verb.unfinished?.(report);
     await verb.connect?.(ctx);
-    if (verb.clusterLock && !verb.dryRun) {
+    if (verb.held?.lease && !verb.dryRun) ctx = withLock(ctx, verb.held.lease);
+    else if (verb.clusterLock && !verb.dryRun) {
       lease = await acquireClusterLock(ctx, await ctx.kube(), { operation: verb.command, force: verb.clusterLock.force, clusterFile: verb.clusterFile });
       ctx = withLock(ctx, lease);
     }
-    if (verb.settle && !verb.dryRun) await verb.settle(ctx, report, () => Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() }));
+    if (!verb.dryRun) verb.onLocked?.({ fileLock: fileLock ?? verb.held?.fileLock, lease: lease ?? verb.held?.lease });
+    const heldLock = fileLock ?? verb.held?.fileLock;
+    if (verb.settle && !verb.dryRun) await verb.settle(ctx, report, () => Journal.open(verb.clusterFile, { heldLock, now: () => ctx.clock.now() }));
     if (verb.beginEarly && !verb.dryRun) {
-      journal = await Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() });
+      journal = await Journal.open(verb.clusterFile, { heldLock, now: () => ctx.clock.now() });
       await journal.begin({ command: verb.command, args: verb.beginEarly(report) });
     }
     const plan = verb.plan(await verb.observe(ctx, report, journal));
@@ -101,18 +118,18 @@ export async function runOperation<Obs, Plan, Result>(ctx0: Context, verb: Runne
     if (verb.isEmpty?.(plan)) return { kind: 'nothing', plan };
     await verb.confirm?.(plan);
     if (!journal) {
-      journal = await Journal.open(verb.clusterFile, { heldLock: fileLock, now: () => ctx.clock.now() });
+      journal = await Journal.open(verb.clusterFile, { heldLock, now: () => ctx.clock.now() });
       await journal.begin({ command: verb.command, args: verb.journalArgs(plan, report) });
     }
     const result = await verb.execute(ctx, plan, journal, report);
     await verb.commit?.(result);
     status = verb.status(result);
-    const lost = lease?.lost();
+    const lost = (lease ?? verb.held?.lease)?.lost();
     if (lost) throw lost;
     return { kind: 'done', plan, result };
   } catch (e) {
     status = ctx.signal.aborted || e instanceof InterruptedError ? 'interrupted' : 'failed';
-    throw lease?.lost() ?? e;
+    throw (lease ?? verb.held?.lease)?.lost() ?? e;
   } finally {
     await verb.close?.().catch(() => undefined);
     if (journal) {
