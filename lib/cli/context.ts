@@ -32,6 +32,8 @@ export interface CliContextDeps {
   io?: Partial<TerminalIoOptions>;
   /** what the first Ctrl-C says the command does, after "interrupted: " (default "stopping and cleaning up") */
   onInterrupt?: string;
+  /** starts loading the Kubernetes client in the background (tests observe when; default: prefetchClientNode) */
+  prefetchKube?: () => void;
   /** process-like object for signals and the hard exit (tests) */
   proc?: {
     on(event: 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
@@ -113,6 +115,16 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
   let osClient: OpenStackClient | undefined;
   let kube: Promise<KubeApi> | undefined;
   const started = Date.now();
+  // @kubernetes/client-node takes 0.5-2 s of CPU to import. Started at once it delayed the Keystone POST
+  // by as much (the OpenStack modules waited behind it): it starts once the first OpenStack request (the
+  // authentication) has left, to run while Keystone answers, or at once when no OpenStack client is wanted.
+  let prefetch: (() => void) | undefined;
+  let osSent = false;
+  const warmKube = () => {
+    const p = prefetch;
+    prefetch = undefined;
+    p?.();
+  };
 
   return {
     io,
@@ -134,7 +146,12 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
         // no Ctrl-C signal here on purpose: after an interrupt the op still has to delete what it
         // created; every request has its own timeout, and ops check ctx.signal between steps
         const timeoutS = opts['request-timeout'];
-        osClient = createOpenStackClient(cloud, { io, notify: logNotices(io), clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
+        const onSend = () => {
+          if (osSent) return;
+          osSent = true;
+          warmKube();
+        };
+        osClient = createOpenStackClient(cloud, { io, notify: logNotices(io), onSend, clock, ...(timeoutS ? { timeoutMs: timeoutS * 1000 } : {}) });
         return osClient;
       })();
       return os;
@@ -143,7 +160,12 @@ export function createCliContext(opts: Partial<GlobalOptions>, deps: CliContextD
       kube ??= (async () => {
         const { loadKubeconfig } = await import('../kube/config.js');
         const loaded = await loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, env, cwd });
-        const { createKubeApi } = await import('../kube/client.js');
+        const { createKubeApi, prefetchClientNode } = await import('../kube/client.js');
+        prefetch = deps.prefetchKube ?? prefetchClientNode;
+        // after the caller's next steps (connect asks for the OpenStack client right after this one)
+        setImmediate(() => {
+          if (!os || osSent) warmKube();
+        });
         // Ctrl-C aborts the reads in flight at once; every request has its deadlines (lib/kube/client.ts)
         const timeoutS = opts['request-timeout'];
         return createKubeApi(loaded, { io, notify: logNotices(io), clock, signal: controller.signal, ...(timeoutS ? { requestTimeoutMs: timeoutS * 1000 } : {}) });

@@ -34,7 +34,7 @@ const MICROVERSION_HEADERS: Partial<Record<ServiceName, Record<string, string>>>
 
 /** The retry and timeout knobs are HttpOptions' (documented there, tests use backoffBaseMs: 1). */
 export interface ClientOptions
-  extends Pick<HttpOptions, 'io' | 'notify' | 'signal' | 'retries' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxRetryAfterMs' | 'random'> {
+  extends Pick<HttpOptions, 'io' | 'notify' | 'onSend' | 'signal' | 'retries' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxRetryAfterMs' | 'random'> {
   /** default: the real clock */
   clock?: Clock;
   /** per request; default: the cloud's api_timeout, else 60 s */
@@ -67,6 +67,7 @@ class Client implements ServiceCaller {
     this.http = new Http({
       io: opts.io,
       notify: opts.notify,
+      onSend: opts.onSend,
       clock,
       signal: opts.signal,
       timeoutMs: opts.timeoutMs ?? (cloud.apiTimeout ? cloud.apiTimeout * 1000 : undefined),

@@ -55,6 +55,9 @@ export interface HttpOptions {
   io: Io;
   /** Keystone's endpoint and every retry (the CLI logs them; absent: not shown) */
   notify?: ClientNotify;
+  /** called as each request leaves (fetch called, not answered): the CLI loads the Kubernetes client
+   *  while Keystone answers the first one instead of before it (lib/cli/context.ts) */
+  onSend?: () => void;
   clock: Clock;
   signal?: AbortSignal;
   /** per request, default 60 s */
@@ -251,7 +254,9 @@ export class Http {
       try {
         const init: RequestInit & { dispatcher?: unknown } = { method: req.method, headers, body: payload, signal };
         if (dispatcher) init.dispatcher = dispatcher;
-        res = await fetch(req.url, init as RequestInit);
+        const answer = fetch(req.url, init as RequestInit);
+        this.opts.onSend?.();
+        res = await answer;
         gotHeaders = true;
         clearTimeout(fbTimer);
         text = req.method === 'HEAD' ? '' : await res.text();

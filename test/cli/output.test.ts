@@ -3,6 +3,8 @@ import { dump, load } from 'js-yaml';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { TerminalIo, colorEnabled, renderResult } from '../../lib/cli/output.js';
 import { createCliContext } from '../../lib/cli/context.js';
 import { InterruptedError } from '../../lib/errors.js';
@@ -427,6 +429,51 @@ describe('createCliContext', () => {
     assert.equal(ctx.kube(), k);
     await k.catch(() => undefined);
     ctx.dispose();
+  });
+
+  // issue 14: @kubernetes/client-node is 0.5-2 s of CPU to import; started with kube() it delayed the
+  // Keystone POST by as much. It must start once the authentication has left (and run while Keystone answers).
+  it('the Kubernetes client import starts after the Keystone request has left, not with kube()', async () => {
+    const events: string[] = [];
+    let answer: (() => void) | undefined;
+    const server = createServer((req, res) => {
+      req.resume();
+      events.push(`${req.method} ${req.url}`);
+      answer = () => res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"error":{"code":401}}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const dir = mkdtempSync(join(tmpdir(), 'kadd-ctx-'));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const auth = { auth_url: `http://127.0.0.1:${port}/v3`, username: 'u', password: 'pw-prefetch', project_name: 'p', user_domain_name: 'Default', project_domain_name: 'Default' };
+      writeFileSync(join(dir, 'clouds.yaml'), dump({ clouds: { solo: { auth } } }));
+      const kc = { apiVersion: 'v1', kind: 'Config', 'current-context': 'c', contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }], clusters: [{ name: 'k', cluster: { server: 'https://127.0.0.1:1' } }], users: [{ name: 'u', user: { token: 't' } }] };
+      writeFileSync(join(dir, 'kubeconfig'), dump(kc));
+      const s = streams();
+      const ctx = createCliContext({ kubeconfig: join(dir, 'kubeconfig') }, { env: {}, cwd: dir, proc: fakeProc(), io: { stdout: s.out, stderr: s.err }, prefetchKube: () => events.push('prefetch') });
+      // what connect does: the kubeconfig validated first, then the OpenStack client and its authentication
+      await ctx.kube();
+      const os = await ctx.openstack();
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(events, [], 'nothing loaded before the authentication is on its way');
+      const auth1 = os.projectId().catch((e: Error) => e);
+      while (!answer) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(events, ['prefetch', 'POST /v3/auth/tokens'], 'the import starts once the POST has left, while Keystone answers');
+      answer();
+      assert.ok((await auth1) instanceof Error);
+      assert.deepEqual(events, ['prefetch', 'POST /v3/auth/tokens'], 'once');
+      ctx.dispose();
+      // a command that never asks for the OpenStack client loads it at once
+      const alone: string[] = [];
+      const ctx2 = createCliContext({ kubeconfig: join(dir, 'kubeconfig') }, { env: {}, cwd: dir, proc: fakeProc(), io: { stdout: s.out, stderr: s.err }, prefetchKube: () => alone.push('prefetch') });
+      await ctx2.kube();
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(alone, ['prefetch']);
+      ctx2.dispose();
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("openstack() reports the cloud resolver's notices on stderr (lib/openstack does not print)", async () => {
