@@ -4,37 +4,14 @@
  * 100 ms apart; kill -9 of the holder, then the next run; --force-unlock. Workers and masters.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAST_FLAGS, startKaddSim, type Child, type KaddSim, type RunResult } from '../helpers/kadd-sim.js';
-import { leasesOf } from '../sim/kube/leases.js';
+import { lease, remoteHolder, secondCopy } from '../helpers/cluster-lock.js';
 
-const LEASE = 'kube-system/kadd-lock';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const lease = (h: KaddSim) => leasesOf((h.sim.kube as any).cluster).get(LEASE);
 const SLOW_FLAGS = ['--poll-interval', '25', '--timeout', '6', '--boot-timeout', '90'];
-/** a MicroTime as the API server stores it */
-const micro = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '000Z');
-/**
- * Make the (killed) holder a kadd on another machine that renewed just now: pid liveness cannot be judged
- * across machines, so only its renewTime (or --force-unlock) frees the Lease.
- */
-function remoteHolder(h: KaddSim, identity: string): string {
-  const l = lease(h)!;
-  l.spec.holderIdentity = identity.replace(/@\S+ pid/, '@operator-laptop pid');
-  l.spec.renewTime = micro(Date.now());
-  return l.spec.holderIdentity;
-}
 const members = (h: KaddSim): { name: string }[] => (h.sim.kube as any).etcd.members;
-
-/** a second copy of the cluster file in its own directory (its own journal, local lock and updated file) */
-function secondCopy(h: KaddSim): string {
-  const d = join(h.dir, 'other-operator');
-  mkdirSync(d, { recursive: true });
-  const p = join(d, 'cfg.yml');
-  copyFileSync(h.cfgPath, p);
-  return p;
-}
 
 async function waitForLease(h: KaddSim, c: Child, timeoutMs = 30_000): Promise<string> {
   const t0 = Date.now();

@@ -5,33 +5,13 @@
  * the Lease duration, or at once with --force-unlock.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKaddSim, type Child, type KaddSim } from '../helpers/kadd-sim.js';
-import { leasesOf } from '../sim/kube/leases.js';
+import { lease, remoteHolder, secondCopy } from '../helpers/cluster-lock.js';
 
-const LEASE = 'kube-system/kadd-lock';
 const FAST = ['--yes', '--poll-interval', '25', '--evict-retry', '200'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const lease = (h: KaddSim) => leasesOf((h.sim.kube as any).cluster).get(LEASE);
-const micro = (ms: number) => new Date(ms).toISOString().replace(/Z$/, '000Z');
-
-/** the (killed) holder becomes a kadd on another machine that renewed just now: only time or --force-unlock frees it */
-function remoteHolder(h: KaddSim, identity: string): string {
-  const l = lease(h)!;
-  l.spec.holderIdentity = identity.replace(/@\S+ pid/, '@operator-laptop pid');
-  l.spec.renewTime = micro(Date.now());
-  return l.spec.holderIdentity;
-}
-
-/** a second copy of the cluster file in its own directory (its own journal, local lock and updated file) */
-function secondCopy(h: KaddSim): string {
-  const d = join(h.dir, 'other-operator');
-  mkdirSync(d, { recursive: true });
-  const p = join(d, 'cfg.yml');
-  copyFileSync(h.cfgPath, p);
-  return p;
-}
 
 async function waitForHolder(h: KaddSim, c: Child, not?: string, timeoutMs = 30_000): Promise<string> {
   const t0 = Date.now();
