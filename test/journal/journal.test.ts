@@ -157,6 +157,27 @@ describe('journal', () => {
     assert.equal(readFileSync(lockPath(cfg), 'utf8'), '', 'the fresh lock file is left to its writer');
   });
 
+  for (const swapAt of [1, 2]) {
+    it(`a lock released by its holder and taken by another kadd while we judge it (liveness check ${swapAt}) is not removed`, async () => {
+      const host = hostname();
+      writeFileSync(lockPath(cfg), `${JSON.stringify({ pid: 4_000_010, host, at: 'then' })}\n`);
+      const taker = `${JSON.stringify({ pid: 4_000_020, host, at: 'now' })}\n`;
+      let calls = 0;
+      // the holder 4000010 releases its lock and exits, and the kadd 4000020 takes it, between our read of
+      // the lock and our look at its holder (on the first liveness check, or on the one under the takeover lock)
+      const isAlive = (pid: number) => {
+        if (pid !== 4_000_010) return pid === 4_000_020;
+        if (++calls === swapAt) {
+          rmSync(lockPath(cfg));
+          writeFileSync(lockPath(cfg), taker);
+        }
+        return false;
+      };
+      await assert.rejects(lockClusterFile(cfg, { pid: 4_000_030, host, isAlive }), (e: unknown) => e instanceof PreflightError && e.exitCode === 2 && /pid 4000020/.test(e.message));
+      assert.equal(readFileSync(lockPath(cfg), 'utf8'), taker, 'the new holder keeps its lock');
+    });
+  }
+
   it('N concurrent acquirers (some dying with the lock held): at most one holds it at any time', async function () {
     this.timeout(60_000);
     const host = hostname();
