@@ -5,8 +5,9 @@
  * record. An operation writes `begin`, then `intent` BEFORE each side effect and `done` after it (with the
  * resource id), `undone` when it compensated one, and `end`. After a crash, findUnfinished() lists what
  * was created (or may have been: an intent without done) and not undone; the caller looks each one up by
- * its deterministic name. A lock file (`.<cfgname>.kadd-lock`, O_EXCL, pid + host) keeps two kadd runs off
- * the same cluster file; a lock whose pid is dead on this host is stale and taken over.
+ * its deterministic name. A lock file (`.<cfgname>.kadd-lock`, pid + host, published whole by link()) keeps
+ * two kadd runs off the same cluster file; a lock whose pid is dead on this host is stale and taken over
+ * (under `.<cfgname>.kadd-lock.takeover`, so that two kadds never both remove one).
  *
  * Secrets never reach the file: every record goes through redactValue (secret-looking keys) and
  * redactText (registered secrets, token and key patterns).
