@@ -5,8 +5,9 @@
  * record. An operation writes `begin`, then `intent` BEFORE each side effect and `done` after it (with the
  * resource id), `undone` when it compensated one, and `end`. After a crash, findUnfinished() lists what
  * was created (or may have been: an intent without done) and not undone; the caller looks each one up by
- * its deterministic name. A lock file (`.<cfgname>.kadd-lock`, O_EXCL, pid + host) keeps two kadd runs off
- * the same cluster file; a lock whose pid is dead on this host is stale and taken over.
+ * its deterministic name. A lock file (`.<cfgname>.kadd-lock`, pid + host, published whole by link()) keeps
+ * two kadd runs off the same cluster file; a lock whose pid is dead on this host is stale and taken over
+ * (under `.<cfgname>.kadd-lock.takeover`, so that two kadds never both remove one).
  *
  * Secrets never reach the file: every record goes through redactValue (secret-looking keys) and
  * redactText (registered secrets, token and key patterns).
@@ -78,39 +79,122 @@ export function pidAlive(pid: number): boolean {
 
 interface LockInfo { pid: number; host: string; at: string; op?: string }
 
-async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) => boolean): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
+/** an unreadable (empty or torn) lock younger than this may be an older kadd between its create and its write */
+const LOCK_WRITE_GRACE_MS = 5_000;
+/** a takeover lock older than this is stale whoever holds it (a takeover lasts milliseconds) */
+const TAKEOVER_STALE_MS = 10_000;
+
+/**
+ * Publish `text` at `path` whole, only if nothing is there: written to a private file first, then linked into
+ * place (link fails with EEXIST like O_EXCL), so nobody ever reads it created but not yet written.
+ * false: something is there.
+ */
+async function publishExclusive(path: string, text: string): Promise<boolean> {
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    const fh = await fsp.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
     try {
-      const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(me)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
+    await fsp.link(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  } finally {
+    await fsp.rm(tmp, { force: true });
+  }
+}
+
+interface LockSnapshot { text: string; ino: number; mtimeMs: number; holder: LockInfo | undefined }
+
+/** the lock file as it is now; undefined when there is none */
+async function readLockFile(path: string): Promise<LockSnapshot | undefined> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, fsc.O_RDONLY);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const st = await fh.stat();
+    const text = await fh.readFile('utf8');
     let holder: LockInfo | undefined;
     try {
-      holder = JSON.parse(await fsp.readFile(path, 'utf8')) as LockInfo;
+      holder = JSON.parse(text) as LockInfo;
+      if (typeof holder?.pid !== 'number') holder = undefined;
     } catch {
-      holder = undefined; // empty or torn: the holder died while writing it
+      holder = undefined;
     }
-    const stale = !holder || typeof holder.pid !== 'number' || (holder.host === me.host && !isAlive(holder.pid));
-    if (!stale) {
-      throw new PreflightError(
-        `another kadd (pid ${holder!.pid} on ${holder!.host}, since ${holder!.at}) is working on this cluster file`,
-        {
-          code: 'E_LOCKED',
-          hint: holder!.host === me.host
-            ? 'wait for it to finish'
-            : `wait for it to finish; if that host is gone, delete ${path}`,
-        },
-      );
+    return { text, ino: st.ino, mtimeMs: st.mtimeMs, holder };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** a dead holder's on this host; unreadable ones only once past the write grace (an older kadd may be writing it) */
+function isStale(s: LockSnapshot, me: LockInfo, isAlive: (pid: number) => boolean): boolean {
+  if (!s.holder) return Date.now() - s.mtimeMs > LOCK_WRITE_GRACE_MS;
+  return s.holder.host === me.host && !isAlive(s.holder.pid);
+}
+
+/**
+ * Remove the stale lock, under the takeover lock (`<lock>.takeover`) so that two kadds never both remove
+ * one: under it the lock is read, judged and read again, and a lock judged stale there cannot change (its
+ * holder is dead, nobody else removes it, nobody can create another over it). Whether removed or not, the
+ * caller tries again. A takeover lock left by a kadd that died in the middle of one is removed when its pid is
+ * dead here or it is older than TAKEOVER_STALE_MS.
+ */
+async function removeStaleLock(path: string, me: LockInfo, isAlive: (pid: number) => boolean): Promise<void> {
+  const takeover = `${path}.takeover`;
+  if (!(await publishExclusive(takeover, `${JSON.stringify(me)}\n`))) {
+    const t = await readLockFile(takeover);
+    if (t && ((t.holder?.host === me.host && !isAlive(t.holder.pid)) || Date.now() - t.mtimeMs > TAKEOVER_STALE_MS)) {
+      const again = await readLockFile(takeover);
+      if (again && again.ino === t.ino && again.text === t.text) await fsp.rm(takeover, { force: true });
     }
-    await fsp.rm(path, { force: true });
+    await new Promise<void>((res) => setImmediate(res));
+    return;
+  }
+  try {
+    const now = await readLockFile(path);
+    if (!now || !isStale(now, me, isAlive)) return;
+    // its holder may have released it (and exited) between that read and that judgment, and another kadd
+    // taken it: remove it only if it is still the one read (a holder releases before it exits, so a lock
+    // still there after its holder was seen dead is stale for good)
+    const again = await readLockFile(path);
+    if (again && again.ino === now.ino && again.text === now.text) await fsp.rm(path, { force: true });
+  } finally {
+    await fsp.rm(takeover, { force: true });
+  }
+}
+
+async function acquireLock(path: string, me: LockInfo, isAlive: (pid: number) => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    if (await publishExclusive(path, `${JSON.stringify(me)}\n`)) return;
+    const lock = await readLockFile(path);
+    if (!lock) continue; // released between our try and our read: free, try again (not a stale lock)
+    if (isStale(lock, me, isAlive)) {
+      await removeStaleLock(path, me, isAlive);
+      continue;
+    }
+    const holder = lock.holder;
+    if (!holder) {
+      throw new PreflightError(`another kadd is taking the lock ${path} (it is being written)`, { code: 'E_LOCKED', hint: 'wait for it to finish' });
+    }
+    throw new PreflightError(
+      `another kadd (pid ${holder.pid} on ${holder.host}, since ${holder.at}) is working on this cluster file`,
+      {
+        code: 'E_LOCKED',
+        hint: holder.host === me.host
+          ? 'wait for it to finish'
+          : `wait for it to finish; if that host is gone, delete ${path}`,
+      },
+    );
   }
   throw new PreflightError(`could not take the lock ${path}: another kadd keeps taking it`, { code: 'E_LOCKED' });
 }

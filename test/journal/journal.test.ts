@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, findUnfinished, journalPath, lockPath, pidAlive, readJournal } from '../../lib/journal/index.js';
+import { Journal, findUnfinished, journalPath, lockClusterFile, lockPath, pidAlive, readJournal } from '../../lib/journal/index.js';
 import { PreflightError } from '../../lib/errors.js';
 import { clearSecrets, registerSecret } from '../../lib/redact.js';
 
@@ -139,14 +139,85 @@ describe('journal', () => {
     // another host: cannot tell, refuse and say how to clear it
     writeFileSync(lockPath(cfg), JSON.stringify({ pid: 1, host: 'elsewhere', at: 'then' }));
     await assert.rejects(Journal.open(cfg), /elsewhere.*|delete/);
-    // an empty lock file (holder died while writing it) is stale
+    // an empty lock file (an older kadd died while writing it) is stale once it is past the write grace
     writeFileSync(lockPath(cfg), '');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(lockPath(cfg), past, past);
     const j3 = await Journal.open(cfg, { isAlive: () => true });
     await j3.close();
     // a lock naming pid 0 (kill(0, 0) would signal our own process group and "succeed") is stale
     writeFileSync(lockPath(cfg), JSON.stringify({ pid: 0, host: (await import('node:os')).hostname(), at: 'then' }));
     const j4 = await Journal.open(cfg);
     await j4.close();
+  });
+
+  it('an empty lock file just created (its writer may be between create and write) is not taken', async () => {
+    writeFileSync(lockPath(cfg), '');
+    await assert.rejects(lockClusterFile(cfg, { pid: 4_000_001, isAlive: () => false }), (e: unknown) => e instanceof PreflightError && e.exitCode === 2);
+    assert.equal(readFileSync(lockPath(cfg), 'utf8'), '', 'the fresh lock file is left to its writer');
+  });
+
+  for (const swapAt of [1, 2]) {
+    it(`a lock released by its holder and taken by another kadd while we judge it (liveness check ${swapAt}) is not removed`, async () => {
+      const host = hostname();
+      writeFileSync(lockPath(cfg), `${JSON.stringify({ pid: 4_000_010, host, at: 'then' })}\n`);
+      const taker = `${JSON.stringify({ pid: 4_000_020, host, at: 'now' })}\n`;
+      let calls = 0;
+      // the holder 4000010 releases its lock and exits, and the kadd 4000020 takes it, between our read of
+      // the lock and our look at its holder (on the first liveness check, or on the one under the takeover lock)
+      const isAlive = (pid: number) => {
+        if (pid !== 4_000_010) return pid === 4_000_020;
+        if (++calls === swapAt) {
+          rmSync(lockPath(cfg));
+          writeFileSync(lockPath(cfg), taker);
+        }
+        return false;
+      };
+      await assert.rejects(lockClusterFile(cfg, { pid: 4_000_030, host, isAlive }), (e: unknown) => e instanceof PreflightError && e.exitCode === 2 && /pid 4000020/.test(e.message));
+      assert.equal(readFileSync(lockPath(cfg), 'utf8'), taker, 'the new holder keeps its lock');
+    });
+  }
+
+  it('N concurrent acquirers (some dying with the lock held): at most one holds it at any time', async function () {
+    this.timeout(60_000);
+    const host = hostname();
+    const alive = new Set<number>();
+    let nextPid = 5_000_000;
+    let holders = 0;
+    let maxHolders = 0;
+    let takes = 0;
+    const tick = () => new Promise<void>((res) => setImmediate(res));
+    const worker = async (rounds: number) => {
+      for (let r = 0; r < rounds;) {
+        const pid = nextPid++;
+        alive.add(pid);
+        let lock;
+        try {
+          lock = await lockClusterFile(cfg, { pid, host, isAlive: (p) => alive.has(p) });
+        } catch (e) {
+          alive.delete(pid);
+          if (!(e instanceof PreflightError)) throw e;
+          await tick();
+          continue;
+        }
+        holders++;
+        takes++;
+        maxHolders = Math.max(maxHolders, holders);
+        for (let i = 0; i < 3; i++) await tick();
+        holders--;
+        r++;
+        if (r % 3 === 0) alive.delete(pid); // dies holding it: the lock file stays, stale
+        else {
+          await lock.release();
+          alive.delete(pid);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, () => worker(25)));
+    assert.equal(takes, 8 * 25);
+    assert.equal(maxHolders, 1, `${maxHolders} acquirers held the lock at once`);
+    const left = readdirSync(dir).filter((f) => f.includes('kadd-lock') && f !== `.cluster.yml.kadd-lock`);
+    assert.deepEqual(left, [], 'no private lock files left behind');
   });
 
   it('pidAlive: this process yes, a dead pid or a non-positive pid no', async () => {
