@@ -84,6 +84,9 @@ const LOCK_WRITE_GRACE_MS = 5_000;
 /** a takeover lock older than this is stale whoever holds it (a takeover lasts milliseconds) */
 const TAKEOVER_STALE_MS = 10_000;
 
+/** link() errors that mean "this filesystem has no hard links", not "the lock is there" */
+const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+
 /**
  * Publish `text` at `path` whole, only if nothing is there: written to a private file first, then linked into
  * place (link fails with EEXIST like O_EXCL), so nobody ever reads it created but not yet written.
@@ -99,7 +102,20 @@ async function publishExclusive(path: string, text: string): Promise<boolean> {
     } finally {
       await fh.close();
     }
-    await fsp.link(tmp, path);
+    try {
+      await fsp.link(tmp, path);
+    } catch (e) {
+      // a filesystem without hard links (some network and FUSE mounts): an O_EXCL create and write instead;
+      // its short created-but-empty moment is what LOCK_WRITE_GRACE_MS covers
+      if (!NO_LINK.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      const fh2 = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      try {
+        await fh2.writeFile(text);
+        await fh2.sync();
+      } finally {
+        await fh2.close();
+      }
+    }
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -108,6 +124,7 @@ async function publishExclusive(path: string, text: string): Promise<boolean> {
     await fsp.rm(tmp, { force: true });
   }
 }
+
 
 interface LockSnapshot { text: string; ino: number; mtimeMs: number; holder: LockInfo | undefined }
 
@@ -157,7 +174,8 @@ async function removeStaleLock(path: string, me: LockInfo, isAlive: (pid: number
       const again = await readLockFile(takeover);
       if (again && again.ino === t.ino && again.text === t.text) await fsp.rm(takeover, { force: true });
     }
-    await new Promise<void>((res) => setImmediate(res));
+    // another kadd's takeover lasts milliseconds: give it one before the caller's next try (50 tries in all)
+    await new Promise<void>((res) => setTimeout(res, 10));
     return;
   }
   try {

@@ -151,6 +151,22 @@ describe('journal', () => {
     await j4.close();
   });
 
+  it('on a filesystem without hard links (link() EPERM) the lock is still taken and refuses a second kadd', async () => {
+    const fsp = (await import('node:fs')).promises;
+    const link = fsp.link;
+    fsp.link = async () => { throw Object.assign(new Error('operation not permitted'), { code: 'EPERM' }); };
+    try {
+      const lock = await lockClusterFile(cfg, { pid: 4_000_050 });
+      assert.equal(JSON.parse(readFileSync(lockPath(cfg), 'utf8')).pid, 4_000_050, 'the lock names its holder');
+      await assert.rejects(lockClusterFile(cfg, { pid: 4_000_051, isAlive: () => true }), (e: unknown) => e instanceof PreflightError && /pid 4000050/.test(e.message));
+      await lock.release();
+      assert.equal(existsSync(lockPath(cfg)), false);
+      assert.deepEqual(readdirSync(join(cfg, '..')).filter((f) => f.includes('kadd-lock.')), [], 'no private lock file left');
+    } finally {
+      fsp.link = link;
+    }
+  });
+
   it('an empty lock file just created (its writer may be between create and write) is not taken', async () => {
     writeFileSync(lockPath(cfg), '');
     await assert.rejects(lockClusterFile(cfg, { pid: 4_000_001, isAlive: () => false }), (e: unknown) => e instanceof PreflightError && e.exitCode === 2);
