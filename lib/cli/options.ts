@@ -207,7 +207,7 @@ export function strictOption<T>(y: Argv<T>, describe = 'unknown keys in the clus
 
 /**
  * `--force-unlock`: take the cluster lock (Lease kube-system/kadd-lock) at once even when another kadd holds
- * it. One definition for every verb the runner gives the Lease (`remove`, `cleanup`).
+ * it. One definition for every verb that takes the Lease (`add`, `remove`, `replace`, `cleanup`).
  */
 export function forceUnlockOption(describe = 'take the cluster lock (Lease kube-system/kadd-lock) even when another kadd holds it; only when that kadd is gone') {
   return { type: 'boolean' as const, default: false, describe };

@@ -6,7 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { ALLOW_ADDER_FLAG, allowAdderOption, roleOption, type GlobalOptions } from '../cli/options.js';
+import { ALLOW_ADDER_FLAG, allowAdderOption, forceUnlockOption, roleOption, type GlobalOptions } from '../cli/options.js';
 import { durationSeconds } from '../duration.js';
 import { createCliContext, type CliContext } from '../cli/context.js';
 import { renderFor, renderResult } from '../cli/output.js';
@@ -221,7 +221,7 @@ const add: KaddCommandModule<AddArgs> = {
       .option('strict', { type: 'boolean', default: false, describe: 'unknown keys in the cluster file are errors' })
       .option('resume', { type: 'boolean', describe: 'finish the nodes of an interrupted run (adopts what exists)' })
       .option('cleanup', { type: 'boolean', describe: 'delete what an interrupted run left, then proceed' })
-      .option('force-unlock', { type: 'boolean', describe: 'take the cluster lock (Lease kube-system/kadd-lock) even if another kadd holds it; only when that kadd is gone' })
+      .option('force-unlock', forceUnlockOption())
       .option('accept-drift', { type: 'boolean', default: false, describe: 'the cluster file\'s n-nodes/n-masters disagrees with the cluster (a *.updated.yml not copied back): go on and count from the cluster' })
       .option('poll-interval', { type: 'number', default: 2000, describe: 'first poll interval in ms (backs off)', hidden: true })
       .option('via', { choices: ['kube', 'ssh'] as const, describe: 'masters: reach etcd through the adder pod (kube) or SSH' })

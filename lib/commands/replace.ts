@@ -7,7 +7,7 @@
  */
 import type { Argv } from 'yargs';
 import type { KaddCommandModule, CommandArgs } from '../cli/command.js';
-import { configPositional, withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
+import { configPositional, forceUnlockOption, withReplacementOptions, type GlobalOptions, type ReplacementOptionArgs } from '../cli/options.js';
 import { OperationError, PartialSuccessError, UsageError } from '../errors.js';
 import type { ReplacePlan, ReplaceRequest } from '../ops/replace-plan.js';
 import type { RollResult } from '../ops/replace.js';
@@ -115,7 +115,7 @@ const replace: KaddCommandModule<ReplaceArgs> = {
       .option('drain-timeout', { type: 'string', default: '15m', describe: 'bound of each drain (the old node stays if it runs out)' })
       .option('delete-emptydir-data', { type: 'boolean', default: false, describe: 'drain pods with emptyDir volumes (their data is lost)' })
       .option('force', { type: 'boolean', default: false, describe: 'drain pods without a controller' })
-      .option('force-unlock', { type: 'boolean', default: false, describe: 'take the cluster lock (Lease kube-system/kadd-lock) even when another kadd holds it; only when that kadd is gone' })
+      .option('force-unlock', forceUnlockOption())
       .example('kadd replace cfg.yml demo-node-3', 'surge: a new worker like demo-node-3 joins and soaks, then demo-node-3 is drained and removed')
       .example('kadd replace --no-surge cfg.yml demo-master-2', 'remove demo-master-2 first (needs 3 masters), then add its replacement')
       .example('kadd replace --all --image ubuntu-24.04 --max-surge 3 cfg.yml', 'roll every node to a new image, masters first')
