@@ -20,6 +20,7 @@ import type { Context } from '../context.js';
 import type { ClusterConfig } from '../config/types.js';
 import type { Ref } from '../ops/engine/ledger.js';
 import { UsageError } from '../errors.js';
+import { escapeRegex } from '../ops/naming.js';
 
 export interface CleanupArgs {
   config: string;
@@ -44,7 +45,6 @@ export interface CleanupOutcome {
 /** `deleted server X (id)` (describeReaped) -> `server X (id)`: the table and JSON say the verb once */
 const noun = (line: string) => line.replace(/^deleted /, '');
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Pure: the orphans among what exists (ownership proof, not held by an existing server). */
 export function findOrphans(
@@ -66,7 +66,7 @@ export function findOrphans(
   o: { servers: boolean },
   ownedBy: (cluster: string, node: string, r: { metadata?: Record<string, string>; tags?: string[]; description?: string }) => boolean,
 ): { adopt: (Omit<Ref, 'source'> & { id: string })[]; refused: string[] } {
-  const c = escape(cluster);
+  const c = escapeRegex(cluster);
   const live = new Set(seen.servers.filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED').map((s) => s.id));
   const adopt: (Omit<Ref, 'source'> & { id: string })[] = [];
   const refused: string[] = [];

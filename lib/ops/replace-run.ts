@@ -15,7 +15,7 @@ import type { OpenStackClient } from '../openstack/types.js';
 import { OperationError, PreflightError, UsageError } from '../errors.js';
 import { readJournal, type Journal, type LeftoverResource } from '../journal/index.js';
 import { runOperation, type HeldLocks } from './engine/runner.js';
-import { indexOf, type Role } from './naming.js';
+import { exactNamePattern, indexOf, type Role } from './naming.js';
 import { openEtcdViaAdder, type EtcdAccess } from './master-etcd.js';
 import {
   planReplace, validateReplaceRequest, type Machine, type NodeSpec, type ReplacePlan, type ReplaceRequest, type ReplaceStep,
@@ -284,7 +284,7 @@ async function removeOne(
   const [{ observeAndPlan, executeRemove }, { createRemoveReapers }] = await Promise.all([import('./remove.js'), import('./remove-reapers.js')]);
   // already gone (a resumed step): nothing of it is left to remove
   const [srv, node] = await Promise.all([
-    os.compute.listServers({ name: `^${input.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$` }).then((l) => l.filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED')),
+    os.compute.listServers({ name: exactNamePattern(input.name) }).then((l) => l.filter((s) => s.status !== 'DELETED' && s.status !== 'SOFT_DELETED')),
     kube.getNode(input.name),
   ]);
   if (!srv.length && !node) return;
