@@ -376,7 +376,12 @@ export class Journal {
     const fh = this.fh;
     this.fh = undefined;
     if (fh) await fh.close();
-    if (this.ownsLock) await fsp.rm(this.lockFile, { force: true });
+    // once: a second close (end() closes, and so may the caller's finally) must not remove the lock another
+    // kadd took in between
+    if (this.ownsLock) {
+      this.ownsLock = false;
+      await fsp.rm(this.lockFile, { force: true });
+    }
   }
 }
 

@@ -151,6 +151,16 @@ describe('journal', () => {
     await j4.close();
   });
 
+  it('a journal closed twice (end() closes, then a finally) does not remove the lock another kadd took in between', async () => {
+    const j = await Journal.open(cfg);
+    await j.begin({ command: 'add', args: {} });
+    await j.end('ok');
+    const other = await lockClusterFile(cfg, { pid: 4_000_060, isAlive: () => true });
+    await j.close();
+    assert.equal(JSON.parse(readFileSync(lockPath(cfg), 'utf8')).pid, 4_000_060, "the other kadd's lock is still there");
+    await other.release();
+  });
+
   it('on a filesystem without hard links (link() EPERM) the lock is still taken and refuses a second kadd', async () => {
     const fsp = (await import('node:fs')).promises;
     const link = fsp.link;
