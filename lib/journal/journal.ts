@@ -95,26 +95,14 @@ const NO_LINK = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
 async function publishExclusive(path: string, text: string): Promise<boolean> {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
-    const fh = await fsp.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await createWritten(tmp, text);
     try {
       await fsp.link(tmp, path);
     } catch (e) {
       // a filesystem without hard links (some network and FUSE mounts): an O_EXCL create and write instead;
       // its short created-but-empty moment is what LOCK_WRITE_GRACE_MS covers
       if (!NO_LINK.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
-      const fh2 = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
-      try {
-        await fh2.writeFile(text);
-        await fh2.sync();
-      } finally {
-        await fh2.close();
-      }
+      await createWritten(path, text);
     }
     return true;
   } catch (e) {
@@ -122,6 +110,17 @@ async function publishExclusive(path: string, text: string): Promise<boolean> {
     throw e;
   } finally {
     await fsp.rm(tmp, { force: true });
+  }
+}
+
+/** create `path` (O_EXCL: EEXIST when it is there), write `text`, fsync */
+async function createWritten(path: string, text: string): Promise<void> {
+  const fh = await fsp.open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
